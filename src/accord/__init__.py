@@ -1,0 +1,14 @@
+"""accord: compute together on data that never leaves its owner in plaintext.
+
+>>> import accord
+>>> with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+...     bank, partner = cluster.parties("bank", "partner")
+...     print(bank, partner)
+<Party 'bank' (local)> <Party 'partner' (local)>
+"""
+
+from accord import psi
+from accord.runtime import Cluster, Context, JobReport, Party, PartyObject, PartyTable, protocol
+
+__version__ = "0.1.0"
+__all__ = ["Cluster", "Context", "JobReport", "Party", "PartyObject", "PartyTable", "__version__", "protocol", "psi"]

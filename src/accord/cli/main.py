@@ -1,0 +1,179 @@
+"""The ``accord`` operator command: demo, certificates, and production PSI between processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from accord.errors import AccordError, ConfigurationError
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr for long local steps (silent when stderr is not a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = 0.0
+        self._label = ""
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if done < total and label == self._label and now - self._last < 0.2:
+            return
+        self._last, self._label = now, label
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label:<40.40} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``accord`` command; returns the process exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except AccordError as exc:
+        print(f"accord: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("accord: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="accord", description="Compute across organisations on data that "
+                                     "stays with its owner.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="two parties in simulation: align their customer tables with PSI")
+    demo.add_argument("--rows", type=int, default=2000, help="rows per party (default 2000)")
+    demo.add_argument("--out", type=Path, default=None, help="directory for inputs and outputs (default: temp)")
+    demo.set_defaults(func=_demo)
+
+    certs = sub.add_parser("certs", help="create a party's private key and certificate for mutual TLS")
+    certs.add_argument("--party", action="append", required=True, help="party name (repeat for several)")
+    certs.add_argument("--out", type=Path, default=Path("certs"), help="directory (default ./certs)")
+    certs.add_argument("--cluster", type=Path, default=None,
+                       help="also write a cluster file listing these parties on loopback (for trying it out)")
+    certs.add_argument("--base-port", type=int, default=50051, help="first port for --cluster (default 50051)")
+    certs.set_defaults(func=_certs)
+
+    psi = sub.add_parser("psi", help="production PSI: run once at each party with its own --me and --input")
+    psi.add_argument("--cluster", type=Path, required=True, help="cluster file (parties, addresses, certificates)")
+    psi.add_argument("--me", required=True, help="this party's name in the cluster file")
+    psi.add_argument("--with", dest="peer", default=None, help="the other party (default: the only other one)")
+    psi.add_argument("--input", type=Path, required=True, help="this party's table (.csv or .parquet)")
+    psi.add_argument("--on", required=True, help="key column(s), comma-separated")
+    psi.add_argument("--output", type=Path, default=None, help="where this party's result goes (.csv/.parquet)")
+    psi.add_argument("--mode", choices=("join", "semi", "count"), default="join",
+                     help="join: inner join rows at both (default); semi: own matching rows; count: size only")
+    psi.add_argument("--to", default=None, help="receiving parties, comma-separated (default: both)")
+    psi.add_argument("--key", type=Path, default=None, help="this party's private key (default: from cluster file)")
+    psi.add_argument("--job", default="psi", help="job name; every party must pass the same (default 'psi')")
+    psi.add_argument("--timeout", type=float, default=None, help="seconds to wait for a silent peer")
+    psi.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
+    psi.add_argument("--threads", type=int, default=None, help="threads for curve arithmetic (default: all cores)")
+    psi.set_defaults(func=_psi)
+    return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import accord
+    from accord.cli.demo_data import write_demo_tables
+
+    workdir = args.out or Path(tempfile.mkdtemp(prefix="accord-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    bank_csv, partner_csv = write_demo_tables(workdir, args.rows)
+    print(f"accord demo: bank holds {bank_csv}, partner holds {partner_csv} ({args.rows} customers each)")
+    with accord.Cluster.simulate(["bank", "partner"], job="demo") as cluster:
+        cluster.progress = ProgressBar(sys.stderr.isatty())
+        bank, partner = cluster.parties("bank", "partner")
+        a = bank.read_csv(bank_csv)
+        b = partner.read_csv(partner_csv)
+        a2, b2 = accord.psi.align(a, b, on="customer_id")
+        a2.to_csv(workdir / "bank_aligned.csv")
+        b2.to_csv(workdir / "partner_aligned.csv")
+        print(f"\nPSI joined {len(a2)} shared customers; neither party saw the other's other customers.\n")
+        print(cluster.report())
+    return 0
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from accord.net.tls import fingerprint, write_party_certificate
+
+    entries = {}
+    for i, party in enumerate(args.party):
+        key_path, cert_path = write_party_certificate(party, args.out)
+        print(f"{party}: key {key_path} (keep private), certificate {cert_path} (share with peers)")
+        print(f"  fingerprint {fingerprint(cert_path.read_bytes())}")
+        entries[party] = {"address": f"127.0.0.1:{args.base_port + i}", "cert": str(cert_path.resolve()),
+                          "key": str(key_path.resolve())}
+    if args.cluster is not None:
+        import yaml
+
+        if args.cluster.exists():
+            raise ConfigurationError(f"{args.cluster} already exists; not overwriting it")
+        args.cluster.write_text(yaml.safe_dump({"parties": entries, "timeout": 120, "connect_timeout": 10},
+                                               sort_keys=False))
+        print(f"cluster file {args.cluster} lists {', '.join(entries)} on loopback")
+    return 0
+
+
+def _psi(args: argparse.Namespace) -> int:
+    import accord
+
+    on = [c.strip() for c in args.on.split(",") if c.strip()]
+    with accord.Cluster.connect(args.cluster, me=args.me, job=args.job, key=args.key,
+                                timeout=args.timeout) as cluster:
+        cluster.progress = ProgressBar(sys.stderr.isatty())
+        peers = [p for p in cluster.names if p != args.me]
+        peer = args.peer or (peers[0] if len(peers) == 1 else None)
+        if peer is None or peer not in peers:
+            raise ConfigurationError(f"name the other party with --with (one of {peers})")
+        first, second = [p for p in cluster.names if p in (args.me, peer)]
+        tables = {p: (cluster.party(p).read_table(args.input) if p == args.me else cluster.party(p).remote_table())
+                  for p in (first, second)}
+        to = [t.strip() for t in args.to.split(",")] if args.to else [first, second]
+        a, b = tables[first], tables[second]
+        if args.mode == "join":
+            if len(to) != 2:
+                raise ConfigurationError("--mode join gives both parties the join; use --mode semi for one receiver")
+            result = dict(zip((first, second), accord.psi.align(a, b, on=on, threads=args.threads)))[args.me]
+        elif args.mode == "semi":
+            out = accord.psi.intersect(a, b, on=on, to=to, threads=args.threads)
+            result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
+        else:
+            out = accord.psi.count(a, b, on=on, to=to, threads=args.threads)
+            result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
+        if result.owner != args.me:
+            print(f"{args.me}: this party receives no result (only the set sizes)")
+        elif args.mode == "count":
+            print(f"{args.me}: the intersection holds {result.get()} distinct keys")
+        else:
+            if args.output is None:
+                raise ConfigurationError("--output is required to store this party's result")
+            result.to_csv(args.output)
+            print(f"{args.me}: {len(result)} rows written to {args.output}")
+        report = cluster.report()
+        print(report)
+        if args.report is not None:
+            args.report.write_text(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""The production link: gRPC over mutual TLS, one port per party, raw-bytes framing.
+
+Each party runs one gRPC server and dials each peer's server as a client; both directions
+authenticate with the party certificates named in the cluster file (see :mod:`accord.net.tls`).
+The server additionally checks that the certificate presented on the connection belongs to the party
+the message claims to come from.
+
+Framing: a message is one client-streaming call ``/accord.v1.Link/Deliver``. Its first frame is a
+codec-encoded header (sender, receiver, link incarnation, sequence number, session, key, size); the
+rest are data chunks of at most ``chunk_bytes``, so a message of any size streams through gRPC's
+per-frame limit. No protobuf code is generated: frames are opaque bytes and the header uses the
+typed codec.
+
+Delivery: one sender thread per peer sends queued messages one at a time and retries a failed call
+(with backoff) until the peer has been unreachable for ``connect_timeout`` seconds. The receiver
+keeps, per (sender, incarnation), the next expected sequence number and acknowledges but drops a
+duplicate, so a message whose acknowledgement was lost on a broken connection is resent without being
+delivered twice. While a receive waits, the link pings the silent peer; a peer that stays unreachable
+for ``connect_timeout`` fails the receive with :class:`~accord.errors.PeerUnavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from accord.errors import (
+    AuthenticationError,
+    CodecError,
+    ConfigurationError,
+    PeerUnavailable,
+    TransportError,
+)
+from accord.net import codec
+from accord.net.base import Link
+from accord.net.inbox import Inbox
+from accord.net.tls import fingerprint
+
+log = logging.getLogger(__name__)
+
+_SERVICE = "accord.v1.Link"
+_DELIVER = f"/{_SERVICE}/Deliver"
+_PING = f"/{_SERVICE}/Ping"
+_ACK = codec.encode({"ok": True})
+_HEADER_LIMITS = codec.Limits(max_bytes=1 << 16, max_depth=2, max_items=64, max_int_bytes=16)
+_RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.CANCELLED,
+    grpc.StatusCode.ABORTED,
+}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """How to reach and recognise one peer: its name, ``host:port`` and PEM certificate."""
+
+    name: str
+    address: str
+    cert_pem: bytes
+
+
+@dataclass
+class _Outgoing:
+    seq: int
+    kind: str
+    session: str
+    key: str
+    payload: bytes | bytearray
+
+
+class GRPCLink(Link):
+    """A party's link over gRPC with mutual TLS.
+
+    Parameters
+    ----------
+    me:
+        This party's name (must match the common name of ``cert_pem``).
+    peers:
+        The other parties.
+    key_pem, cert_pem:
+        This party's private key and certificate.
+    listen:
+        ``host:port`` this party's server binds (port 0 picks a free one; see :attr:`port`).
+    connect_timeout:
+        Seconds a peer may stay unreachable before sends and receives involving it fail (default 10).
+    chunk_bytes:
+        Largest gRPC frame (default 4 MiB).
+    limits:
+        Bounds on incoming messages (see :class:`accord.net.codec.Limits`).
+    """
+
+    def __init__(
+        self,
+        me: str,
+        peers: Sequence[Peer],
+        *,
+        key_pem: bytes,
+        cert_pem: bytes,
+        listen: str,
+        connect_timeout: float = 10.0,
+        chunk_bytes: int = 4 << 20,
+        limits: codec.Limits = codec.DEFAULT_LIMITS,
+    ) -> None:
+        self.me = me
+        self.peers = tuple(p.name for p in peers)
+        self._peer = {p.name: p for p in peers}
+        if me in self._peer:
+            raise ConfigurationError(f"party {me!r} lists itself as a peer")
+        self.connect_timeout = connect_timeout
+        self._chunk = chunk_bytes
+        self._limits = limits
+        self.inbox = Inbox(me)
+        self._incarnation = os.urandom(16)
+        self._by_fingerprint = {fingerprint(p.cert_pem): p.name for p in peers}
+        self._fingerprint_cache: dict[bytes, str | None] = {}
+        self._next_seq: dict[tuple[str, bytes], int] = {}
+        self._seq_lock = threading.Lock()
+        self._heard: dict[str, float] = {}
+        self._probe_at: dict[str, float] = {}
+        self._unreachable_since: dict[str, float] = {}
+        self._broken: dict[str, TransportError] = {}
+        self.duplicates_dropped = 0
+        self._closed = False
+
+        self._server = self._start_server(key_pem, cert_pem, listen)
+        self._channels: dict[str, grpc.Channel] = {}
+        self._deliver: dict[str, Any] = {}
+        self._ping: dict[str, Any] = {}
+        for peer in peers:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=peer.cert_pem, private_key=key_pem, certificate_chain=cert_pem
+            )
+            channel = grpc.secure_channel(peer.address, creds, options=[
+                ("grpc.ssl_target_name_override", peer.name),
+                ("grpc.max_send_message_length", chunk_bytes + (1 << 16)),
+                ("grpc.max_receive_message_length", 1 << 20),
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.min_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 1000),
+                ("grpc.enable_retries", 0),
+            ])
+            self._channels[peer.name] = channel
+            self._deliver[peer.name] = channel.stream_unary(_DELIVER)
+            self._ping[peer.name] = channel.unary_unary(_PING)
+        self._queues: dict[str, queue.Queue[_Outgoing | None]] = {p: queue.Queue() for p in self.peers}
+        self._seq = dict.fromkeys(self.peers, 0)
+        self._pending = dict.fromkeys(self.peers, 0)
+        self._pending_cond = threading.Condition()
+        self._send_lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._sender, args=(p,), name=f"accord-send-{me}-{p}", daemon=True)
+            for p in self.peers
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # ----------------------------------------------------------------------------------- server
+    def _start_server(self, key_pem: bytes, cert_pem: bytes, listen: str) -> grpc.Server:
+        handler = grpc.method_handlers_generic_handler(_SERVICE, {
+            "Deliver": grpc.stream_unary_rpc_method_handler(self._serve_deliver),
+            "Ping": grpc.unary_unary_rpc_method_handler(self._serve_ping),
+        })
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=4 + 3 * len(self._peer), thread_name_prefix=f"accord-{self.me}"),
+            options=[("grpc.max_receive_message_length", self._chunk + (1 << 16)),
+                     ("grpc.max_send_message_length", 1 << 20)],
+        )
+        server.add_generic_rpc_handlers((handler,))
+        roots = b"".join(p.cert_pem for p in self._peer.values())
+        creds = grpc.ssl_server_credentials([(key_pem, cert_pem)], root_certificates=roots,
+                                            require_client_auth=True)
+        try:
+            self.port = server.add_secure_port(listen, creds)
+        except RuntimeError as exc:
+            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen}: {exc}") from None
+        if self.port == 0:
+            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen} (address in use?)")
+        server.start()
+        return server
+
+    def _authenticate(self, context: grpc.ServicerContext) -> str:
+        certs = context.auth_context().get("x509_pem_cert")
+        if not certs:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "no client certificate")
+        pem = certs[0]
+        name = self._fingerprint_cache.get(pem)
+        if name is None:
+            name = self._by_fingerprint.get(fingerprint(pem))
+            self._fingerprint_cache[pem] = name
+        if name is None:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate not in this cluster")
+        self._heard[name] = time.monotonic()
+        return name
+
+    def _serve_ping(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        self._authenticate(context)
+        return self.me.encode()
+
+    def _serve_deliver(self, frames: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+        sender = self._authenticate(context)
+        try:
+            header = _parse_header(next(frames, b""))
+        except CodecError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad header: {exc}")
+        if header["from"] != sender or header["to"] != self.me:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"certificate of {sender!r} cannot send as {header['from']!r} to {header['to']!r}")
+        size = header["size"]
+        if size > self._limits.max_bytes:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
+        payload = bytearray(size)
+        pos = 0
+        for frame in frames:
+            end = pos + len(frame)
+            if end > size:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
+            payload[pos:end] = frame
+            pos = end
+        if pos != size:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"message has {pos} of {size} bytes")
+        if not self.deliver(sender, header, payload):
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
+        return _ACK
+
+    def deliver(self, sender: str, header: dict[str, Any], payload: bytearray) -> bool:
+        """Hand a complete message to the inbox exactly once; ``False`` if it skips a sequence number.
+
+        A message whose number was already delivered (a resend after a lost acknowledgement) is
+        counted in :attr:`duplicates_dropped` and otherwise ignored.
+        """
+        slot = (sender, header["inc"])
+        with self._seq_lock:
+            expected = self._next_seq.get(slot, 0)
+            seq = header["seq"]
+            if seq > expected:
+                return False
+            if seq < expected:
+                self.duplicates_dropped += 1
+                return True
+            self._next_seq[slot] = seq + 1
+            if header["kind"] == "abort":
+                self.inbox.put_abort(sender, header["session"], payload.decode("utf-8", "replace"))
+            else:
+                self.inbox.put(sender, header["session"], header["key"], payload)
+            return True
+
+    # ----------------------------------------------------------------------------------- client
+    def send(self, to: str, session: str, key: str, parts: Sequence[bytes | memoryview]) -> None:
+        self._enqueue(to, "msg", session, key, bytearray().join(parts))
+
+    def _enqueue(self, to: str, kind: str, session: str, key: str, payload: bytes | bytearray) -> None:
+        if to not in self._queues:
+            raise ValueError(f"{to!r} is not a peer of {self.me!r}; peers are {list(self.peers)}")
+        if to in self._broken:
+            error = self._broken[to]
+            raise type(error)(str(error), party=to, step=key)
+        if self._closed:
+            raise TransportError(f"link of {self.me!r} is closed", party=to, step=key)
+        with self._send_lock:
+            seq = self._seq[to]
+            self._seq[to] = seq + 1
+            with self._pending_cond:
+                self._pending[to] += 1
+            self._queues[to].put(_Outgoing(seq, kind, session, key, payload))
+
+    def _sender(self, peer: str) -> None:
+        q = self._queues[peer]
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            try:
+                if peer not in self._broken:
+                    self._transmit(peer, item)
+            except TransportError as exc:
+                self._broken.setdefault(peer, exc)
+                self.inbox.fail_peer(peer, exc)
+            finally:
+                with self._pending_cond:
+                    self._pending[peer] -= 1
+                    self._pending_cond.notify_all()
+
+    def _frames(self, item: _Outgoing, peer: str) -> Iterator[bytes]:
+        yield codec.encode({
+            "from": self.me, "to": peer, "inc": self._incarnation, "seq": item.seq, "kind": item.kind,
+            "session": item.session, "key": item.key, "size": len(item.payload),
+        })
+        view = memoryview(item.payload)
+        for offset in range(0, len(item.payload), self._chunk):
+            yield bytes(view[offset : offset + self._chunk])
+
+    def _transmit(self, peer: str, item: _Outgoing) -> None:
+        deadline = max(30.0, self.connect_timeout) + len(item.payload) / 5e6
+        first_failure: float | None = None
+        backoff = 0.05
+        while True:
+            try:
+                self._deliver[peer](self._frames(item, peer), timeout=deadline)
+                return
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code not in _RETRYABLE or self._closed:
+                    raise self._describe(peer, exc, item.key) from None
+                now = time.monotonic()
+                first_failure = first_failure or now
+                if now - first_failure > self.connect_timeout:
+                    raise self._describe(peer, exc, item.key) from None
+                log.debug("retrying %s to %s after %s", item.key, peer, code)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+
+    def _describe(self, peer: str, exc: grpc.RpcError, step: str) -> TransportError:
+        address = self._peer[peer].address
+        details = exc.details() or ""
+        code = exc.code()
+        if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+            return AuthenticationError(f"party {peer!r} at {address} refused {self.me!r}: {details}",
+                                       party=peer, step=step)
+        lowered = details.lower()
+        if "handshake" in lowered or "certificate" in lowered or "ssl" in lowered or "socket closed" in lowered:
+            return AuthenticationError(
+                f"mutual TLS between {self.me!r} and party {peer!r} at {address} failed: the certificate "
+                f"it presents is not the one the cluster file names for {peer!r}, or it does not accept "
+                f"{self.me!r}'s certificate ({details})", party=peer, step=step,
+            )
+        if code in _RETRYABLE:
+            return PeerUnavailable(
+                f"party {peer!r} at {address} unreachable for {self.connect_timeout:g} s ({details})",
+                party=peer, step=step,
+            )
+        return TransportError(f"party {peer!r} at {address} rejected a message: {code.name}: {details}",
+                              party=peer, step=step)
+
+    # ---------------------------------------------------------------------------------- receive
+    def recv(self, frm: str, session: str, key: str, timeout: float) -> bytearray:
+        if frm not in self._peer:
+            raise ValueError(f"{frm!r} is not a peer of {self.me!r}; peers are {list(self.peers)}")
+        return self.inbox.get(frm, session, key, timeout, check=lambda: self.probe(frm))
+
+    def probe(self, peer: str, interval: float = 1.0) -> None:
+        """Ping ``peer`` if it has been silent; raise once it has been unreachable too long."""
+        now = time.monotonic()
+        if now - self._heard.get(peer, 0.0) < interval or now - self._probe_at.get(peer, 0.0) < interval:
+            return
+        self._probe_at[peer] = now
+        try:
+            self._ping[peer](b"", timeout=max(1.0, min(5.0, self.connect_timeout / 2)))
+        except grpc.RpcError as exc:
+            since = self._unreachable_since.setdefault(peer, now)
+            if now - since > self.connect_timeout:
+                error = self._describe(peer, exc, "ping")
+                self._broken.setdefault(peer, error)
+                self.inbox.fail_peer(peer, error)
+            return
+        self._heard[peer] = time.monotonic()
+        self._unreachable_since.pop(peer, None)
+
+    def wait_for_peers(self, timeout: float) -> None:
+        """Block until every peer answers a ping, or raise naming those that did not within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        missing = set(self.peers)
+        last: dict[str, grpc.RpcError] = {}
+        while missing:
+            for peer in sorted(missing):
+                try:
+                    self._ping[peer](b"", timeout=max(0.5, min(2.0, deadline - time.monotonic())))
+                    missing.discard(peer)
+                except grpc.RpcError as exc:
+                    last[peer] = exc
+            if missing and time.monotonic() >= deadline:
+                peer = sorted(missing)[0]
+                error = self._describe(peer, last[peer], "connect")
+                if isinstance(error, PeerUnavailable):
+                    error = PeerUnavailable(
+                        f"party {peer!r} did not come online at {self._peer[peer].address} within {timeout:g} s "
+                        f"({last[peer].details()})", party=peer, step="connect")
+                raise error
+            if missing:
+                time.sleep(0.2)
+
+    # ---------------------------------------------------------------------------------- control
+    def abort(self, session: str, reason: str) -> None:
+        for peer in self.peers:
+            try:
+                self._enqueue(peer, "abort", session, "abort", reason.encode("utf-8"))
+            except TransportError:
+                continue
+
+    def forget(self, session: str) -> None:
+        self.inbox.drop_session(session)
+
+    def flush(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._pending_cond:
+            while any(self._pending.values()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    waiting = [p for p, n in self._pending.items() if n]
+                    raise PeerUnavailable(f"messages to {waiting} still undelivered after {timeout:g} s",
+                                          party=waiting[0])
+                self._pending_cond.wait(remaining)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for q in self._queues.values():
+            q.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._server.stop(grace=1.0).wait(5)
+        for channel in self._channels.values():
+            channel.close()
+        self.inbox.close()
+
+
+def _parse_header(frame: bytes) -> dict[str, Any]:
+    header = codec.decode(frame, _HEADER_LIMITS)
+    expected = {"from": str, "to": str, "inc": bytes, "seq": int, "kind": str, "session": str, "key": str,
+                "size": int}
+    if not isinstance(header, dict) or set(header) != set(expected):
+        raise CodecError(f"header must be a map with fields {sorted(expected)}")
+    for field, kind in expected.items():
+        if not isinstance(header[field], kind) or isinstance(header[field], bool):
+            raise CodecError(f"header field {field!r} must be {kind.__name__}")
+    if header["kind"] not in ("msg", "abort") or header["seq"] < 0 or header["size"] < 0:
+        raise CodecError("header has a bad kind, sequence number or size")
+    return header

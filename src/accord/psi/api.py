@@ -1,0 +1,106 @@
+"""Driver-level private set intersection: align, intersect or count two parties' tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from accord.errors import ConfigurationError
+from accord.psi.ecdh import ecdh_psi
+from accord.runtime.cluster import PartyObject, PartyTable
+
+Keys = str | Sequence[str] | Mapping[str, str | Sequence[str]]
+
+
+def align(a: PartyTable, b: PartyTable, on: Keys, *, threads: int | None = None) -> tuple[PartyTable, PartyTable]:
+    """Restrict both tables to their inner join on ``on``, in the same row order at both parties.
+
+    Row ``i`` of the first result and row ``i`` of the second hold the same key; a key held by
+    ``m`` rows on one side and ``c`` rows on the other yields ``m * c`` rows, as a relational inner
+    join would. The row order is derived from pseudo-random values, not from either input's order.
+
+    Examples
+    --------
+    >>> import accord, pandas as pd
+    >>> with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+    ...     bank, partner = cluster.parties("bank", "partner")
+    ...     a = bank.put(pd.DataFrame({"id": ["1", "2", "3"], "x": [10, 20, 30]}))
+    ...     b = partner.put(pd.DataFrame({"id": ["3", "1", "9"], "y": [0.3, 0.1, 0.9]}))
+    ...     a2, b2 = accord.psi.align(a, b, on="id")
+    ...     sorted(a2.to_pandas()["id"]) == sorted(b2.to_pandas()["id"]) == ["1", "3"]
+    True
+    """
+    first, second = _pair(a, b)
+    out = first.cluster.run(
+        ecdh_psi,
+        {first.owner: (first, _keys(on, first.owner), [first.owner, second.owner], "join", threads),
+         second.owner: (second, _keys(on, second.owner), [first.owner, second.owner], "join", threads)},
+        learned={p: "the rows of the inner join and, per matching key, the other party's row count; both "
+                 "set sizes" for p in (first.owner, second.owner)},
+    )
+    return out[a.owner], out[b.owner]  # type: ignore[return-value]
+
+
+def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str],
+              threads: int | None = None) -> PartyTable | tuple[PartyTable, PartyTable]:
+    """Each receiving party gets its own rows whose key the other party also holds, in table order.
+
+    ``to`` names the receiving party (the other learns only the set sizes) or both parties (then a
+    tuple in argument order is returned).
+    """
+    first, second = _pair(a, b)
+    receivers = _receivers(to, first, second)
+    out = _run(first, second, on, receivers, "semi", threads,
+               "its rows whose key the other party holds; both set sizes")
+    return out[receivers[0]] if len(receivers) == 1 else (out[a.owner], out[b.owner])  # type: ignore[return-value]
+
+
+def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = ("*",),
+          threads: int | None = None) -> PartyObject | tuple[PartyObject, PartyObject]:
+    """The number of distinct keys both tables hold, revealed only to ``to`` (default: both)."""
+    first, second = _pair(a, b)
+    receivers = _receivers(to, first, second)
+    out = _run(first, second, on, receivers, "count", threads, "the intersection size; both set sizes")
+    return out[receivers[0]] if len(receivers) == 1 else (out[a.owner], out[b.owner])
+
+
+def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], mode: str,
+         threads: int | None, learned: str) -> dict[str, Any]:
+    parties = (first.owner, second.owner)
+    return first.cluster.run(
+        ecdh_psi,
+        {p: (t, _keys(on, p), receivers, mode, threads) for p, t in zip(parties, (first, second))},
+        learned={p: learned if p in receivers else "both set sizes" for p in parties},
+    )
+
+
+def _pair(a: PartyTable, b: PartyTable) -> tuple[PartyTable, PartyTable]:
+    for t in (a, b):
+        if not isinstance(t, PartyObject):
+            raise TypeError(f"expected a party-owned table (e.g. party.read_csv(...)), got {type(t).__name__}")
+    if a.cluster is not b.cluster:
+        raise ConfigurationError("the two tables belong to different clusters")
+    if a.owner == b.owner:
+        raise ConfigurationError(f"both tables belong to {a.owner!r}; PSI needs one table from each of two parties")
+    return a, b  # type: ignore[return-value]
+
+
+def _receivers(to: str | Sequence[str], first: PartyTable, second: PartyTable) -> list[str]:
+    names = [to] if isinstance(to, str) else list(to)
+    if names == ["*"]:
+        return [first.owner, second.owner]
+    unknown = [n for n in names if n not in (first.owner, second.owner)]
+    if unknown or not names:
+        raise ConfigurationError(f"`to` must name {first.owner!r}, {second.owner!r} or both; got {names}")
+    return [p for p in (first.owner, second.owner) if p in names]
+
+
+def _keys(on: Keys, party: str) -> list[str]:
+    if isinstance(on, Mapping):
+        if party not in on:
+            raise ConfigurationError(f"`on` maps parties to key columns but has no entry for {party!r}")
+        on = on[party]
+    names = [on] if isinstance(on, str) else list(on)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ConfigurationError(f"`on` must be a column name or a list of column names, got {on!r}")
+    return names

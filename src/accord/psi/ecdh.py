@@ -1,0 +1,246 @@
+"""Two-party ECDH private set intersection (DH-PSI) over Curve25519.
+
+Protocol (Meadows 1986; Huberman, Franklin and Hogg 1999), with receiver R and sender S holding
+distinct keys X and Y, H the RFC 9380 random-oracle hash onto Curve25519 and fresh secret scalars
+a (at R) and b (at S); exponentiation is X25519 with clamped scalars, which also clears the
+cofactor (see :mod:`accord.crypto.curve25519`):
+
+1. both exchange key-column types and set sizes (a tiny round that catches mismatched schemas);
+2. R sends ``H(x)^a`` for its keys in its order; S sends ``H(y)^b`` in a random order;
+3. S returns ``(H(x)^a)^b`` in R's order (in a random order in count mode), truncated to 128 bits;
+   R computes ``(H(y)^b)^a`` and matches: R learns which of its keys are shared and nothing about
+   S's other keys, which stay masked by the secret b (DDH);
+4. if S also receives the result, R sends the positions of S's matching items in S's shuffled list
+   (and, in join mode, both send each matching key's row count) in an order both derive from the
+   pseudo-random double-blinded values, so neither learns the other's row order.
+
+Cost: each party hashes its own keys once and performs one X25519 per own key and one per peer key;
+bytes sent are 32 per key of R, 32 + 16 per key of S's and R's sets respectively, plus the result
+indices. Rounds: 3 (4 when both receive).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from accord.crypto import curve25519
+from accord.errors import ConfigurationError, MalformedMessage
+from accord.psi.join import KeySet, check_kinds, encode_keys, expand_rows, group_keys
+from accord.runtime.context import Context
+from accord.runtime.report import protocol
+
+THREAT_MODEL = (
+    "semi-honest (passive) adversaries; 2 parties, no trusted third party; secure under the decisional "
+    "Diffie-Hellman assumption in Curve25519's prime-order subgroup with the hash modelled as a random oracle"
+)
+LEAKAGE = (
+    "both parties learn both parties' numbers of distinct keys and the type of each key column; the result "
+    "receivers learn which of their rows match a key of the other party (the intersection); in join mode each "
+    "receiver also learns, for every matching key, how many rows the other party holds with it; in count "
+    "mode the receivers learn only the number of matching distinct keys"
+)
+DST = b"accord-psi-v1-with-curve25519_XMD:SHA-512_ELL2_RO_"
+MODES = ("join", "semi", "count")
+_TRUNC = 16
+_BLOCK = 8192
+
+
+@protocol("psi.ecdh", threat_model=THREAT_MODEL, leakage=LEAKAGE)
+def ecdh_psi(
+    ctx: Context,
+    table: pd.DataFrame,
+    on: Sequence[str],
+    receivers: Sequence[str],
+    mode: str = "join",
+    threads: int | None = None,
+) -> pd.DataFrame | int | None:
+    """Run DH-PSI between the two parties of ``ctx`` on the key columns ``on`` of ``table``.
+
+    Parameters
+    ----------
+    table:
+        This party's rows.
+    on:
+        This party's key columns (several columns form one composite key).
+    receivers:
+        Parties that receive the result (one or both).
+    mode:
+        ``"join"``: every receiver gets its rows of the inner join, in an order shared by both
+        (requires both to receive); ``"semi"``: each receiver gets its own rows whose key matches,
+        in table order; ``"count"``: receivers get the number of matching distinct keys.
+    threads:
+        Threads for the curve arithmetic (default: all cores).
+
+    Returns
+    -------
+    The receiver's result, or ``None`` at a party that receives nothing.
+    """
+    if len(ctx.parties) != 2:
+        raise ConfigurationError(f"ECDH PSI runs between 2 parties, got {list(ctx.parties)}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    receivers = [p for p in ctx.parties if p in receivers]
+    if not receivers:
+        raise ValueError(f"receivers must name at least one of {list(ctx.parties)}")
+    if mode == "join" and len(receivers) != 2:
+        raise ValueError("join mode gives both parties their rows of the join: both must receive")
+    threads = threads or os.cpu_count() or 1
+    peer = ctx.peers[0]
+    receiver = receivers[0]
+    is_receiver = ctx.me == receiver
+
+    kinds, raw_keys = encode_keys(table, on, party=ctx.me)
+    keyset = group_keys(kinds, raw_keys)
+    n = len(keyset.keys)
+    theirs = ctx.exchange({"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers}, "schema")[peer]
+    _check_schema(theirs, mode, receivers, peer, ctx)
+    check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
+    n_peer = theirs["n"]
+
+    secret = ctx.rng.bytes(curve25519.SCALAR_BYTES)
+    blinded = _blind(ctx, secret, _hash(ctx, keyset.keys), threads, "blinding own keys")
+    if is_receiver:
+        ctx.send(peer, blinded, "blinded")
+        theirs_blinded = _points(ctx.recv(peer, "blinded", timeout=_slow(ctx, n_peer)), n_peer, peer, ctx,
+                                 "blinded")
+        theirs_twice = _blind(ctx, secret, theirs_blinded, threads, "blinding peer keys")[:, :_TRUNC]
+        mine_twice = _trunc_rows(ctx.recv(peer, "double", timeout=_slow(ctx, n)), n, peer, ctx)
+        return _finish_receiver(ctx, table, keyset, mode, receivers, mine_twice, theirs_twice)
+
+    order = ctx.rng.permutation(n)
+    ctx.send(peer, blinded[order], "blinded")
+    theirs_blinded = _points(ctx.recv(peer, "blinded", timeout=_slow(ctx, n_peer)), n_peer, peer, ctx, "blinded")
+    twice = _blind(ctx, secret, theirs_blinded, threads, "blinding peer keys")[:, :_TRUNC]
+    if mode == "count":
+        twice = twice[ctx.rng.permutation(n_peer)]
+    ctx.send(peer, np.ascontiguousarray(twice), "double")
+    if ctx.me not in receivers:
+        return None
+    return _finish_sender(ctx, table, keyset, mode, order)
+
+
+def _slow(ctx: Context, n: int) -> float:
+    """Receive timeout for a step that waits on the peer hashing and blinding ``n`` keys (>= 5k/s)."""
+    return ctx.timeout + n / 5_000
+
+
+def _check_schema(theirs: object, mode: str, receivers: list[str], peer: str, ctx: Context) -> None:
+    if (not isinstance(theirs, dict) or not isinstance(theirs.get("kinds"), list)
+            or not isinstance(theirs.get("n"), int) or isinstance(theirs.get("n"), bool) or theirs["n"] < 1):
+        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step="schema")
+    if theirs.get("mode") != mode or theirs.get("receivers") != receivers:
+        raise ConfigurationError(
+            f"party {ctx.me!r} runs PSI in mode {mode!r} with result to {receivers}, but party {peer!r} runs "
+            f"mode {theirs.get('mode')!r} with result to {theirs.get('receivers')}: both must call it alike")
+
+
+def _hash(ctx: Context, keys: list[bytes]) -> np.ndarray:
+    out = np.empty((len(keys), curve25519.POINT_BYTES), dtype=np.uint8)
+    for start in range(0, len(keys), _BLOCK):
+        stop = min(start + _BLOCK, len(keys))
+        out[start:stop] = curve25519.hash_to_curve(keys[start:stop], DST)
+        ctx.progress("hashing keys to the curve", stop, len(keys))
+    return out
+
+
+def _blind(ctx: Context, secret: bytes, points: np.ndarray, threads: int, step: str) -> np.ndarray:
+    out = np.empty_like(points)
+    block = _BLOCK * max(1, threads)
+    for start in range(0, len(points), block):
+        stop = min(start + block, len(points))
+        out[start:stop] = curve25519.scalarmult(secret, points[start:stop], threads=threads)
+        ctx.progress(step, stop, len(points))
+    return out
+
+
+def _points(value: object, n: int, peer: str, ctx: Context, step: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.shape != (n, curve25519.POINT_BYTES):
+        raise MalformedMessage(f"party {peer!r} sent {step} points that are not a ({n}, 32) byte array",
+                               party=peer, step=f"{ctx.path}/{step}")
+    return value
+
+
+def _trunc_rows(value: object, n: int, peer: str, ctx: Context) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.shape != (n, _TRUNC):
+        raise MalformedMessage(f"party {peer!r} sent double-blinded values that are not a ({n}, {_TRUNC}) "
+                               "byte array", party=peer, step=f"{ctx.path}/double")
+    return value
+
+
+def _match(mine_twice: np.ndarray, theirs_twice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)`` with ``mine_twice[i] == theirs_twice[j]``, ordered by the shared value."""
+    index = {row: j for j, row in enumerate(_rows(theirs_twice))}
+    pairs = [(i, index[row]) for i, row in enumerate(_rows(mine_twice)) if row in index]
+    if not pairs:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    mine_idx = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
+    theirs_idx = np.fromiter((p[1] for p in pairs), np.int64, len(pairs))
+    # Sort by the double-blinded value: pseudo-random, identical at both parties, reveals no input order.
+    words = mine_twice[mine_idx].view(">u8")
+    order = np.lexsort((words[:, 1], words[:, 0]))
+    return mine_idx[order], theirs_idx[order]
+
+
+def _rows(array: np.ndarray) -> list[bytes]:
+    raw = array.tobytes()
+    width = array.shape[1]
+    return [raw[i : i + width] for i in range(0, len(raw), width)]
+
+
+def _finish_receiver(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str],
+                     mine_twice: np.ndarray, theirs_twice: np.ndarray) -> pd.DataFrame | int:
+    peer = ctx.peers[0]
+    mine_idx, theirs_idx = _match(mine_twice, theirs_twice)
+    both = len(receivers) == 2
+    if mode == "count":
+        if both:
+            ctx.send(peer, len(mine_idx), "result")
+        return len(mine_idx)
+    if mode == "semi":
+        if both:
+            ctx.send(peer, theirs_idx, "result")
+        return _semi_rows(table, keyset, mine_idx)
+    ctx.send(peer, {"positions": theirs_idx, "counts": keyset.counts[mine_idx]}, "result")
+    peer_counts = _counts(ctx.recv(peer, "counts"), len(mine_idx), peer, ctx)
+    rows = expand_rows(keyset, mine_idx, peer_counts, outer=ctx.me == ctx.parties[0])
+    return table.iloc[rows].reset_index(drop=True)
+
+
+def _finish_sender(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str,
+                   order: np.ndarray) -> pd.DataFrame | int:
+    peer = ctx.peers[0]
+    n = len(keyset.keys)
+    result = ctx.recv(peer, "result")
+    if mode == "count":
+        if not isinstance(result, int) or isinstance(result, bool) or not 0 <= result <= n:
+            raise MalformedMessage(f"party {peer!r} sent an invalid intersection size", party=peer, step="result")
+        return result
+    positions = result if mode == "semi" else (result.get("positions") if isinstance(result, dict) else None)
+    if (not isinstance(positions, np.ndarray) or positions.dtype != np.int64 or positions.ndim != 1
+            or (len(positions) and (positions.min() < 0 or positions.max() >= n))
+            or len(np.unique(positions)) != len(positions)):
+        raise MalformedMessage(f"party {peer!r} sent invalid intersection positions", party=peer, step="result")
+    matched = order[positions]
+    if mode == "semi":
+        return _semi_rows(table, keyset, matched)
+    peer_counts = _counts(result.get("counts"), len(matched), peer, ctx)
+    ctx.send(peer, keyset.counts[matched], "counts")
+    rows = expand_rows(keyset, matched, peer_counts, outer=ctx.me == ctx.parties[0])
+    return table.iloc[rows].reset_index(drop=True)
+
+
+def _counts(value: object, n: int, peer: str, ctx: Context) -> np.ndarray:
+    if (not isinstance(value, np.ndarray) or value.dtype != np.int64 or value.shape != (n,)
+            or (n and value.min() < 1)):
+        raise MalformedMessage(f"party {peer!r} sent invalid row counts", party=peer, step=f"{ctx.path}/counts")
+    return value
+
+
+def _semi_rows(table: pd.DataFrame, keyset: KeySet, matched: np.ndarray) -> pd.DataFrame:
+    rows = np.sort(np.concatenate([keyset.rows[s : s + c] for s, c in
+                                   zip(keyset.starts[matched], keyset.counts[matched])] or [np.empty(0, np.int64)]))
+    return table.iloc[rows].reset_index(drop=True)
