@@ -1,0 +1,43 @@
+"""Driver functions the integration tests run in separate processes (see tests/procs.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+import accord
+
+
+def psi_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Align this party's CSV with the other's; write the result; report rows and costs."""
+    first, second = cluster.names[:2]
+    tables = {p: cluster.party(p).read_csv(args["inputs"][p]) if p == me else cluster.party(p).remote_table()
+              for p in (first, second)}
+    mode = args.get("mode", "join")
+    if mode == "join":
+        out = dict(zip((first, second), accord.psi.align(tables[first], tables[second], on=args["on"])))[me]
+    elif mode == "semi":
+        res = accord.psi.intersect(tables[first], tables[second], on=args["on"], to=args["to"])
+        out = res if not isinstance(res, tuple) else dict(zip((first, second), res))[me]
+    else:
+        res = accord.psi.count(tables[first], tables[second], on=args["on"], to=args["to"])
+        out = res if not isinstance(res, tuple) else dict(zip((first, second), res))[me]
+    if out.owner != me:
+        return {"received": False}
+    if mode == "count":
+        return {"received": True, "count": out.get()}
+    out.to_csv(args["outputs"][me])
+    costs = cluster.report().to_dict()["protocols"]["psi.ecdh"]["costs"][me]
+    return {"received": True, "rows": len(out.get()), "costs": costs}
+
+
+def echo_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> Any:
+    """Exchange a value with every peer (used by transport tests)."""
+    from tests.integration.protocols import exchange_values
+
+    return cluster.run(exchange_values, {p: (args["value"] + p,) for p in cluster.names})[me].get()
+
+
+def read_frame(path: str) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str)
