@@ -96,7 +96,6 @@ def _main() -> int:
     args = json.loads(raw_args)
 
     import accord
-
     from accord.errors import AccordError
 
     try:
