@@ -15,6 +15,7 @@ def psi_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> dict[s
     tables = {p: cluster.party(p).read_csv(args["inputs"][p]) if p == me else cluster.party(p).remote_table()
               for p in (first, second)}
     mode = args.get("mode", "join")
+    print("PSI-START", flush=True)
     if mode == "join":
         out = dict(zip((first, second), accord.psi.align(tables[first], tables[second], on=args["on"])))[me]
     elif mode == "semi":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -37,3 +40,62 @@ def test_join_matches_plaintext_join(tmp_path):
     pd.testing.assert_frame_equal(got[key].sort_values(key).reset_index(drop=True),
                                   expected[key].sort_values(key).reset_index(drop=True))
     assert runs["bank"].result["costs"]["bytes_sent"] > 0
+
+
+def _ids(path, start, stop):
+    pd.DataFrame({"id": [f"k{i}" for i in range(start, stop)]}).to_csv(path, index=False)
+
+
+def test_killing_a_party_mid_psi_fails_the_other_cleanly(tmp_path):
+    from tests.procs import collect, start_party, write_cluster
+
+    paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
+    _ids(paths["bank"], 0, 40_000)
+    _ids(paths["partner"], 20_000, 60_000)
+    outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
+    cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=20, connect_timeout=3)
+    args = {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id"}
+    procs = {p: start_party(cluster, p, "tests.integration.drivers:psi_driver", args) for p in paths}
+    for line in procs["partner"].stdout:
+        if line.startswith("PSI-START"):
+            break
+    time.sleep(0.5)
+    procs["partner"].kill()
+    start = time.monotonic()
+    bank = collect("bank", procs["bank"], timeout=60)
+    elapsed = time.monotonic() - start
+    assert bank.returncode != 0, bank.stdout
+    assert bank.result["error"] in ("PeerUnavailable", "PeerTimeout"), bank.result
+    assert "partner" in bank.result["message"]
+    assert elapsed < 20 + 10  # within the receive timeout (plus process teardown)
+    assert not Path(outputs["bank"]).exists() and not Path(outputs["partner"]).exists()
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_bad_input_at_one_party_fails_both_without_output(tmp_path):
+    paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
+    _ids(paths["bank"], 0, 100)
+    pd.DataFrame({"customer": ["x"]}).to_csv(paths["partner"], index=False)
+    outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
+    runs = run_parties(tmp_path, "tests.integration.drivers:psi_driver", ["bank", "partner"],
+                       {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id"})
+    assert runs["partner"].result["error"] == "InputError"
+    assert "party 'partner'" in runs["partner"].result["message"] and "'id'" in runs["partner"].result["message"]
+    assert runs["bank"].result["error"] == "PeerAborted"
+    assert "InputError" in runs["bank"].result["message"]
+    assert not any(Path(o).exists() for o in outputs.values())
+
+
+def test_semi_join_and_count_to_one_party(tmp_path):
+    paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
+    _ids(paths["bank"], 0, 300)
+    _ids(paths["partner"], 200, 700)
+    outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
+    base = {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id"}
+    runs = run_parties(tmp_path / "semi", "tests.integration.drivers:psi_driver", ["bank", "partner"],
+                       dict(base, mode="semi", to="partner"))
+    assert runs["bank"].result == {"received": False}
+    assert runs["partner"].result["rows"] == 100
+    runs = run_parties(tmp_path / "count", "tests.integration.drivers:psi_driver", ["bank", "partner"],
+                       dict(base, mode="count", to=["bank", "partner"]))
+    assert runs["bank"].result["count"] == runs["partner"].result["count"] == 100

@@ -155,7 +155,7 @@ def _encode_array(array: np.ndarray, out: list[bytes | memoryview]) -> None:
         raise CodecError(f"numpy dtype {array.dtype} cannot be sent; use one of {sorted(map(str, _CODES))}")
     if array.ndim > 255:
         raise CodecError(f"array has {array.ndim} dimensions; at most 255 are supported")
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = np.require(array, dtype=dtype, requirements="C")
     header = bytes((_ARRAY, code, array.ndim)) + b"".join(_U64.pack(d) for d in array.shape)
     out.append(header)
     if array.nbytes:
@@ -273,7 +273,7 @@ class _Reader:
                 raise CodecError(f"array shape {shape} exceeds the message size limit")
         raw = self.take(count * dtype.itemsize)
         if self.view.readonly:
-            array = np.frombuffer(bytes(raw), dtype=dtype) if count else np.empty(0, dtype)
+            array = np.frombuffer(bytearray(raw), dtype=dtype) if count else np.empty(0, dtype)
         else:
             array = np.frombuffer(raw, dtype=dtype) if count else np.empty(0, dtype)
         if dtype == np.bool_ and count and int(array.view(np.uint8).max()) > 1:

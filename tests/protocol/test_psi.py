@@ -1,0 +1,119 @@
+"""ECDH PSI in simulation against plaintext pandas joins, including bad input from either party."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import accord
+from accord.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with accord.Cluster.simulate(["bank", "partner"], timeout=20) as c:
+        yield c
+
+
+def put(cluster, bank_df, partner_df):
+    bank, partner = cluster.parties("bank", "partner")
+    return bank.put(bank_df), partner.put(partner_df)
+
+
+def check_join(a2, b2, bank_df, partner_df, on):
+    a, b = a2.get(), b2.get()
+    assert len(a) == len(b)
+    pd.testing.assert_frame_equal(a[on].reset_index(drop=True), b[on].reset_index(drop=True))
+    left = [c for c in bank_df.columns if c not in on]
+    right = [c for c in partner_df.columns if c not in on]
+    got = pd.concat([a, b[right]], axis=1)
+    expected = bank_df.merge(partner_df, on=on)
+    cols = list(on) + left + right
+    key = lambda df: df[cols].astype(str).sort_values(cols).reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(key(got), key(expected))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=40), st.lists(st.integers(0, 30), min_size=1, max_size=40))
+def test_join_equals_pandas_merge_with_duplicates(cluster, xs, ys):
+    bank_df = pd.DataFrame({"id": xs, "row_a": range(len(xs))})
+    partner_df = pd.DataFrame({"id": ys, "row_b": range(len(ys))})
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+    check_join(a2, b2, bank_df, partner_df, ["id"])
+
+
+def test_multi_column_keys(cluster):
+    bank_df = pd.DataFrame({"name": ["ann", "bob", "ann", "cy"], "dob": ["1990", "1985", "1991", "2000"],
+                            "score": [1, 2, 3, 4]})
+    partner_df = pd.DataFrame({"name": ["ann", "ann", "bob", "dan"], "dob": ["1991", "1990", "1999", "2000"],
+                               "spend": [10, 20, 30, 40]})
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on=["name", "dob"])
+    check_join(a2, b2, bank_df, partner_df, ["name", "dob"])
+    assert len(a2.get()) == 2
+
+
+def test_key_columns_may_have_different_names(cluster):
+    a, b = put(cluster, pd.DataFrame({"cid": ["1", "2"]}), pd.DataFrame({"customer": ["2", "3"]}))
+    a2, b2 = accord.psi.align(a, b, on={"bank": "cid", "partner": "customer"})
+    assert a2.get()["cid"].tolist() == b2.get()["customer"].tolist() == ["2"]
+
+
+def test_empty_intersection(cluster):
+    a2, b2 = accord.psi.align(*put(cluster, pd.DataFrame({"id": ["a", "b"]}), pd.DataFrame({"id": ["c"]})), on="id")
+    assert len(a2.get()) == len(b2.get()) == 0
+    assert list(a2.get().columns) == ["id"]
+
+
+def test_semi_join_to_one_party_and_count(cluster):
+    bank_df = pd.DataFrame({"id": [5, 1, 2, 2, 9], "v": range(5)})
+    partner_df = pd.DataFrame({"id": [2, 5, 7]})
+    a, b = put(cluster, bank_df, partner_df)
+    mine = accord.psi.intersect(a, b, on="id", to="bank")
+    assert mine.owner == "bank"
+    pd.testing.assert_frame_equal(mine.get(), bank_df[bank_df.id.isin([2, 5])].reset_index(drop=True))
+    theirs = accord.psi.intersect(a, b, on="id", to="partner")
+    assert theirs.get()["id"].tolist() == [2, 5]
+    both = accord.psi.intersect(a, b, on="id", to=["bank", "partner"])
+    assert both[1].get()["id"].tolist() == [2, 5]
+    counts = accord.psi.count(a, b, on="id")
+    assert counts[0].get() == counts[1].get() == 2
+    assert accord.psi.count(a, b, on="id", to="partner").get() == 2
+
+
+def test_larger_sets_and_costs(cluster):
+    n = 3000
+    bank_df = pd.DataFrame({"id": [f"c{i}" for i in range(n)]})
+    partner_df = pd.DataFrame({"id": [f"c{i}" for i in range(n // 2, n + n // 2)]})
+    before = len(cluster.report().runs)
+    a2, _ = accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+    assert sorted(a2.get()["id"]) == sorted(f"c{i}" for i in range(n // 2, n))
+    run = cluster.report().runs[before]
+    # Each party sends 32 bytes per own key once; the sender adds 16 per receiver key.
+    assert run.costs["bank"].bytes_sent > 32 * n
+    assert run.costs["partner"].bytes_sent > 48 * n
+    assert run.costs["bank"].rounds == 3 and run.costs["partner"].rounds == 4
+
+
+@pytest.mark.parametrize("bank_df, partner_df, party, message", [
+    (pd.DataFrame({"x": [1]}), pd.DataFrame({"id": [1]}), "bank", "key column 'id' not found"),
+    (pd.DataFrame({"id": []}), pd.DataFrame({"id": [1]}), "bank", "empty"),
+    (pd.DataFrame({"id": [1, None]}), pd.DataFrame({"id": [1]}), "bank", "1 missing value"),
+    (pd.DataFrame({"id": [1.0, np.nan]}), pd.DataFrame({"id": [1.0]}), "bank", "missing value"),
+    (pd.DataFrame({"id": ["1"]}), pd.DataFrame({"id": [1]}), "bank", "holds str values but party 'partner'"),
+    (pd.DataFrame({"id": [1]}), pd.DataFrame({"id": ["a", 2]}), "partner", "mixes value types"),
+])
+def test_bad_input_names_party_and_column(cluster, bank_df, partner_df, party, message):
+    with pytest.raises(InputError, match=message) as err:
+        accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+    assert err.value.party == party
+    assert err.value.field in (None, "id")
+
+
+def test_a_failed_run_is_reported(cluster):
+    with pytest.raises(InputError):
+        accord.psi.align(*put(cluster, pd.DataFrame({"id": []}), pd.DataFrame({"id": [1]})), on="id")
+    assert "InputError" in cluster.report().runs[-1].status
+    assert "FAILED" in str(cluster.report())

@@ -1,0 +1,37 @@
+"""Imports point downward only: a lower layer never imports a higher one (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "accord"
+# Lower number = lower layer. A module may import its own layer or lower ones.
+LAYERS = {
+    "errors": 0, "math": 1, "crypto": 2, "he": 2, "net": 3, "data": 3, "runtime": 4,
+    "mpc": 5, "psi": 5, "dp": 5, "ml": 6, "fl": 6, "sql": 6, "tee": 5, "governance": 5, "cli": 7,
+}
+# Thin facades that let drivers write cluster.mpc(...) / cluster.he(...) (see docs/architecture.md).
+ALLOWED = {("runtime", "mpc"), ("runtime", "he")}
+
+
+def _layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "accord" else None
+
+
+def test_imports_point_downward():
+    offences = []
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC)
+        own = rel.parts[0].removesuffix(".py") if len(rel.parts) > 0 else None
+        if own not in LAYERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for name in names:
+                target = _layer(name)
+                if target in LAYERS and LAYERS[target] > LAYERS[own] and (own, target) not in ALLOWED:
+                    offences.append(f"{rel} imports {name}")
+    assert not offences, "upward imports:\n" + "\n".join(offences)
