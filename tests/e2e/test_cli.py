@@ -72,7 +72,7 @@ def test_a_failed_psi_leaves_no_output_and_a_clear_error(tmp_path):
     pd.DataFrame({"id": ["a", None]}).to_csv(tmp_path / "partner.csv", index=False)
     procs = {p: start("psi", "--cluster", cluster, "--me", p, "--input", tmp_path / f"{p}.csv", "--on", "id",
                       "--output", tmp_path / f"{p}_out.csv", cwd=tmp_path) for p in ("bank", "partner")}
-    results = {p: proc.communicate(timeout=180) + (proc.returncode,) for p, proc in procs.items()}
+    results = {p: (*proc.communicate(timeout=180), proc.returncode) for p, proc in procs.items()}
     assert results["partner"][2] == 3  # InputError
     assert "party 'partner'" in results["partner"][1] and "'id'" in results["partner"][1]
     assert results["bank"][2] != 0 and "partner" in results["bank"][1]

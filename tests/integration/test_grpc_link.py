@@ -110,7 +110,7 @@ def test_a_resent_message_is_delivered_once(identities):
 
 
 def test_a_certificate_other_than_the_listed_one_is_refused(identities):
-    impostor_key, impostor_cert = create_party_certificate("bank")
+    _impostor_key, impostor_cert = create_party_certificate("bank")
     bank, partner, _ = make_pair(identities, partner_trusts=impostor_cert, connect_timeout=2.0)
     try:
         with pytest.raises(AuthenticationError, match="partner"):

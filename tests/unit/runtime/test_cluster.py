@@ -55,7 +55,7 @@ def test_timeout_names_peer_and_step():
 
 def test_root_cause_is_raised_and_peers_are_released_early():
     with Cluster.simulate(["bank", "partner"], timeout=30) as cluster:
-        with pytest.raises(InputError, match="party 'partner'.*column 'x'"):
+        with pytest.raises(InputError, match=r"party 'partner'.*column 'x'"):
             cluster.run(fail_at_partner, {"bank": (), "partner": ()})
         # the cluster is still usable for the next run
         assert cluster.run(ping, {"bank": (1,), "partner": (2,)})["bank"].get()["first"] == {"partner": 2}

@@ -1,0 +1,62 @@
+"""ECDH PSI between two processes over loopback mTLS: seconds, bytes sent per party, rounds.
+
+    python benchmarks/psi.py --n 100000 [--overlap 0.5] [--threads T] [--json out.json]
+
+Each party holds ``n`` distinct string ids; ``overlap`` of them are shared. Time is measured inside
+each process from the start of ``accord.psi.align`` to its end (process start-up and the mTLS
+handshake excluded); the figure reported is the slower party's. Compare with SecretFlow's ECDH PSI
+run by ../shared/anchors/bench_psi.py on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import pandas as pd
+
+from benchmarks.common import human_bytes, run_processes, write_json
+
+
+def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
+    import accord
+
+    n, shared = args["n"], int(args["n"] * args["overlap"])
+    start_id = 0 if me == "bank" else n - shared
+    table = pd.DataFrame({"id": [f"id{i:010d}" for i in range(start_id, start_id + n)]})
+    tables = {p: cluster.party(p).put(table) if p == me else cluster.party(p).remote_table()
+              for p in ("bank", "partner")}
+    start = time.perf_counter()
+    out = dict(zip(("bank", "partner"), accord.psi.align(tables["bank"], tables["partner"], on="id",
+                                                         threads=args["threads"])))[me]
+    seconds = time.perf_counter() - start
+    costs = cluster.report().runs[-1].costs[me]
+    return {"seconds": seconds, "rows": len(out.get()), "bytes_sent": costs.bytes_sent,
+            "bytes_received": costs.bytes_received, "rounds": costs.rounds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="distinct ids per party")
+    parser.add_argument("--overlap", type=float, default=0.5, help="fraction of ids both hold")
+    parser.add_argument("--threads", type=int, default=None, help="curve threads per party (default: all cores)")
+    parser.add_argument("--json", default=None, help="write figures here")
+    args = parser.parse_args()
+    results = run_processes("benchmarks.psi:party_main", ["bank", "partner"],
+                            {"n": args.n, "overlap": args.overlap, "threads": args.threads})
+    expected = int(args.n * args.overlap)
+    for party, r in results.items():
+        if r["rows"] != expected:
+            raise SystemExit(f"{party} got {r['rows']} rows, expected {expected}")
+        print(f"{party:>8}: {r['seconds']:.2f} s, sent {human_bytes(r['bytes_sent'])}, {r['rounds']} rounds")
+    seconds = max(r["seconds"] for r in results.values())
+    print(f"ECDH PSI {args.n} x {args.n} ({expected} shared), two processes over loopback mTLS: {seconds:.2f} s")
+    write_json(args.json, {f"psi_ecdh_{args.n}": {
+        "seconds": seconds, "bytes": sum(r["bytes_sent"] for r in results.values()),
+        "rounds": max(r["rounds"] for r in results.values()),
+        "bytes_per_party": {p: r["bytes_sent"] for p, r in results.items()}, "intersection": expected}})
+
+
+if __name__ == "__main__":
+    main()
