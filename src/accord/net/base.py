@@ -28,7 +28,7 @@ class Link(ABC):
         """
 
     @abstractmethod
-    def recv(self, frm: str, session: str, key: str, timeout: float) -> bytearray:
+    def recv(self, frm: str, session: str, key: str, timeout: float) -> memoryview | bytearray:
         """Block until the next message from ``frm`` under ``(session, key)`` arrives and return it.
 
         Raises :class:`~accord.errors.PeerTimeout` after ``timeout`` seconds,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import numpy as np
 
 from accord.errors import (
     AuthenticationError,
@@ -77,7 +78,32 @@ class _Outgoing:
     kind: str
     session: str
     key: str
-    payload: bytes | bytearray
+    frames: list[bytes]
+
+    @property
+    def size(self) -> int:
+        return sum(len(f) for f in self.frames)
+
+
+def _chunks(parts: Sequence[bytes | memoryview], size: int) -> list[bytes]:
+    """Copy a message's parts into gRPC frames of at most ``size`` bytes (each byte copied once)."""
+    frames: list[bytes] = []
+    pending: list[bytes | memoryview] = []
+    filled = 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        offset = 0
+        while offset < view.nbytes:
+            take = min(size - filled, view.nbytes - offset)
+            pending.append(view[offset : offset + take])
+            filled += take
+            offset += take
+            if filled == size:
+                frames.append(b"".join(pending))
+                pending, filled = [], 0
+    if pending:
+        frames.append(b"".join(pending))
+    return frames
 
 
 class GRPCLink(Link):
@@ -221,7 +247,8 @@ class GRPCLink(Link):
         if size > self._limits.max_bytes:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
-        payload = bytearray(size)
+        # np.empty does not zero the buffer first: pages are touched once, by the copy.
+        payload = memoryview(np.empty(size, dtype=np.uint8))
         pos = 0
         for frame in frames:
             end = pos + len(frame)
@@ -235,7 +262,7 @@ class GRPCLink(Link):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
         return _ACK
 
-    def deliver(self, sender: str, header: dict[str, Any], payload: bytearray) -> bool:
+    def deliver(self, sender: str, header: dict[str, Any], payload: memoryview | bytearray) -> bool:
         """Hand a complete message to the inbox exactly once; ``False`` if it skips a sequence number.
 
         A message whose number was already delivered (a resend after a lost acknowledgement) is
@@ -252,16 +279,16 @@ class GRPCLink(Link):
                 return True
             self._next_seq[slot] = seq + 1
             if header["kind"] == "abort":
-                self.inbox.put_abort(sender, header["session"], payload.decode("utf-8", "replace"))
+                self.inbox.put_abort(sender, header["session"], bytes(payload).decode("utf-8", "replace"))
             else:
                 self.inbox.put(sender, header["session"], header["key"], payload)
             return True
 
     # ----------------------------------------------------------------------------------- client
     def send(self, to: str, session: str, key: str, parts: Sequence[bytes | memoryview]) -> None:
-        self._enqueue(to, "msg", session, key, bytearray().join(parts))
+        self._enqueue(to, "msg", session, key, _chunks(parts, self._chunk))
 
-    def _enqueue(self, to: str, kind: str, session: str, key: str, payload: bytes | bytearray) -> None:
+    def _enqueue(self, to: str, kind: str, session: str, key: str, payload: list[bytes]) -> None:
         if to not in self._queues:
             raise ValueError(f"{to!r} is not a peer of {self.me!r}; peers are {list(self.peers)}")
         if to in self._broken:
@@ -296,14 +323,12 @@ class GRPCLink(Link):
     def _frames(self, item: _Outgoing, peer: str) -> Iterator[bytes]:
         yield codec.encode({
             "from": self.me, "to": peer, "inc": self._incarnation, "seq": item.seq, "kind": item.kind,
-            "session": item.session, "key": item.key, "size": len(item.payload),
+            "session": item.session, "key": item.key, "size": item.size,
         })
-        view = memoryview(item.payload)
-        for offset in range(0, len(item.payload), self._chunk):
-            yield bytes(view[offset : offset + self._chunk])
+        yield from item.frames
 
     def _transmit(self, peer: str, item: _Outgoing) -> None:
-        deadline = max(30.0, self.connect_timeout) + len(item.payload) / 5e6
+        deadline = max(30.0, self.connect_timeout) + item.size / 5e6
         first_failure: float | None = None
         backoff = 0.05
         while True:
@@ -345,7 +370,7 @@ class GRPCLink(Link):
                               party=peer, step=step)
 
     # ---------------------------------------------------------------------------------- receive
-    def recv(self, frm: str, session: str, key: str, timeout: float) -> bytearray:
+    def recv(self, frm: str, session: str, key: str, timeout: float) -> memoryview | bytearray:
         if frm not in self._peer:
             raise ValueError(f"{frm!r} is not a peer of {self.me!r}; peers are {list(self.peers)}")
         return self.inbox.get(frm, session, key, timeout, check=lambda: self.probe(frm))
@@ -395,7 +420,7 @@ class GRPCLink(Link):
     def abort(self, session: str, reason: str) -> None:
         for peer in self.peers:
             try:
-                self._enqueue(peer, "abort", session, "abort", reason.encode("utf-8"))
+                self._enqueue(peer, "abort", session, "abort", [reason.encode("utf-8")])
             except TransportError:
                 continue
 

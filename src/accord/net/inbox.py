@@ -26,13 +26,13 @@ class Inbox:
 
     def __init__(self, me: str) -> None:
         self.me = me
-        self._queues: dict[tuple[str, str, str], deque[bytearray]] = {}
+        self._queues: dict[tuple[str, str, str], deque[memoryview | bytearray]] = {}
         self._aborted: dict[tuple[str, str], str] = {}
         self._failed: dict[str, TransportError] = {}
         self._closed = False
         self._cond = threading.Condition()
 
-    def put(self, frm: str, session: str, key: str, payload: bytearray) -> None:
+    def put(self, frm: str, session: str, key: str, payload: memoryview | bytearray) -> None:
         """Deliver one message."""
         with self._cond:
             self._queues.setdefault((frm, session, key), deque()).append(payload)
@@ -67,7 +67,7 @@ class Inbox:
         timeout: float,
         check: Callable[[], None] | None = None,
         poll: float = 1.0,
-    ) -> bytearray:
+    ) -> memoryview | bytearray:
         """Take the next message from ``frm`` for ``(session, key)``, waiting up to ``timeout`` seconds.
 
         ``check`` is called about every ``poll`` seconds while waiting; it raises to end the wait

@@ -159,8 +159,9 @@ class Context:
         self._check_peer(peer)
         key = self._key(tag)
         raw = self._link.recv(peer, self.session, key, self.timeout if timeout is None else timeout)
-        self.accounting.total.on_recv(len(raw))
-        self._op_tracker.on_recv(len(raw))
+        nbytes = memoryview(raw).nbytes
+        self.accounting.total.on_recv(nbytes)
+        self._op_tracker.on_recv(nbytes)
         try:
             return codec.decode(raw)
         except Exception as exc:
