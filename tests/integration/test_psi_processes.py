@@ -99,3 +99,14 @@ def test_semi_join_and_count_to_one_party(tmp_path):
     runs = run_parties(tmp_path / "count", "tests.integration.drivers:psi_driver", ["bank", "partner"],
                        dict(base, mode="count", to=["bank", "partner"]))
     assert runs["bank"].result["count"] == runs["partner"].result["count"] == 100
+
+
+def test_empty_intersection_between_processes(tmp_path):
+    paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
+    _ids(paths["bank"], 0, 50)
+    _ids(paths["partner"], 50, 90)
+    outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
+    runs = run_parties(tmp_path, "tests.integration.drivers:psi_driver", ["bank", "partner"],
+                       {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id"})
+    assert runs["bank"].result["rows"] == runs["partner"].result["rows"] == 0
+    assert pd.read_csv(outputs["bank"]).columns.tolist() == ["id"]
