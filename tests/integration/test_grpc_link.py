@@ -128,7 +128,7 @@ def test_a_message_claiming_another_sender_is_refused(identities):
         forged = codec.encode({"from": "carol", "to": "partner", "inc": b"x" * 16, "seq": 0, "kind": "msg",
                                "session": "s", "key": "k", "size": 0})
         with pytest.raises(grpc.RpcError) as err:
-            bank._deliver["partner"](iter([forged]), timeout=5)
+            list(bank._stream["partner"](iter([forged]), timeout=5))
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         bank.close()

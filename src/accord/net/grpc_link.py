@@ -5,25 +5,25 @@ authenticate with the party certificates named in the cluster file (see :mod:`ac
 The server additionally checks that the certificate presented on the connection belongs to the party
 the message claims to come from.
 
-Framing: a message is one client-streaming call ``/accord.v1.Link/Deliver``. Its first frame is a
-codec-encoded header (sender, receiver, link incarnation, sequence number, session, key, size); the
-rest are data chunks of at most ``chunk_bytes``, so a message of any size streams through gRPC's
-per-frame limit. No protobuf code is generated: frames are opaque bytes and the header uses the
-typed codec.
+Framing: each sender keeps one bidirectional stream ``/accord.v1.Link/Stream`` open to each peer
+(see :mod:`accord.net._outbox`). A message is a codec-encoded header frame (sender, receiver, link
+incarnation, sequence number, session, key, size) followed by data frames of at most ``chunk_bytes``,
+so a message of any size streams through gRPC's per-frame limit; the receiver answers each complete
+message with its sequence number. No protobuf code is generated: frames are opaque bytes and the
+header uses the typed codec.
 
-Delivery: one sender thread per peer sends queued messages one at a time and retries a failed call
-(with backoff) until the peer has been unreachable for ``connect_timeout`` seconds. The receiver
-keeps, per (sender, incarnation), the next expected sequence number and acknowledges but drops a
-duplicate, so a message whose acknowledgement was lost on a broken connection is resent without being
-delivered twice. While a receive waits, the link pings the silent peer; a peer that stays unreachable
-for ``connect_timeout`` fails the receive with :class:`~accord.errors.PeerUnavailable`.
+Delivery: unacknowledged messages are resent on a new stream after a disconnect, until the peer has
+been unreachable for ``connect_timeout`` seconds. The receiver keeps, per (sender, incarnation), the
+next expected sequence number and acknowledges but drops a duplicate, so a message whose
+acknowledgement was lost is delivered exactly once. While a receive waits, the link pings the silent
+peer; a peer that stays unreachable for ``connect_timeout`` fails the receive with
+:class:`~accord.errors.PeerUnavailable`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -42,6 +42,7 @@ from accord.errors import (
     TransportError,
 )
 from accord.net import codec
+from accord.net._outbox import ACK, Outbox, Outgoing
 from accord.net.base import Link
 from accord.net.inbox import Inbox
 from accord.net.tls import fingerprint
@@ -49,18 +50,11 @@ from accord.net.tls import fingerprint
 log = logging.getLogger(__name__)
 
 _SERVICE = "accord.v1.Link"
-_DELIVER = f"/{_SERVICE}/Deliver"
+_STREAM = f"/{_SERVICE}/Stream"
 _PING = f"/{_SERVICE}/Ping"
-_ACK = codec.encode({"ok": True})
 _HEADER_LIMITS = codec.Limits(max_bytes=1 << 16, max_depth=2, max_items=64, max_int_bytes=16)
-_RETRYABLE = {
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.UNKNOWN,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.ABORTED,
-}
+_KEEPALIVE = [("grpc.keepalive_time_ms", 10_000), ("grpc.keepalive_timeout_ms", 5_000),
+              ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)]
 
 
 @dataclass(frozen=True)
@@ -70,19 +64,6 @@ class Peer:
     name: str
     address: str
     cert_pem: bytes
-
-
-@dataclass
-class _Outgoing:
-    seq: int
-    kind: str
-    session: str
-    key: str
-    frames: list[bytes]
-
-    @property
-    def size(self) -> int:
-        return sum(len(f) for f in self.frames)
 
 
 def _chunks(parts: Sequence[bytes | memoryview], size: int) -> list[bytes]:
@@ -162,7 +143,7 @@ class GRPCLink(Link):
 
         self._server = self._start_server(key_pem, cert_pem, listen)
         self._channels: dict[str, grpc.Channel] = {}
-        self._deliver: dict[str, Any] = {}
+        self._stream: dict[str, Any] = {}
         self._ping: dict[str, Any] = {}
         for peer in peers:
             creds = grpc.ssl_channel_credentials(
@@ -176,32 +157,31 @@ class GRPCLink(Link):
                 ("grpc.min_reconnect_backoff_ms", 100),
                 ("grpc.max_reconnect_backoff_ms", 1000),
                 ("grpc.enable_retries", 0),
+                *_KEEPALIVE,
             ])
             self._channels[peer.name] = channel
-            self._deliver[peer.name] = channel.stream_unary(_DELIVER)
+            self._stream[peer.name] = channel.stream_stream(_STREAM)
             self._ping[peer.name] = channel.unary_unary(_PING)
-        self._queues: dict[str, queue.Queue[_Outgoing | None]] = {p: queue.Queue() for p in self.peers}
         self._seq = dict.fromkeys(self.peers, 0)
-        self._pending = dict.fromkeys(self.peers, 0)
-        self._pending_cond = threading.Condition()
         self._send_lock = threading.Lock()
-        self._threads = [
-            threading.Thread(target=self._sender, args=(p,), name=f"accord-send-{me}-{p}", daemon=True)
+        self._outboxes = {
+            p: Outbox(p, self._stream[p], connect_timeout, lambda exc, p=p: self._describe(p, exc, "send"),
+                      lambda error, p=p: self._fail(p, error))
             for p in self.peers
-        ]
-        for thread in self._threads:
-            thread.start()
+        }
 
     # ----------------------------------------------------------------------------------- server
     def _start_server(self, key_pem: bytes, cert_pem: bytes, listen: str) -> grpc.Server:
         handler = grpc.method_handlers_generic_handler(_SERVICE, {
-            "Deliver": grpc.stream_unary_rpc_method_handler(self._serve_deliver),
+            "Stream": grpc.stream_stream_rpc_method_handler(self._serve_stream),
             "Ping": grpc.unary_unary_rpc_method_handler(self._serve_ping),
         })
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=4 + 3 * len(self._peer), thread_name_prefix=f"accord-{self.me}"),
             options=[("grpc.max_receive_message_length", self._chunk + (1 << 16)),
-                     ("grpc.max_send_message_length", 1 << 20)],
+                     ("grpc.max_send_message_length", 1 << 20),
+                     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+                     ("grpc.keepalive_permit_without_calls", 1)],
         )
         server.add_generic_rpc_handlers((handler,))
         roots = b"".join(p.cert_pem for p in self._peer.values())
@@ -234,33 +214,37 @@ class GRPCLink(Link):
         self._authenticate(context)
         return self.me.encode()
 
-    def _serve_deliver(self, frames: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+    def _serve_stream(self, frames: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+        """Receive messages on one peer's stream; answer each complete one with its sequence number."""
         sender = self._authenticate(context)
-        try:
-            header = _parse_header(next(frames, b""))
-        except CodecError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad header: {exc}")
-        if header["from"] != sender or header["to"] != self.me:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                          f"certificate of {sender!r} cannot send as {header['from']!r} to {header['to']!r}")
-        size = header["size"]
-        if size > self._limits.max_bytes:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
-        # np.empty does not zero the buffer first: pages are touched once, by the copy.
-        payload = memoryview(np.empty(size, dtype=np.uint8))
-        pos = 0
-        for frame in frames:
-            end = pos + len(frame)
-            if end > size:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
-            payload[pos:end] = frame
-            pos = end
-        if pos != size:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"message has {pos} of {size} bytes")
-        if not self.deliver(sender, header, payload):
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
-        return _ACK
+        for first in frames:
+            try:
+                header = _parse_header(first)
+            except CodecError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad header: {exc}")
+            if header["from"] != sender or header["to"] != self.me:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                              f"certificate of {sender!r} cannot send as {header['from']!r} to {header['to']!r}")
+            size = header["size"]
+            if size > self._limits.max_bytes:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
+            # np.empty does not zero the buffer first: pages are touched once, by the copy.
+            payload = memoryview(np.empty(size, dtype=np.uint8))
+            pos = 0
+            while pos < size:
+                frame = next(frames, None)
+                if frame is None:
+                    return  # the stream ended mid-message; the sender resends it on a new stream
+                end = pos + len(frame)
+                if end > size:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
+                payload[pos:end] = frame
+                pos = end
+            if not self.deliver(sender, header, payload):
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
+            self._heard[sender] = time.monotonic()
+            yield ACK.pack(header["seq"])
 
     def deliver(self, sender: str, header: dict[str, Any], payload: memoryview | bytearray) -> bool:
         """Hand a complete message to the inbox exactly once; ``False`` if it skips a sequence number.
@@ -288,8 +272,8 @@ class GRPCLink(Link):
     def send(self, to: str, session: str, key: str, parts: Sequence[bytes | memoryview]) -> None:
         self._enqueue(to, "msg", session, key, _chunks(parts, self._chunk))
 
-    def _enqueue(self, to: str, kind: str, session: str, key: str, payload: list[bytes]) -> None:
-        if to not in self._queues:
+    def _enqueue(self, to: str, kind: str, session: str, key: str, frames: list[bytes]) -> None:
+        if to not in self._outboxes:
             raise ValueError(f"{to!r} is not a peer of {self.me!r}; peers are {list(self.peers)}")
         if to in self._broken:
             error = self._broken[to]
@@ -299,53 +283,15 @@ class GRPCLink(Link):
         with self._send_lock:
             seq = self._seq[to]
             self._seq[to] = seq + 1
-            with self._pending_cond:
-                self._pending[to] += 1
-            self._queues[to].put(_Outgoing(seq, kind, session, key, payload))
+            header = codec.encode({
+                "from": self.me, "to": to, "inc": self._incarnation, "seq": seq, "kind": kind,
+                "session": session, "key": key, "size": sum(len(f) for f in frames),
+            })
+            self._outboxes[to].put(Outgoing(seq, header, frames))
 
-    def _sender(self, peer: str) -> None:
-        q = self._queues[peer]
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            try:
-                if peer not in self._broken:
-                    self._transmit(peer, item)
-            except TransportError as exc:
-                self._broken.setdefault(peer, exc)
-                self.inbox.fail_peer(peer, exc)
-            finally:
-                with self._pending_cond:
-                    self._pending[peer] -= 1
-                    self._pending_cond.notify_all()
-
-    def _frames(self, item: _Outgoing, peer: str) -> Iterator[bytes]:
-        yield codec.encode({
-            "from": self.me, "to": peer, "inc": self._incarnation, "seq": item.seq, "kind": item.kind,
-            "session": item.session, "key": item.key, "size": item.size,
-        })
-        yield from item.frames
-
-    def _transmit(self, peer: str, item: _Outgoing) -> None:
-        deadline = max(30.0, self.connect_timeout) + item.size / 5e6
-        first_failure: float | None = None
-        backoff = 0.05
-        while True:
-            try:
-                self._deliver[peer](self._frames(item, peer), timeout=deadline)
-                return
-            except grpc.RpcError as exc:
-                code = exc.code()
-                if code not in _RETRYABLE or self._closed:
-                    raise self._describe(peer, exc, item.key) from None
-                now = time.monotonic()
-                first_failure = first_failure or now
-                if now - first_failure > self.connect_timeout:
-                    raise self._describe(peer, exc, item.key) from None
-                log.debug("retrying %s to %s after %s", item.key, peer, code)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+    def _fail(self, peer: str, error: TransportError) -> None:
+        self._broken.setdefault(peer, error)
+        self.inbox.fail_peer(peer, error)
 
     def _describe(self, peer: str, exc: grpc.RpcError, step: str) -> TransportError:
         address = self._peer[peer].address
@@ -361,7 +307,8 @@ class GRPCLink(Link):
                 f"it presents is not the one the cluster file names for {peer!r}, or it does not accept "
                 f"{self.me!r}'s certificate ({details})", party=peer, step=step,
             )
-        if code in _RETRYABLE:
+        if code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
+                        grpc.StatusCode.RESOURCE_EXHAUSTED):
             return PeerUnavailable(
                 f"party {peer!r} at {address} unreachable for {self.connect_timeout:g} s ({details})",
                 party=peer, step=step,
@@ -386,9 +333,7 @@ class GRPCLink(Link):
         except grpc.RpcError as exc:
             since = self._unreachable_since.setdefault(peer, now)
             if now - since > self.connect_timeout:
-                error = self._describe(peer, exc, "ping")
-                self._broken.setdefault(peer, error)
-                self.inbox.fail_peer(peer, error)
+                self._fail(peer, self._describe(peer, exc, "ping"))
             return
         self._heard[peer] = time.monotonic()
         self._unreachable_since.pop(peer, None)
@@ -429,23 +374,16 @@ class GRPCLink(Link):
 
     def flush(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        with self._pending_cond:
-            while any(self._pending.values()):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    waiting = [p for p, n in self._pending.items() if n]
-                    raise PeerUnavailable(f"messages to {waiting} still undelivered after {timeout:g} s",
-                                          party=waiting[0])
-                self._pending_cond.wait(remaining)
+        waiting = [p for p, box in self._outboxes.items() if not box.wait_idle(deadline)]
+        if waiting:
+            raise PeerUnavailable(f"messages to {waiting} still undelivered after {timeout:g} s", party=waiting[0])
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        for q in self._queues.values():
-            q.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
+        for box in self._outboxes.values():
+            box.close()
         self._server.stop(grace=1.0).wait(5)
         for channel in self._channels.values():
             channel.close()
