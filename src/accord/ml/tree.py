@@ -1,0 +1,129 @@
+"""Histogram gradient boosting for binary labels: the split search and tree bookkeeping, no I/O.
+
+SecureBoost (:mod:`accord.ml.secureboost`) and its plaintext reference share these functions, so the
+only difference between them is where the histograms come from. Conventions follow XGBoost: logistic
+loss with gradient ``g = p - y`` and hessian ``h = p (1 - p)``; a split's gain is
+``1/2 [G_L^2/(H_L+lambda) + G_R^2/(H_R+lambda) - G^2/(H+lambda)]``; a leaf's weight is
+``-G / (H + lambda)``. Features are pre-binned: bin ``b`` of a feature goes left when ``b <= split_bin``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function."""
+    return np.where(x >= 0, 1 / (1 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1 + np.exp(-np.abs(x))))
+
+
+def gradients(y: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic-loss gradient and hessian at the current margins."""
+    p = sigmoid(margin)
+    return p - y, p * (1 - p)
+
+
+def histograms(bins: np.ndarray, g: np.ndarray, h: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature, per-bin sums of ``g`` and ``h`` for rows ``bins`` (rows x features)."""
+    features = bins.shape[1]
+    flat = (bins + np.arange(features) * n_bins).ravel()
+    hg = np.bincount(flat, weights=np.repeat(g, features), minlength=features * n_bins)
+    hh = np.bincount(flat, weights=np.repeat(h, features), minlength=features * n_bins)
+    return hg.reshape(features, n_bins), hh.reshape(features, n_bins)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The best split found in one party's histograms."""
+
+    gain: float
+    feature: int
+    bin: int
+
+
+def best_split(hist_g: np.ndarray, hist_h: np.ndarray, lam: float, min_child_weight: float,
+               min_gain: float = 0.0) -> Split | None:
+    """The highest-gain ``(feature, bin)`` split with both children's hessian >= ``min_child_weight``."""
+    if hist_g.size == 0:
+        return None
+    gl = np.cumsum(hist_g, axis=1)[:, :-1]
+    hl = np.cumsum(hist_h, axis=1)[:, :-1]
+    g_total = hist_g.sum(axis=1, keepdims=True)
+    h_total = hist_h.sum(axis=1, keepdims=True)
+    gr, hr = g_total - gl, h_total - hl
+    gain = 0.5 * (gl**2 / (hl + lam) + gr**2 / (hr + lam) - g_total**2 / (h_total + lam))
+    gain = np.where((hl >= min_child_weight) & (hr >= min_child_weight), gain, -np.inf)
+    if gain.size == 0 or not np.isfinite(gain).any():
+        return None
+    feature, split_bin = np.unravel_index(int(np.argmax(gain)), gain.shape)
+    best = float(gain[feature, split_bin])
+    return Split(best, int(feature), int(split_bin)) if best > min_gain else None
+
+
+@dataclass
+class Node:
+    """A tree node. Split nodes name the party that owns the split; only that party knows its threshold."""
+
+    id: int
+    depth: int
+    owner: str | None = None
+    split_ref: int = -1
+    left: int = -1
+    right: int = -1
+    weight: float = 0.0
+
+    @property
+    def is_leaf(self) -> bool:
+        """Whether the node has no children."""
+        return self.left < 0
+
+
+@dataclass
+class Tree:
+    """Structure shared by both parties; each party's split thresholds live in its own ``SplitTable``."""
+
+    nodes: list[Node] = field(default_factory=list)
+
+    def add(self, depth: int) -> Node:
+        """Append a node and return it."""
+        node = Node(len(self.nodes), depth)
+        self.nodes.append(node)
+        return node
+
+    def leaves(self) -> list[Node]:
+        """Leaf nodes in id order."""
+        return [n for n in self.nodes if n.is_leaf]
+
+    def leaf_masks(self, decisions: dict[int, np.ndarray], n_rows: int) -> np.ndarray:
+        """Which leaves each row may reach given the go-left ``decisions`` a party knows (others: both ways).
+
+        Returns a boolean ``rows x leaves`` array. The AND of both parties' masks has exactly one
+        ``True`` per row: the leaf the row lands in.
+        """
+        leaf_index = {n.id: i for i, n in enumerate(self.leaves())}
+        out = np.zeros((n_rows, len(leaf_index)), dtype=bool)
+        stack = [(0, np.ones(n_rows, dtype=bool))]
+        while stack:
+            node_id, reach = stack.pop()
+            node = self.nodes[node_id]
+            if node.is_leaf:
+                out[:, leaf_index[node_id]] = reach
+                continue
+            go_left = decisions.get(node_id)
+            left_reach = reach if go_left is None else reach & go_left
+            right_reach = reach if go_left is None else reach & ~go_left
+            stack += [(node.left, left_reach), (node.right, right_reach)]
+        return out
+
+    def to_dict(self) -> dict[str, list]:
+        """Plain-data form for saving (no thresholds: those stay in each party's split table)."""
+        return {"nodes": [[n.id, n.depth, n.owner or "", n.split_ref, n.left, n.right, n.weight] for n in self.nodes]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list]) -> Tree:
+        """Inverse of :meth:`to_dict`."""
+        nodes = [Node(int(i), int(d), o or None, int(r), int(lft), int(rgt), float(w))
+                 for i, d, o, r, lft, rgt, w in data["nodes"]]
+        return cls(nodes)
