@@ -1,0 +1,162 @@
+"""Process parallelism for large batches of Paillier arithmetic.
+
+gmpy2 holds the GIL during ordinary multiplications, so batches of encryptions, bucket sums and
+dot products run in separate processes. A :class:`WorkerPool` of ``processes`` cores starts
+``processes - 1`` spawned workers on first use and gives the calling process one share of the work,
+so no core idles while results are collected. Exponentiations with one exponent (decryption,
+re-randomisation) do not need it: gmpy2's ``powmod_base_list`` releases the GIL and threads suffice.
+
+Workers receive only data this party created or already holds (its own key material and ciphertext
+blobs), pickled by :mod:`concurrent.futures` between its own processes; nothing received from a peer
+is unpickled. Workers are started with the ``spawn`` method, which is safe in processes that already
+run gRPC threads.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from gmpy2 import mpz
+
+from accord.he import _kernels
+
+# Below this many microseconds of estimated work, a batch runs in the calling process only.
+PARALLEL_THRESHOLD_US = 50_000
+
+
+class WorkerPool:
+    """Cores for ciphertext batches: the calling process plus ``processes - 1`` worker processes.
+
+    Parameters
+    ----------
+    processes:
+        Total cores to use (default: all of them). ``1`` runs everything in the calling process.
+
+    Examples
+    --------
+    >>> with WorkerPool(1) as pool:
+    ...     pool.size
+    1
+    """
+
+    def __init__(self, processes: int | None = None) -> None:
+        size = processes if processes is not None else (os.cpu_count() or 1)
+        if size < 1:
+            raise ValueError(f"a worker pool needs at least one process, got {size}")
+        self.size = size
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ProcessPoolExecutor(
+                    self.size - 1, mp_context=multiprocessing.get_context("spawn"))
+            return self._executor
+
+    def parts(self, items: int, cost_us: float) -> int:
+        """How many shares to split ``items`` units of ``cost_us`` microseconds each into."""
+        if self.size == 1 or items < 2 or items * cost_us < PARALLEL_THRESHOLD_US:
+            return 1
+        return min(self.size, items)
+
+    def run(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """``[fn(*args) for args in calls]``: the first call here, the others in worker processes."""
+        if len(calls) <= 1 or self.size == 1:
+            return [fn(*args) for args in calls]
+        executor = self._pool()
+        futures = [executor.submit(fn, *args) for args in calls[1:]]
+        try:
+            first = fn(*calls[0])
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return [first, *(future.result() for future in futures)]
+
+    def close(self) -> None:
+        """Stop the worker processes (they are restarted if the pool is used again)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def split(count: int, parts: int) -> list[slice]:
+    """``parts`` contiguous slices covering ``range(count)`` with sizes differing by at most one."""
+    bounds = np.linspace(0, count, parts + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+# ------------------------------------------------------------------------------------ tasks
+# Key material rebuilt from plain integers, cached per worker so fixed-base tables are built once.
+_KEYS: dict[tuple[int, ...], Any] = {}
+
+
+def _key(spec: tuple[int, ...]) -> Any:
+    from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
+
+    key = _KEYS.get(spec)
+    if key is None:
+        if len(_KEYS) > 8:
+            _KEYS.clear()
+        if len(spec) == 2:
+            key = PaillierPublicKey(*spec)
+        else:
+            p, q, hs = spec
+            key = PaillierPrivateKey(p, q, PaillierPublicKey(mpz(p) * q, hs))
+        _KEYS[spec] = key
+    return key
+
+
+def remember_key(spec: tuple[int, ...], key: Any) -> None:
+    """Let this process's share of a batch reuse a key object (and its tables) it already holds."""
+    _KEYS[spec] = key
+
+
+def encrypt_task(spec: tuple[int, ...], values: list[int], exponents: list[bytes], width: int) -> bytes:
+    """Encrypt ``values`` with the given DJN exponents under the key described by ``spec``."""
+    return _kernels.to_blob(_key(spec).encrypt_with(values, exponents), width)
+
+
+def group_products_task(blob: bytes, width: int, group_ids: np.ndarray, n_groups: int, modulus: int) -> bytes:
+    """Bucket products of one share of the ciphertexts, for every column of ``group_ids``."""
+    values = _kernels.from_blob(blob, width)
+    return _kernels.to_blob(_kernels.group_products_columns(values, group_ids, n_groups, mpz(modulus)), width)
+
+
+def multi_exps_task(blob: bytes, width: int, exponents: np.ndarray, modulus: int) -> bytes:
+    """Multi-exponentiations of the same bases with each column of ``exponents``."""
+    values = _kernels.from_blob(blob, width)
+    return _kernels.to_blob(_kernels.multi_exps(values, exponents, mpz(modulus)), width)
+
+
+def scalar_powers_task(blob: bytes, width: int, exponents: list[int], modulus: int) -> bytes:
+    """Elementwise powers with signed exponents."""
+    values = _kernels.from_blob(blob, width)
+    return _kernels.to_blob(_kernels.scalar_powers(values, exponents, mpz(modulus)), width)
+
+
+def shift_pack_task(blob: bytes, width: int, shift_bits: int, group: int, modulus: int) -> bytes:
+    """Shift-and-add runs of packed ciphertexts (see :func:`accord.he._kernels.shift_pack`)."""
+    values = _kernels.from_blob(blob, width)
+    return _kernels.to_blob(_kernels.shift_pack(values, shift_bits, group, mpz(modulus)), width)
+
+
+def invert_task(blob: bytes, width: int, modulus: int) -> bytes:
+    """Elementwise modular inverses (ciphertext negation)."""
+    values = _kernels.from_blob(blob, width)
+    return _kernels.to_blob(_kernels.invert_all(values, mpz(modulus)), width)
