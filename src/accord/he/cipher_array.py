@@ -46,10 +46,12 @@ class _Ciphertexts:
 
     __array_priority__ = 1000  # numpy defers `ndarray + CipherArray` to our reflected operators
 
-    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...]) -> None:
+    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], fresh: bool = False) -> None:
         self.engine = engine
         self.values = values
         self.shape = tuple(int(d) for d in shape)
+        # Fresh encryptions carry independent randomness and may leave as they are; results may not.
+        self.fresh = fresh
 
     @property
     def size(self) -> int:
@@ -99,38 +101,39 @@ class CipherArray(_Ciphertexts):
     10.0
     """
 
-    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], frac_bits: int) -> None:
-        super().__init__(engine, values, shape)
+    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], frac_bits: int,
+                 fresh: bool = False) -> None:
+        super().__init__(engine, values, shape, fresh)
         self.frac_bits = int(frac_bits)
 
     def __repr__(self) -> str:
         return (f"<CipherArray shape={self.shape} frac_bits={self.frac_bits} "
                 f"key={self.engine.public_key.fingerprint}>")
 
-    def _like(self, values: list[mpz], shape: tuple[int, ...] | None = None,
-              frac_bits: int | None = None) -> CipherArray:
+    def _like(self, values: list[mpz], shape: tuple[int, ...] | None = None, frac_bits: int | None = None,
+              fresh: bool = False) -> CipherArray:
         return CipherArray(self.engine, values, self.shape if shape is None else shape,
-                           self.frac_bits if frac_bits is None else frac_bits)
+                           self.frac_bits if frac_bits is None else frac_bits, fresh)
 
     # ------------------------------------------------------------------------------ shaping
     def __getitem__(self, index: Any) -> CipherArray:
         picked = self._positions()[index]
-        return self._like(self._gather(picked), np.shape(picked))
+        return self._like(self._gather(picked), np.shape(picked), fresh=self.fresh)
 
     def reshape(self, *shape: int | tuple[int, ...]) -> CipherArray:
         """The same ciphertexts in another shape (as ``numpy.reshape``)."""
         new = self._positions().reshape(*shape)
-        return self._like(list(self.values), new.shape)
+        return self._like(list(self.values), new.shape, fresh=self.fresh)
 
     def ravel(self) -> CipherArray:
         """A flat view of the ciphertexts, in C order."""
-        return self._like(list(self.values), (self.size,))
+        return self._like(list(self.values), (self.size,), fresh=self.fresh)
 
     @property
     def T(self) -> CipherArray:  # noqa: N802 - numpy's name
         """The transpose."""
         picked = self._positions().T
-        return self._like(self._gather(picked), picked.shape)
+        return self._like(self._gather(picked), picked.shape, fresh=self.fresh)
 
     def rescale(self, frac_bits: int) -> CipherArray:
         """The same numbers with more fractional bits (multiplies every plaintext by a power of two)."""
@@ -259,7 +262,7 @@ class CipherArray(_Ciphertexts):
     # ------------------------------------------------------------------------------ leaving
     def rerandomize(self) -> CipherArray:
         """The same plaintexts with fresh full-entropy randomness ``s^n`` (see :mod:`accord.he.paillier`)."""
-        return self._like(self._rerandomized_values())
+        return self._like(self._rerandomized_values(), fresh=True)
 
     def to_wire(self) -> dict[str, Any]:
         """The ciphertexts as a codec value: one ``uint8`` array of fixed-width little-endian integers."""
@@ -276,8 +279,8 @@ class PackedCipherArray(_Ciphertexts):
     """
 
     def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], layout: SlotPacking,
-                 *, per_ciphertext: int = 1, terms: int = 1) -> None:
-        super().__init__(engine, values, shape)
+                 *, per_ciphertext: int = 1, terms: int = 1, fresh: bool = False) -> None:
+        super().__init__(engine, values, shape, fresh)
         self.layout = layout
         self.per_ciphertext = per_ciphertext
         self.terms = terms
@@ -294,12 +297,12 @@ class PackedCipherArray(_Ciphertexts):
         """Number of packed vectors (the product of ``shape``)."""
         return int(np.prod(self.shape, dtype=np.int64))
 
-    def _like(self, values: list[mpz], shape: tuple[int, ...], terms: int) -> PackedCipherArray:
+    def _like(self, values: list[mpz], shape: tuple[int, ...], terms: int, fresh: bool = False) -> PackedCipherArray:
         if terms > self.layout.max_terms:
             raise InputError(f"this sum would add {terms} packed vectors, but the layout was declared for at most "
                              f"{self.layout.max_terms}; declare a larger max_terms", party=self._party(),
                              field="max_terms")
-        return PackedCipherArray(self.engine, values, shape, self.layout, terms=terms)
+        return PackedCipherArray(self.engine, values, shape, self.layout, terms=terms, fresh=fresh)
 
     def _require_unpacked(self, what: str) -> None:
         if self.per_ciphertext != 1:
@@ -308,7 +311,7 @@ class PackedCipherArray(_Ciphertexts):
     def __getitem__(self, index: Any) -> PackedCipherArray:
         self._require_unpacked("indexing")
         picked = self._positions()[index]
-        return self._like(self._gather(picked), np.shape(picked), self.terms)
+        return self._like(self._gather(picked), np.shape(picked), self.terms, fresh=self.fresh)
 
     def __add__(self, other: Any) -> PackedCipherArray:
         if not isinstance(other, PackedCipherArray):
@@ -358,7 +361,7 @@ class PackedCipherArray(_Ciphertexts):
     def rerandomize(self) -> PackedCipherArray:
         """The same plaintexts with fresh full-entropy randomness."""
         return PackedCipherArray(self.engine, self._rerandomized_values(), self.shape, self.layout,
-                                 per_ciphertext=self.per_ciphertext, terms=self.terms)
+                                 per_ciphertext=self.per_ciphertext, terms=self.terms, fresh=True)
 
     def to_wire(self) -> dict[str, Any]:
         """The ciphertexts, layout and counters as a codec value."""

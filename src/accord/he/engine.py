@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,13 +100,13 @@ class Paillier:
         frac = self.encoding.frac_bits_for(array)
         scaled = self.encoding.scale(array, frac, party=self.party, field="values")
         check_range(scaled, int(self.public_key.max_int), party=self.party, field="values")
-        return CipherArray(self, self.encrypt_ints(scaled), array.shape, frac)
+        return CipherArray(self, self.encrypt_ints(scaled), array.shape, frac, fresh=True)
 
     def encrypt_packed(self, values: Any, layout: SlotPacking) -> PackedCipherArray:
         """Encrypt vectors ``values[..., :layout.slots]`` packed one per ciphertext."""
         array = np.asarray(values)
         packed = layout.pack(array, party=self.party, field="values")
-        return PackedCipherArray(self, self.encrypt_ints(packed), array.shape[:-1], layout)
+        return PackedCipherArray(self, self.encrypt_ints(packed), array.shape[:-1], layout, fresh=True)
 
     def encrypt_ints(self, values: Sequence[int]) -> list[mpz]:
         """Encrypt signed integers of magnitude at most ``max_int`` (the owner uses the faster CRT path)."""
@@ -114,15 +114,10 @@ class Paillier:
         reduced = [int(v) % n for v in values]
         exponents = self.public_key.draw_exponents(len(reduced), self.rng)
         key: Any = self.private_key or self.public_key
-        parts = self.pool.parts(len(reduced), _COST_ENCRYPT)
-        if parts == 1:
-            return key.encrypt_with(reduced, exponents)
-        spec = self._spec()
-        workers.remember_key(spec, key)
-        width = self.public_key.ciphertext_bytes
-        blobs = self.pool.run(workers.encrypt_task,
-                              [(spec, reduced[s], exponents[s], width) for s in split(len(reduced), parts)])
-        return [v for blob in blobs for v in _kernels.from_blob(blob, width)]
+        spec, width = self._spec(), self.public_key.ciphertext_bytes
+        return self._concat(self._fan_out(
+            len(reduced), _COST_ENCRYPT, lambda s: key.encrypt_with(reduced[s], exponents[s]),
+            workers.encrypt_task, lambda s: (spec, reduced[s], exponents[s], width)))
 
     def _spec(self) -> tuple[int, ...]:
         pk = self.public_key
@@ -196,6 +191,29 @@ class Paillier:
         return PackedCipherArray(self, list(values), tuple(shape), layout, per_ciphertext=per_ct, terms=terms)
 
     # --------------------------------------------------------------------------- batch kernels
+    def _fan_out(self, items: int, cost_us: float, local: Callable[[slice], list[mpz]], task: Callable[..., bytes],
+                 remote: Callable[[slice], tuple[Any, ...]], *, unit: int = 1) -> list[list[mpz]]:
+        """Split ``items`` (in runs of ``unit``) into shares: the first computed here, the rest by workers."""
+        runs = -(-items // unit)
+        parts = self.pool.parts(runs, cost_us)
+        slices = [slice(s.start * unit, min(items, s.stop * unit)) for s in split(runs, parts)]
+        results = self.pool.run(lambda: local(slices[0]), task, [remote(s) for s in slices[1:]])
+        width = self.public_key.ciphertext_bytes
+        return [results[0], *(_kernels.from_blob(blob, width) for blob in results[1:])]
+
+    def _concat(self, shares: list[list[mpz]]) -> list[mpz]:
+        return [v for share in shares for v in share]
+
+    def _combine(self, shares: list[list[mpz]]) -> list[mpz]:
+        """Multiply the partial results of several shares elementwise."""
+        total = shares[0]
+        for share in shares[1:]:
+            total = _kernels.mul_pairs(total, share, self.public_key.nsq)
+        return total
+
+    def _blob(self, values: Sequence[mpz]) -> bytes:
+        return _kernels.to_blob(values, self.public_key.ciphertext_bytes)
+
     def multiply(self, xs: Sequence[mpz], ys: Sequence[mpz]) -> list[mpz]:
         """Pairwise ciphertext addition (a memory-bound product: always in this process)."""
         return _kernels.mul_pairs(xs, ys, self.public_key.nsq)
@@ -207,70 +225,42 @@ class Paillier:
 
     def invert(self, xs: Sequence[mpz]) -> list[mpz]:
         """Pairwise negation."""
-        return self._map(workers.invert_task, xs, (), _COST_INVERT)
+        nsq, width = self.public_key.nsq, self.public_key.ciphertext_bytes
+        return self._concat(self._fan_out(
+            len(xs), _COST_INVERT, lambda s: _kernels.invert_all(xs[s], nsq),
+            workers.invert_task, lambda s: (self._blob(xs[s]), width, int(nsq))))
 
     def powers(self, xs: Sequence[mpz], exponents: Sequence[int]) -> list[mpz]:
         """Pairwise multiplication by signed plaintext integers."""
-        bits = max((abs(int(k)).bit_length() for k in exponents), default=0)
-        cost = (bits + 8) * _COST_SQUARING
-        if self.pool.parts(len(xs), cost) == 1:
-            return _kernels.scalar_powers(xs, exponents, self.public_key.nsq)
         ks = [int(k) for k in exponents]
-        nsq, width = int(self.public_key.nsq), self.public_key.ciphertext_bytes
-        slices = split(len(xs), self.pool.parts(len(xs), cost))
-        blobs = self.pool.run(workers.scalar_powers_task,
-                              [(_kernels.to_blob(xs[s], width), width, ks[s], nsq) for s in slices])
-        return [v for blob in blobs for v in _kernels.from_blob(blob, width)]
+        bits = max((abs(k).bit_length() for k in ks), default=0)
+        nsq, width = self.public_key.nsq, self.public_key.ciphertext_bytes
+        return self._concat(self._fan_out(
+            len(xs), (bits + 8) * _COST_SQUARING, lambda s: _kernels.scalar_powers(xs[s], ks[s], nsq),
+            workers.scalar_powers_task, lambda s: (self._blob(xs[s]), width, ks[s], int(nsq))))
 
     def group_products(self, values: Sequence[mpz], group_ids: np.ndarray, n_groups: int) -> list[mpz]:
         """Per-group products for each column of ``group_ids`` (shape ``(N, F)``), column-major output."""
-        nsq = self.public_key.nsq
-        parts = self.pool.parts(len(values), _COST_MULMOD * group_ids.shape[1])
-        if parts == 1:
-            return _kernels.group_products_columns(values, group_ids, n_groups, nsq)
-        width = self.public_key.ciphertext_bytes
-        blobs = self.pool.run(workers.group_products_task,
-                              [(_kernels.to_blob(values[s], width), width, group_ids[s], n_groups, int(nsq))
-                               for s in split(len(values), parts)])
-        return self._combine(blobs, width)
+        nsq, width = self.public_key.nsq, self.public_key.ciphertext_bytes
+        return self._combine(self._fan_out(
+            len(values), _COST_MULMOD * group_ids.shape[1],
+            lambda s: _kernels.group_products_columns(values[s], group_ids[s], n_groups, nsq),
+            workers.group_products_task, lambda s: (self._blob(values[s]), width, group_ids[s], n_groups, int(nsq))))
 
     def multi_exps(self, bases: Sequence[mpz], exponents: np.ndarray) -> list[mpz]:
         """``prod_i bases[i] ** exponents[i, j]`` for every column ``j``."""
-        nsq = self.public_key.nsq
+        nsq, width = self.public_key.nsq, self.public_key.ciphertext_bytes
         bits = int(np.abs(exponents).max()).bit_length() if exponents.size else 0
         cost = exponents.shape[1] * (bits / 8 + 1) * _COST_MULMOD
-        parts = self.pool.parts(len(bases), cost)
-        if parts == 1:
-            return _kernels.multi_exps(bases, exponents, nsq)
-        width = self.public_key.ciphertext_bytes
-        blobs = self.pool.run(workers.multi_exps_task,
-                              [(_kernels.to_blob(bases[s], width), width, exponents[s], int(nsq))
-                               for s in split(len(bases), parts)])
-        return self._combine(blobs, width)
+        return self._combine(self._fan_out(
+            len(bases), cost, lambda s: _kernels.multi_exps(bases[s], exponents[s], nsq),
+            workers.multi_exps_task, lambda s: (self._blob(bases[s]), width, exponents[s], int(nsq))))
 
     def shift_pack(self, values: Sequence[mpz], shift_bits: int, group: int) -> list[mpz]:
         """Combine runs of ``group`` packed ciphertexts (see :func:`accord.he._kernels.shift_pack`)."""
         nsq, width = self.public_key.nsq, self.public_key.ciphertext_bytes
-        runs = -(-len(values) // group)
-        parts = self.pool.parts(runs, group * shift_bits * _COST_SQUARING)
-        if parts == 1:
-            return _kernels.shift_pack(values, shift_bits, group, nsq)
-        cuts = [slice(s.start * group, s.stop * group) for s in split(runs, parts)]
-        blobs = self.pool.run(workers.shift_pack_task,
-                              [(_kernels.to_blob(values[c], width), width, shift_bits, group, int(nsq)) for c in cuts])
-        return [v for blob in blobs for v in _kernels.from_blob(blob, width)]
-
-    def _map(self, task: Any, xs: Sequence[mpz], extra: tuple[Any, ...], cost: float) -> list[mpz]:
-        nsq, width = int(self.public_key.nsq), self.public_key.ciphertext_bytes
-        parts = self.pool.parts(len(xs), cost)
-        blobs = self.pool.run(task, [(_kernels.to_blob(xs[s], width), width, *extra, nsq)
-                                     for s in split(len(xs), parts)])
-        return [v for blob in blobs for v in _kernels.from_blob(blob, width)]
-
-    def _combine(self, blobs: list[bytes], width: int) -> list[mpz]:
-        """Multiply the partial results of several shares elementwise."""
-        parts = [_kernels.from_blob(blob, width) for blob in blobs]
-        total = parts[0]
-        for part in parts[1:]:
-            total = _kernels.mul_pairs(total, part, self.public_key.nsq)
-        return total
+        return self._concat(self._fan_out(
+            len(values), group * shift_bits * _COST_SQUARING,
+            lambda s: _kernels.shift_pack(values[s], shift_bits, group, nsq),
+            workers.shift_pack_task, lambda s: (self._blob(values[s]), width, shift_bits, group, int(nsq)),
+            unit=group))

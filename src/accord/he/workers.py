@@ -67,14 +67,16 @@ class WorkerPool:
             return 1
         return min(self.size, items)
 
-    def run(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """``[fn(*args) for args in calls]``: the first call here, the others in worker processes."""
-        if len(calls) <= 1 or self.size == 1:
-            return [fn(*args) for args in calls]
+    def run(self, local: Callable[[], Any], fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """``[local(), *(fn(*args) for args in calls)]``: ``local`` here, the calls in worker processes."""
+        if not calls:
+            return [local()]
+        if self.size == 1:
+            return [local(), *(fn(*args) for args in calls)]
         executor = self._pool()
-        futures = [executor.submit(fn, *args) for args in calls[1:]]
+        futures = [executor.submit(fn, *args) for args in calls]
         try:
-            first = fn(*calls[0])
+            first = local()
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -120,11 +122,6 @@ def _key(spec: tuple[int, ...]) -> Any:
             key = PaillierPrivateKey(p, q, PaillierPublicKey(mpz(p) * q, hs))
         _KEYS[spec] = key
     return key
-
-
-def remember_key(spec: tuple[int, ...], key: Any) -> None:
-    """Let this process's share of a batch reuse a key object (and its tables) it already holds."""
-    _KEYS[spec] = key
 
 
 def encrypt_task(spec: tuple[int, ...], values: list[int], exponents: list[bytes], width: int) -> bytes:
