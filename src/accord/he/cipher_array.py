@@ -92,6 +92,11 @@ class _Ciphertexts:
 class CipherArray(_Ciphertexts):
     """Paillier ciphertexts of an array of fixed-point numbers; create with :meth:`Paillier.encrypt`.
 
+    ``bound_bits`` is a public bound carried through every operation: every plaintext integer has
+    magnitude below ``2**bound_bits``. It starts from the encoding's declared range (never from the
+    data) and grows with each operation; decryption refuses arrays whose bound reached the key's
+    range and values beyond their bound (see :mod:`accord.he.encoding`).
+
     Examples
     --------
     >>> from accord.he import Paillier
@@ -102,18 +107,20 @@ class CipherArray(_Ciphertexts):
     """
 
     def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], frac_bits: int,
-                 fresh: bool = False) -> None:
+                 bound_bits: int, fresh: bool = False) -> None:
         super().__init__(engine, values, shape, fresh)
         self.frac_bits = int(frac_bits)
+        self.bound_bits = int(bound_bits)
 
     def __repr__(self) -> str:
-        return (f"<CipherArray shape={self.shape} frac_bits={self.frac_bits} "
+        return (f"<CipherArray shape={self.shape} frac_bits={self.frac_bits} bound_bits={self.bound_bits} "
                 f"key={self.engine.public_key.fingerprint}>")
 
-    def _like(self, values: list[mpz], shape: tuple[int, ...] | None = None, frac_bits: int | None = None,
-              fresh: bool = False) -> CipherArray:
+    def _like(self, values: list[mpz], shape: tuple[int, ...] | None = None, *, frac_bits: int | None = None,
+              bound_bits: int | None = None, fresh: bool = False) -> CipherArray:
         return CipherArray(self.engine, values, self.shape if shape is None else shape,
-                           self.frac_bits if frac_bits is None else frac_bits, fresh)
+                           self.frac_bits if frac_bits is None else frac_bits,
+                           self.bound_bits if bound_bits is None else bound_bits, fresh)
 
     # ------------------------------------------------------------------------------ shaping
     def __getitem__(self, index: Any) -> CipherArray:
@@ -141,8 +148,9 @@ class CipherArray(_Ciphertexts):
             raise ValueError(f"cannot lower frac_bits from {self.frac_bits} to {frac_bits} under encryption")
         if frac_bits == self.frac_bits:
             return self
-        exps = [1 << (frac_bits - self.frac_bits)] * self.size
-        return self._like(self.engine.powers(self.values, exps), frac_bits=frac_bits)
+        shift = frac_bits - self.frac_bits
+        return self._like(self.engine.powers(self.values, [1 << shift] * self.size), frac_bits=frac_bits,
+                          bound_bits=self.bound_bits + shift)
 
     # --------------------------------------------------------------------------- arithmetic
     def __add__(self, other: Any) -> CipherArray:
@@ -155,7 +163,8 @@ class CipherArray(_Ciphertexts):
             shape = np.broadcast_shapes(a.shape, b.shape)
             xs = a._gather(np.broadcast_to(a._positions(), shape))
             ys = b._gather(np.broadcast_to(b._positions(), shape))
-            return CipherArray(self.engine, self.engine.multiply(xs, ys), shape, frac)
+            return CipherArray(self.engine, self.engine.multiply(xs, ys), shape, frac,
+                               max(a.bound_bits, b.bound_bits) + 1)
         plain = np.asarray(other)
         frac = self.frac_bits if _is_integral(plain) else max(self.frac_bits, self.engine.encoding.frac_bits)
         base = self.rescale(frac)
@@ -164,7 +173,8 @@ class CipherArray(_Ciphertexts):
                                             field="plaintext operand")
         check_range(scaled, int(self.engine.public_key.max_int), party=self._party(), field="plaintext operand")
         xs = base._gather(np.broadcast_to(base._positions(), shape))
-        return CipherArray(self.engine, self.engine.add_plain(xs, scaled), shape, frac)
+        return CipherArray(self.engine, self.engine.add_plain(xs, scaled), shape, frac,
+                           max(base.bound_bits, _magnitude(scaled)) + 1)
 
     __radd__ = __add__
 
@@ -187,7 +197,8 @@ class CipherArray(_Ciphertexts):
         shape = np.broadcast_shapes(self.shape, plain.shape)
         xs = self._gather(np.broadcast_to(self._positions(), shape))
         ks = np.broadcast_to(np.array(exps, dtype=object).reshape(plain.shape), shape).ravel().tolist()
-        return CipherArray(self.engine, self.engine.powers(xs, ks), shape, self.frac_bits + extra)
+        return CipherArray(self.engine, self.engine.powers(xs, ks), shape, self.frac_bits + extra,
+                           self.bound_bits + _magnitude(exps))
 
     __rmul__ = __mul__
 
@@ -202,7 +213,8 @@ class CipherArray(_Ciphertexts):
     def sum(self, axis: int | None = None) -> CipherArray:
         """Sum of the elements, over all of them or along ``axis``."""
         if axis is None:
-            return self._like(self.engine.group_products(self.values, np.zeros((self.size, 1), np.int64), 1), ())
+            total = self.engine.group_products(self.values, np.zeros((self.size, 1), np.int64), 1)
+            return self._like(total, (), bound_bits=self.bound_bits + _count_bits(self.size))
         axis = _axis(axis, self.ndim)
         moved = np.moveaxis(self._positions(), axis, -1)
         out_shape = moved.shape[:-1]
@@ -211,7 +223,7 @@ class CipherArray(_Ciphertexts):
         order = moved.ravel()
         values = [self.values[i] for i in order.tolist()]
         sums = self.engine.group_products(values, groups.reshape(-1, 1), int(np.prod(out_shape)))
-        return self._like(sums, out_shape)
+        return self._like(sums, out_shape, bound_bits=self.bound_bits + _count_bits(moved.shape[-1]))
 
     def bucket_sum(self, group_ids: Any, n_groups: int) -> CipherArray:
         """Sum of the rows of each group: ``out[g] = sum(self[i] for i where group_ids[i] == g)``.
@@ -228,7 +240,8 @@ class CipherArray(_Ciphertexts):
         Empty groups hold an encryption of 0 without randomness; re-randomise before sending.
         """
         gids = _check_groups(group_ids, self.shape, n_groups, self._party())
-        return self._like(*_bucket_sum(self, gids, n_groups))
+        values, shape = _bucket_sum(self, gids, n_groups)
+        return self._like(values, shape, bound_bits=self.bound_bits + _count_bits(_largest_group(gids, n_groups)))
 
     def dot(self, plain: Any) -> CipherArray:
         """Matrix product with a plaintext vector or matrix (``self @ plain``, as ``numpy.dot`` for 1-D/2-D)."""
@@ -249,7 +262,8 @@ class CipherArray(_Ciphertexts):
         for row in rows:
             out.extend(self.engine.multi_exps([self.values[i] for i in row.tolist()], matrix))
         shape = self.shape[:-1] + plain.shape[1:]
-        return self._like(out, shape, self.frac_bits + extra)
+        growth = _magnitude([int(v) for v in np.abs(matrix).astype(object).sum(axis=0)])
+        return self._like(out, shape, frac_bits=self.frac_bits + extra, bound_bits=self.bound_bits + growth)
 
     def __rmatmul__(self, other: Any) -> CipherArray:
         plain = np.asarray(other)
@@ -267,7 +281,7 @@ class CipherArray(_Ciphertexts):
     def to_wire(self) -> dict[str, Any]:
         """The ciphertexts as a codec value: one ``uint8`` array of fixed-width little-endian integers."""
         return {"kind": "paillier", "key": self.engine.public_key.fingerprint, "shape": list(self.shape),
-                "frac_bits": self.frac_bits, "data": _blob_array(self)}
+                "frac_bits": self.frac_bits, "bound_bits": self.bound_bits, "data": _blob_array(self)}
 
 
 class PackedCipherArray(_Ciphertexts):
@@ -342,9 +356,8 @@ class PackedCipherArray(_Ciphertexts):
         """Slot-wise sums per group, with the same group-id shapes as :meth:`CipherArray.bucket_sum`."""
         self._require_unpacked("bucket_sum")
         gids = _check_groups(group_ids, self.shape, n_groups, self._party())
-        largest = int(max((np.bincount(col, minlength=n_groups).max() for col in gids.T), default=0))
         values, shape = _bucket_sum(self, gids, n_groups)
-        return self._like(values, shape, self.terms * max(1, largest))
+        return self._like(values, shape, self.terms * max(1, _largest_group(gids, n_groups)))
 
     def compress(self) -> PackedCipherArray:
         """Shift several packed vectors into each ciphertext, as many as a plaintext holds.
@@ -379,6 +392,20 @@ def _is_integral(plain: np.ndarray) -> bool:
     if plain.dtype.kind == "f" and plain.size and np.all(np.isfinite(plain)):
         return bool(np.all(np.abs(plain) < 2.0**53) and np.all(plain == np.rint(plain)))
     return False
+
+
+def _magnitude(values: Sequence[int]) -> int:
+    """Bits of the largest magnitude in ``values``."""
+    return max((abs(int(v)).bit_length() for v in values), default=0)
+
+
+def _count_bits(count: int) -> int:
+    """Bits a sum of ``count`` terms can add to the largest term."""
+    return max(0, int(count) - 1).bit_length()
+
+
+def _largest_group(gids: np.ndarray, n_groups: int) -> int:
+    return int(max((np.bincount(col, minlength=n_groups).max() for col in gids.T), default=0))
 
 
 def _axis(axis: int, ndim: int) -> int:

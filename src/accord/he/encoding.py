@@ -1,11 +1,15 @@
 """Fixed-point encoding of integers, floats and negative numbers into the Paillier plaintext ring ``Z_n``.
 
 A real ``x`` becomes the integer ``round(x * 2**frac_bits)``, and a negative integer ``v`` becomes
-``v mod n``. Sums and products by integers stay exact as long as the result's magnitude stays within
-``max_int = n // 3 - 1``; decoding (:func:`accord.he.paillier.decode_signed`) treats the band between
-``max_int`` and ``n - max_int`` as overflow and raises :class:`~accord.errors.CryptoError` instead of
-returning a wrapped value. Multiplying by a float scalar encoded with ``g`` fractional bits adds ``g``
-to the array's ``frac_bits`` (the scale is tracked by :class:`~accord.he.cipher_array.CipherArray`).
+``v mod n``. The encoding declares a range, ``|x| < 2**int_bits``, and encryption refuses values
+outside it. Every ciphertext array carries the resulting public bound ``2**bound_bits`` on its
+plaintexts' magnitude through each operation (sums add bits, products add the multiplier's bits).
+Decryption raises :class:`~accord.errors.CryptoError` instead of returning a value that may have
+wrapped modulo n: when the bound has reached the key's range (``max_int = n // 3 - 1``, python-paillier's
+convention), and when a decrypted value exceeds its bound (which a wrapped value does with
+overwhelming probability, and a malformed or dishonest input may). Multiplying by a float scalar
+encoded with ``g`` fractional bits adds ``g`` to the array's ``frac_bits`` (the scale is tracked by
+:class:`~accord.he.cipher_array.CipherArray`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from accord.errors import InputError
+from accord.errors import CryptoError, InputError
 
 _INT_KINDS = "iub"
 
@@ -33,6 +37,9 @@ class FixedPoint:
     scalar_frac_bits:
         Fractional bits of real *plaintext* operands (multipliers, dot-product weights); the product
         of an array with ``f`` fractional bits by such an operand has ``f + scalar_frac_bits``.
+    int_bits:
+        Declared range of encrypted values: ``|x| < 2**int_bits`` (default 64). It is public, sets
+        the starting overflow bound, and costs nothing to raise.
 
     Examples
     --------
@@ -43,12 +50,13 @@ class FixedPoint:
 
     frac_bits: int = 32
     scalar_frac_bits: int = 32
+    int_bits: int = 64
 
     def __post_init__(self) -> None:
-        for name in ("frac_bits", "scalar_frac_bits"):
+        for name in ("frac_bits", "scalar_frac_bits", "int_bits"):
             value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value <= 512:
-                raise ValueError(f"{name} must be an integer in [0, 512], got {value!r}")
+            if not isinstance(value, int) or not 0 <= value <= 8192:
+                raise ValueError(f"{name} must be an integer in [0, 8192], got {value!r}")
 
     def frac_bits_for(self, values: np.ndarray) -> int:
         """Fractional bits to encrypt ``values`` with: 0 for integer arrays, ``frac_bits`` otherwise."""
@@ -92,13 +100,28 @@ def _scale_object(value: Any, frac_bits: int, party: str | None, field: str) -> 
     raise InputError(f"{field} holds {value!r}, which is not a finite number", party=party, field=field)
 
 
-def check_range(values: list[int], max_int: int, *, party: str | None, field: str) -> None:
-    """Refuse values whose magnitude exceeds the key's encodable range (they would wrap modulo n)."""
+def check_range(values: list[int], max_int: int, *, party: str | None, field: str,
+                bound_bits: int | None = None) -> None:
+    """Refuse values beyond the key's encodable range (they would wrap modulo n) or the declared range."""
+    limit = max_int if bound_bits is None else min(max_int, (1 << bound_bits) - 1)
     for i, v in enumerate(values):
-        if v > max_int or -v > max_int:
+        if v > limit or -v > limit:
             raise InputError(f"{field}[{i}] is too large to encrypt: its fixed-point encoding has "
-                             f"{abs(v).bit_length()} bits, the key allows at most {max_int.bit_length() - 1}",
-                             party=party, field=field)
+                             f"{abs(v).bit_length()} bits, at most {limit.bit_length()} are allowed (raise "
+                             "FixedPoint.int_bits for a wider declared range)", party=party, field=field)
+
+
+def check_bound(values: list[int], bound_bits: int, max_int: int) -> None:
+    """Raise :class:`~accord.errors.CryptoError` unless the bound fits the key and every value respects it."""
+    if bound_bits >= max_int.bit_length():
+        raise CryptoError(f"overflow possible: the computation's bound 2**{bound_bits} reaches the key's range "
+                          f"(2**{max_int.bit_length() - 1}), so a decrypted value could have wrapped modulo n; use a "
+                          "larger key, fewer multiplications, or a smaller declared range (FixedPoint.int_bits)")
+    limit = 1 << bound_bits
+    for i, v in enumerate(values):
+        if not -limit < v < limit:
+            raise CryptoError(f"overflow detected on decryption: element {i} exceeds the bound 2**{bound_bits} "
+                              "that the computation guarantees; the result wrapped modulo n")
 
 
 def unscale(values: list[int], frac_bits: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -21,7 +21,7 @@ from accord.crypto.random import Rng
 from accord.errors import ConfigurationError, MalformedMessage
 from accord.he import _kernels, workers
 from accord.he.cipher_array import CipherArray, PackedCipherArray, values_from_wire
-from accord.he.encoding import FixedPoint, check_range, unscale
+from accord.he.encoding import FixedPoint, check_bound, check_range, unscale
 from accord.he.packing import SlotPacking
 from accord.he.paillier import (
     DEFAULT_KEY_BITS,
@@ -99,8 +99,9 @@ class Paillier:
         array = np.asarray(values)
         frac = self.encoding.frac_bits_for(array)
         scaled = self.encoding.scale(array, frac, party=self.party, field="values")
-        check_range(scaled, int(self.public_key.max_int), party=self.party, field="values")
-        return CipherArray(self, self.encrypt_ints(scaled), array.shape, frac, fresh=True)
+        bound = self.encoding.int_bits + frac
+        check_range(scaled, int(self.public_key.max_int), party=self.party, field="values", bound_bits=bound)
+        return CipherArray(self, self.encrypt_ints(scaled), array.shape, frac, bound, fresh=True)
 
     def encrypt_packed(self, values: Any, layout: SlotPacking) -> PackedCipherArray:
         """Encrypt vectors ``values[..., :layout.slots]`` packed one per ciphertext."""
@@ -139,6 +140,7 @@ class Paillier:
                                      f"not {self.public_key.fingerprint}")
         plain = decode_signed(self.private_key.decrypt_ints(array.values, threads=self.pool.size), self.public_key)
         if isinstance(array, CipherArray):
+            check_bound(plain, array.bound_bits, int(self.public_key.max_int))
             return unscale(plain, array.frac_bits, array.shape)
         layout = array.layout
         slots = array.layout.slots * array.per_ciphertext
@@ -165,14 +167,15 @@ class Paillier:
         count = int(np.prod(shape, dtype=object))
         width = self.public_key.ciphertext_bytes
         if value["kind"] == "paillier":
-            frac = value.get("frac_bits")
-            if not isinstance(frac, int) or isinstance(frac, bool) or not 0 <= frac <= 4096:
-                raise bad(f"frac_bits {frac!r} is not an integer in [0, 4096]")
+            frac, bound = value.get("frac_bits"), value.get("bound_bits")
+            for name, number in (("frac_bits", frac), ("bound_bits", bound)):
+                if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 1 << 16:
+                    raise bad(f"{name} {number!r} is not an integer in [0, 65536]")
             values = values_from_wire(value.get("data"), count, width)
             if values is None:
                 raise bad(f"data is not a uint8 array of shape ({count}, {width})")
             self.public_key.check_ciphertexts(values, party=party, step=step)
-            return CipherArray(self, list(values), tuple(shape), frac)
+            return CipherArray(self, list(values), tuple(shape), frac, bound)
         try:
             layout = SlotPacking.from_wire(value.get("layout"))
             per_ct, terms = value.get("per_ciphertext"), value.get("terms")

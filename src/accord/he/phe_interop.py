@@ -78,7 +78,8 @@ def ciphertexts_from_json(items: list[dict[str, Any]] | str, engine: Paillier, *
     """Ciphertexts in phe's ``{"v", "e"}`` format (a list, or its JSON text) as one array under ``engine``.
 
     Elements with different exponents are aligned to the finest one (a homomorphic multiplication
-    by a power of 16), as phe does when adding them.
+    by a power of 16), as phe does when adding them. Their values are taken to lie in the range
+    ``engine.encoding`` declares (``|x| < 2**int_bits``); decryption raises if one does not.
     """
     def bad(why: str) -> MalformedMessage:
         return MalformedMessage(f"party {party!r} sent invalid phe ciphertexts: {why}", party=party,
@@ -113,4 +114,5 @@ def ciphertexts_from_json(items: list[dict[str, Any]] | str, engine: Paillier, *
     out_shape = (len(values),) if shape is None else tuple(shape)
     if int(np.prod(out_shape, dtype=object)) != len(values):
         raise bad(f"{len(values)} ciphertexts do not fill shape {out_shape}")
-    return CipherArray(engine, list(aligned), out_shape, frac)
+    # phe declares no range; the importer's encoding does (and decryption enforces it).
+    return CipherArray(engine, list(aligned), out_shape, frac, engine.encoding.int_bits + frac)
