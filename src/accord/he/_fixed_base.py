@@ -9,8 +9,6 @@ The table for ``k`` windows holds ``256 * k`` residues (3.7 MB for 28 windows mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import gmpy2
 from gmpy2 import mpz
 
@@ -55,11 +53,6 @@ class FixedBaseTable:
             if digit:
                 acc = acc * row[digit] % m
         return acc
-
-    def powers(self, exponents: Sequence[bytes]) -> list[mpz]:
-        """:meth:`power` for each exponent."""
-        power = self.power
-        return [power(e) for e in exponents]
 
 
 def crt_pair(xp: mpz, xq: mpz, q_square: mpz, q_square_inv: mpz, p_square: mpz) -> mpz:

@@ -115,6 +115,14 @@ def test_wire_round_trip_binds_to_the_receivers_engine(he, partner, cx):
     np.testing.assert_allclose(he.decrypt(he.receive(total.to_wire(), party="partner", step="t")), X.sum())
 
 
+def test_wire_format_is_plain_codec_data(he, partner, cx):
+    from accord.net import codec
+
+    message = codec.encode(cx.to_wire())
+    received = partner.receive(codec.decode(bytearray(message)), party="bank", step="t")
+    assert received.values == cx.values and received.frac_bits == cx.frac_bits
+
+
 def _wire(c: CipherArray, **changes):
     return {**c.to_wire(), **changes}
 
