@@ -154,7 +154,7 @@ def two_party_job(bits: int, samples: int, workers: int) -> dict[str, dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bits", type=int, default=2048)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller batches (a smoke run)")
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args()

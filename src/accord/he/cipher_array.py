@@ -9,9 +9,9 @@ operation                 ciphertext arithmetic modulo n²     cost per element,
 ``a + b``                 ``a * b``                           4.5 µs
 ``a + plain``             ``a * (1 + n m)``                   4.5 µs
 ``-a``                    ``a ** -1``                         22 µs
-``a * k`` (plain ``k``)   ``a ** k``                          about 4 µs per bit of ``k``
+``a * k`` (plain ``k``)   ``a ** k``                          about 5 µs per bit of ``k``
 ``a.sum(axis)``           product along the axis              4.5 µs
-``a @ plain``, dot        bucket-method multi-exponentiation  about 0.6 µs per bit of the weights
+``a @ plain``, dot        bucket-method multi-exponentiation  about 0.8 µs per weight bit and column
 ``a.bucket_sum(g, G)``    product per group                   4.5 µs
 ========================  ==================================  =====================================
 

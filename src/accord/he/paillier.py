@@ -14,7 +14,7 @@ applications to electronic voting", IJIS 2010, section 4.1): the key owner publi
 ``h_s = h^n mod n²`` for ``h = -y² mod n`` with a random ``y``; fresh encryptions use
 ``R = h_s^r`` with a *short* exponent ``r`` of ``2κ`` bits (κ = 112 for 2048-bit n, 128 for 3072-bit
 n, after NIST SP 800-57 part 1, table 2). A fixed-base table (:mod:`accord.he._fixed_base`) makes
-``h_s^r`` about 27 modular multiplications, and the key owner does the same modulo ``p²`` and ``q²``
+``h_s^r`` 18 modular multiplications, and the key owner does the same modulo ``p²`` and ``q²``
 and recombines (faster still).
 
 **Assumption added by the variant.** Semantic security of DJN encryption rests on the decisional
@@ -43,7 +43,7 @@ from gmpy2 import mpz
 
 from accord.crypto.random import Rng
 from accord.errors import ConfigurationError, CryptoError
-from accord.he._fixed_base import FixedBaseTable, crt_pair, is_probable_prime
+from accord.he._fixed_base import FixedBaseTable, crt_pair, exponent_digits, is_probable_prime
 
 DEFAULT_KEY_BITS = 2048
 MIN_KEY_BITS = 2048
@@ -86,7 +86,7 @@ class PaillierPublicKey:
     :func:`accord.he.phe_interop.public_key_from_jwk`; this constructor does not validate.
     """
 
-    __slots__ = ("_crt_table", "_table", "bits", "hs", "max_int", "n", "nsq", "r_bytes")
+    __slots__ = ("_table", "bits", "hs", "max_int", "n", "nsq", "r_bytes")
 
     def __init__(self, n: int, hs: int) -> None:
         self.n = mpz(n)
@@ -127,15 +127,17 @@ class PaillierPublicKey:
         return [raw[i : i + width] for i in range(0, len(raw), width)]
 
     def table(self) -> FixedBaseTable:
-        """The fixed-base table of ``h_s`` modulo ``n²`` (built on first use, about 50 ms)."""
+        """The fixed-base table of ``h_s`` modulo ``n²`` (built on first use: 40 MB, about 0.4 s)."""
         if self._table is None:
-            self._table = FixedBaseTable(self.hs, self.nsq, self.r_bytes)
+            self._table = FixedBaseTable(self.hs, self.nsq, 8 * self.r_bytes)
         return self._table
 
     def encrypt_with(self, values: Sequence[int], exponents: Sequence[bytes]) -> list[mpz]:
         """Deterministic twin of :meth:`encrypt_ints`: encrypt ``values`` (in ``[0, n)``) with given exponents."""
-        n, nsq, power = self.n, self.nsq, self.table().power
-        return [(1 + n * m) * power(r) % nsq for m, r in zip(values, exponents)]
+        n, nsq, table = self.n, self.nsq, self.table()
+        power = table.power
+        digits = exponent_digits(exponents, table.windows)
+        return [(1 + n * m) * power(d) % nsq for m, d in zip(values, digits)]
 
     def encrypt_ints(self, values: Sequence[int], rng: Rng) -> list[mpz]:
         """Encrypt integers already reduced into ``[0, n)``."""
@@ -263,8 +265,8 @@ class PaillierPrivateKey:
         """Fixed-base tables of ``h_s`` modulo ``p²`` and ``q²`` (built on first use)."""
         if self._tables is None:
             pk = self.public_key
-            self._tables = (FixedBaseTable(pk.hs % self.psq, self.psq, pk.r_bytes),
-                            FixedBaseTable(pk.hs % self.qsq, self.qsq, pk.r_bytes))
+            self._tables = (FixedBaseTable(pk.hs % self.psq, self.psq, 8 * pk.r_bytes),
+                            FixedBaseTable(pk.hs % self.qsq, self.qsq, 8 * pk.r_bytes))
         return self._tables
 
     def encrypt_with(self, values: Sequence[int], exponents: Sequence[bytes]) -> list[mpz]:
@@ -273,10 +275,10 @@ class PaillierPrivateKey:
         table_p, table_q = self.tables()
         power_p, power_q = table_p.power, table_q.power
         out = []
-        for m, r in zip(values, exponents):
+        for m, d in zip(values, exponent_digits(exponents, table_p.windows)):
             g = 1 + n * m
-            cp = g * power_p(r) % psq
-            cq = g * power_q(r) % qsq
+            cp = g * power_p(d) % psq
+            cq = g * power_q(d) % qsq
             out.append(crt_pair(cp, cq, qsq, qsq_inv, psq))
         return out
 
