@@ -23,13 +23,14 @@ ONE = mpz(1)
 # ----------------------------------------------------------------------------------- blobs
 def to_blob(values: Sequence[int], width: int) -> bytes:
     """Concatenate ``values`` as ``width``-byte little-endian integers."""
-    return b"".join(int(v).to_bytes(width, "little") for v in values)
+    return b"".join(v.to_bytes(width, "little") if type(v) is mpz else int(v).to_bytes(width, "little")
+                    for v in values)
 
 
 def from_blob(blob: bytes | memoryview, width: int) -> list[mpz]:
     """Inverse of :func:`to_blob`."""
-    view = memoryview(blob)
-    return [mpz.from_bytes(view[i : i + width], "little") for i in range(0, len(view), width)]
+    data = bytes(blob)  # slicing bytes is faster than slicing a memoryview here
+    return [mpz.from_bytes(data[i : i + width], "little") for i in range(0, len(data), width)]
 
 
 # ------------------------------------------------------------------------------ elementwise

@@ -37,6 +37,7 @@ _COST_ENCRYPT = 110.0
 _COST_MULMOD = 4.7
 _COST_INVERT = 22.0
 _COST_SQUARING = 3.5
+_COST_TRANSFER = 2.0
 
 
 class Paillier:
@@ -196,10 +197,15 @@ class Paillier:
     # --------------------------------------------------------------------------- batch kernels
     def _fan_out(self, items: int, cost_us: float, local: Callable[[slice], list[mpz]], task: Callable[..., bytes],
                  remote: Callable[[slice], tuple[Any, ...]], *, unit: int = 1) -> list[list[mpz]]:
-        """Split ``items`` (in runs of ``unit``) into shares: the first computed here, the rest by workers."""
+        """Split ``items`` (in runs of ``unit``) into shares: the first computed here, the rest by workers.
+
+        A worker's share costs about ``_COST_TRANSFER`` µs more per ciphertext (conversion and
+        pickling), so this process takes a correspondingly larger share.
+        """
         runs = -(-items // unit)
         parts = self.pool.parts(runs, cost_us)
-        slices = [slice(s.start * unit, min(items, s.stop * unit)) for s in split(runs, parts)]
+        weight = (cost_us + _COST_TRANSFER * unit) / cost_us
+        slices = [slice(s.start * unit, min(items, s.stop * unit)) for s in split(runs, parts, weight)]
         results = self.pool.run(lambda: local(slices[0]), task, [remote(s) for s in slices[1:]])
         width = self.public_key.ciphertext_bytes
         return [results[0], *(_kernels.from_blob(blob, width) for blob in results[1:])]

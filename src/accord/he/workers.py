@@ -10,6 +10,10 @@ Workers receive only data this party created or already holds (its own key mater
 blobs), pickled by :mod:`concurrent.futures` between its own processes; nothing received from a peer
 is unpickled. Workers are started with the ``spawn`` method, which is safe in processes that already
 run gRPC threads.
+
+Large byte arguments travel through shared memory, copied by the calling thread before it starts its
+own share: the executor's feeder thread needs the GIL for every pipe write, and while the calling
+thread computes, a 25 MB argument took 1.8 s to arrive instead of 0.09 s.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import numpy as np
@@ -29,6 +35,29 @@ from accord.he import _kernels
 
 # Below this many microseconds of estimated work, a batch runs in the calling process only.
 PARALLEL_THRESHOLD_US = 50_000
+# Byte arguments at least this long go to workers through shared memory.
+SHARED_MEMORY_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class SharedBlob:
+    """A byte string a worker reads from a shared-memory segment the calling process owns."""
+
+    name: str
+    size: int
+
+    def read(self) -> bytes:
+        """A private copy of the bytes."""
+        segment = SharedMemory(name=self.name)
+        try:
+            return bytes(segment.buf[: self.size])
+        finally:
+            segment.close()
+
+
+def load(data: bytes | SharedBlob) -> bytes:
+    """The bytes of a task argument, wherever they travelled."""
+    return data.read() if isinstance(data, SharedBlob) else data
 
 
 class WorkerPool:
@@ -74,14 +103,20 @@ class WorkerPool:
         if self.size == 1:
             return [local(), *(fn(*args) for args in calls)]
         executor = self._pool()
-        futures = [executor.submit(fn, *args) for args in calls]
+        segments: list[SharedMemory] = []
         try:
-            first = local()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        return [first, *(future.result() for future in futures)]
+            futures = [executor.submit(fn, *(_share(a, segments) for a in args)) for args in calls]
+            try:
+                first = local()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+            return [first, *(future.result() for future in futures)]
+        finally:
+            for segment in segments:
+                segment.close()
+                segment.unlink()
 
     def close(self) -> None:
         """Stop the worker processes (they are restarted if the pool is used again)."""
@@ -97,9 +132,23 @@ class WorkerPool:
         self.close()
 
 
-def split(count: int, parts: int) -> list[slice]:
-    """``parts`` contiguous slices covering ``range(count)`` with sizes differing by at most one."""
-    bounds = np.linspace(0, count, parts + 1).round().astype(int)
+def _share(arg: Any, segments: list[SharedMemory]) -> Any:
+    if not isinstance(arg, bytes) or len(arg) < SHARED_MEMORY_BYTES:
+        return arg
+    segment = SharedMemory(create=True, size=len(arg))
+    segments.append(segment)
+    segment.buf[: len(arg)] = arg
+    return SharedBlob(segment.name, len(arg))
+
+
+def split(count: int, parts: int, first_weight: float = 1.0) -> list[slice]:
+    """``parts`` contiguous slices covering ``range(count)``; the first gets ``first_weight`` times a share.
+
+    The calling process takes the first slice; a worker's share also pays for moving its data, so for
+    cheap per-item work the caller should take more than an equal share.
+    """
+    weights = np.array([first_weight] + [1.0] * (parts - 1))
+    bounds = np.concatenate([[0], np.cumsum(weights) / weights.sum() * count]).round().astype(int)
     return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
@@ -129,31 +178,32 @@ def encrypt_task(spec: tuple[int, ...], values: list[int], exponents: list[bytes
     return _kernels.to_blob(_key(spec).encrypt_with(values, exponents), width)
 
 
-def group_products_task(blob: bytes, width: int, group_ids: np.ndarray, n_groups: int, modulus: int) -> bytes:
+def group_products_task(blob: bytes | SharedBlob, width: int, group_ids: np.ndarray, n_groups: int,
+                        modulus: int) -> bytes:
     """Bucket products of one share of the ciphertexts, for every column of ``group_ids``."""
-    values = _kernels.from_blob(blob, width)
+    values = _kernels.from_blob(load(blob), width)
     return _kernels.to_blob(_kernels.group_products_columns(values, group_ids, n_groups, mpz(modulus)), width)
 
 
-def multi_exps_task(blob: bytes, width: int, exponents: np.ndarray, modulus: int) -> bytes:
+def multi_exps_task(blob: bytes | SharedBlob, width: int, exponents: np.ndarray, modulus: int) -> bytes:
     """Multi-exponentiations of the same bases with each column of ``exponents``."""
-    values = _kernels.from_blob(blob, width)
+    values = _kernels.from_blob(load(blob), width)
     return _kernels.to_blob(_kernels.multi_exps(values, exponents, mpz(modulus)), width)
 
 
-def scalar_powers_task(blob: bytes, width: int, exponents: list[int], modulus: int) -> bytes:
+def scalar_powers_task(blob: bytes | SharedBlob, width: int, exponents: list[int], modulus: int) -> bytes:
     """Elementwise powers with signed exponents."""
-    values = _kernels.from_blob(blob, width)
+    values = _kernels.from_blob(load(blob), width)
     return _kernels.to_blob(_kernels.scalar_powers(values, exponents, mpz(modulus)), width)
 
 
-def shift_pack_task(blob: bytes, width: int, shift_bits: int, group: int, modulus: int) -> bytes:
+def shift_pack_task(blob: bytes | SharedBlob, width: int, shift_bits: int, group: int, modulus: int) -> bytes:
     """Shift-and-add runs of packed ciphertexts (see :func:`accord.he._kernels.shift_pack`)."""
-    values = _kernels.from_blob(blob, width)
+    values = _kernels.from_blob(load(blob), width)
     return _kernels.to_blob(_kernels.shift_pack(values, shift_bits, group, mpz(modulus)), width)
 
 
-def invert_task(blob: bytes, width: int, modulus: int) -> bytes:
+def invert_task(blob: bytes | SharedBlob, width: int, modulus: int) -> bytes:
     """Elementwise modular inverses (ciphertext negation)."""
-    values = _kernels.from_blob(blob, width)
+    values = _kernels.from_blob(load(blob), width)
     return _kernels.to_blob(_kernels.invert_all(values, mpz(modulus)), width)

@@ -13,10 +13,13 @@ from accord.he.workers import split
 def test_split_covers_the_range_evenly():
     assert split(10, 3) == [slice(0, 3), slice(3, 7), slice(7, 10)]
     assert split(1, 1) == [slice(0, 1)]
+    assert split(10, 2, first_weight=1.5) == [slice(0, 6), slice(6, 10)]
 
 
-def test_pool_results_equal_single_process_results(he, monkeypatch):
+@pytest.mark.parametrize("shared_memory_bytes", [0, 1 << 40], ids=["shared-memory", "pickled"])
+def test_pool_results_equal_single_process_results(he, monkeypatch, shared_memory_bytes):
     monkeypatch.setattr(workers, "PARALLEL_THRESHOLD_US", 0)
+    monkeypatch.setattr(workers, "SHARED_MEMORY_BYTES", shared_memory_bytes)
     x = np.linspace(-3, 3, 24)
     groups = np.arange(24) % 5
     layout = SlotPacking.for_sums(slots=2, max_abs=4.0, max_terms=64, frac_bits=16)
