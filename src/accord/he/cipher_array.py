@@ -93,9 +93,10 @@ class CipherArray(_Ciphertexts):
     """Paillier ciphertexts of an array of fixed-point numbers; create with :meth:`Paillier.encrypt`.
 
     ``bound_bits`` is a public bound carried through every operation: every plaintext integer has
-    magnitude below ``2**bound_bits``. It starts from the encoding's declared range (never from the
-    data) and grows with each operation; decryption refuses arrays whose bound reached the key's
-    range and values beyond their bound (see :mod:`accord.he.encoding`).
+    magnitude below ``2**bound_bits``. It is computed from declared ranges (``FixedPoint.int_bits``,
+    which plaintext operands must respect too), public shapes and the operations applied, never from
+    data, so it may travel with the ciphertexts; decryption refuses arrays whose bound reached the
+    key's range and values beyond their bound (see :mod:`accord.he.encoding`).
 
     Examples
     --------
@@ -171,10 +172,12 @@ class CipherArray(_Ciphertexts):
         shape = np.broadcast_shapes(base.shape, plain.shape)
         scaled = self.engine.encoding.scale(np.broadcast_to(plain, shape), frac, party=self._party(),
                                             field="plaintext operand")
-        check_range(scaled, int(self.engine.public_key.max_int), party=self._party(), field="plaintext operand")
+        declared = self.engine.encoding.int_bits + frac
+        check_range(scaled, int(self.engine.public_key.max_int), party=self._party(), field="plaintext operand",
+                    bound_bits=declared)
         xs = base._gather(np.broadcast_to(base._positions(), shape))
         return CipherArray(self.engine, self.engine.add_plain(xs, scaled), shape, frac,
-                           max(base.bound_bits, _magnitude(scaled)) + 1)
+                           max(base.bound_bits, declared) + 1)
 
     __radd__ = __add__
 
@@ -198,16 +201,22 @@ class CipherArray(_Ciphertexts):
         xs = self._gather(np.broadcast_to(self._positions(), shape))
         ks = np.broadcast_to(np.array(exps, dtype=object).reshape(plain.shape), shape).ravel().tolist()
         return CipherArray(self.engine, self.engine.powers(xs, ks), shape, self.frac_bits + extra,
-                           self.bound_bits + _magnitude(exps))
+                           self.bound_bits + self.engine.encoding.int_bits + extra)
 
     __rmul__ = __mul__
 
     def _weights(self, plain: np.ndarray, field: str) -> tuple[list[int], int]:
-        """Plaintext weights as integers, and the fractional bits they add."""
-        if _is_integral(plain):
-            return self.engine.encoding.scale(plain, 0, party=self._party(), field=field), 0
-        extra = self.engine.encoding.scalar_frac_bits
-        return self.engine.encoding.scale(plain, extra, party=self._party(), field=field), extra
+        """Plaintext weights as integers, and the fractional bits they add.
+
+        Weights must lie in the encoding's declared range, ``|w| < 2**int_bits``: the public bound of
+        the result grows by that much, whatever the weights are, so it reveals nothing about them.
+        """
+        encoding = self.engine.encoding
+        extra = 0 if _is_integral(plain) else encoding.scalar_frac_bits
+        weights = encoding.scale(plain, extra, party=self._party(), field=field)
+        check_range(weights, int(self.engine.public_key.max_int), party=self._party(), field=field,
+                    bound_bits=encoding.int_bits + extra)
+        return weights, extra
 
     # ---------------------------------------------------------------------------- reductions
     def sum(self, axis: int | None = None) -> CipherArray:
@@ -241,7 +250,7 @@ class CipherArray(_Ciphertexts):
         """
         gids = _check_groups(group_ids, self.shape, n_groups, self._party())
         values, shape = _bucket_sum(self, gids, n_groups)
-        return self._like(values, shape, bound_bits=self.bound_bits + _count_bits(_largest_group(gids, n_groups)))
+        return self._like(values, shape, bound_bits=self.bound_bits + _count_bits(len(gids)))
 
     def dot(self, plain: Any) -> CipherArray:
         """Matrix product with a plaintext vector or matrix (``self @ plain``, as ``numpy.dot`` for 1-D/2-D)."""
@@ -262,7 +271,7 @@ class CipherArray(_Ciphertexts):
         for row in rows:
             out.extend(self.engine.multi_exps([self.values[i] for i in row.tolist()], matrix))
         shape = self.shape[:-1] + plain.shape[1:]
-        growth = _magnitude([int(v) for v in np.abs(matrix).astype(object).sum(axis=0)])
+        growth = self.engine.encoding.int_bits + extra + _count_bits(plain.shape[0])
         return self._like(out, shape, frac_bits=self.frac_bits + extra, bound_bits=self.bound_bits + growth)
 
     def __rmatmul__(self, other: Any) -> CipherArray:
@@ -357,7 +366,7 @@ class PackedCipherArray(_Ciphertexts):
         self._require_unpacked("bucket_sum")
         gids = _check_groups(group_ids, self.shape, n_groups, self._party())
         values, shape = _bucket_sum(self, gids, n_groups)
-        return self._like(values, shape, self.terms * max(1, _largest_group(gids, n_groups)))
+        return self._like(values, shape, self.terms * max(1, len(gids)))
 
     def compress(self) -> PackedCipherArray:
         """Shift several packed vectors into each ciphertext, as many as a plaintext holds.
@@ -385,27 +394,15 @@ class PackedCipherArray(_Ciphertexts):
 
 # ----------------------------------------------------------------------------------- helpers
 def _is_integral(plain: np.ndarray) -> bool:
+    """Whether a plaintext operand is integer-typed (decided by its type, never by its values)."""
     if plain.dtype.kind in "iub":
         return True
-    if plain.dtype == object:
-        return all(isinstance(v, (int, np.integer)) for v in plain.ravel())
-    if plain.dtype.kind == "f" and plain.size and np.all(np.isfinite(plain)):
-        return bool(np.all(np.abs(plain) < 2.0**53) and np.all(plain == np.rint(plain)))
-    return False
-
-
-def _magnitude(values: Sequence[int]) -> int:
-    """Bits of the largest magnitude in ``values``."""
-    return max((abs(int(v)).bit_length() for v in values), default=0)
+    return plain.dtype == object and all(isinstance(v, (int, np.integer)) for v in plain.ravel())
 
 
 def _count_bits(count: int) -> int:
     """Bits a sum of ``count`` terms can add to the largest term."""
     return max(0, int(count) - 1).bit_length()
-
-
-def _largest_group(gids: np.ndarray, n_groups: int) -> int:
-    return int(max((np.bincount(col, minlength=n_groups).max() for col in gids.T), default=0))
 
 
 def _axis(axis: int, ndim: int) -> int:

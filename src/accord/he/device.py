@@ -45,9 +45,10 @@ THREAT_MODEL = (
 )
 SETUP_LEAKAGE = "every party learns the key owner's public key (n and the randomness base h_s); nothing else"
 SEND_LEAKAGE = (
-    "the receiver learns the ciphertexts, their shape and fixed-point scale (packing layout and term count for "
-    "packed arrays), but nothing about the plaintexts; ciphertexts that are not fresh encryptions are "
-    "re-randomised first, so the key owner learns nothing about how a result was computed"
+    "the receiver learns the ciphertexts, their shape, fixed-point scale and magnitude bound (packing layout and "
+    "term bound for packed arrays), which derive from declared ranges, public shapes and the operations applied, "
+    "never from data; nothing about the plaintexts; ciphertexts that are not fresh encryptions are re-randomised "
+    "first, so the key owner learns nothing about how a result was computed"
 )
 DECRYPT_LEAKAGE = "the key owner learns the plaintexts of the ciphertexts it decrypts; nothing is sent"
 

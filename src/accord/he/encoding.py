@@ -106,7 +106,7 @@ def check_range(values: list[int], max_int: int, *, party: str | None, field: st
     limit = max_int if bound_bits is None else min(max_int, (1 << bound_bits) - 1)
     for i, v in enumerate(values):
         if v > limit or -v > limit:
-            raise InputError(f"{field}[{i}] is too large to encrypt: its fixed-point encoding has "
+            raise InputError(f"{field}[{i}] is out of range: its fixed-point encoding has "
                              f"{abs(v).bit_length()} bits, at most {limit.bit_length()} are allowed (raise "
                              "FixedPoint.int_bits for a wider declared range)", party=party, field=field)
 

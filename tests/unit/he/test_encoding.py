@@ -47,7 +47,7 @@ def test_unscale_returns_floats_ints_or_exact_big_ints():
 def test_encrypt_refuses_values_beyond_the_declared_range(he):
     with pytest.raises(InputError, match="int_bits"):
         he.encrypt(np.array([2.0**64]))
-    with pytest.raises(InputError, match="too large"):
+    with pytest.raises(InputError, match="out of range"):
         he.encrypt(np.array([2**70], dtype=object))
     assert he.encrypt(np.array([2.0**63])).bound_bits == 64 + 32
 
@@ -80,7 +80,24 @@ def test_values_beyond_their_bound_are_detected(he, partner):
     forged = he.receive({**x.to_wire(), "bound_bits": 20}, party="partner", step="s")
     with pytest.raises(CryptoError, match="exceeds the bound"):
         he.decrypt(forged)
-    wrapped = he.receive({**(x * (int(he.public_key.n) // 2**38)).to_wire(), "bound_bits": 100},
-                         party="partner", step="s")
+    wide = Paillier(he.public_key, encoding=FixedPoint(int_bits=1000))
+    product = wide.encrypt(np.array([2**40 + 12345], dtype=object)) * np.array([3**640], dtype=object)  # > n
+    wrapped = he.receive({**product.to_wire(), "bound_bits": 100}, party="partner", step="s")
     with pytest.raises(CryptoError):
         he.decrypt(wrapped)
+
+
+def test_plaintext_operands_must_respect_the_declared_range(he):
+    x = he.encrypt(np.array([1.0, 2.0]))
+    for op in (lambda: x * 2.0**70, lambda: x + 2.0**70, lambda: x @ np.array([2**65, 1], dtype=object)):
+        with pytest.raises(InputError, match="out of range"):
+            op()
+
+
+def test_public_bounds_do_not_depend_on_plaintext_values(he):
+    x = he.encrypt(np.array([1, 2, 3, 4]))
+    small, large = np.array([0, 0, 1, 0]), np.array([3, 3, 0, 3])
+    assert x.bucket_sum(small, 4).bound_bits == x.bucket_sum(large, 4).bound_bits
+    assert (x * np.array([1, 1, 1, 1])).bound_bits == (x * np.array([2**40] * 4)).bound_bits
+    assert (x @ np.ones(4)).bound_bits == (x @ np.full(4, 1e6)).bound_bits
+    assert (x * np.array([2.0])).frac_bits == (x * np.array([2.5])).frac_bits
