@@ -80,7 +80,7 @@ def test_values_beyond_their_bound_are_detected(he, partner):
     forged = he.receive({**x.to_wire(), "bound_bits": 20}, party="partner", step="s")
     with pytest.raises(CryptoError, match="exceeds the bound"):
         he.decrypt(forged)
-    wide = Paillier(he.public_key, encoding=FixedPoint(int_bits=1000))
+    wide = Paillier(he.public_key, encoding=FixedPoint(int_bits=1020))
     product = wide.encrypt(np.array([2**40 + 12345], dtype=object)) * np.array([3**640], dtype=object)  # > n
     wrapped = he.receive({**product.to_wire(), "bound_bits": 100}, party="partner", step="s")
     with pytest.raises(CryptoError):
