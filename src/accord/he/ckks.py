@@ -17,9 +17,14 @@ Precision (measured, and checked by the tests): with inputs ``|x| <= 1000`` and 
 dot or vector-matrix products over up to 4096 terms within 1e-2. CKKS is approximate: use Paillier
 where results must be exact.
 
-Security: semantic security under the ring-LWE assumption; decryption leaks the approximation noise,
-which matters only when the key owner's decrypted values are shown to others (Li and Micciancio,
-EUROCRYPT 2021); accord never reveals them to other parties.
+Security: semantic security under the ring-LWE assumption for everyone without the secret key.
+**Leakage to the key owner:** a result a partner computed carries noise that depends on the partner's
+plaintext operands (for ``x * w`` it includes ``e_x * w``, and the owner can know ``e_x``). TenSEAL
+offers no noise flooding, so the key owner may learn more about those operands than the approximate
+result shows. Use CKKS only where the key owner may learn the operands, and Paillier (whose
+re-randomisation is exact) otherwise; for the same reason CKKS is not offered through
+:class:`~accord.he.device.HEDevice`. Decrypted CKKS values must not be shown to parties that hold
+ciphertexts under the same key (Li and Micciancio, EUROCRYPT 2021).
 """
 
 from __future__ import annotations
