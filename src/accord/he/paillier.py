@@ -47,6 +47,7 @@ from accord.he._fixed_base import FixedBaseTable, crt_pair, exponent_digits, is_
 
 DEFAULT_KEY_BITS = 2048
 MIN_KEY_BITS = 2048
+MAX_KEY_BITS = 16384
 _TEST_MIN_KEY_BITS = 512
 
 # Symmetric-equivalent strength of an RSA-type modulus (NIST SP 800-57 part 1 rev. 5, table 2).
@@ -62,7 +63,9 @@ def security_bits(key_bits: int) -> int:
 
 
 def check_key_bits(key_bits: int, *, allow_insecure_key_size: bool = False, what: str = "Paillier key") -> None:
-    """Refuse moduli under 2048 bits unless a test explicitly allows them (never below 512 bits)."""
+    """Refuse moduli under 2048 bits unless a test explicitly allows them (never below 512), or over 16384."""
+    if key_bits > MAX_KEY_BITS:
+        raise ConfigurationError(f"{what} has a {key_bits}-bit modulus; at most {MAX_KEY_BITS} bits are supported")
     floor = _TEST_MIN_KEY_BITS if allow_insecure_key_size else MIN_KEY_BITS
     if key_bits < floor:
         hint = "" if allow_insecure_key_size else " (tests may pass allow_insecure_key_size=True)"
@@ -187,10 +190,10 @@ class PaillierPublicKey:
         n, hs = value.get("n"), value.get("hs")
         if not isinstance(n, int) or isinstance(n, bool) or not isinstance(hs, int) or isinstance(hs, bool):
             raise bad("'n' and 'hs' must be integers")
-        if n < 3 or n % 2 == 0 or gmpy2.is_square(n) or is_probable_prime(n):
-            raise bad("n must be an odd composite that is not a square")
         check_key_bits(n.bit_length(), allow_insecure_key_size=allow_insecure_key_size,
                        what=f"the key sent by party {party!r}")
+        if n % 2 == 0 or gmpy2.is_square(n) or is_probable_prime(n):
+            raise bad("n must be an odd composite that is not a square")
         if not 1 < hs < n * n or gmpy2.gcd(hs, n) != 1:
             raise bad("hs must be a unit modulo n² other than 1")
         return cls(n, hs)

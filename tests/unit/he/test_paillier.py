@@ -101,9 +101,16 @@ def test_small_keys_from_peers_are_refused(he):
         PaillierPublicKey.from_wire(he.public_key.to_wire(), party="bank")
 
 
+def test_huge_moduli_from_peers_are_refused_before_any_work():
+    with pytest.raises(ConfigurationError, match="at most 16384"):
+        PaillierPublicKey.from_wire({"scheme": "paillier-djn", "n": 3**20000, "hs": 5}, party="bank")
+
+
 def test_prime_or_square_moduli_are_rejected(he):
-    p = int(he.private_key.p)
-    for n in (p, p * p):
+    p = int(he.private_key.q) * 2**512 + 1  # not the key's factor: a 1024-bit odd number that may be prime
+    while not gmpy2.is_prime(p):
+        p += 2
+    for n in (p, int(he.private_key.p) ** 2):
         with pytest.raises(MalformedMessage, match="composite"):
             PaillierPublicKey.from_wire({"scheme": "paillier-djn", "n": n, "hs": 5}, party="bank",
                                         allow_insecure_key_size=True)
