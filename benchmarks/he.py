@@ -5,9 +5,10 @@ Run (2048-bit keys by default; compare with /work/shared/anchors/bench_paillier.
     python benchmarks/he.py [--bits 2048] [--quick] [--json out.json]
 
 Each workload reports operations per second; "decrypt packed" counts decrypted *values* per second.
-The one-core phase pins this process to one CPU (like ``taskset -c 0``) when the OS allows it; the
-all-cores phase uses a WorkerPool of every core (processes for encryption and bucket sums, threads for
-decryption). Plaintexts follow the anchor script: ints in [0, 2**32) and multipliers in [1, 2**31).
+The one-core phase pins this process to one CPU (like ``taskset -c 0``) when the OS allows it. The
+all-cores phase, bracketed by measurements of how many cores are really free, uses a WorkerPool of
+every core (processes for encryption and bucket sums, threads for decryption). Plaintexts follow
+the anchor script: ints in [0, 2**32) and multipliers in [1, 2**31).
 ``--json`` writes ``{"<workload>": {"seconds", "bytes", "rounds", "ops", "ops_per_s", "cores"}}``;
 local workloads send nothing (bytes is the size the result would have on the wire, rounds 0).
 """
@@ -42,7 +43,7 @@ def _spin(seconds: float) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def parallel_headroom(cores: int) -> dict[str, dict[str, Any]]:
+def parallel_headroom(cores: int, when: str) -> dict[str, dict[str, Any]]:
     """How many cores are really free: one CPU-bound process alone versus ``cores`` of them at once.
 
     The all-cores figures are only meaningful when this is close to ``cores``; other jobs on the
@@ -55,8 +56,8 @@ def parallel_headroom(cores: int) -> dict[str, dict[str, Any]]:
     with concurrent.futures.ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_spin, [0.05] * cores))
         together = max(pool.map(_spin, [0.5] * cores))
-    return {"calibration_parallel_headroom": {"seconds": 0.5, "bytes": 0, "rounds": 0, "cores": cores,
-                                              "effective_cores": round(cores * alone / together, 2)}}
+    return {f"calibration_free_cores_{when}": {"seconds": 0.5, "bytes": 0, "rounds": 0, "cores": cores,
+                                                "effective_cores": round(cores * alone / together, 2)}}
 
 
 def timed(fn: Callable[[], Any], reps: int) -> tuple[float, Any]:
@@ -166,7 +167,7 @@ def main() -> None:
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     insecure = args.bits < 2048
     key = Paillier.generate(args.bits, allow_insecure_key_size=insecure, rng=Rng())
-    results: dict[str, dict[str, Any]] = parallel_headroom(cores)
+    results: dict[str, dict[str, Any]] = {}
 
     if allowed:
         os.sched_setaffinity(0, {min(allowed)})
@@ -176,15 +177,18 @@ def main() -> None:
     if allowed:
         os.sched_setaffinity(0, allowed)
 
+    results.update(parallel_headroom(cores, "before"))
     with WorkerPool(cores) as pool:
         every = Paillier(key.public_key, key.private_key, pool=pool)
         every.encrypt(np.arange(2000))  # start the workers and build their tables
         every.public().encrypt(np.arange(2000))
         results.update(suite(every, sizes, args.reps, cores))
+    results.update(parallel_headroom(cores, "after"))
     results.update(two_party_job(args.bits, sizes["bucket"] // 10, cores))
 
-    headroom = results["calibration_parallel_headroom"]["effective_cores"]
-    print(f"accord.he Paillier-{args.bits}, {cores} cores, of which {headroom} were free (calibration)")
+    before, after = (results[f"calibration_free_cores_{w}"]["effective_cores"] for w in ("before", "after"))
+    print(f"accord.he Paillier-{args.bits}, {cores} cores; free cores measured before/after the all-cores "
+          f"phase: {before}/{after} (all-cores figures mean little unless both are near {cores})")
     print(f"{'workload':44s} {'ops/s':>12s} {'seconds':>9s}")
     for name, figures in results.items():
         if name.startswith("calibration"):
