@@ -14,6 +14,7 @@ packing, :mod:`accord.he.device` for the driver-level API (``cluster.he(key_owne
 """
 
 from accord.he.cipher_array import CipherArray, PackedCipherArray
+from accord.he.ckks import CKKS, CKKSArray, CKKSParameters
 from accord.he.encoding import FixedPoint
 from accord.he.engine import Paillier
 from accord.he.packing import SlotPacking
@@ -21,6 +22,9 @@ from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey, generate_p
 from accord.he.workers import WorkerPool
 
 __all__ = [
+    "CKKS",
+    "CKKSArray",
+    "CKKSParameters",
     "CipherArray",
     "FixedPoint",
     "PackedCipherArray",
