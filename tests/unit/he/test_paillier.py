@@ -114,3 +114,13 @@ def test_prime_or_square_moduli_are_rejected(he):
         with pytest.raises(MalformedMessage, match="composite"):
             PaillierPublicKey.from_wire({"scheme": "paillier-djn", "n": n, "hs": 5}, party="bank",
                                         allow_insecure_key_size=True)
+
+
+def test_3072_bit_keys_work_with_256_bit_exponents():
+    from accord.he import Paillier
+
+    he = Paillier.generate(3072, rng=Rng(seed=b"3072"))
+    assert he.public_key.bits == 3072 and he.public_key.r_bytes == 32
+    x = he.encrypt([5, -7])
+    assert he.decrypt(x * 3 + 1).tolist() == [16, -20]
+    assert he.decrypt(he.public().encrypt([2**60])).tolist() == [2**60]
