@@ -183,8 +183,8 @@ class Paillier:
             limit = layout.vectors_per_plaintext(self.public_key.bits)
         except (TypeError, ValueError) as exc:
             raise bad(f"invalid packing layout: {exc}") from None
-        if not isinstance(per_ct, int) or isinstance(per_ct, bool) or not (per_ct == 1 or 1 < per_ct <= limit):
-            raise bad(f"per_ciphertext {per_ct!r} must be 1 or at most {limit}")
+        if not isinstance(per_ct, int) or isinstance(per_ct, bool) or not 1 <= per_ct <= limit:
+            raise bad(f"per_ciphertext {per_ct!r} must be in [1, {limit}]")
         if not isinstance(terms, int) or isinstance(terms, bool) or not 1 <= terms <= layout.max_terms:
             raise bad(f"terms {terms!r} must be in [1, {layout.max_terms}]")
         rows = -(-count // per_ct)
