@@ -124,6 +124,12 @@ class HEDevice:
         Processes each party uses for large batches (default: all cores).
     allow_insecure_key_size:
         Allow keys under 2048 bits; for tests only, and the report says so.
+
+    Notes
+    -----
+    Use it as a context manager (``with cluster.he(...) as he:``) or call :meth:`close`, so the
+    worker processes of large batches stop with the job. Only Paillier is offered here: CKKS results
+    would leak partners' operands to the key owner through their noise (see :mod:`accord.he.ckks`).
     """
 
     def __init__(self, cluster: Cluster, key_owner: str, *, bits: int = DEFAULT_KEY_BITS, frac_bits: int = 32,
