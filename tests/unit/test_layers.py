@@ -13,6 +13,8 @@ LAYERS = {
 }
 # Thin facades that let drivers write cluster.mpc(...) / cluster.he(...) (see docs/architecture.md).
 ALLOWED = {("runtime", "mpc"), ("runtime", "he")}
+# Modules that sit above their folder's layer: the HE device is the driver-level API of the HE layer.
+MODULE_LAYERS = {"he/device.py": 5}
 
 
 def _layer(module: str) -> str | None:
@@ -27,11 +29,12 @@ def test_imports_point_downward():
         own = rel.parts[0].removesuffix(".py") if len(rel.parts) > 0 else None
         if own not in LAYERS:
             continue
+        level = MODULE_LAYERS.get(rel.as_posix(), LAYERS[own])
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
             for name in names:
                 target = _layer(name)
-                if target in LAYERS and LAYERS[target] > LAYERS[own] and (own, target) not in ALLOWED:
+                if target in LAYERS and LAYERS[target] > level and (own, target) not in ALLOWED:
                     offences.append(f"{rel} imports {name}")
     assert not offences, "upward imports:\n" + "\n".join(offences)
