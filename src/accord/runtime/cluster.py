@@ -401,6 +401,12 @@ class Cluster:
             for op, tracker in accounting.ops.items():
                 record.ops.setdefault(op, {})[party] = tracker.counters
 
+    def he(self, key_owner: str, **kw: Any) -> Any:
+        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.he.device.HEDevice`)."""
+        from accord.he.device import HEDevice
+
+        return HEDevice(self, key_owner, **kw)
+
     # ---------------------------------------------------------------------------------- output
     def record_output(self, party: str, where: str) -> None:
         """Note in the report that ``party`` wrote an output to ``where``."""

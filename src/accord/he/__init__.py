@@ -1,0 +1,33 @@
+"""Homomorphic encryption: Paillier arrays (with packing and fast randomness) and CKKS through TenSEAL.
+
+>>> import numpy as np
+>>> from accord.he import Paillier
+>>> he = Paillier.generate(1024, allow_insecure_key_size=True)   # 2048 bits (the default) outside tests
+>>> labels = he.encrypt(np.array([1, 0, 1, 1]))
+>>> sums = labels.bucket_sum(np.array([0, 1, 0, 1]), n_groups=2)
+>>> he.decrypt(sums).tolist()
+[2, 1]
+
+See :mod:`accord.he.paillier` for the scheme and its assumptions, :mod:`accord.he.packing` for
+packing, :mod:`accord.he.device` for the driver-level API (``cluster.he(key_owner=...)``) and
+:mod:`accord.he.ckks` for approximate arithmetic on reals.
+"""
+
+from accord.he.cipher_array import CipherArray, PackedCipherArray
+from accord.he.encoding import FixedPoint
+from accord.he.engine import Paillier
+from accord.he.packing import SlotPacking
+from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey, generate_paillier_keypair
+from accord.he.workers import WorkerPool
+
+__all__ = [
+    "CipherArray",
+    "FixedPoint",
+    "PackedCipherArray",
+    "Paillier",
+    "PaillierPrivateKey",
+    "PaillierPublicKey",
+    "SlotPacking",
+    "WorkerPool",
+    "generate_paillier_keypair",
+]
