@@ -95,7 +95,6 @@ def test_partner_receives_only_ciphertexts_and_partitions(cluster, monkeypatch):
     a, b = bank.put(bank_df), partner.put(partner_df)
     accord.ml.SecureBoost(label=a["y"], n_trees=2, max_depth=2, **FAST).fit([a.drop(columns="y"), b])
     y = bank_df["y"].to_numpy()
-    g, h = gradients(y, np.zeros(len(y)))
 
     def arrays(value):
         if isinstance(value, np.ndarray):
