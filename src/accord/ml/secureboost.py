@@ -379,20 +379,21 @@ class _Active(_Grower):
         counts = self.passive_bins[peer]
         n_features, n_bins = len(counts), self.params.n_bins
         features = data.get("features") if isinstance(data, dict) else None
-        hists = data.get("hists") if isinstance(data, dict) else None
         if (not isinstance(features, np.ndarray) or features.dtype != np.int64 or features.ndim != 1
                 or not len(features) or features.min() < 0 or features.max() >= n_features
-                or np.any(np.diff(features) <= 0) or not isinstance(hists, list) or len(hists) != count):
+                or np.any(np.diff(features) <= 0)):
             raise MalformedMessage(f"party {peer!r} sent malformed histograms", party=peer, step="histograms")
         cells = _cells(counts, features, n_bins)
+        array = self.engine.receive(data.get("hists"), party=peer, step=f"{ctx.path}/histograms")
+        if not isinstance(array, PackedCipherArray) or array.shape != (count * len(cells),):
+            raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
+                                   step="histograms")
+        sums = self.engine.decrypt(array).reshape(count, len(cells), 2)
+        positions = (features[:, None] * n_bins + np.arange(n_bins)).ravel()[cells]
         out = []
-        for wire in hists:
-            array = self.engine.receive(wire, party=peer, step=f"{ctx.path}/histograms")
-            if not isinstance(array, PackedCipherArray) or array.shape != (len(cells),):
-                raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
-                                       step="histograms")
+        for node_sums in sums:
             grid = np.zeros((n_features * n_bins, 2))
-            grid[(features[:, None] * n_bins + np.arange(n_bins)).ravel()[cells]] = self.engine.decrypt(array)
+            grid[positions] = node_sums
             out.append(grid.reshape(n_features, n_bins, 2))
         return out
 
@@ -453,8 +454,9 @@ class _Passive(_Grower):
             hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
                                      parent_of)
             cells = _cells(self.binned.bin_counts(), features, p.n_bins)
-            outgoing = [_pick(hists[n], cells).compress().rerandomize().to_wire() for n in candidates]
-            ctx.send(self.active, {"features": features.astype(np.int64), "hists": outgoing}, "histograms")
+            level_hists = _pick([hists[n] for n in candidates], cells).compress().rerandomize()
+            ctx.send(self.active, {"features": features.astype(np.int64), "hists": level_hists.to_wire()},
+                     "histograms")
             message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))
             decisions, masks = self._parse_decisions(message, candidates, node_of)
             mine = {}
@@ -539,10 +541,16 @@ class _Passive(_Grower):
         return decisions, masks
 
 
-def _pick(hist: PackedCipherArray, cells: np.ndarray) -> PackedCipherArray:
-    """The used (feature, bin) cells of a histogram grid, as a flat packed array."""
-    values = [hist.values[i] for i in cells.tolist()]
-    return PackedCipherArray(hist.engine, values, (len(cells),), hist.layout, terms=hist.terms)
+def _pick(hists: list[PackedCipherArray], cells: np.ndarray) -> PackedCipherArray:
+    """The used (feature, bin) cells of several nodes' histogram grids, as one ``(nodes * cells,)`` array.
+
+    One array per tree level lets compression, re-randomisation and decryption run as large batches
+    spread over the worker processes.
+    """
+    picked = cells.tolist()
+    values = [hist.values[i] for hist in hists for i in picked]
+    terms = max(hist.terms for hist in hists)
+    return PackedCipherArray(hists[0].engine, values, (len(hists) * len(cells),), hists[0].layout, terms=terms)
 
 
 def _subtract(total: PackedCipherArray, part: PackedCipherArray) -> PackedCipherArray:
