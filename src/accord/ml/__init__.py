@@ -5,6 +5,6 @@ See :mod:`accord.ml.models` for the driver API, :mod:`accord.ml.secureboost` for
 """
 
 from accord.ml import metrics
-from accord.ml.models import SecureBoost
+from accord.ml.models import SecureBoost, WOEBinning
 
-__all__ = ["SecureBoost", "metrics"]
+__all__ = ["SecureBoost", "WOEBinning", "metrics"]

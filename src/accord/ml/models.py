@@ -33,6 +33,7 @@ import numpy as np
 from accord.errors import ConfigurationError, InputError
 from accord.ml.metrics import evaluate as evaluate_scores
 from accord.ml.secureboost import BoosterPart, params_from, secureboost_fit, secureboost_predict
+from accord.ml.woe import woe_binning, woe_params
 from accord.runtime.cluster import Cluster, PartyObject
 
 
@@ -128,6 +129,47 @@ class SecureBoost:
         if not self.parts:
             raise ConfigurationError("the model is not trained yet: call fit() or load()")
         return self.parts
+
+
+class WOEBinning:
+    """Weight-of-evidence binning of every party's columns against one party's label (see :mod:`accord.ml.woe`).
+
+    Parameters
+    ----------
+    label:
+        The 0/1 label column, a party-owned table with one column.
+    **params:
+        ``n_bins`` (10), ``method`` (``"quantile"`` or ``"chimerge"``), ``fine_bins`` (50) and the
+        Paillier settings of :class:`~accord.ml.woe.WOEParams`.
+    """
+
+    def __init__(self, label: PartyObject, **params: Any) -> None:
+        self.label = label
+        self.params = woe_params(params)
+        self.parts: dict[str, PartyObject] = {}
+
+    def fit(self, features: Sequence[PartyObject]) -> WOEBinning:
+        """Bin each party's columns and compute WOE/IV; each party keeps its own tables."""
+        active = self.label.owner
+        tables = _inputs(features, active)
+        self.parts = self.label.cluster.run(
+            woe_binning, {p: (t, self.label if p == active else None, active, self.params) for p, t in tables.items()},
+            learned={**{p: "the WOE value and IV of each bin of its own columns" for p in tables if p != active},
+                     active: "rows and events per bin of every partner column"})
+        return self
+
+    def transform(self, features: Sequence[PartyObject]) -> list[PartyObject]:
+        """Each party replaces its binned columns by their WOE, locally; tables keep their order."""
+        if not self.parts:
+            raise ConfigurationError("call fit() first")
+        cluster = self.label.cluster
+        return [cluster.party(t.owner).apply(lambda part, df: part.transform(df), self.parts[t.owner], t)
+                for t in features]
+
+    def iv(self) -> dict[str, PartyObject]:
+        """Information value per column, each party seeing its own columns."""
+        cluster = self.label.cluster
+        return {p: cluster.party(p).apply(lambda part: part.iv(), obj) for p, obj in self.parts.items()}
 
 
 def _column(label: Any, party: str) -> Any:
