@@ -104,25 +104,28 @@ class SecureBoost:
         parts = self._require_fit()
         return {p: self.cluster.party(p).apply(lambda part: dict(part.importance), obj) for p, obj in parts.items()}
 
-    def save(self, directory: str | os.PathLike[str]) -> None:
-        """Each hosted party writes its own part to ``<directory>/<party>.secureboost.json``."""
+    def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None) -> None:
+        """Hosted parties (of ``parties``, default all) write their parts to ``<directory>/<party>.secureboost.json``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         for party, obj in self._require_fit().items():
-            if obj.is_local:
+            if obj.is_local and (parties is None or party in parties):
                 path = out / f"{party}.secureboost.json"
                 _write_json(path, obj.get().to_dict())
                 self.cluster.record_output(party, str(path.resolve()))
 
     @classmethod
-    def load(cls, cluster: Cluster, directory: str | os.PathLike[str], label_party: str,
-             parties: Sequence[str]) -> SecureBoost:
-        """The model saved by :meth:`save`; each hosted party reads only its own part."""
+    def load(cls, cluster: Cluster, directory: str | os.PathLike[str] | dict[str, str | os.PathLike[str]],
+             label_party: str, parties: Sequence[str]) -> SecureBoost:
+        """The model saved by :meth:`save`; each hosted party reads only its own part.
+
+        ``directory`` is one directory for every party, or a map from party to its directory.
+        """
         model = cls(cluster.party(label_party).put(None))
         for party in parties:
-            p = cluster.party(party)
-            model.parts[party] = p.apply(lambda name=party: _read_part(Path(directory) / f"{name}.secureboost.json",
-                                                                        name))
+            where = Path(directory[party] if isinstance(directory, dict) else directory)
+            model.parts[party] = cluster.party(party).apply(
+                lambda name=party, path=where / f"{party}.secureboost.json": _read_part(path, name))
         return model
 
     def _require_fit(self) -> dict[str, PartyObject]:
