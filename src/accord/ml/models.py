@@ -105,7 +105,7 @@ class SecureBoost:
         return {p: self.cluster.party(p).apply(lambda part: dict(part.importance), obj) for p, obj in parts.items()}
 
     def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None) -> None:
-        """Hosted parties (of ``parties``, default all) write their parts to ``<directory>/<party>.secureboost.json``."""
+        """Hosted parties (of ``parties``, default all) write their parts to ``<dir>/<party>.secureboost.json``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         for party, obj in self._require_fit().items():
