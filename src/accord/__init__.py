@@ -7,8 +7,9 @@
 <Party 'bank' (local)> <Party 'partner' (local)>
 """
 
-from accord import psi
+from accord import ml, psi
 from accord.runtime import Cluster, Context, JobReport, Party, PartyObject, PartyTable, protocol
 
 __version__ = "0.1.0"
-__all__ = ["Cluster", "Context", "JobReport", "Party", "PartyObject", "PartyTable", "__version__", "protocol", "psi"]
+__all__ = ["Cluster", "Context", "JobReport", "Party", "PartyObject", "PartyTable", "__version__", "ml", "protocol",
+           "psi"]

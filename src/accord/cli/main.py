@@ -88,6 +88,17 @@ def _parser() -> argparse.ArgumentParser:
     psi.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
     psi.add_argument("--threads", type=int, default=None, help="threads for curve arithmetic (default: all cores)")
     psi.set_defaults(func=_psi)
+
+    for name, helptext in (("run", "train and evaluate the models of a job file (all parties, or --me)"),
+                           ("score", "score new rows with a job's saved models")):
+        cmd = sub.add_parser(name, help=helptext)
+        cmd.add_argument("job", type=Path, help="job file (YAML)")
+        cmd.add_argument("--cluster", type=Path, default=None, help="production: cluster file; omit to simulate")
+        cmd.add_argument("--me", default=None, help="production: this party's name")
+        cmd.add_argument("--key", type=Path, default=None, help="this party's private key")
+        cmd.add_argument("--timeout", type=float, default=None, help="seconds to wait for a silent peer")
+        cmd.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
+        cmd.set_defaults(func=_run if name == "run" else _score)
     return parser
 
 
@@ -173,6 +184,52 @@ def _psi(args: argparse.Namespace) -> int:
         if args.report is not None:
             args.report.write_text(json.dumps(report.to_dict(), indent=2))
     return 0
+
+
+def _job_cluster(args: argparse.Namespace, spec: object) -> object:
+    import accord
+
+    if args.cluster is None:
+        if args.me is not None:
+            raise ConfigurationError("--me needs --cluster (without a cluster file every party is simulated here)")
+        return accord.Cluster.simulate(list(spec.parties), job=spec.name, timeout=args.timeout or 600)
+    if args.me is None:
+        raise ConfigurationError("--cluster needs --me: the name of the party this process is")
+    return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from accord.pipeline import load_job, train_job
+
+    spec = load_job(args.job)
+    with _job_cluster(args, spec) as cluster:
+        cluster.progress = ProgressBar(sys.stderr.isatty())
+        summary = train_job(cluster, spec)
+        for kind, metrics in summary.items():
+            print(f"{kind}: test AUC {metrics['auc']:.4f}, KS {metrics['ks']:.4f}, Gini {metrics['gini']:.4f}, "
+                  f"precision {metrics['precision']:.3f} / recall {metrics['recall']:.3f} at {metrics['threshold']}")
+        _finish(cluster, args)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from accord.pipeline import load_job, score_job
+
+    spec = load_job(args.job)
+    with _job_cluster(args, spec) as cluster:
+        cluster.progress = ProgressBar(sys.stderr.isatty())
+        rows = score_job(cluster, spec)
+        if rows is not None:
+            print(f"{spec.label_party}: scored {rows} rows")
+        _finish(cluster, args)
+    return 0
+
+
+def _finish(cluster: object, args: argparse.Namespace) -> None:
+    report = cluster.report()
+    print(report)
+    if args.report is not None:
+        args.report.write_text(json.dumps(report.to_dict(), indent=2))
 
 
 if __name__ == "__main__":

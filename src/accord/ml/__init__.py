@@ -1,0 +1,10 @@
+"""Vertical machine learning: models on data split by columns between parties, and their metrics.
+
+See :mod:`accord.ml.models` for the driver API, :mod:`accord.ml.secureboost` for the protocol, and
+:mod:`accord.ml.binning` / :mod:`accord.ml.metrics` for the local pieces.
+"""
+
+from accord.ml import metrics
+from accord.ml.models import SecureBoost, WOEBinning
+
+__all__ = ["SecureBoost", "WOEBinning", "metrics"]

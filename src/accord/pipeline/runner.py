@@ -1,0 +1,167 @@
+"""Run a job file: align with PSI, split, train every listed model, evaluate at the label holder, save parts.
+
+The same function runs in simulation (every party hosted here) and in production (this process is one
+party; the others run the same job file with their own name). Each party writes only into its own
+output directory: its model parts, and at the label holder the metrics, ROC/KS plot and scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import accord
+from accord.data.tables import write_table
+from accord.errors import ConfigurationError, InputError
+from accord.ml.metrics import evaluate, plot_roc_ks
+from accord.pipeline.job import JobSpec
+from accord.runtime.cluster import Cluster, PartyObject
+from accord.runtime.context import Context
+from accord.runtime.report import protocol
+
+
+@protocol("pipeline.check-job", threat_model="semi-honest parties", leakage="a digest of the job file")
+def check_job(ctx: Context, digest: str) -> None:
+    """Refuse to start unless every party holds the same job file."""
+    for peer, theirs in ctx.exchange(digest, "digest").items():
+        if theirs != digest:
+            raise ConfigurationError(f"party {peer!r} runs a different job file (digest {theirs!r}, ours "
+                                     f"{digest!r}); every party must approve and run the same file")
+
+
+def _test_mask(keys: pd.DataFrame, seed: int, fraction: float) -> np.ndarray:
+    """Public split by a hash of the key: both parties pick the same rows without talking."""
+    limit = int(fraction * 2**32)
+    joined = keys.astype(str).agg("|".join, axis=1) if keys.shape[1] > 1 else keys.iloc[:, 0].astype(str)
+    return np.array([int.from_bytes(hashlib.sha256(f"{seed}|{k}".encode()).digest()[:4], "big") < limit
+                     for k in joined])
+
+
+def _load(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> dict[str, PartyObject]:
+    return {name: cluster.party(name).read_table(inputs[name]) if cluster.party(name).is_local
+            else cluster.party(name).remote_table() for name in spec.parties}
+
+
+def _prepare(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> tuple[dict[str, PartyObject], ...]:
+    """Aligned feature tables per party, the label, and the test masks (all party-owned)."""
+    tables = _load(cluster, spec, inputs)
+    names = list(spec.parties)
+    first, second = names[0], names[1]
+    a, b = accord.psi.align(tables[first], tables[second], on={n: spec.parties[n].key for n in names})
+    aligned = {first: a, second: b}
+    masks, features = {}, {}
+    for name, table in aligned.items():
+        p = spec.parties[name]
+        drop = p.key + ([p.label] if p.label else [])
+        masks[name] = cluster.party(name).apply(lambda df, k=p.key: _test_mask(df[k], spec.seed, spec.test_fraction),
+                                                table)
+        features[name] = cluster.party(name).apply(
+            lambda df, d=drop, n=name: _numeric(df.drop(columns=d), n), table)
+    label_party = spec.label_party
+    column = spec.parties[label_party].label
+    label = cluster.party(label_party).apply(lambda df: _numeric(df[[column]], label_party), aligned[label_party])
+    return features, {label_party: label}, masks, aligned
+
+
+def _numeric(df: pd.DataFrame, party: str) -> pd.DataFrame:
+    """Columns as numbers (CSV cells arrive as text), or an error naming the column."""
+    out = {}
+    for column in df.columns:
+        try:
+            out[column] = pd.to_numeric(df[column])
+        except (ValueError, TypeError):
+            raise InputError(f"column {column!r} is not numeric; encode it as numbers first", party=party,
+                             field=str(column)) from None
+    return pd.DataFrame(out)
+
+
+def _rows(cluster: Cluster, obj: PartyObject, mask: PartyObject, keep: bool) -> PartyObject:
+    return cluster.party(obj.owner).apply(lambda df, m: df[m == keep].reset_index(drop=True), obj, mask)
+
+
+def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
+    """Train and evaluate every model of ``spec``; returns the label holder's metrics (where hosted)."""
+    cluster.run(check_job, {p: (spec.digest,) for p in spec.parties})
+    features, labels, masks, _ = _prepare(cluster, spec, {n: p.input for n, p in spec.parties.items()})
+    label_party = spec.label_party
+    label = labels[label_party]
+    train = [_rows(cluster, features[n], masks[n], False) for n in spec.parties]
+    test = [_rows(cluster, features[n], masks[n], True) for n in spec.parties]
+    y_train, y_test = (_rows(cluster, label, masks[label_party], keep) for keep in (False, True))
+    summary: dict[str, Any] = {}
+    for kind, params in spec.models:
+        model = _fit(kind, params, spec, y_train, train)
+        scores = model.predict(test)  # every party takes part; only the label holder gets the scores
+        for name in spec.parties:
+            if cluster.party(name).is_local:
+                directory = spec.parties[name].output / "models" / kind
+                directory.mkdir(parents=True, exist_ok=True)
+                model.save(directory, parties=[name])
+        if scores.is_local:
+            y = np.asarray(y_test.get()).ravel()
+            summary[kind] = evaluate(y, scores.get(), spec.threshold)
+            if spec.plots:
+                _plot(cluster, spec, kind, y, scores.get())
+    if cluster.party(label_party).is_local:
+        path = spec.parties[label_party].output / "metrics.json"
+        path.write_text(json.dumps(summary, indent=2))
+        cluster.record_output(label_party, str(path))
+    return summary
+
+
+def _plot(cluster: Cluster, spec: JobSpec, kind: str, y: np.ndarray, scores: np.ndarray) -> None:
+    party = spec.label_party
+    path = spec.parties[party].output / f"{kind}_roc_ks.png"
+    try:
+        plot_roc_ks(y, scores, path)
+        cluster.record_output(party, str(path))
+    except accord.errors.UnsupportedError as exc:
+        print(f"{party}: no plot ({exc})")
+
+
+def _fit(kind: str, params: dict[str, Any], spec: JobSpec, label: PartyObject, train: list[PartyObject]) -> Any:
+    options = {"key_bits": spec.key_bits, **params}
+    if kind == "secureboost":
+        return accord.ml.SecureBoost(label=label, **options).fit(train)
+    raise ConfigurationError(f"model {kind!r} is not available in this build")
+
+
+def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
+    """Score the job's ``score`` inputs with the first saved model; scores land at the label holder."""
+    if set(spec.score) != set(spec.parties):
+        raise ConfigurationError(f"job file {spec.source}: 'score' must name an input for every party")
+    cluster.run(check_job, {p: (spec.digest,) for p in spec.parties})
+    kind = spec.models[0][0]
+    features, _, _, aligned = _prepare_scoring(cluster, spec)
+    directories = {n: spec.parties[n].output / "models" / kind for n in spec.parties}
+    if kind != "secureboost":
+        raise ConfigurationError(f"scoring with {kind!r} is not available in this build")
+    model = accord.ml.SecureBoost.load(cluster, directories, spec.label_party, list(spec.parties))
+    scores = model.predict([features[n] for n in spec.parties])
+    party = spec.label_party
+    if not scores.is_local:
+        return None
+    keys = aligned[party].get()[spec.parties[party].key]
+    target = spec.score[party].get("output", spec.parties[party].output / "scores.csv")
+    write_table(keys.assign(score=scores.get()), target, party=party)
+    cluster.record_output(party, str(target))
+    return len(keys)
+
+
+def _prepare_scoring(cluster: Cluster, spec: JobSpec) -> tuple[dict[str, PartyObject], ...]:
+    tables = _load(cluster, spec, {n: spec.score[n]["input"] for n in spec.parties})
+    names = list(spec.parties)
+    a, b = accord.psi.align(tables[names[0]], tables[names[1]], on={n: spec.parties[n].key for n in names})
+    aligned = {names[0]: a, names[1]: b}
+    features = {}
+    for name, table in aligned.items():
+        p = spec.parties[name]
+        drop = p.key + ([p.label] if p.label else [])
+        features[name] = cluster.party(name).apply(
+            lambda df, d=drop, n=name: _numeric(df.drop(columns=[c for c in d if c in df.columns]), n), table)
+    return features, {}, {}, aligned
