@@ -65,13 +65,13 @@ def test_run_as_two_processes_matches_simulation(tmp_path):
     job = write_job(tmp_path)
     cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=120, connect_timeout=5)
     procs = {p: accord("run", job, "--cluster", cluster, "--me", p, cwd=tmp_path) for p in ("bank", "partner")}
-    results = {p: proc.communicate(timeout=300) + (proc.returncode,) for p, proc in procs.items()}
+    results = {p: (*proc.communicate(timeout=300), proc.returncode) for p, proc in procs.items()}
     for p, (out, err, code) in results.items():
         assert code == 0, f"{p}: {err}"
     assert "secureboost: test AUC" in results["bank"][0] and "AUC" not in results["partner"][0]
     assert not (tmp_path / "out/partner/metrics.json").exists()
     distributed = json.loads((tmp_path / "out/bank/metrics.json").read_text())["secureboost"]["auc"]
-    out, _ = accord("run", job, cwd=tmp_path).communicate(timeout=300)
+    _out, _ = accord("run", job, cwd=tmp_path).communicate(timeout=300)
     simulated = json.loads((tmp_path / "out/bank/metrics.json").read_text())["secureboost"]["auc"]
     assert distributed == pytest.approx(simulated, abs=1e-9)
 
@@ -89,6 +89,6 @@ def test_a_non_numeric_feature_is_named(tmp_path):
     partner = pd.read_csv(tmp_path / "partner.csv")
     partner["SEX"] = np.where(partner["SEX"] == 1, "m", "f")
     partner.to_csv(tmp_path / "partner.csv", index=False)
-    out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
+    _out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
     assert "party 'partner': column 'SEX' is not numeric" in err
     assert not (tmp_path / "out/bank/metrics.json").exists()
