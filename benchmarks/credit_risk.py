@@ -65,6 +65,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         "rounds": sum(r.costs[me].rounds for r in runs),
         "auc": metrics.get()["auc"] if me == "bank" else None,
         "ks": metrics.get()["ks"] if me == "bank" else None,
+        "phases": {op: round(c[me].seconds, 2) for r in runs for op, c in r.ops.items() if me in c and c[me].seconds},
     }
     return results
 
@@ -108,6 +109,9 @@ def main() -> None:
     print(f"SecureBoost ({args.trees} trees, depth {args.depth}, Paillier 2048): {seconds:.1f} s, test AUC "
           f"{sb['auc']:.4f}, KS {sb['ks']:.4f}; bank sent {human_bytes(sb['bytes'])}, partner sent "
           f"{human_bytes(partner['secureboost']['bytes'])}, {sb['rounds']} rounds")
+    for party in ("bank", "partner"):
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in results[party]["secureboost"]["phases"].items())
+        print(f"  {party} busy: {phases}")
     baselines = plaintext_baselines(args.trees, args.depth, args.lr)
     for name, auc in baselines.items():
         print(f"plaintext {name.replace('_auc', '')}: test AUC {auc:.4f}")

@@ -300,7 +300,8 @@ class _Active(_Grower):
             rows = train if p.row_subsample >= 1 else np.sort(
                 train[ctx.rng.permutation(len(train))[: max(2, int(len(train) * p.row_subsample))]])
             g, h = gradients(self.y[rows], margin[rows])
-            cipher = self.engine.encrypt_packed(np.stack([g, h], axis=1), layout)
+            with ctx.timed("encrypt gradients"):
+                cipher = self.engine.encrypt_packed(np.stack([g, h], axis=1), layout)
             sub.send_all({"continue": True, "rows": rows, "gh": cipher.to_wire()}, "gradients")
             tree, node_of = self.new_tree()
             self._grow(sub, tree, node_of, rows, g, h, importance)
@@ -388,7 +389,8 @@ class _Active(_Grower):
         if not isinstance(array, PackedCipherArray) or array.shape != (count * len(cells),):
             raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
                                    step="histograms")
-        sums = self.engine.decrypt(array).reshape(count, len(cells), 2)
+        with ctx.timed("decrypt histograms"):
+            sums = self.engine.decrypt(array).reshape(count, len(cells), 2)
         positions = (features[:, None] * n_bins + np.arange(n_bins)).ravel()[cells]
         out = []
         for node_sums in sums:
@@ -451,10 +453,14 @@ class _Passive(_Grower):
             candidates = [n for n in level if counts[n] >= 2]
             if not candidates:
                 break
-            hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
-                                     parent_of)
+            with ctx.timed("histogram sums"):
+                hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
+                                         parent_of)
             cells = _cells(self.binned.bin_counts(), features, p.n_bins)
-            level_hists = _pick([hists[n] for n in candidates], cells).compress().rerandomize()
+            with ctx.timed("compress"):
+                level_hists = _pick([hists[n] for n in candidates], cells).compress()
+            with ctx.timed("re-randomise"):
+                level_hists = level_hists.rerandomize()
             ctx.send(self.active, {"features": features.astype(np.int64), "hists": level_hists.to_wire()},
                      "histograms")
             message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))

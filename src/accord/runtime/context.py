@@ -208,9 +208,14 @@ class Context:
         if self._progress is not None:
             self._progress(f"{self.me}: {step}", done, total)
 
-    def timed(self) -> _Timer:
-        """Context manager adding the elapsed time of a block to this operation's counters."""
-        return _Timer(self._op_tracker.counters)
+    def timed(self, phase: str | None = None) -> _Timer:
+        """Context manager adding a block's elapsed time to this operation's counters, or to ``phase``'s.
+
+        Phases show up in the job report beside the operations, so a protocol can say where its
+        time goes (``with ctx.timed("encrypt"): ...``).
+        """
+        tracker = self._op_tracker if phase is None else self.accounting.tracker(phase)
+        return _Timer(tracker.counters)
 
 
 class _Timer:

@@ -151,7 +151,9 @@ class JobReport:
                 for op, per_party in sorted(entry["ops"].items()):
                     sent = sum(c.bytes_sent for c in per_party.values())
                     rounds = max(c.rounds for c in per_party.values())
-                    lines.append(f"    op {op:<18} sent {_size(sent)} in total, {rounds} rounds")
+                    busy = ", ".join(f"{p} {c.seconds:.2f}s" for p, c in sorted(per_party.items()) if c.seconds)
+                    lines.append(f"    op {op:<18} sent {_size(sent)} in total, {rounds} rounds"
+                                 + (f"; time {busy}" if busy else ""))
         learned = [(run, party, what) for run in self.runs for party, what in run.learned.items()]
         if learned:
             lines.append("\nwho learned what:")
