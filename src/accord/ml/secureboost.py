@@ -36,6 +36,7 @@ from accord.he.cipher_array import PackedCipherArray
 from accord.he.device import setup_paillier
 from accord.he.engine import Paillier
 from accord.he.packing import SlotPacking
+from accord.ml._checks import binary_labels
 from accord.ml.binning import assign_bins, quantile_edges
 from accord.ml.tree import Tree, best_split, gradients, histograms, sigmoid
 from accord.runtime.context import Context
@@ -182,21 +183,6 @@ def _bin_table(table: pd.DataFrame, n_bins: int, party: str) -> _Binned:
     return _Binned([str(c) for c in table.columns], bins.astype(np.int64), edges)
 
 
-def _check_label(label: Any, n_rows: int, party: str) -> np.ndarray:
-    y = np.asarray(label.iloc[:, 0] if isinstance(label, pd.DataFrame) else label)
-    if y.shape != (n_rows,):
-        raise InputError(f"the label has {y.size} values but the features have {n_rows} rows", party=party,
-                         field="label")
-    if pd.isna(y).any():
-        raise InputError("the label has missing values", party=party, field="label")
-    if not np.isin(y, (0, 1)).all():
-        raise InputError(f"the label must be binary 0/1, got values {sorted(set(np.unique(y).tolist()))[:5]}",
-                         party=party, field="label")
-    if y.min() == y.max():
-        raise InputError("the label holds a single class; there is nothing to learn", party=party, field="label")
-    return y.astype(np.float64)
-
-
 @protocol("ml.secureboost.fit", threat_model=THREAT_MODEL, leakage=FIT_LEAKAGE)
 def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, params: BoostParams) -> BoosterPart:
     """Train SecureBoost among the parties of ``ctx``; ``label`` is given only at ``active``.
@@ -216,7 +202,7 @@ def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, 
                             params.allow_insecure_key_size)
     if ctx.me == active:
         bins = {peer: _bin_counts(info.get("bins"), params.n_bins, peer) for peer, info in theirs.items()}
-        return _Active(ctx, engine, binned, _check_label(label, n_rows, ctx.me), params, bins).fit()
+        return _Active(ctx, engine, binned, binary_labels(label, n_rows, ctx.me), params, bins).fit()
     return _Passive(ctx, engine, binned, active, params).fit()
 
 

@@ -26,6 +26,7 @@ from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
 from accord.he.device import setup_paillier
 from accord.he.packing import SlotPacking
+from accord.ml._checks import binary_labels
 from accord.ml.binning import WOETable, assign_bins, bin_counts, chi_merge, quantile_edges, woe_iv
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -132,7 +133,7 @@ def woe_binning(ctx: Context, table: pd.DataFrame, label: Any, active: str, para
     part = WOEPart(ctx.me)
     columns = [str(c) for c in table.columns]
     if ctx.me == active:
-        y = _labels(label, n, ctx.me)
+        y = binary_labels(label, n, ctx.me).astype(np.int64)
         ctx.send_all(engine.encrypt_packed(y[:, None], layout).to_wire(), "labels")
         for i, name in enumerate(columns):
             starts, woe = _merge(name, *bin_counts(bins[:, i], y, len(edges[i]) + 1), params)
@@ -175,16 +176,6 @@ def woe_binning(ctx: Context, table: pd.DataFrame, label: Any, active: str, para
                                    step="woe")
         part.columns[name] = WOEColumn(e[starts - 1], woe, float(entry.get("iv", np.nan)))
     return part
-
-
-def _labels(label: Any, n: int, party: str) -> np.ndarray:
-    y = np.asarray(label.iloc[:, 0] if isinstance(label, pd.DataFrame) else label)
-    if y.shape != (n,) or pd.isna(y).any() or not np.isin(y, (0, 1)).all():
-        raise InputError("the label must be a 0/1 column with one value per row", party=party, field="label")
-    if y.min() == y.max():
-        raise InputError("the label holds a single class; WOE needs events and non-events", party=party,
-                         field="label")
-    return y.astype(np.int64)
 
 
 def woe_params(kwargs: dict[str, Any]) -> WOEParams:

@@ -1,0 +1,27 @@
+"""Input checks shared by the vertical models: labels and feature tables, with errors naming the party."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accord.errors import InputError
+
+
+def binary_labels(label: Any, n_rows: int, party: str) -> np.ndarray:
+    """The label as a float 0/1 vector of ``n_rows`` values (CSV text such as ``"1"`` is accepted)."""
+    raw = label.iloc[:, 0] if isinstance(label, pd.DataFrame) else pd.Series(np.asarray(label).ravel())
+    if len(raw) != n_rows:
+        raise InputError(f"the label has {len(raw)} values but the features have {n_rows} rows", party=party,
+                         field="label")
+    y = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(y).any():
+        raise InputError("the label has missing or non-numeric values", party=party, field="label")
+    if not np.isin(y, (0.0, 1.0)).all():
+        values = sorted({float(v) for v in np.unique(y)})[:5]
+        raise InputError(f"the label must be binary 0/1, got values {values}", party=party, field="label")
+    if y.min() == y.max():
+        raise InputError("the label holds a single class; there is nothing to learn", party=party, field="label")
+    return y
