@@ -28,9 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from accord.errors import ConfigurationError, InputError
+from accord.ml._checks import binary_labels
 from accord.ml.metrics import evaluate as evaluate_scores
 from accord.ml.secureboost import BoosterPart, params_from, secureboost_fit, secureboost_predict
 from accord.ml.woe import woe_binning, woe_params
@@ -97,7 +96,7 @@ class SecureBoost:
             raise ConfigurationError(f"the evaluation label must be held by {self.active!r}")
         scores = self.predict(features)
         return self.cluster.party(self.active).apply(
-            lambda s, y: evaluate_scores(np.asarray(_column(y, self.active)), s, threshold), scores, label)
+            lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)
 
     def feature_importance(self) -> dict[str, PartyObject]:
         """Total split gain per column, each party seeing only its own columns."""
@@ -173,14 +172,6 @@ class WOEBinning:
         """Information value per column, each party seeing its own columns."""
         cluster = self.label.cluster
         return {p: cluster.party(p).apply(lambda part: part.iv(), obj) for p, obj in self.parts.items()}
-
-
-def _column(label: Any, party: str) -> Any:
-    if hasattr(label, "iloc"):
-        if label.shape[1] != 1:
-            raise InputError("the label table must have exactly one column", party=party, field="label")
-        return label.iloc[:, 0]
-    return label
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
