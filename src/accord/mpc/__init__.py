@@ -1,0 +1,1 @@
+"""Secure multiparty computation on secret-shared fixed-point, integer and boolean arrays."""

@@ -1,0 +1,114 @@
+"""Multiplication, matrix multiplication and truncation of two-party additive shares in Z_2^64.
+
+All three are one round of communication between the computing parties plus correlations from the
+provider. Security: semi-honest, in the provider's model (dealer not colluding, or OT-based with no
+third party); the values opened are masked by uniform ring elements, so they are independent of
+the inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accord.math.matmul import ring_matmul
+from accord.mpc.preprocessing.base import CorrelationProvider, Shape
+from accord.mpc.protocols.exchange import swap, swap_list
+from accord.runtime.context import Context
+
+_LOW63 = np.uint64((1 << 63) - 1)
+_OFFSET = np.uint64(1 << 62)
+
+
+def mul(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
+        y: np.ndarray | None) -> np.ndarray | None:
+    """Elementwise product by Beaver's method (Beaver, CRYPTO 1991).
+
+    Each party opens ``e = x - a`` and ``f = y - b`` in one message (16 bytes per element sent by each
+    party; 1 round); then ``z_i = c_i + e b_i + f a_i`` (+ ``e f`` at the first party).
+    """
+    t = prov.triples(ctx, shape)
+    if t is None or x is None or y is None:
+        return None
+    a, b, c = t
+    i = prov.roles.index
+    mine = np.stack([x - a, y - b])
+    ef = mine + swap(ctx, prov.roles, mine, "ef")
+    e, f = ef[0], ef[1]
+    z = c + e * b + f * a
+    if i == 0:
+        z += e * f
+    return z
+
+
+def square(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None) -> np.ndarray | None:
+    """``x * x`` from a square pair ``(a, a^2)``: one opening of ``e = x - a`` (8 bytes per element, 1 round).
+
+    ``x^2 = e^2 + 2 e a + a^2``.
+    """
+    pair = prov.square_pairs(ctx, shape)
+    if pair is None or x is None:
+        return None
+    a, c = pair
+    mine = x - a
+    e = mine + swap(ctx, prov.roles, mine, "e")
+    z = c + (e + e) * a
+    if prov.roles.index == 0:
+        z += e * e
+    return z
+
+
+def matmul(ctx: Context, prov: CorrelationProvider, m: int, k: int, n: int, x: np.ndarray | None,
+           y: np.ndarray | None) -> np.ndarray | None:
+    """Matrix product from a matrix Beaver triple (as in SecureML, Mohassel and Zhang, S&P 2017, Sec. 4.1).
+
+    Opens ``E = X - A`` (m x k) and ``F = Y - B`` (k x n) in one message each way (1 round), then
+    ``Z_i = C_i + E B_i + A_i F`` (+ ``E F`` at the first party), computed as one ring product of
+    stacked operands.
+    """
+    t = prov.matrix_triples(ctx, m, k, n)
+    if t is None or x is None or y is None:
+        return None
+    a, b, c = t
+    mine = [x - a, y - b]
+    theirs = swap_list(ctx, prov.roles, mine, "EF")
+    e = mine[0] + theirs[0]
+    f = mine[1] + theirs[1]
+    right = b + f if prov.roles.index == 0 else b
+    return c + ring_matmul(np.concatenate([e, a], axis=1), np.concatenate([right, f], axis=0))
+
+
+def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
+          bits: int) -> np.ndarray | None:
+    """Divide by ``2^bits`` rounding down, with an error of at most one unit in the last place.
+
+    Probabilistic truncation with a dealt triple ``(r, t, s)``, ``t = (r mod 2^63) >> bits`` and
+    ``s = r >> 63``, in the spirit of Escudero et al., "Improved primitives for MPC over mixed
+    arithmetic-binary circuits" (CRYPTO 2020), Sec. 5. With ``y = x + 2^62`` (in [0, 2^63) whenever
+    ``|x| < 2^62``) the parties open ``c = y + r``; writing ``c'`` for ``c mod 2^63``, the carry
+    ``beta = [y + (r mod 2^63) >= 2^63]`` equals ``msb(c) XOR s``, which is linear in ``s`` because
+    ``msb(c)`` is public, and
+
+        y >> bits = (c' >> bits) - t + beta * 2^(63 - bits) - delta,   delta in {0, 1}.
+
+    So the result is ``floor(x / 2^bits)`` or one less; there is no failure probability as long as
+    ``|x| < 2^62``. Cost: 8 bytes per element sent by each computing party, 1 round; the dealer sends
+    12 bytes per element.
+    """
+    pair = prov.trunc_pairs(ctx, shape, bits)
+    if pair is None or x is None:
+        return None
+    r, t, s = pair
+    i = prov.roles.index
+    mine = x + r
+    if i == 0:
+        mine += _OFFSET
+    c = mine + swap(ctx, prov.roles, mine, "c")
+    c_msb = c >> np.uint64(63)
+    sign = np.uint64(1) - (c_msb << np.uint64(1))
+    beta = s * sign
+    if i == 0:
+        beta += c_msb
+    out = (beta << np.uint64(63 - bits)) - t
+    if i == 0:
+        out += ((c & _LOW63) >> np.uint64(bits)) - np.uint64(1 << (62 - bits))
+    return out

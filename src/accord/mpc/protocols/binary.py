@@ -1,0 +1,171 @@
+"""Boolean (XOR-shared) protocols: AND, bit extraction by a carry tree, and conversion of bits to Z_2^64.
+
+A comparison ``x < y`` is the sign bit of ``x - y``. With ``x = x0 + x1`` held additively, bit ``j`` of
+the sum is ``x0_j XOR x1_j XOR carry_j``; the carry into position ``j`` is the *generate* signal of
+positions ``0..j-1`` in a carry-lookahead adder (generate ``g = x0 AND x1``, propagate
+``p = x0 XOR x1``). We compute it with a binary tree of (G, P) combinations, the up-sweep of a
+parallel-prefix adder (as in ABY3, Mohassel and Rindal, CCS 2018, Sec. 5.3, and SPU's PPA), not the
+full Kogge-Stone network: only one carry per element is needed, so each level halves the number of
+bits. The bits are first permuted (bit-reversal permutation of the 6-bit positions, a local
+operation on XOR shares) so that every level pairs the upper half of a word with its lower half and
+the words shrink from 64 to 32, 16, 8, ... bits.
+
+Cost of one carry (e.g. the sign bit for a comparison): 7 rounds (one AND of the two parties'
+inputs, then six tree levels) and about 46 bytes sent by each computing party; converting the
+result bit to an additive share is one more round (:func:`b2a`, 1/8 byte each).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from accord.mpc.preprocessing.base import CorrelationProvider, Shape
+from accord.mpc.protocols.exchange import swap
+from accord.runtime.context import Context
+
+_U64 = np.dtype(np.uint64)
+
+
+def _rev6(j: int) -> int:
+    return int(f"{j:06b}"[::-1], 2)
+
+
+def _permutation_tables() -> np.ndarray:
+    tables = np.zeros((8, 256), dtype=_U64)
+    for byte in range(8):
+        for value in range(256):
+            out = 0
+            for bit in range(8):
+                if value >> bit & 1:
+                    out |= 1 << _rev6(8 * byte + bit)
+            tables[byte, value] = out
+    return tables
+
+
+_TABLES = _permutation_tables()
+
+
+def permute_bits(x: np.ndarray) -> np.ndarray:
+    """Move bit ``j`` of every word to bit ``rev6(j)`` (bit-reversal permutation of positions)."""
+    view = np.ascontiguousarray(x, dtype=_U64).reshape(-1).view(np.uint8).reshape(-1, 8)
+    out = _TABLES[0][view[:, 0]]
+    for byte in range(1, 8):
+        out |= _TABLES[byte][view[:, byte]]
+    return out.reshape(np.shape(x))
+
+
+def _perm_const(value: int) -> np.uint64:
+    return permute_bits(np.array([value], dtype=_U64))[0]
+
+
+def and_bits(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.dtype, x: np.ndarray | None,
+             y: np.ndarray | None) -> np.ndarray | None:
+    """AND of XOR-shared words by Beaver's method over GF(2): open ``x ^ a`` and ``y ^ b`` (1 round)."""
+    t = prov.bool_triples(ctx, shape, dtype)
+    if t is None or x is None or y is None:
+        return None
+    a, b, c = t
+    mine = np.stack([x ^ a, y ^ b])
+    ef = mine ^ swap(ctx, prov.roles, mine, "ef")
+    e, f = ef[0], ef[1]
+    z = c ^ (e & b) ^ (f & a)
+    if prov.roles.index == 0:
+        z ^= e & f
+    return z
+
+
+def cross_and(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.dtype,
+              v: np.ndarray | None) -> np.ndarray | None:
+    """XOR shares of ``v0 & v1`` where each computing party holds its ``v`` in full (one word each way).
+
+    With ``(u, w)`` from the provider (the first party's ``u = a``, the second's ``u = b``,
+    ``w0 ^ w1 = a & b``) the parties swap ``v ^ u``; then ``v0 & v1 = (v0 & d1) ^ (d0 & b) ^ (a & b)``.
+    """
+    t = prov.cross_bool_triples(ctx, shape, dtype)
+    if t is None or v is None:
+        return None
+    u, w = t
+    d = swap(ctx, prov.roles, v ^ u, "d")
+    return ((v & d) if prov.roles.index == 0 else (d & u)) ^ w
+
+
+_LEVELS = ((32, np.uint32), (16, np.uint16), (8, np.uint8), (4, np.uint8), (2, np.uint8), (1, np.uint8))
+
+
+def carries(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
+            positions: Sequence[int]) -> np.ndarray | None:
+    """XOR shares (uint8 0/1) of the carry into each of ``positions`` when adding ``x0 + x1``.
+
+    Returns an array of shape ``(len(positions),) + shape``.
+    """
+    count = int(np.prod(shape))
+    jn = len(positions) * count
+    i = prov.roles.index
+    xp = None if x is None else permute_bits(x.reshape(-1))
+    g = cross_and(ctx, prov, (count,), _U64, xp)
+    gen = prop = None
+    if g is not None and xp is not None:
+        keep = np.array([_perm_const((1 << j) - 1) for j in positions], dtype=_U64)[:, None]
+        gen = (g[None, :] & keep).reshape(-1)
+        prop = xp[None, :] & keep
+        if i == 0:
+            prop = prop | ~keep
+        prop = prop.reshape(-1)
+    for width, dtype in _LEVELS:
+        last = width == 1
+        lhs = rhs = None
+        if gen is not None and prop is not None:
+            low = np.uint64((1 << width) - 1)
+            hi_g = (gen >> np.uint64(width)).astype(dtype)
+            lo_g = (gen & low).astype(dtype)
+            hi_p = (prop >> np.uint64(width)).astype(dtype)
+            lo_p = (prop & low).astype(dtype)
+            lhs = hi_p if last else np.concatenate([hi_p, hi_p])
+            rhs = lo_g if last else np.concatenate([lo_g, lo_p])
+        z = and_bits(ctx, prov, (jn if last else 2 * jn,), np.dtype(dtype), lhs, rhs)
+        if z is not None:
+            gen = (hi_g ^ z[:jn]).astype(_U64)
+            prop = None if last else z[jn:].astype(_U64)
+    if gen is None:
+        return None
+    return (gen & np.uint64(1)).astype(np.uint8).reshape((len(positions), *shape))
+
+
+def msb(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None) -> np.ndarray | None:
+    """XOR shares (uint8) of the top bit of ``x0 + x1``: the sign, so ``x < 0`` (7 rounds)."""
+    c = carries(ctx, prov, shape, x, [63])
+    if c is None or x is None:
+        return None
+    return c[0] ^ (x >> np.uint64(63)).astype(np.uint8)
+
+
+def bits(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
+         positions: Sequence[int]) -> np.ndarray | None:
+    """XOR shares (uint8) of the bits of ``x0 + x1`` at ``positions``; shape ``(len(positions),) + shape``."""
+    c = carries(ctx, prov, shape, x, positions)
+    if c is None or x is None:
+        return None
+    own = np.stack([(x >> np.uint64(j)).astype(np.uint8) & np.uint8(1) for j in positions])
+    return c ^ own
+
+
+def b2a(ctx: Context, prov: CorrelationProvider, shape: Shape, v: np.ndarray | None) -> np.ndarray | None:
+    """Additive shares of XOR-shared bits, with a daBit ``rho`` (Rotaru and Wood, INDOCRYPT 2019).
+
+    The parties open ``e = v ^ rho`` (packed, 1/8 byte per bit each; 1 round) and set
+    ``v = e + rho - 2 e rho`` using the additive sharing of ``rho``.
+    """
+    d = prov.dabits(ctx, shape)
+    if d is None or v is None:
+        return None
+    rho_b, rho_a = d
+    flat = (v ^ rho_b).reshape(-1)
+    mine = np.packbits(flat)
+    e = np.unpackbits(mine ^ swap(ctx, prov.roles, mine, "e"), count=flat.size).reshape(shape).astype(_U64)
+    out = rho_a * (np.uint64(1) - (e << np.uint64(1)))
+    if prov.roles.index == 0:
+        out += e
+    return out
+
