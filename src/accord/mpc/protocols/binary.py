@@ -28,36 +28,36 @@ from accord.runtime.context import Context
 _U64 = np.dtype(np.uint64)
 
 
-def _rev6(j: int) -> int:
-    return int(f"{j:06b}"[::-1], 2)
+def _rev(j: int, width: int) -> int:
+    n = width.bit_length() - 1
+    return int(f"{j:0{n}b}"[::-1], 2)
 
 
-def _permutation_tables() -> np.ndarray:
-    tables = np.zeros((8, 256), dtype=_U64)
-    for byte in range(8):
-        for value in range(256):
-            out = 0
-            for bit in range(8):
-                if value >> bit & 1:
-                    out |= 1 << _rev6(8 * byte + bit)
-            tables[byte, value] = out
-    return tables
+def _swap_masks(width: int) -> list[tuple[int, int]]:
+    """Delta swaps (Knuth, TAOCP 7.1.3) realising the bit-reversal permutation of ``width`` positions.
+
+    Exchanging index bits ``a < b`` moves position ``k`` (bit a set, bit b clear) to ``k + 2^b - 2^a``.
+    """
+    n = width.bit_length() - 1
+    swaps = []
+    for a in range(n // 2):
+        b = n - 1 - a
+        mask = sum(1 << k for k in range(width) if k >> a & 1 and not k >> b & 1)
+        swaps.append(((1 << b) - (1 << a), mask))
+    return swaps
 
 
-_TABLES = _permutation_tables()
+def permute_bits(x: np.ndarray, width: int = 64) -> np.ndarray:
+    """Move bit ``j`` of every word to bit ``rev(j)`` (bit-reversal permutation of the ``width`` positions).
 
-
-def permute_bits(x: np.ndarray) -> np.ndarray:
-    """Move bit ``j`` of every word to bit ``rev6(j)`` (bit-reversal permutation of positions)."""
-    view = np.ascontiguousarray(x, dtype=_U64).reshape(-1).view(np.uint8).reshape(-1, 8)
-    out = _TABLES[0][view[:, 0]]
-    for byte in range(1, 8):
-        out |= _TABLES[byte][view[:, byte]]
-    return out.reshape(np.shape(x))
-
-
-def _perm_const(value: int) -> np.uint64:
-    return permute_bits(np.array([value], dtype=_U64))[0]
+    A permutation of bit positions commutes with XOR and AND, so parties apply it to their own
+    shares locally.
+    """
+    x = np.array(x, copy=True)
+    for delta, mask in _swap_masks(width):
+        t = ((x >> x.dtype.type(delta)) ^ x) & x.dtype.type(mask)
+        x ^= t ^ (t << x.dtype.type(delta))
+    return x
 
 
 def and_bits(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.dtype, x: np.ndarray | None,
@@ -67,7 +67,9 @@ def and_bits(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.dt
     if t is None or x is None or y is None:
         return None
     a, b, c = t
-    mine = np.stack([x ^ a, y ^ b])
+    mine = np.empty((2, *x.shape), dtype=x.dtype)
+    np.bitwise_xor(x, a, out=mine[0])
+    np.bitwise_xor(y, b, out=mine[1])
     ef = mine ^ swap(ctx, prov.roles, mine, "ef")
     e, f = ef[0], ef[1]
     z = c ^ (e & b) ^ (f & a)
@@ -91,46 +93,55 @@ def cross_and(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.d
     return ((v & d) if prov.roles.index == 0 else (d & u)) ^ w
 
 
-_LEVELS = ((32, np.uint32), (16, np.uint16), (8, np.uint8), (4, np.uint8), (2, np.uint8), (1, np.uint8))
+_WORD = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
 
 
 def carries(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
             positions: Sequence[int]) -> np.ndarray | None:
     """XOR shares (uint8 0/1) of the carry into each of ``positions`` when adding ``x0 + x1``.
 
+    Only the low bits up to the largest position matter, so the tree runs on the narrowest word
+    (8, 16, 32 or 64 bits) that holds them: carries into low positions cost less than the sign bit.
     Returns an array of shape ``(len(positions),) + shape``.
     """
+    width = next(w for w in (8, 16, 32, 64) if max(positions) < w)
+    word = np.dtype(_WORD[width])
     count = int(np.prod(shape))
     jn = len(positions) * count
     i = prov.roles.index
-    xp = None if x is None else permute_bits(x.reshape(-1))
-    g = cross_and(ctx, prov, (count,), _U64, xp)
+    xp = None if x is None else permute_bits(x.reshape(-1).astype(word), width)
+    g = cross_and(ctx, prov, (count,), word, xp)
     gen = prop = None
     if g is not None and xp is not None:
-        keep = np.array([_perm_const((1 << j) - 1) for j in positions], dtype=_U64)[:, None]
+        keep = permute_bits(np.array([(1 << j) - 1 for j in positions], dtype=word), width)[:, None]
         gen = (g[None, :] & keep).reshape(-1)
         prop = xp[None, :] & keep
         if i == 0:
             prop = prop | ~keep
         prop = prop.reshape(-1)
-    for width, dtype in _LEVELS:
-        last = width == 1
+    half = width // 2
+    while half >= 1:
+        last = half == 1
+        dtype = np.dtype(_WORD[max(half, 8)])
         lhs = rhs = None
         if gen is not None and prop is not None:
-            low = np.uint64((1 << width) - 1)
-            hi_g = (gen >> np.uint64(width)).astype(dtype)
+            low = gen.dtype.type((1 << half) - 1)
+            hi_g = (gen >> gen.dtype.type(half)).astype(dtype)
             lo_g = (gen & low).astype(dtype)
-            hi_p = (prop >> np.uint64(width)).astype(dtype)
+            hi_p = (prop >> prop.dtype.type(half)).astype(dtype)
             lo_p = (prop & low).astype(dtype)
             lhs = hi_p if last else np.concatenate([hi_p, hi_p])
             rhs = lo_g if last else np.concatenate([lo_g, lo_p])
-        z = and_bits(ctx, prov, (jn if last else 2 * jn,), np.dtype(dtype), lhs, rhs)
+        z = and_bits(ctx, prov, (jn if last else 2 * jn,), dtype, lhs, rhs)
         if z is not None:
-            gen = (hi_g ^ z[:jn]).astype(_U64)
-            prop = None if last else z[jn:].astype(_U64)
+            # AND triples on narrow fields carry random high bits (shares of zero): mask them away.
+            field = dtype.type((1 << half) - 1)
+            gen = (hi_g ^ z[:jn]) & field
+            prop = None if last else z[jn:] & field
+        half //= 2
     if gen is None:
         return None
-    return (gen & np.uint64(1)).astype(np.uint8).reshape((len(positions), *shape))
+    return gen.astype(np.uint8).reshape((len(positions), *shape))
 
 
 def msb(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None) -> np.ndarray | None:
