@@ -31,8 +31,11 @@ def bound(frac: int) -> float:
 
 
 def encode(values: np.ndarray | float, frac: int, *, party: str | None = None,
-           field: str = "input") -> np.ndarray:
+           field: str = "input", limit: float | None = None) -> np.ndarray:
     """Reals as fixed-point ring elements, or :class:`~accord.errors.InputError` naming party and field.
+
+    ``limit`` overrides the accepted magnitude (public constants that are only added may go up to
+    ``2^(62 - frac)``).
 
     Examples
     --------
@@ -43,10 +46,10 @@ def encode(values: np.ndarray | float, frac: int, *, party: str | None = None,
     if not np.all(np.isfinite(arr)):
         raise InputError(f"{field} contains NaN or infinity; fixed-point needs finite values", party=party,
                          field=field)
-    limit = bound(frac)
+    limit = bound(frac) if limit is None else limit
     if arr.size and float(np.max(np.abs(arr))) >= limit:
         raise InputError(f"{field} has magnitude up to {float(np.max(np.abs(arr))):.6g}, outside the fixed-point "
-                         f"range |x| < 2^{62 - 2 * frac} = {limit:.6g} for {frac} fractional bits",
+                         f"range |x| < {limit:.6g} for {frac} fractional bits",
                          party=party, field=field)
     return np.rint(arr * float(2**frac)).astype(np.int64).view(DTYPE)
 

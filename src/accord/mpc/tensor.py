@@ -86,7 +86,7 @@ class Shared:
     def _encode_public(self, value: Any, kind: str) -> np.ndarray:
         arr = np.asarray(value)
         if kind == "fixed":
-            return encode(arr, self.m.frac, field="public operand")
+            return encode(arr, self.m.frac, field="public operand", limit=2.0 ** (62 - self.m.frac))
         if arr.dtype.kind == "f":
             raise TypeError(f"cannot combine a secret {kind} array with a float public operand; use .astype('fixed')")
         return encode_int(arr.astype(np.int64), field="public operand")
@@ -203,12 +203,12 @@ class Shared:
     def __truediv__(self, other: Any) -> Shared:
         if _is_public(other):
             return self * (1.0 / np.asarray(other, dtype=np.float64))
-        from accord.mpc.functions import reciprocal
+        from accord.mpc.approximations import reciprocal
 
         return self * reciprocal(other)
 
     def __rtruediv__(self, other: Any) -> Shared:
-        from accord.mpc.functions import reciprocal
+        from accord.mpc.approximations import reciprocal
 
         return reciprocal(self) * other
 
@@ -310,7 +310,7 @@ def _public_matmul(secret: Shared, public: np.ndarray, *, left: bool) -> Shared:
         rescale = False
     lhs_shape = public.shape if left else me.shape
     rhs_shape = me.shape if left else public.shape
-    out_shape = np.empty(lhs_shape, dtype=np.float64).__matmul__(np.empty(rhs_shape, dtype=np.float64)).shape
+    out_shape = np.matmul(np.zeros(lhs_shape), np.zeros(rhs_shape)).shape
 
     def product(r: np.ndarray) -> np.ndarray:
         a, b = (value, r) if left else (r, value)

@@ -79,7 +79,7 @@ def matmul(ctx: Context, prov: CorrelationProvider, m: int, k: int, n: int, x: n
 
 def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
           bits: int) -> np.ndarray | None:
-    """Divide by ``2^bits`` rounding down, with an error of at most one unit in the last place.
+    """Divide by ``2^bits``: the result is ``floor(x / 2^bits)`` or one more (one unit in the last place).
 
     Probabilistic truncation with a dealt triple ``(r, t, s)``, ``t = (r mod 2^63) >> bits`` and
     ``s = r >> 63``, in the spirit of Escudero et al., "Improved primitives for MPC over mixed
@@ -88,9 +88,10 @@ def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray |
     ``beta = [y + (r mod 2^63) >= 2^63]`` equals ``msb(c) XOR s``, which is linear in ``s`` because
     ``msb(c)`` is public, and
 
-        y >> bits = (c' >> bits) - t + beta * 2^(63 - bits) - delta,   delta in {0, 1}.
+        (c' >> bits) - t + beta * 2^(63 - bits) = (y >> bits) + delta,   delta in {0, 1}
 
-    So the result is ``floor(x / 2^bits)`` or one less; there is no failure probability as long as
+    (delta is 1 when the low ``bits`` bits of ``c'`` are below those of ``r``). So the result is
+    ``floor(x / 2^bits)`` or one more; there is no failure probability as long as
     ``|x| < 2^62``. Cost: 8 bytes per element sent by each computing party, 1 round; the dealer sends
     12 bytes per element.
     """
