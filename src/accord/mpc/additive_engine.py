@@ -67,7 +67,7 @@ class AdditiveEngine:
             if owner in self.computing:
                 ctx.send(others[0], mask, "share")
                 return value - mask
-            ctx.send(self.computing[0], value - mask, "share")
+            ctx.send(self.computing[0], np.asarray(value - mask), "share")
             ctx.send(self.computing[1], mask, "share")
             return None
         if roles.index is None:
@@ -79,10 +79,10 @@ class AdditiveEngine:
         """The ring value, at each party in ``to`` (others get ``None``); one message per share."""
         for target in to:
             if raw is not None and target != ctx.me:
-                ctx.send(target, raw, "reveal")
+                ctx.send(target, np.asarray(raw), "reveal")
         if ctx.me not in to:
             return None
-        total = np.zeros(shape, dtype=DTYPE) if raw is None else raw.copy()
+        total = np.zeros(shape, dtype=DTYPE) if raw is None else np.array(raw, dtype=DTYPE)
         for p in self.computing:
             if p != ctx.me:
                 got = ctx.recv(p, "reveal")

@@ -117,7 +117,7 @@ class ReplicatedEngine:
             rel = (self.index - o) % 3
             if rel == 0:
                 c0, c1 = own.uint64(shape), nxt.uint64(shape)
-                rest = value - c0 - c1
+                rest = np.asarray(value - c0 - c1)
                 for p in (1, 2):
                     ctx.send(self.computing[(o + p) % 3], rest, "share")
                 return np.stack([c0, c1])
@@ -141,9 +141,9 @@ class ReplicatedEngine:
             if target in self.computing:
                 t = self.computing.index(target)
                 if self.index == (t + 1) % 3:   # holds x_{t+1}, x_{t+2}: send x_{t+2}
-                    ctx.send(target, raw[1], "reveal")
+                    ctx.send(target, np.array(raw[1]), "reveal")
             elif self.index in (0, 1):
-                ctx.send(target, raw[0] if self.index == 0 else raw, "reveal")
+                ctx.send(target, np.array(raw[0] if self.index == 0 else raw), "reveal")
         if ctx.me not in to:
             return None
         if ctx.me in self.computing:
@@ -160,6 +160,7 @@ class ReplicatedEngine:
     # ----------------------------------------------------------------------------- protocols
     def _reshare(self, ctx: Context, z: np.ndarray) -> np.ndarray:
         """3-of-3 additive to replicated: party i sends z_i to party i - 1 (1 round)."""
+        z = np.asarray(z)
         ctx.send(self.computing[(self.index - 1) % 3], z, "z")
         frm = self.computing[(self.index + 1) % 3]
         got = expect_array(ctx.recv(frm, "z"), peer=frm, step=f"{ctx.path}/z", shape=z.shape, dtype=DTYPE)
@@ -186,6 +187,7 @@ class ReplicatedEngine:
 
     def _to_pair(self, ctx: Context, z: np.ndarray) -> np.ndarray | None:
         """3-of-3 additive to a P0/P1 additive pair: P2 sends its masked z2 to P1."""
+        z = np.asarray(z)
         if self.index == 2:
             ctx.send(self.computing[1], z, "z2")
             return None
@@ -215,10 +217,10 @@ class ReplicatedEngine:
         stream = nxt if self.index == 0 else own
         u1, w = stream.uint64(shape), stream.uint64(shape)
         if self.index == 0:
-            u0 = y - u1 - w
+            u0 = np.asarray(y - u1 - w)
             ctx.send(self.computing[2], u0, "u")
             return np.stack([u0, u1])
-        u2 = y + w
+        u2 = np.asarray(y + w)
         ctx.send(self.computing[2], u2, "u")
         return np.stack([u1, u2])
 

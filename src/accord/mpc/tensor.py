@@ -49,7 +49,7 @@ class Shared:
 
     def __init__(self, m: Machine, raw: Any, shape: Sequence[int], kind: str) -> None:
         self.m = m
-        self.raw = raw
+        self.raw = raw if raw is None or isinstance(raw, np.ndarray) else np.asarray(raw)
         self.shape = tuple(int(d) for d in shape)
         self.kind = kind
 
@@ -227,7 +227,7 @@ class Shared:
         """Permute the axes (reversed by default)."""
         order = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
         shape = tuple(self.shape[a] for a in order)
-        return self._local(lambda r: np.ascontiguousarray(np.transpose(r, order)), shape)
+        return self._local(lambda r: np.array(np.transpose(r, order), order="C"), shape)
 
     @property
     def T(self) -> Shared:  # noqa: N802 - numpy's name
@@ -236,7 +236,7 @@ class Shared:
 
     def __getitem__(self, index: Any) -> Shared:
         probe = np.empty(self.shape, dtype=np.bool_)[index]
-        return self._local(lambda r: np.ascontiguousarray(r[index]), probe.shape)
+        return self._local(lambda r: np.array(r[index], order="C"), probe.shape)
 
     def sum(self, axis: int | None = None, keepdims: bool = False) -> Shared:
         """Sum along an axis (local)."""

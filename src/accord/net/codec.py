@@ -155,7 +155,7 @@ def _encode_array(array: np.ndarray, out: list[bytes | memoryview]) -> None:
         raise CodecError(f"numpy dtype {array.dtype} cannot be sent; use one of {sorted(map(str, _CODES))}")
     if array.ndim > 255:
         raise CodecError(f"array has {array.ndim} dimensions; at most 255 are supported")
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = np.ascontiguousarray(array, dtype=dtype).reshape(array.shape)  # keeps 0-d arrays 0-d
     header = bytes((_ARRAY, code, array.ndim)) + b"".join(_U64.pack(d) for d in array.shape)
     out.append(header)
     if array.nbytes:

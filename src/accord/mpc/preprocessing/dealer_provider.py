@@ -69,7 +69,7 @@ class SeededProvider:
         if roles.me == self._producer:
             s0 = kd.first(_stream(self._keys[0], counter))
             s1 = kd.second_seeded(_stream(self._keys[1], counter))
-            ctx.send(roles.second, kd.correction(s0, s1), tag)
+            ctx.send(roles.second, [np.asarray(c) for c in kd.correction(s0, s1)], tag)
             return s0 if roles.index == 0 else None
         if roles.index == 0:
             return kd.first(_stream(self._keys[0], counter))

@@ -11,6 +11,7 @@ from accord.runtime.context import Context
 
 def swap(ctx: Context, roles: Roles, mine: np.ndarray, tag: str) -> np.ndarray:
     """Send ``mine`` to the other computing party and return its array of the same shape and dtype."""
+    mine = np.asarray(mine)
     ctx.send(roles.peer, mine, tag)
     return expect_array(ctx.recv(roles.peer, tag), peer=roles.peer, step=f"{ctx.path}/{tag}", shape=mine.shape,
                         dtype=mine.dtype)
@@ -18,6 +19,7 @@ def swap(ctx: Context, roles: Roles, mine: np.ndarray, tag: str) -> np.ndarray:
 
 def swap_list(ctx: Context, roles: Roles, mine: list[np.ndarray], tag: str) -> list[np.ndarray]:
     """:func:`swap` for several arrays in one message (one round)."""
+    mine = [np.asarray(m) for m in mine]
     ctx.send(roles.peer, mine, tag)
     theirs = ctx.recv(roles.peer, tag)
     step = f"{ctx.path}/{tag}"
