@@ -33,11 +33,11 @@ def test_configuration_errors(cluster):
 
 def test_bad_inputs_name_the_party(cluster):
     spu = cluster.mpc(["a", "b"], dealer="c")
-    with pytest.raises(InputError, match="party 'a'.*NaN"):
+    with pytest.raises(InputError, match=r"party 'a'.*NaN"):
         spu.share(cluster.party("a").put(np.array([1.0, np.nan])))
-    with pytest.raises(InputError, match="party 'b'.*outside the fixed-point range"):
+    with pytest.raises(InputError, match=r"party 'b'.*outside the fixed-point range"):
         spu.share(cluster.party("b").put(np.array([1e12])))
-    with pytest.raises(InputError, match="party 'a'.*dtype"):
+    with pytest.raises(InputError, match=r"party 'a'.*dtype"):
         spu.share(cluster.party("a").put(np.array(["x"])))
     with pytest.raises(TypeError, match="party-owned"):
         spu.share(np.array([1.0]))
@@ -77,7 +77,7 @@ def _bad_dealer(ctx):
 
 
 def test_malformed_messages_name_the_peer(cluster):
-    with pytest.raises(MalformedMessage, match="party '[ab]' sent array"):
+    with pytest.raises(MalformedMessage, match=r"party '[ab]' sent array"):
         cluster.run(_bad_swap, {"a": (), "b": ()})
     with pytest.raises(MalformedMessage, match="party 'c' sent a malformed PRG key"):
         cluster.run(_bad_dealer, {"a": (), "b": (), "c": ()})
