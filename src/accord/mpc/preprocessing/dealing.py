@@ -26,8 +26,7 @@ _LOW63 = np.uint64((1 << 63) - 1)
 def words(rng: Rng, shape: tuple[int, ...], dtype: np.dtype | type) -> np.ndarray:
     """Uniform words of an unsigned integer dtype."""
     dt = np.dtype(dtype)
-    count = int(np.prod(shape))
-    return np.frombuffer(bytearray(rng.bytes(count * dt.itemsize)), dtype=dt).reshape(shape)
+    return rng.uint8((int(np.prod(shape)) * dt.itemsize,)).view(dt).reshape(shape)
 
 
 def bits(rng: Rng, shape: tuple[int, ...]) -> np.ndarray:

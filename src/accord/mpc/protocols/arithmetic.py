@@ -30,13 +30,18 @@ def mul(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | N
     if t is None or x is None or y is None:
         return None
     a, b, c = t
-    i = prov.roles.index
-    mine = np.stack([x - a, y - b])
-    ef = mine + swap(ctx, prov.roles, mine, "ef")
+    mine = np.empty((2, *np.shape(x)), dtype=np.uint64)
+    np.subtract(x, a, out=mine[0])
+    np.subtract(y, b, out=mine[1])
+    ef = swap(ctx, prov.roles, mine, "ef")
+    ef += mine
     e, f = ef[0], ef[1]
-    z = c + e * b + f * a
-    if i == 0:
-        z += e * f
+    if prov.roles.index == 0:
+        b = b + f    # e (b0 + f) + f a0 + c0 adds the public e f once.
+    z = np.multiply(e, b)
+    z += c
+    f *= a
+    z += f
     return z
 
 
@@ -100,16 +105,20 @@ def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray |
         return None
     r, t, s = pair
     i = prov.roles.index
-    mine = x + r
+    mine = np.add(x, r)
     if i == 0:
         mine += _OFFSET
-    c = mine + swap(ctx, prov.roles, mine, "c")
+    c = swap(ctx, prov.roles, mine, "c")
+    c += mine
     c_msb = c >> np.uint64(63)
-    sign = np.uint64(1) - (c_msb << np.uint64(1))
-    beta = s * sign
+    # beta = msb(c) + s - 2 msb(c) s, shifted into place; s only matters modulo 2^(bits + 1).
+    beta = np.where(c_msb.astype(bool), np.uint64(0) - s, s) if i == 1 else np.where(
+        c_msb.astype(bool), np.uint64(1) - s, s)
+    beta <<= np.uint64(63 - bits)
+    beta -= t
     if i == 0:
-        beta += c_msb
-    out = (beta << np.uint64(63 - bits)) - t
-    if i == 0:
-        out += ((c & _LOW63) >> np.uint64(bits)) - np.uint64(1 << (62 - bits))
-    return out
+        c &= _LOW63
+        c >>= np.uint64(bits)
+        beta += c
+        beta -= np.uint64(1 << (62 - bits))
+    return beta
