@@ -13,6 +13,7 @@ sent by all parties, dealer included, and rounds the most any party needed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -75,11 +76,11 @@ def run_workloads(cluster: accord.Cluster, engine: str, workloads: list[str], re
             feats = [bank.put(u[:, :half] if "bank" in hosted else None),
                      partner.put(u[:, half:] if "partner" in hosted else None)]
             labels = bank.put(v if "bank" in hosted else None)
-            run = lambda: train(spu, feats, labels)  # noqa: E731
+            run = functools.partial(train, spu, feats, labels)
         else:
             x = spu.share(bank.put(u if "bank" in hosted else None))
             y = spu.share(partner.put(v if "partner" in hosted else None))
-            run = lambda: spu.run(OPS[workload], x, y, name=workload)  # noqa: E731
+            run = functools.partial(spu.run, OPS[workload], x, y, name=workload)
         seconds, costs = [], []
         for _ in range(reps):
             start = time.perf_counter()
