@@ -23,6 +23,8 @@ Raw = np.ndarray | None
 class AdditiveEngine:
     """Primitive operations on two-party additive shares (one instance per party and session)."""
 
+    lead = 0
+
     def __init__(self, provider: CorrelationProvider, *, threat_model: str) -> None:
         self.provider = provider
         self.roles = provider.roles
@@ -38,7 +40,7 @@ class AdditiveEngine:
         return self.roles.index is not None
 
     # ------------------------------------------------------------------------------ local
-    def local(self, fn: Callable[..., np.ndarray], *raws: Raw) -> Raw:
+    def local(self, fn: Callable[..., np.ndarray], *raws: Raw, elementwise: bool = False) -> Raw:
         """Apply a linear or structural map to each operand's share."""
         if not self.holds_shares:
             return None
@@ -48,7 +50,10 @@ class AdditiveEngine:
         """Add a public ring value (the first party adds it)."""
         if raw is None:
             return None
-        return raw + value if self.roles.index == 0 else raw + np.zeros_like(value)
+        if self.roles.index == 0:
+            return raw + value
+        shape = np.broadcast_shapes(np.shape(raw), np.shape(value))
+        return raw if shape == np.shape(raw) else np.broadcast_to(raw, shape).copy()
 
     def public(self, value: np.ndarray) -> Raw:
         """A sharing of a public ring value."""

@@ -90,7 +90,7 @@ def polyval(u: Shared, coeffs: Sequence[float]) -> Shared:
     pw = powers(u, len(coeffs) - 1)
     enc = [encode(np.float64(c), frac, field="coefficient") for c in coeffs]
     raw = m.engine.local(lambda *rs: sum((e * r for e, r in zip(enc[1:], rs)), start=np.zeros_like(rs[0])),
-                         *[p.raw for p in pw])
+                         *[p.raw for p in pw], elementwise=True)
     acc = Shared(m, raw, u.shape, "fixed")
     acc = Shared(m, m.engine.add_public(acc.raw, np.uint64(enc[0]) << np.uint64(frac)), u.shape, "fixed")
     return acc.trunc(frac)

@@ -17,7 +17,7 @@ from accord.mpc.tensor import Shared, concatenate
 def sign_bits(x: Shared) -> Shared:
     """``x < 0`` as a secret boolean (the top bit of the two's-complement encoding)."""
     raw = x.m.engine.bits(x.m.sub("lt"), x.raw, x.shape, [63])
-    return Shared(x.m, x.m.engine.local(lambda r: r.reshape(x.shape), raw), x.shape, "bool")
+    return Shared(x.m, raw, (1, *x.shape), "bool").reshape(x.shape)
 
 
 def bit_slices(x: Shared, positions: Sequence[int]) -> Shared:

@@ -78,6 +78,7 @@ class ReplicatedEngine:
         return cls(parties, ctx.me, own, got)
 
     holds_shares = True
+    lead = 1
 
     # ------------------------------------------------------------------------------ randomness
     def _streams(self, label: str) -> tuple[Rng, Rng]:
@@ -92,15 +93,22 @@ class ReplicatedEngine:
         return own.uint64(shape) - nxt.uint64(shape)
 
     # ------------------------------------------------------------------------------ local
-    def local(self, fn: Callable[..., np.ndarray], *raws: Raw) -> Raw:
-        """Apply a linear or structural map to each component."""
+    def local(self, fn: Callable[..., np.ndarray], *raws: Raw, elementwise: bool = False) -> Raw:
+        """Apply a linear or structural map to each component (elementwise maps to both at once)."""
+        if elementwise:
+            return fn(*raws)
         return np.stack([fn(*(r[c] for r in raws)) for c in range(2)])
 
     def add_public(self, raw: Raw, value: np.ndarray) -> Raw:
         """Add a public value to component 0 (held by P0 in slot 0 and by P2 in slot 1)."""
-        first = raw[0] + value if self.index == 0 else raw[0] + np.zeros_like(value)
-        second = raw[1] + value if self.index == 2 else raw[1] + np.zeros_like(value)
-        return np.stack([first, second])
+        shape = np.broadcast_shapes(raw.shape[1:], np.shape(value))
+        if shape != raw.shape[1:]:
+            raw = np.broadcast_to(raw, (2, *shape))
+        elif self.index == 1:
+            return raw
+        out = raw.copy()
+        out[0 if self.index == 0 else 1] += value
+        return out
 
     def public(self, value: np.ndarray) -> Raw:
         """A sharing of a public ring value."""

@@ -112,8 +112,11 @@ def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray |
     c += mine
     c_msb = c >> np.uint64(63)
     # beta = msb(c) + s - 2 msb(c) s, shifted into place; s only matters modulo 2^(bits + 1).
-    beta = np.where(c_msb.astype(bool), np.uint64(0) - s, s) if i == 1 else np.where(
-        c_msb.astype(bool), np.uint64(1) - s, s)
+    beta = np.array(s * c_msb, dtype=np.uint64)
+    beta <<= np.uint64(1)
+    np.subtract(s, beta, out=beta)
+    if i == 0:
+        beta += c_msb
     beta <<= np.uint64(63 - bits)
     beta -= t
     if i == 0:
