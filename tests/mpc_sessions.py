@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import accord
 
-ENGINES = ("dealer", "insecure-self-dealer", "replicated")
+ENGINES = ("dealer", "insecure-self-dealer", "replicated", "ot")
 
 
 @contextmanager

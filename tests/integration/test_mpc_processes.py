@@ -9,12 +9,17 @@ from tests.integration.mpc_drivers import inputs
 from tests.procs import run_parties
 
 pytestmark = pytest.mark.slow
-PARTIES = ["bank", "partner", "carol"]
+ENGINES = ["dealer", "replicated", "ot"]
 
 
-@pytest.mark.parametrize("engine", ["dealer", "replicated"])
+def _parties(engine):
+    return ["bank", "partner"] if engine == "ot" else ["bank", "partner", "carol"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_mul_matmul_and_comparison(tmp_path, engine):
-    runs = run_parties(tmp_path, "tests.integration.mpc_drivers:ops_driver", PARTIES, {"engine": engine, "seed": 5})
+    runs = run_parties(tmp_path, "tests.integration.mpc_drivers:ops_driver", _parties(engine),
+                       {"engine": engine, "seed": 5})
     for run in runs.values():
         assert run.returncode == 0, run.stderr
     got = runs["bank"].result
@@ -28,10 +33,12 @@ def test_mul_matmul_and_comparison(tmp_path, engine):
         assert 0 < dealer < computing
 
 
-@pytest.mark.parametrize("engine", ["dealer", "replicated"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_logistic_regression(tmp_path, engine):
-    args = {"engine": engine, "n": 2000, "d": 10, "epochs": 3, "batch": 500, "seed": 2}
-    runs = run_parties(tmp_path, "tests.integration.mpc_drivers:lr_driver", PARTIES, args)
+    small = engine == "ot"
+    args = {"engine": engine, "n": 600 if small else 2000, "d": 8 if small else 10, "epochs": 2 if small else 3,
+            "batch": 200 if small else 500, "seed": 2}
+    runs = run_parties(tmp_path, "tests.integration.mpc_drivers:lr_driver", _parties(engine), args)
     for run in runs.values():
         assert run.returncode == 0, run.stderr
     result = runs["bank"].result

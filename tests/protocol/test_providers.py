@@ -7,22 +7,11 @@ import pytest
 
 import accord
 from accord.math.matmul import ring_matmul
-from accord.mpc.preprocessing import InsecureSelfDealerProvider, Roles, TrustedDealerProvider
+from accord.mpc.preprocessing import InsecureSelfDealerProvider, OTProvider, Roles, TrustedDealerProvider
 from accord.runtime import protocol
 
-PROVIDERS = {"dealer": TrustedDealerProvider, "insecure-self-dealer": InsecureSelfDealerProvider}
+PROVIDERS = {"dealer": TrustedDealerProvider, "insecure-self-dealer": InsecureSelfDealerProvider, "ot": OTProvider}
 SHAPE = (3, 5)
-
-
-def _providers():
-    out = dict(PROVIDERS)
-    try:
-        from accord.mpc.preprocessing.ot_provider import OTProvider
-
-        out["ot"] = OTProvider
-    except ImportError:
-        pass
-    return out
 
 
 @protocol("test.correlations", threat_model="test only", leakage="test only: returns correlations")
@@ -40,9 +29,9 @@ def _draw(ctx, cls, dealer):
     }
 
 
-@pytest.fixture(scope="module", params=sorted(_providers()))
+@pytest.fixture(scope="module", params=sorted(PROVIDERS))
 def drawn(request):
-    cls = _providers()[request.param]
+    cls = PROVIDERS[request.param]
     dealer = "c" if request.param == "dealer" else None
     names = ["a", "b", "c"] if dealer else ["a", "b"]
     with accord.Cluster.simulate(names) as cluster:

@@ -14,12 +14,11 @@ from accord.mpc.preprocessing.dealer_provider import (
     InsecureSelfDealerProvider,
     TrustedDealerProvider,
 )
+from accord.mpc.preprocessing.ot_provider import THREAT_MODEL as OT_THREAT_MODEL
+from accord.mpc.preprocessing.ot_provider import OTProvider
 from accord.mpc.replicated_engine import THREAT_MODEL as REPLICATED_THREAT_MODEL
 from accord.mpc.replicated_engine import ReplicatedEngine
 from accord.runtime.context import Context
-
-OT_THREAT_MODEL = ("semi-honest 2PC with no trusted party: the two parties generate their correlated randomness "
-                   "with oblivious transfer (Chou-Orlandi base OT, IKNP extension, Gilboa multiplication)")
 
 
 def engine_spec(mode: str) -> tuple[str, str]:
@@ -46,7 +45,5 @@ def setup_engine(ctx: Context, mode: str, parties: Sequence[str], dealer: str | 
     elif mode == "insecure-self-dealer":
         provider = InsecureSelfDealerProvider.setup(ctx, roles)
     else:
-        from accord.mpc.preprocessing.ot_provider import OTProvider
-
         provider = OTProvider.setup(ctx, roles)
     return AdditiveEngine(provider, threat_model=threat)

@@ -8,5 +8,7 @@
 
 from accord.mpc.preprocessing.base import CorrelationProvider, Roles
 from accord.mpc.preprocessing.dealer_provider import InsecureSelfDealerProvider, SeededProvider, TrustedDealerProvider
+from accord.mpc.preprocessing.ot_provider import OTProvider
 
-__all__ = ["CorrelationProvider", "InsecureSelfDealerProvider", "Roles", "SeededProvider", "TrustedDealerProvider"]
+__all__ = ["CorrelationProvider", "InsecureSelfDealerProvider", "OTProvider", "Roles", "SeededProvider",
+           "TrustedDealerProvider"]
