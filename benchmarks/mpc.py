@@ -32,7 +32,7 @@ from accord.mpc import approximations as ap
 from accord.mpc.examples.logistic_regression import accuracy, make_data, train, train_plain
 
 WORKLOADS = ("mul", "lt", "matmul", "sigmoid", "exp", "lr")
-PARTIES = {"2pc": ["bank", "partner", "carol"], "3pc": ["bank", "partner", "carol"]}
+PARTIES = {"2pc": ["bank", "partner", "carol"], "3pc": ["bank", "partner", "carol"], "2pc-ot": ["bank", "partner"]}
 
 
 def session(cluster: accord.Cluster, engine: str) -> Any:
@@ -50,10 +50,19 @@ def _inputs(workload: str, n: int, mm: int) -> tuple[Any, ...]:
         return gen.uniform(-1, 1, (mm, mm)), gen.uniform(-1, 1, (mm, mm))
     if workload == "lr":
         return make_data(10000, 100, seed=0)
+    if workload == "triples":
+        return gen.uniform(-4, 4, n // 10), gen.uniform(-4, 4, n // 10)
     return gen.uniform(-4, 4, n), gen.uniform(-4, 4, n)
 
 
+def _triples(a: Any, b: Any) -> Any:
+    """Offline phase only: ``a.size`` elementwise Beaver triples from the session's provider."""
+    a.m.engine.provider.triples(a.m.sub("triples"), a.shape)
+    return a
+
+
 OPS = {
+    "triples": _triples,
     "mul": lambda a, b: a * b,
     "lt": lambda a, b: a < b,
     "matmul": lambda a, b: a @ b,
@@ -88,7 +97,8 @@ def run_workloads(cluster: accord.Cluster, engine: str, workloads: list[str], re
             seconds.append(time.perf_counter() - start)
             record = cluster.report().runs[-1]
             costs.append({p: c.to_dict() for p, c in record.costs.items()})
-        entry: dict[str, Any] = {"seconds": statistics.median(seconds), "all_seconds": seconds, "costs": costs[-1]}
+        entry: dict[str, Any] = {"seconds": statistics.median(seconds), "all_seconds": seconds, "costs": costs[-1],
+                                 "count": len(u)}
         if workload == "lr":
             w, b = spu.reveal(result[0], to="bank"), spu.reveal(result[1], to="bank")
             if "bank" in hosted:
@@ -113,6 +123,10 @@ def summarise(views: list[dict[str, Any]], dealer: str | None) -> dict[str, Any]
             "rounds": max(c["rounds"] for c in costs.values()),
             "bytes_by_party": {p: c["bytes_sent"] for p, c in costs.items()},
         }
+        if workload == "triples":
+            count = views[0][workload]["count"]
+            entry["triples_per_second"] = count / entry["seconds"]
+            entry["bytes_per_triple"] = total / count
         if dealer and dealer in costs:
             entry["dealer_bytes_fraction"] = costs[dealer]["bytes_sent"] / max(1, total - costs[dealer]["bytes_sent"])
         for view in views:
@@ -125,17 +139,21 @@ def summarise(views: list[dict[str, Any]], dealer: str | None) -> dict[str, Any]
 
 def simulate(engine: str, workloads: list[str], reps: int, n: int, mm: int) -> dict[str, Any]:
     """All parties in this process."""
-    with accord.Cluster.simulate(PARTIES[engine if engine in PARTIES else "2pc"], job=f"bench-{engine}",
+    with accord.Cluster.simulate(_parties(engine), job=f"bench-{engine}",
                                  timeout=600) as cluster:
         view = run_workloads(cluster, engine, workloads, reps, n, mm)
     return summarise([view], "carol" if engine == "2pc" else None)
+
+
+def _parties(engine: str) -> list[str]:
+    return PARTIES[engine]
 
 
 def loopback(engine: str, workloads: list[str], reps: int, n: int, mm: int) -> dict[str, Any]:
     """One process per party, gRPC with mutual TLS on 127.0.0.1."""
     from accord.net.tls import write_party_certificate
 
-    parties = PARTIES[engine if engine in PARTIES else "2pc"]
+    parties = _parties(engine)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         entries = {}
@@ -175,7 +193,8 @@ def _party_main(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap_ = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap_.add_argument("--engines", default="2pc,3pc", help="comma-separated: 2pc (dealer), 3pc")
+    ap_.add_argument("--engines", default="2pc,3pc", help="comma-separated: 2pc (dealer), 3pc, 2pc-ot (no third "
+                     "party; try --workloads triples,mul,lr)")
     ap_.add_argument("--modes", default="sim,loopback", help="comma-separated: sim, loopback")
     ap_.add_argument("--workloads", default=",".join(WORKLOADS))
     ap_.add_argument("--reps", type=int, default=3)
@@ -196,8 +215,9 @@ def main() -> None:
             for workload, entry in figures.items():
                 key = f"{engine}/{mode}/{workload}"
                 results[key] = entry
-                extra = "".join(f" {k}={v:.4f}" for k, v in entry.items()
-                                if k in ("dealer_bytes_fraction", "accuracy", "accuracy_plain"))
+                extra = "".join(f" {k}={v:.4g}" for k, v in entry.items()
+                                if k in ("dealer_bytes_fraction", "accuracy", "accuracy_plain", "triples_per_second",
+                                         "bytes_per_triple"))
                 print(f"{key:<24} {entry['seconds']:8.3f} s {entry['bytes'] / 1e6:10.1f} MB "
                       f"{entry['rounds']:6d} rounds{extra}", flush=True)
     if args.json:
