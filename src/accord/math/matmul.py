@@ -11,6 +11,11 @@ a0 b0, a0 b1 + a1 b0, a1 b1 and a0 b2 + a2 b0. Karatsuba's identity
 original size. Every partial sum must stay below 2^53, where float64 is exact: the largest digit
 product, ``(a0 + a1)(b0 + b1)``, is below 2.25 * 2^42, so the inner dimension is processed in chunks
 of at most 512 and the chunk results are added in the ring (chunking adds no multiplications).
+
+Products with few output rows or columns (matrix-vector products, as in logistic regression) are
+memory-bound rather than compute-bound: there we multiply elementwise in ``uint64`` (exact modulo
+2^64) and sum along the inner dimension, one output column or row at a time, which is faster than
+splitting into digits.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from accord.math.ring import DTYPE
 
 _CHUNK = 512
+_NARROW = 4
 
 
 def _signed_digit(s: np.ndarray, bits: int) -> np.ndarray:
@@ -74,6 +80,10 @@ def ring_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"ring_matmul needs 2-D arrays with matching inner dimension, got {a.shape} and {b.shape}")
     k = a.shape[1]
+    if b.shape[1] <= _NARROW:
+        return np.stack([(a * b[:, j]).sum(axis=1, dtype=DTYPE) for j in range(b.shape[1])], axis=1)
+    if a.shape[0] <= _NARROW:
+        return np.stack([(a[i][:, None] * b).sum(axis=0, dtype=DTYPE) for i in range(a.shape[0])])
     if k <= _CHUNK:
         return _matmul_chunk(a, b)
     out = np.zeros((a.shape[0], b.shape[1]), dtype=DTYPE)

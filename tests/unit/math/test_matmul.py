@@ -22,3 +22,12 @@ def test_extreme_digits_stay_exact(value):
 def test_shape_mismatch_is_a_value_error():
     with pytest.raises(ValueError, match="matching inner dimension"):
         ring_matmul(np.zeros((2, 3), np.uint64), np.zeros((4, 2), np.uint64))
+
+
+@pytest.mark.parametrize("shape", [(300, 700, 1), (2, 900, 40), (5, 3, 4)])
+def test_narrow_products_are_exact(shape):
+    m, k, n = shape
+    gen = np.random.default_rng(m + k + n)
+    a = gen.integers(0, 2**64, (m, k), dtype=np.uint64, endpoint=False)
+    b = gen.integers(0, 2**64, (k, n), dtype=np.uint64, endpoint=False)
+    assert np.array_equal(ring_matmul(a, b), a @ b)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from accord.math.fixed import encode
 from accord.mpc.approximations import sigmoid
 from accord.mpc.session import MPC, SecretArray
 from accord.mpc.tensor import Shared, concatenate
@@ -41,19 +42,19 @@ def train(spu: MPC, features: Sequence[PartyObject], labels: PartyObject, *, epo
 
     def loop(*arrays: Shared) -> tuple[Shared, Shared]:
         *parts, target = arrays
-        x = concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        n, d = x.shape
-        m = x.m
+        m = target.m
+        n = target.shape[0]
+        # A public column of ones makes the bias the last weight: one product and one update per step.
+        ones = Shared(m, m.engine.public(encode(np.ones((n, 1)), m.frac)), (n, 1), "fixed")
+        x = concatenate([*parts, ones], axis=1)
+        d = x.shape[1]
         w = Shared(m, m.engine.public(np.zeros(d, dtype=np.uint64)), (d,), "fixed")
-        b = Shared(m, m.engine.public(np.zeros((), dtype=np.uint64)), (), "fixed")
         for _ in range(epochs):
             for start in range(0, n - batch + 1, batch):
                 xb = x[start:start + batch]
-                p = sigmoid(xb @ w + b)
-                g = p - target[start:start + batch]
+                g = sigmoid(xb @ w) - target[start:start + batch]
                 w = w - (xb.T @ g) * (lr / batch)
-                b = b - g.sum() * (lr / batch)
-        return w, b
+        return w[:-1], w[-1]
 
     return spu.run(loop, *shared, y, name="logistic_regression")
 
