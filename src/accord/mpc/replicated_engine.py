@@ -1,9 +1,10 @@
 """Three-party replicated sharing over Z_2^64 (honest majority, semi-honest), no dealer.
 
-Party ``i`` of ``(P0, P1, P2)`` holds ``(x_i, x_{i+1})`` of ``x = x0 + x1 + x2`` (Araki, Furukawa,
-Lindell, Nof and Ohara, CCS 2016; ABY3, Mohassel and Rindal, CCS 2018). At setup party ``i`` draws a
-PRF key ``k_i`` and sends it to party ``i - 1``, so party ``i`` holds ``k_i`` and ``k_{i+1}`` and each
-pair of parties shares one key. From these keys every party derives, without communication, zero
+Party ``i`` of ``(P0, P1, P2)`` holds the pair ``(x_i, x_{i+1})`` (a tuple of two arrays) of
+``x = x0 + x1 + x2`` (Araki, Furukawa, Lindell, Nof and Ohara, CCS 2016; ABY3, Mohassel and Rindal,
+CCS 2018). At setup party ``i`` draws a PRF key ``k_i`` and sends it to party ``i - 1``, so party
+``i`` holds ``k_i`` and ``k_{i+1}`` and each pair of parties shares one key. From these keys every
+party derives, without communication, zero
 shares ``alpha_i = F(k_i) - F(k_{i+1})`` (which sum to 0) and randomness shared by a pair.
 
 * Multiplication and matrix multiplication: each party computes its 3-of-3 additive share
@@ -43,7 +44,7 @@ THREAT_MODEL = (
 HELPER_MODEL = "P2 deals to P0 and P1 from shared PRF keys (part of the 3-party honest-majority model)"
 _KEY = 16
 
-Raw = np.ndarray | None
+Raw = tuple[np.ndarray, np.ndarray] | None
 
 
 class ReplicatedEngine:
@@ -78,7 +79,7 @@ class ReplicatedEngine:
         return cls(parties, ctx.me, own, got)
 
     holds_shares = True
-    lead = 1
+    lead = 0
 
     # ------------------------------------------------------------------------------ randomness
     def _streams(self, label: str) -> tuple[Rng, Rng]:
@@ -94,26 +95,22 @@ class ReplicatedEngine:
 
     # ------------------------------------------------------------------------------ local
     def local(self, fn: Callable[..., np.ndarray], *raws: Raw, elementwise: bool = False) -> Raw:
-        """Apply a linear or structural map to each component (elementwise maps to both at once)."""
-        if elementwise:
-            return fn(*raws)
-        return np.stack([fn(*(r[c] for r in raws)) for c in range(2)])
+        """Apply a linear or structural map to each of the two components."""
+        return tuple(fn(*(r[c] for r in raws)) for c in range(2))
 
     def add_public(self, raw: Raw, value: np.ndarray) -> Raw:
         """Add a public value to component 0 (held by P0 in slot 0 and by P2 in slot 1)."""
-        shape = np.broadcast_shapes(raw.shape[1:], np.shape(value))
-        if shape != raw.shape[1:]:
-            raw = np.broadcast_to(raw, (2, *shape))
-        elif self.index == 1:
-            return raw
-        out = raw.copy()
-        out[0 if self.index == 0 else 1] += value
-        return out
+        shape = np.broadcast_shapes(np.shape(raw[0]), np.shape(value))
+        comps = [r if np.shape(r) == shape else np.broadcast_to(r, shape).copy() for r in raw]
+        slot = {0: 0, 2: 1}.get(self.index)
+        if slot is not None:
+            comps[slot] = comps[slot] + value
+        return (comps[0], comps[1])
 
     def public(self, value: np.ndarray) -> Raw:
         """A sharing of a public ring value."""
         value = np.asarray(value, dtype=DTYPE)
-        return self.add_public(np.zeros((2, *value.shape), dtype=DTYPE), value)
+        return self.add_public((np.zeros(value.shape, dtype=DTYPE), np.zeros(value.shape, dtype=DTYPE)), value)
 
     # ---------------------------------------------------------------------------- input/output
     def share(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape) -> Raw:
@@ -128,18 +125,19 @@ class ReplicatedEngine:
                 rest = np.asarray(value - c0 - c1)
                 for p in (1, 2):
                     ctx.send(self.computing[(o + p) % 3], rest, "share")
-                return np.stack([c0, c1])
+                return (c0, c1)
             got = expect_array(ctx.recv(owner, "share"), peer=owner, step=f"{ctx.path}/share", shape=tuple(shape),
                                dtype=DTYPE)
             # Party o+1 holds (x_{o+1}, x_{o+2}) and its own key is k_{o+1}; party o+2 holds (x_{o+2}, x_o)
             # and its next key is k_o.
-            return np.stack([own.uint64(shape), got]) if rel == 1 else np.stack([got, nxt.uint64(shape)])
+            return (own.uint64(shape), got) if rel == 1 else (got, nxt.uint64(shape))
         if ctx.me == owner:
             for i, pair in enumerate(_split(value, ctx.rng)):
                 ctx.send(self.computing[i], pair, "share")
             return None
-        return expect_array(ctx.recv(owner, "share"), peer=owner, step=f"{ctx.path}/share", shape=(2, *shape),
+        pair = expect_array(ctx.recv(owner, "share"), peer=owner, step=f"{ctx.path}/share", shape=(2, *shape),
                             dtype=DTYPE)
+        return (pair[0], pair[1])
 
     def reveal(self, ctx: Context, raw: Raw, shape: Shape, to: Sequence[str]) -> np.ndarray | None:
         """The ring value at each party in ``to``: each receiver gets the component it lacks."""
@@ -151,7 +149,7 @@ class ReplicatedEngine:
                 if self.index == (t + 1) % 3:   # holds x_{t+1}, x_{t+2}: send x_{t+2}
                     ctx.send(target, np.array(raw[1]), "reveal")
             elif self.index in (0, 1):
-                ctx.send(target, np.array(raw[0] if self.index == 0 else raw), "reveal")
+                ctx.send(target, np.array(raw[0] if self.index == 0 else np.stack(raw)), "reveal")
         if ctx.me not in to:
             return None
         if ctx.me in self.computing:
@@ -172,10 +170,13 @@ class ReplicatedEngine:
         ctx.send(self.computing[(self.index - 1) % 3], z, "z")
         frm = self.computing[(self.index + 1) % 3]
         got = expect_array(ctx.recv(frm, "z"), peer=frm, step=f"{ctx.path}/z", shape=z.shape, dtype=DTYPE)
-        return np.stack([z, got])
+        return (z, got)
 
     def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return a[0] * b[0] + a[0] * b[1] + a[1] * b[0] + self.zero_shares(a.shape[1:])
+        z = a[0] * (b[0] + b[1])
+        z += a[1] * b[0]
+        z += self.zero_shares(np.shape(z))
+        return z
 
     def _matproduct(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         z = ring_matmul(np.concatenate([a[0], a[1]], axis=1), np.concatenate([b[0] + b[1], b[0]], axis=0))
@@ -221,16 +222,16 @@ class ReplicatedEngine:
                               shape=tuple(shape), dtype=DTYPE)
             u0 = expect_array(ctx.recv(self.computing[0], "u"), peer=self.computing[0], step=f"{ctx.path}/u",
                               shape=tuple(shape), dtype=DTYPE)
-            return np.stack([u2, u0])
+            return (u2, u0)
         stream = nxt if self.index == 0 else own
         u1, w = stream.uint64(shape), stream.uint64(shape)
         if self.index == 0:
             u0 = np.asarray(y - u1 - w)
             ctx.send(self.computing[2], u0, "u")
-            return np.stack([u0, u1])
+            return (u0, u1)
         u2 = np.asarray(y + w)
         ctx.send(self.computing[2], u2, "u")
-        return np.stack([u1, u2])
+        return (u1, u2)
 
     def trunc(self, ctx: Context, a: Raw, shape: Shape, bits: int) -> Raw:
         """Truncation with P2 as helper (the two-party protocol, then re-sharing; 2 rounds)."""
