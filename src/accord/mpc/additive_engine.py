@@ -23,8 +23,6 @@ Raw = np.ndarray | None
 class AdditiveEngine:
     """Primitive operations on two-party additive shares (one instance per party and session)."""
 
-    lead = 0
-
     def __init__(self, provider: CorrelationProvider, *, threat_model: str) -> None:
         self.provider = provider
         self.roles = provider.roles
@@ -40,7 +38,7 @@ class AdditiveEngine:
         return self.roles.index is not None
 
     # ------------------------------------------------------------------------------ local
-    def local(self, fn: Callable[..., np.ndarray], *raws: Raw, elementwise: bool = False) -> Raw:
+    def local(self, fn: Callable[..., np.ndarray], *raws: Raw) -> Raw:
         """Apply a linear or structural map to each operand's share."""
         if not self.holds_shares:
             return None

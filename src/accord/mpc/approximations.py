@@ -90,7 +90,7 @@ def polyval(u: Shared, coeffs: Sequence[float], pw: Sequence[Shared] | None = No
     pw = powers(u, len(coeffs) - 1) if pw is None else pw
     enc = [encode(np.float64(c), frac, field="coefficient") for c in coeffs]
     raw = m.engine.local(lambda *rs: sum((e * r for e, r in zip(enc[1:], rs)), start=np.zeros_like(rs[0])),
-                         *[p.raw for p in pw], elementwise=True)
+                         *[p.raw for p in pw])
     acc = Shared(m, raw, u.shape, "fixed")
     acc = Shared(m, m.engine.add_public(acc.raw, np.uint64(enc[0]) << np.uint64(frac)), u.shape, "fixed")
     return acc.trunc(frac)
@@ -109,7 +109,7 @@ def mixed_products(pairs: Sequence[tuple[Shared, Shared]]) -> list[Shared]:
                      _raw_concat(m, [b.raw for _, b in pairs]), (sum(sizes),))
     parts, start = [], 0
     for size in sizes:
-        parts.append(engine.local(lambda r, a=start, z=size: r[..., a:a + z], raw, elementwise=True))
+        parts.append(engine.local(lambda r, a=start, z=size: r[..., a:a + z], raw))
         start += size
     fixed = [i for i, (a, b) in enumerate(pairs) if a.kind == "fixed" and b.kind == "fixed"]
     if fixed:
@@ -125,17 +125,17 @@ def mixed_products(pairs: Sequence[tuple[Shared, Shared]]) -> list[Shared]:
 def _raw_split_sizes(m: Machine, raw: object, sizes: Sequence[int]) -> list[object]:
     out, start = [], 0
     for size in sizes:
-        out.append(m.engine.local(lambda r, a=start, z=size: r[..., a:a + z], raw, elementwise=True))
+        out.append(m.engine.local(lambda r, a=start, z=size: r[..., a:a + z], raw))
         start += size
     return out
 
 
 def _raw_concat(m: Machine, raws: Sequence[object]) -> object:
-    return m.engine.local(lambda *rs: np.concatenate(rs, axis=-1), *raws, elementwise=True)
+    return m.engine.local(lambda *rs: np.concatenate(rs, axis=-1), *raws)
 
 
 def _raw_split(m: Machine, raw: object, parts: int, size: int) -> list[object]:
-    return [m.engine.local(lambda r, i=i: r[..., i * size:(i + 1) * size], raw, elementwise=True)
+    return [m.engine.local(lambda r, i=i: r[..., i * size:(i + 1) * size], raw)
             for i in range(parts)]
 
 
@@ -158,7 +158,7 @@ def sigmoid(x: Shared) -> Shared:
     lo, s, hi = bits[:n], bits[n:2 * n], bits[2 * n:]
     clipped = (hi + lo - 2 * s) * flat                      # |x| inside [-8, 8], 0 outside
     outside = (1 - hi + lo) * np.int64(1 << (frac + 3))     # 2^(frac+3) = 8 at scale frac + 2, outside only
-    u = engine.add_public(engine.local(np.add, clipped.raw, outside.raw, elementwise=True),
+    u = engine.add_public(engine.local(np.add, clipped.raw, outside.raw),
                           np.uint64(0) - np.uint64(1 << (frac + 2)))
     shift = frac + 2
     sub = m.sub("mul")
@@ -170,7 +170,7 @@ def sigmoid(x: Shared) -> Shared:
     coeffs = _fit("sigmoid", 7)
     enc = [encode(np.float64(c), frac, field="coefficient") for c in coeffs]
     acc = engine.local(lambda *rs: sum((e * r for e, r in zip(enc[1:], rs)), start=np.zeros_like(rs[0])),
-                       u, p2, p3, p4, p5, p6, p7, elementwise=True)
+                       u, p2, p3, p4, p5, p6, p7)
     acc = engine.add_public(acc, np.uint64(enc[0]) << np.uint64(shift))
     g = Shared(m, engine.trunc(m.sub("trunc"), acc, (n,), shift), (n,), "fixed")
     return ((1 - 2 * s) * g + 0.5).reshape(x.shape)

@@ -79,7 +79,6 @@ class ReplicatedEngine:
         return cls(parties, ctx.me, own, got)
 
     holds_shares = True
-    lead = 0
 
     # ------------------------------------------------------------------------------ randomness
     def _streams(self, label: str) -> tuple[Rng, Rng]:
@@ -94,7 +93,7 @@ class ReplicatedEngine:
         return own.uint64(shape) - nxt.uint64(shape)
 
     # ------------------------------------------------------------------------------ local
-    def local(self, fn: Callable[..., np.ndarray], *raws: Raw, elementwise: bool = False) -> Raw:
+    def local(self, fn: Callable[..., np.ndarray], *raws: Raw) -> Raw:
         """Apply a linear or structural map to each of the two components."""
         return tuple(fn(*(r[c] for r in raws)) for c in range(2))
 

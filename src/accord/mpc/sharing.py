@@ -1,8 +1,8 @@
 """Splitting and recombining secrets as pure functions: additive 2-of-2 and replicated 2-of-3 over Z_2^64.
 
 Additive: ``x = x0 + x1``. Replicated (Araki et al., CCS 2016; ABY3): ``x = x0 + x1 + x2`` and party
-``i`` holds the pair ``(x_i, x_{i+1})``, stored as an array with a leading axis of length 2, so any
-two parties can reconstruct and any one party sees only uniform values.
+``i`` holds the pair ``(x_i, x_{i+1})`` (here stacked into one array with a leading axis of length 2;
+the engine keeps the two arrays apart), so any two parties can reconstruct and any one party sees only uniform values.
 """
 
 from __future__ import annotations

@@ -78,15 +78,9 @@ class Shared:
     def _new(self, raw: Any, shape: Sequence[int] | None = None, kind: str | None = None) -> Shared:
         return Shared(self.m, raw, self.shape if shape is None else shape, kind or self.kind)
 
-    @property
-    def _lead(self) -> tuple[int, ...]:
-        """Leading axes of this engine's share arrays before the logical shape (2 for replicated)."""
-        return (2,) if self.m.engine.lead else ()
-
-    def _local(self, fn: Any, shape: Sequence[int], *others: Shared, kind: str | None = None,
-               elementwise: bool = False) -> Shared:
+    def _local(self, fn: Any, shape: Sequence[int], *others: Shared, kind: str | None = None) -> Shared:
         raws = (self.raw, *(o.raw for o in others))
-        return self._new(self.m.engine.local(fn, *raws, elementwise=elementwise), shape, kind)
+        return self._new(self.m.engine.local(fn, *raws), shape, kind)
 
     # ---------------------------------------------------------------------------- encoding
     def _encode_public(self, value: Any, kind: str) -> np.ndarray:
@@ -105,7 +99,7 @@ class Shared:
             return self._new(self.raw, kind=kind)
         if kind == "fixed":
             scale = np.uint64(1 << self.m.frac)
-            return self._local(lambda r: r * scale, self.shape, kind="fixed", elementwise=True)
+            return self._local(lambda r: r * scale, self.shape, kind="fixed")
         return self.trunc(self.m.frac)._new_kind("int")
 
     def _new_kind(self, kind: str) -> Shared:
@@ -119,10 +113,7 @@ class Shared:
     def _broadcast(self, shape: tuple[int, ...]) -> Shared:
         if shape == self.shape:
             return self
-        lead = self._lead
-        padded = lead + (1,) * (len(shape) - self.ndim) + self.shape
-        return self._local(lambda r: np.broadcast_to(r.reshape(padded), lead + tuple(shape)).copy(), shape,
-                           elementwise=True)
+        return self._local(lambda r: np.broadcast_to(r, tuple(shape)).copy(), shape)
 
     # ---------------------------------------------------------------------------- linear ops
     def __add__(self, other: Any) -> Shared:
@@ -136,12 +127,12 @@ class Shared:
         shape = np.broadcast_shapes(a.shape, b.shape)
         a, b = a._broadcast(shape), b._broadcast(shape)
         kind = a.kind if a.kind == b.kind and a.kind != "bool" else ("fixed" if a.kind == "fixed" else "int")
-        return a._local(np.add, shape, b, kind=kind, elementwise=True)
+        return a._local(np.add, shape, b, kind=kind)
 
     __radd__ = __add__
 
     def __neg__(self) -> Shared:
-        return self._local(np.negative, self.shape, kind="int" if self.kind == "bool" else self.kind, elementwise=True)
+        return self._local(np.negative, self.shape, kind="int" if self.kind == "bool" else self.kind)
 
     def __sub__(self, other: Any) -> Shared:
         return self + (-other if isinstance(other, Shared) else -np.asarray(other))
@@ -157,11 +148,11 @@ class Shared:
                 value = encode_int(arr.astype(np.int64), field="public operand")
                 shape = np.broadcast_shapes(self.shape, value.shape)
                 kind = "int" if self.kind == "bool" else self.kind
-                return self._broadcast(shape)._local(lambda r: r * value, shape, kind=kind, elementwise=True)
+                return self._broadcast(shape)._local(lambda r: r * value, shape, kind=kind)
             value = encode(arr, self.m.frac, field="public operand")
             shape = np.broadcast_shapes(self.shape, value.shape)
             me = self.astype("fixed")._broadcast(shape)
-            return me._local(lambda r: r * value, shape, elementwise=True).trunc(self.m.frac)
+            return me._local(lambda r: r * value, shape).trunc(self.m.frac)
         shape = np.broadcast_shapes(self.shape, other.shape)
         a, b = self._broadcast(shape), other._broadcast(shape)
         engine = self.m.engine
@@ -228,8 +219,7 @@ class Shared:
         """Same elements, new shape."""
         target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
         new_shape = np.empty(self.shape, dtype=np.bool_).reshape(target).shape
-        lead = self._lead
-        return self._local(lambda r: r.reshape(lead + new_shape), new_shape, elementwise=True)
+        return self._local(lambda r: r.reshape(new_shape), new_shape)
 
     def flatten(self) -> Shared:
         """A 1-D copy."""
@@ -239,8 +229,7 @@ class Shared:
         """Permute the axes (reversed by default)."""
         order = tuple(axes) if axes else tuple(reversed(range(self.ndim)))
         shape = tuple(self.shape[a] for a in order)
-        full = tuple(range(len(self._lead))) + tuple(a + len(self._lead) for a in order)
-        return self._local(lambda r: np.array(np.transpose(r, full), order="C"), shape, elementwise=True)
+        return self._local(lambda r: np.array(np.transpose(r, order), order="C"), shape)
 
     @property
     def T(self) -> Shared:  # noqa: N802 - numpy's name
@@ -249,9 +238,7 @@ class Shared:
 
     def __getitem__(self, index: Any) -> Shared:
         probe = np.empty(self.shape, dtype=np.bool_)[index]
-        lead = (slice(None),) * len(self._lead)
-        full = lead + (index if isinstance(index, tuple) else (index,))
-        return self._local(lambda r: np.array(r[full], order="C"), probe.shape, elementwise=True)
+        return self._local(lambda r: np.array(r[index], order="C"), probe.shape)
 
     def sum(self, axis: int | None = None, keepdims: bool = False) -> Shared:
         """Sum along an axis (local)."""
@@ -343,9 +330,7 @@ def concatenate(arrays: Sequence[Shared], axis: int = 0) -> Shared:
     kinds = {a.kind for a in arrays}
     items = [a.astype("fixed") for a in arrays] if "fixed" in kinds else list(arrays)
     shape = np.concatenate([np.empty(a.shape, dtype=np.bool_) for a in items], axis=axis).shape
-    shift = len(first._lead)
-    full = axis + shift if axis >= 0 else axis
-    raw = first.m.engine.local(lambda *rs: np.concatenate(rs, axis=full), *[a.raw for a in items], elementwise=True)
+    raw = first.m.engine.local(lambda *rs: np.concatenate(rs, axis=axis), *[a.raw for a in items])
     kind = "fixed" if "fixed" in kinds else (kinds.pop() if len(kinds) == 1 else "int")
     return Shared(first.m, raw, shape, kind)
 
