@@ -1,6 +1,7 @@
 """MPC benchmarks: 2PC (trusted dealer) and 3PC (replicated), in simulation and as processes over loopback mTLS.
 
-Workloads match SecretFlow SPU's anchor script (/work/shared/anchors/bench_spu_sim.py): fixed-point
+``overhead`` times one driver-level operation on a single element (the fixed cost of an SPMD run).
+The other workloads match SecretFlow SPU's anchor script (/work/shared/anchors/bench_spu_sim.py): fixed-point
 mul, less-than and sigmoid/exp on 1e6 elements, a 1000x1000 matmul and the logistic regression
 (10 epochs, 10000 x 100, batch 1000). Each figure is the median over ``--reps`` runs of one operation
 (sharing the inputs and revealing the output are not timed, as in SPU's ``run_s``); bytes are the sum
@@ -31,7 +32,7 @@ import accord
 from accord.mpc import approximations as ap
 from accord.mpc.examples.logistic_regression import accuracy, make_data, train, train_plain
 
-WORKLOADS = ("mul", "lt", "matmul", "sigmoid", "exp", "lr")
+WORKLOADS = ("overhead", "mul", "lt", "matmul", "sigmoid", "exp", "lr")
 PARTIES = {"2pc": ["bank", "partner", "carol"], "3pc": ["bank", "partner", "carol"], "2pc-ot": ["bank", "partner"]}
 
 
@@ -52,6 +53,8 @@ def _inputs(workload: str, n: int, mm: int) -> tuple[Any, ...]:
         return make_data(10000, 100, seed=0)
     if workload == "triples":
         return gen.uniform(-4, 4, n // 10), gen.uniform(-4, 4, n // 10)
+    if workload == "overhead":
+        return gen.uniform(-4, 4, 1), gen.uniform(-4, 4, 1)
     return gen.uniform(-4, 4, n), gen.uniform(-4, 4, n)
 
 
@@ -62,6 +65,7 @@ def _triples(a: Any, b: Any) -> Any:
 
 
 OPS = {
+    "overhead": lambda a, b: a + b,
     "triples": _triples,
     "mul": lambda a, b: a * b,
     "lt": lambda a, b: a < b,
