@@ -222,7 +222,7 @@ def main() -> None:
                 extra = "".join(f" {k}={v:.4g}" for k, v in entry.items()
                                 if k in ("dealer_bytes_fraction", "accuracy", "accuracy_plain", "triples_per_second",
                                          "bytes_per_triple"))
-                print(f"{key:<24} {entry['seconds']:8.3f} s {entry['bytes'] / 1e6:10.1f} MB "
+                print(f"{key:<24} {entry['seconds']:9.4f} s {entry['bytes'] / 1e6:10.1f} MB "
                       f"{entry['rounds']:6d} rounds{extra}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
