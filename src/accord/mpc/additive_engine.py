@@ -117,6 +117,14 @@ class AdditiveEngine:
         """Fixed-point matrix product: multiply, then truncate (2 rounds)."""
         return self.trunc(ctx.sub("trunc"), self.matmul(ctx.sub("matmul"), a, b, m, k, n), (m, n), bits)
 
+    def mul_split(self, ctx: Context, a: Raw, b: Raw, size: int, fixed: int, bits: int) -> Raw:
+        """Products of flat arrays where the first ``fixed`` are truncated by ``bits`` (2 rounds)."""
+        z = self.mul(ctx.sub("mul"), a, b, (size,))
+        if fixed == 0:
+            return z
+        head = self.trunc(ctx.sub("trunc"), None if z is None else z[:fixed], (fixed,), bits)
+        return None if z is None else np.concatenate([head, z[fixed:]])
+
     def bits(self, ctx: Context, a: Raw, shape: Shape, positions: Sequence[int]) -> Raw:
         """Additive 0/1 shares of the bits of ``a`` at ``positions``, shape ``(len(positions),) + shape``."""
         shape = tuple(shape)

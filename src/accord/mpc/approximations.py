@@ -103,23 +103,15 @@ def mixed_products(pairs: Sequence[tuple[Shared, Shared]]) -> list[Shared]:
     separate multiplication would take.
     """
     m = pairs[0][0].m
-    engine = m.engine
-    sizes = [a.size for a, _ in pairs]
-    raw = engine.mul(m.sub("mul"), _raw_concat(m, [a.raw for a, _ in pairs]),
-                     _raw_concat(m, [b.raw for _, b in pairs]), (sum(sizes),))
-    parts, start = [], 0
-    for size in sizes:
-        parts.append(engine.local(lambda r, a=start, z=size: r[..., a:a + z], raw))
-        start += size
     fixed = [i for i, (a, b) in enumerate(pairs) if a.kind == "fixed" and b.kind == "fixed"]
-    if fixed:
-        total = sum(sizes[i] for i in fixed)
-        cut = _raw_split_sizes(m, engine.trunc(m.sub("trunc"), _raw_concat(m, [parts[i] for i in fixed]), (total,),
-                                               m.frac), [sizes[i] for i in fixed])
-        for i, piece in zip(fixed, cut):
-            parts[i] = piece
+    order = fixed + [i for i in range(len(pairs)) if i not in fixed]
+    sizes = [pairs[i][0].size for i in order]
+    raw = m.engine.mul_split(m.sub("mul"), _raw_concat(m, [pairs[i][0].raw for i in order]),
+                             _raw_concat(m, [pairs[i][1].raw for i in order]), sum(sizes),
+                             sum(sizes[:len(fixed)]), m.frac)
+    parts = dict(zip(order, _raw_split_sizes(m, raw, sizes)))
     kinds = ["fixed" if "fixed" in (a.kind, b.kind) else "int" for a, b in pairs]
-    return [Shared(m, p, (size,), kind) for p, size, kind in zip(parts, sizes, kinds)]
+    return [Shared(m, parts[i], (pairs[i][0].size,), kinds[i]) for i in range(len(pairs))]
 
 
 def _raw_split_sizes(m: Machine, raw: object, sizes: Sequence[int]) -> list[object]:
@@ -132,11 +124,6 @@ def _raw_split_sizes(m: Machine, raw: object, sizes: Sequence[int]) -> list[obje
 
 def _raw_concat(m: Machine, raws: Sequence[object]) -> object:
     return m.engine.local(lambda *rs: np.concatenate(rs, axis=-1), *raws)
-
-
-def _raw_split(m: Machine, raw: object, parts: int, size: int) -> list[object]:
-    return [m.engine.local(lambda r, i=i: r[..., i * size:(i + 1) * size], raw)
-            for i in range(parts)]
 
 
 def sigmoid(x: Shared) -> Shared:
@@ -163,10 +150,10 @@ def sigmoid(x: Shared) -> Shared:
     shift = frac + 2
     sub = m.sub("mul")
     p2 = engine.mul_trunc(sub, u, u, (n,), shift)
-    p3, p4 = _raw_split(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p2, p2]), _raw_concat(m, [u, p2]),
-                                            (2 * n,), shift), 2, n)
-    p5, p6, p7 = _raw_split(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p4, p4, p4]),
-                                                _raw_concat(m, [u, p2, p3]), (3 * n,), shift), 3, n)
+    p3, p4 = _raw_split_sizes(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p2, p2]), _raw_concat(m, [u, p2]),
+                                                  (2 * n,), shift), [n, n])
+    p5, p6, p7 = _raw_split_sizes(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p4, p4, p4]),
+                                                      _raw_concat(m, [u, p2, p3]), (3 * n,), shift), [n, n, n])
     coeffs = _fit("sigmoid", 7)
     enc = [encode(np.float64(c), frac, field="coefficient") for c in coeffs]
     acc = engine.local(lambda *rs: sum((e * r for e, r in zip(enc[1:], rs)), start=np.zeros_like(rs[0])),

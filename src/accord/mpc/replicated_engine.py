@@ -251,6 +251,22 @@ class ReplicatedEngine:
         y = arithmetic.trunc(sub, self.provider, (m, n), pair, bits)
         return self._from_pair(sub, y, (m, n))
 
+    def mul_split(self, ctx: Context, a: Raw, b: Raw, size: int, fixed: int, bits: int) -> Raw:
+        """Products of flat arrays where the first ``fixed`` are truncated by ``bits`` (3 latencies).
+
+        The untruncated tail is re-shared in the same round in which P2 sends its share of the head to
+        P1, so integer products ride along with the fixed-point ones.
+        """
+        sub = ctx.sub("mul_trunc")
+        z = self._product(a, b)
+        tail = self._reshare(sub, z[fixed:])
+        if fixed == 0:
+            return tail
+        pair = self._to_pair(sub, z[:fixed])
+        y = arithmetic.trunc(sub, self.provider, (fixed,), pair, bits)
+        head = self._from_pair(sub, y, (fixed,))
+        return (np.concatenate([head[0], tail[0]]), np.concatenate([head[1], tail[1]]))
+
     def bits(self, ctx: Context, a: Raw, shape: Shape, positions: Sequence[int]) -> Raw:
         """Replicated 0/1 shares of the bits at ``positions`` (two-party carry tree with P2 as helper)."""
         shape = tuple(shape)
