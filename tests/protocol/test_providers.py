@@ -90,3 +90,20 @@ def test_dabits(drawn):
 def test_correlations_are_not_constant(drawn):
     a = drawn[0]
     assert len(np.unique(a["triples"][0])) == a["triples"][0].size
+
+
+@protocol("test.trunc-cots", threat_model="test only", leakage="test only: returns correlations")
+def _draw_cots(ctx, cls, dealer):
+    prov = cls.setup(ctx, Roles("a", "b", ctx.me, dealer))
+    return prov.trunc_cots(ctx, SHAPE, 18)
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_one_sided_truncation_correlations(name):
+    dealer = "c" if name == "dealer" else None
+    names = ["a", "b", "c"] if dealer else ["a", "b"]
+    with accord.Cluster.simulate(names) as cluster:
+        out = cluster.run(_draw_cots, {p: (PROVIDERS[name], dealer) for p in names})
+        (r, m0), (rho, m_rho) = out["a"].get(), out["b"].get()
+    assert set(np.unique(rho)) <= {0, 1}
+    assert np.array_equal(m_rho, m0 + rho.astype(np.uint64) * (r >> np.uint64(63)) * np.uint64(2**46))

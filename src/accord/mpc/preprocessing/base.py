@@ -59,6 +59,7 @@ class CorrelationProvider(Protocol):
     roles: Roles
     name: str
     threat_model: str
+    one_sided_truncation: bool
 
     def triples(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Beaver triples ``(a, b, c)`` with ``c = a * b`` elementwise."""
@@ -75,6 +76,12 @@ class CorrelationProvider(Protocol):
         """Truncation triples ``(r, t, s)``: uniform ``r``, ``t = (r mod 2^63) >> bits`` and ``s = r >> 63``.
 
         ``s`` is shared modulo 2^32 only (it is always multiplied by ``2^(63 - bits)``).
+        """
+
+    def trunc_cots(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """One-sided truncation correlations: the first party gets ``(r, m0)`` with ``r`` uniform and known
+        to it alone, the second ``(rho, m_rho)`` with a random bit ``rho`` and
+        ``m_rho = m0 + rho * msb(r) * 2^(64 - bits)`` (not additive shares: a correlated OT).
         """
 
     def bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray,

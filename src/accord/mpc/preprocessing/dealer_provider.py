@@ -60,6 +60,8 @@ class SeededProvider:
         self._keys = dict(keys)
         self._producer = producer
         self._counter = 0
+        # Dealt symmetric truncation triples cost one round; the one-sided protocol costs two latencies.
+        self.one_sided_truncation = False
 
     def _get(self, ctx: Context, kd: Kind) -> tuple[np.ndarray, ...] | None:
         counter = self._counter
@@ -101,6 +103,10 @@ class SeededProvider:
     def trunc_pairs(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...] | None:
         """Truncation triples (r, (r mod 2^63) >> bits, r >> 63)."""
         return self._get(ctx, kind("trunc_pairs", check_shape(shape), int(bits)))
+
+    def trunc_cots(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...] | None:
+        """One-sided truncation correlations ((r, m0) and (rho, m0 + rho msb(r) 2^(64-bits)))."""
+        return self._get(ctx, kind("trunc_cots", check_shape(shape), int(bits)))
 
     def bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, ...] | None:
         """XOR AND triples on words of ``dtype``."""

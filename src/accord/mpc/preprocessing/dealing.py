@@ -99,6 +99,26 @@ def trunc_kind(shape: tuple[int, ...], shift: int) -> Kind:
     )
 
 
+def trunc_cot_kind(shape: tuple[int, ...], shift: int) -> Kind:
+    """One-sided truncation correlations: the first party's ``(r, m0)``, the second's ``(rho, m_rho)``.
+
+    ``m_rho = m0 + rho * msb(r) * 2^(64 - shift)``: a correlated OT whose correlation depends on the
+    first party's random ``r`` and whose choice bit ``rho`` only the second party knows.
+    """
+    scale = np.uint64(1 << (64 - shift)) if shift > 0 else np.uint64(0)
+
+    def corr(s0: tuple[np.ndarray, ...], s1: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        return [s0[1] + s1[0].astype(DTYPE) * (s0[0] >> np.uint64(63)) * scale]
+
+    return Kind(
+        first=lambda g: (g.uint64(shape), g.uint64(shape)),
+        second_seeded=lambda g: (bits(g, shape),),
+        correction=corr,
+        second=lambda s1, c: (s1[0], c[0]),
+        specs=lambda: [(shape, DTYPE)],
+    )
+
+
 def bool_kind(shape: tuple[int, ...], dtype: np.dtype) -> Kind:
     """XOR-shared AND triples on words of ``dtype``."""
     return Kind(
@@ -137,8 +157,8 @@ def dabit_kind(shape: tuple[int, ...]) -> Kind:
 
 KINDS: dict[str, Callable[..., Kind]] = {
     "triples": triple_kind, "square_pairs": square_kind, "matrix_triples": matrix_kind,
-    "trunc_pairs": trunc_kind, "bool_triples": bool_kind, "cross_bool_triples": cross_bool_kind,
-    "dabits": dabit_kind,
+    "trunc_pairs": trunc_kind, "trunc_cots": trunc_cot_kind, "bool_triples": bool_kind,
+    "cross_bool_triples": cross_bool_kind, "dabits": dabit_kind,
 }
 
 

@@ -8,8 +8,9 @@ for ``a`` at the sender and ``b`` at the receiver, one correlated OT per bit ``b
 additive shares of ``a b``. A Beaver triple needs the two cross products ``a0 b1`` and ``a1 b0``;
 a matrix triple uses vector correlations (a column of ``A`` per OT, or a row of ``B`` when that is
 cheaper), so ``C = A B`` costs ``64 k n`` OTs each way with ``m``-element messages. AND triples use
-one OT per bit with 1-bit messages, daBits one OT with a 64-bit message, and truncation triples are
-computed from random ``r0 + r1`` with the binary carry protocol on top of those.
+one OT per bit with 1-bit messages, daBits one OT with a 64-bit message, and the one-sided
+truncation one OT per element. (Symmetric truncation triples are also available, computed from
+random ``r0 + r1`` with the binary carry protocol, but cost about 600 OTs each.)
 
 Security: semi-honest 2PC with no trusted party, under the CDH assumption (base OT) and the
 correlation robustness of fixed-key AES (in the ideal-permutation model).
@@ -42,6 +43,8 @@ class OTProvider:
 
     name = "2pc-ot"
     threat_model = THREAT_MODEL
+    # Symmetric truncation triples need a carry circuit here; the one-sided protocol needs one OT.
+    one_sided_truncation = True
 
     def __init__(self, roles: Roles, sender: ExtensionSender, receiver: ExtensionReceiver) -> None:
         self.roles = roles
@@ -179,6 +182,18 @@ class OTProvider:
         arith = b2a(sub, self, (3, *shape), np.stack([c[0], c[1], s]))
         t = ((r & _LOW63) >> np.uint64(bits)) + arith[0] - (arith[1] << np.uint64(63 - bits))
         return r, t, arith[2]
+
+    def trunc_cots(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...]:
+        """One correlated OT per element: the first party sends with correlation ``msb(r) 2^(64 - bits)``."""
+        shape = check_shape(shape)
+        if self.roles.index == 0:
+            r = ctx.rng.uint64(shape)
+            deltas = ((r >> np.uint64(63)) << np.uint64(64 - bits)).reshape(-1, 1)
+            x, _ = self._cot(ctx.sub("ot"), deltas, None, 1)
+            return r, x.reshape(shape)  # type: ignore[union-attr]
+        rho = ctx.rng.uint8(shape) & np.uint8(1)
+        _, out = self._cot(ctx.sub("ot"), None, rho.reshape(-1), 1)
+        return rho, out.reshape(shape)  # type: ignore[union-attr]
 
     def bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, ...]:
         """AND triples: ``c_i = a_i & b_i ^ share of (a0 & b1 ^ a1 & b0)``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from accord.math.matmul import ring_matmul
-from accord.mpc.preprocessing.base import CorrelationProvider, Shape
+from accord.mpc.preprocessing.base import CorrelationProvider, Shape, expect_array
 from accord.mpc.protocols.exchange import swap, swap_list
 from accord.runtime.context import Context
 
@@ -100,6 +100,8 @@ def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray |
     ``|x| < 2^62``. Cost: 8 bytes per element sent by each computing party, 1 round; the dealer sends
     12 bytes per element.
     """
+    if prov.one_sided_truncation:
+        return trunc_one_sided(ctx, prov, shape, x, bits)
     pair = prov.trunc_pairs(ctx, shape, bits)
     if pair is None or x is None:
         return None
@@ -125,3 +127,40 @@ def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray |
         beta += c
         beta -= np.uint64(1 << (62 - bits))
     return beta
+
+
+def trunc_one_sided(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
+                    bits: int) -> np.ndarray | None:
+    """Truncation where only the second party sees the masked value (2 message latencies).
+
+    The first party knows ``r`` (and so ``t = (r mod 2^63) >> bits`` and ``s = msb(r)``) and sends
+    ``c0 = x0 + 2^62 + r``; the second computes ``c`` and the carry ``beta = msb(c) XOR s`` needs the
+    cross product ``msb(c) s`` of bits the two hold separately. A correlated OT
+    ``m_rho = m0 + rho s 2^(64 - bits)`` with the second party's random choice ``rho`` is
+    derandomised by sending ``e = msb(c) XOR rho`` (Beaver's OT precomputation, CRYPTO 1995): the
+    shares ``m_rho (1 - 2e)`` and ``m0 (2e - 1) + e s 2^(64 - bits)`` sum to ``msb(c) s 2^(64 - bits)``.
+    The result is ``floor(x / 2^bits)`` or one more, as with :func:`trunc`. Cost: 8 bytes from the
+    first party and 1 bit from the second per element; one correlated OT (16 + 8 bytes with IKNP).
+    """
+    cot = prov.trunc_cots(ctx, shape, bits)
+    if cot is None or x is None:
+        return None
+    roles = prov.roles
+    shift = np.uint64(63 - bits)
+    if roles.index == 0:
+        r, m0 = cot
+        ctx.send(roles.peer, np.asarray(x + r + _OFFSET), "c")
+        e = np.unpackbits(expect_array(ctx.recv(roles.peer, "e"), peer=roles.peer, step=f"{ctx.path}/e",
+                                       shape=((int(np.prod(shape)) + 7) // 8,), dtype=np.uint8),
+                          count=int(np.prod(shape))).reshape(shape).astype(np.uint64)
+        s = r >> np.uint64(63)
+        cross = m0 * ((e << np.uint64(1)) - np.uint64(1)) + e * (s << np.uint64(64 - bits))
+        return (s << shift) - ((r & _LOW63) >> np.uint64(bits)) - np.uint64(1 << (62 - bits)) - cross
+    rho, m_rho = cot
+    c = expect_array(ctx.recv(roles.peer, "c"), peer=roles.peer, step=f"{ctx.path}/c", shape=tuple(shape),
+                     dtype=np.uint64) + x
+    c_msb = c >> np.uint64(63)
+    e = c_msb.astype(np.uint8) ^ rho
+    ctx.send(roles.peer, np.packbits(e.reshape(-1)), "e")
+    cross = m_rho * (np.uint64(1) - (e.astype(np.uint64) << np.uint64(1)))
+    return ((c & _LOW63) >> np.uint64(bits)) + (c_msb << shift) - cross
