@@ -49,7 +49,7 @@ class Shared:
 
     def __init__(self, m: Machine, raw: Any, shape: Sequence[int], kind: str) -> None:
         self.m = m
-        self.raw = raw if raw is None or isinstance(raw, np.ndarray) else np.asarray(raw)
+        self.raw = _as_arrays(raw)
         self.shape = tuple(int(d) for d in shape)
         self.kind = kind
 
@@ -298,6 +298,13 @@ class Shared:
         from accord.mpc.functions import absolute
 
         return absolute(self)
+
+
+def _as_arrays(raw: Any) -> Any:
+    """Numpy scalars (what 0-d arithmetic returns) back to 0-d arrays, inside replicated pairs too."""
+    if isinstance(raw, tuple):
+        return tuple(np.asarray(r) if isinstance(r, np.generic) else r for r in raw)
+    return np.asarray(raw) if isinstance(raw, np.generic) else raw
 
 
 def _public_matmul(secret: Shared, public: np.ndarray, *, left: bool) -> Shared:
