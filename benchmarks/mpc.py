@@ -13,10 +13,15 @@ sent by all parties, dealer included, and rounds the most any party needed.
 
 from __future__ import annotations
 
+import os
+
+# Every simulated party is a thread and every loopback party a process, all computing at once on the
+# same cores; one BLAS thread per party avoids oversubscription (set the variable to override).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import functools
 import json
-import os
 import statistics
 import subprocess
 import sys
