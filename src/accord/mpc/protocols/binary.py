@@ -11,8 +11,9 @@ operation on XOR shares) so that every level pairs the upper half of a word with
 the words shrink from 64 to 32, 16, 8, ... bits.
 
 Cost of one carry (e.g. the sign bit for a comparison): 7 rounds (one AND of the two parties'
-inputs, then six tree levels) and about 46 bytes sent by each computing party; converting the
-result bit to an additive share is one more round (:func:`b2a`, 1/8 byte each).
+inputs, then six tree levels, each packing its two ANDs into one word) and about 42 bytes sent by
+each computing party; converting the result bit to an additive share is one more round
+(:func:`b2a`, 1/8 byte each).
 """
 
 from __future__ import annotations
@@ -70,11 +71,15 @@ def and_bits(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.dt
     mine = np.empty((2, *x.shape), dtype=x.dtype)
     np.bitwise_xor(x, a, out=mine[0])
     np.bitwise_xor(y, b, out=mine[1])
-    ef = mine ^ swap(ctx, prov.roles, mine, "ef")
+    ef = swap(ctx, prov.roles, mine, "ef")
+    ef ^= mine
     e, f = ef[0], ef[1]
-    z = c ^ (e & b) ^ (f & a)
     if prov.roles.index == 0:
-        z ^= e & f
+        b = b ^ f     # e (b0 ^ f) ^ f a0 ^ c0 includes the public e & f once.
+    z = e & b
+    z ^= c
+    f &= a
+    z ^= f
     return z
 
 
@@ -122,22 +127,21 @@ def carries(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray
     half = width // 2
     while half >= 1:
         last = half == 1
-        dtype = np.dtype(_WORD[max(half, 8)])
+        # Both ANDs of a level, P_hi & G_lo and P_hi & P_lo, share one word of 2 * half bits.
+        word_dt = np.dtype(_WORD[max(2 * half, 8)])
         lhs = rhs = None
         if gen is not None and prop is not None:
-            low = gen.dtype.type((1 << half) - 1)
-            hi_g = (gen >> gen.dtype.type(half)).astype(dtype)
-            lo_g = (gen & low).astype(dtype)
-            hi_p = (prop >> prop.dtype.type(half)).astype(dtype)
-            lo_p = (prop & low).astype(dtype)
-            lhs = hi_p if last else np.concatenate([hi_p, hi_p])
-            rhs = lo_g if last else np.concatenate([lo_g, lo_p])
-        z = and_bits(ctx, prov, (jn if last else 2 * jn,), dtype, lhs, rhs)
+            low = word_dt.type((1 << half) - 1)
+            hi_g = gen >> word_dt.type(half)
+            hi_p = prop >> word_dt.type(half)
+            lhs = hi_p if last else hi_p | (hi_p << word_dt.type(half))
+            rhs = gen & low if last else (gen & low) | ((prop & low) << word_dt.type(half))
+        z = and_bits(ctx, prov, (jn,), word_dt, lhs, rhs)
         if z is not None:
             # AND triples on narrow fields carry random high bits (shares of zero): mask them away.
-            field = dtype.type((1 << half) - 1)
-            gen = (hi_g ^ z[:jn]) & field
-            prop = None if last else z[jn:] & field
+            next_dt = np.dtype(_WORD[max(half, 8)])
+            gen = ((hi_g ^ z) & low).astype(next_dt)
+            prop = None if last else ((z >> word_dt.type(half)) & low).astype(next_dt)
         half //= 2
     if gen is None:
         return None
