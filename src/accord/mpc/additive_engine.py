@@ -30,7 +30,6 @@ class AdditiveEngine:
         self.threat_model = threat_model
         self.computing = self.roles.computing
         self.participants = self.computing + ((self.roles.dealer,) if self.roles.dealer else ())
-        self._counter = 0
 
     @property
     def holds_shares(self) -> bool:

@@ -140,31 +140,19 @@ class ReplicatedEngine:
         return (pair[0], pair[1])
 
     def reveal(self, ctx: Context, raw: Raw, shape: Shape, to: Sequence[str]) -> np.ndarray | None:
-        """The ring value at each party in ``to``: each receiver gets the component it lacks."""
+        """The ring value at each computing party in ``to``: party ``t + 1`` sends it the component it lacks."""
         for target in to:
-            if target == ctx.me:
-                continue
-            if target in self.computing:
-                t = self.computing.index(target)
-                if self.index == (t + 1) % 3:   # holds x_{t+1}, x_{t+2}: send x_{t+2}
-                    ctx.send(target, np.array(raw[1]), "reveal")
-            elif self.index in (0, 1):
-                ctx.send(target, np.array(raw[0] if self.index == 0 else np.stack(raw)), "reveal")
+            if target != ctx.me and self.index == (self.computing.index(target) + 1) % 3:
+                ctx.send(target, np.array(raw[1]), "reveal")   # holds x_{t+1}, x_{t+2}: send x_{t+2}
         if ctx.me not in to:
             return None
-        if ctx.me in self.computing:
-            frm = self.computing[(self.index + 1) % 3]
-            got = expect_array(ctx.recv(frm, "reveal"), peer=frm, step=f"{ctx.path}/reveal", shape=tuple(shape),
-                               dtype=DTYPE)
-            return raw[0] + raw[1] + got
-        a = expect_array(ctx.recv(self.computing[0], "reveal"), peer=self.computing[0], step=f"{ctx.path}/reveal",
-                         shape=tuple(shape), dtype=DTYPE)
-        b = expect_array(ctx.recv(self.computing[1], "reveal"), peer=self.computing[1], step=f"{ctx.path}/reveal",
-                         shape=(2, *shape), dtype=DTYPE)
-        return a + b[0] + b[1]
+        frm = self.computing[(self.index + 1) % 3]
+        got = expect_array(ctx.recv(frm, "reveal"), peer=frm, step=f"{ctx.path}/reveal", shape=tuple(shape),
+                           dtype=DTYPE)
+        return raw[0] + raw[1] + got
 
     # ----------------------------------------------------------------------------- protocols
-    def _reshare(self, ctx: Context, z: np.ndarray) -> np.ndarray:
+    def _reshare(self, ctx: Context, z: np.ndarray) -> Raw:
         """3-of-3 additive to replicated: party i sends z_i to party i - 1 (1 round)."""
         z = np.asarray(z)
         ctx.send(self.computing[(self.index - 1) % 3], z, "z")
@@ -172,7 +160,7 @@ class ReplicatedEngine:
         got = expect_array(ctx.recv(frm, "z"), peer=frm, step=f"{ctx.path}/z", shape=z.shape, dtype=DTYPE)
         return (z, got)
 
-    def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _product(self, a: Raw, b: Raw) -> np.ndarray:
         z = a[0] * (b[0] + b[1])
         z += a[1] * b[0]
         z += self.zero_shares(np.shape(z))
@@ -216,11 +204,11 @@ class ReplicatedEngine:
                                     shape=z.shape, dtype=DTYPE)
         return z
 
-    def _pair_of(self, raw: np.ndarray) -> np.ndarray | None:
+    def _pair_of(self, raw: Raw) -> np.ndarray | None:
         """Replicated to a P0/P1 additive pair without communication: P0 takes x0 + x1, P1 takes x2."""
         return raw[0] + raw[1] if self.index == 0 else raw[1] if self.index == 1 else None
 
-    def _from_pair(self, ctx: Context, y: np.ndarray | None, shape: Shape) -> np.ndarray:
+    def _from_pair(self, ctx: Context, y: np.ndarray | None, shape: Shape) -> Raw:
         """A P0/P1 additive pair to replicated shares; P2 receives only values masked by F(k_1).
 
         ``u1`` and ``w`` come from ``k_1`` (held by P0 and P1 only); P0 keeps ``(u0, u1)`` with
