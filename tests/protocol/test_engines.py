@@ -104,3 +104,17 @@ def test_report_lists_engine_threat_model_and_costs(env):
     assert "mul" in entry["ops"]
     if spu.engine_name.startswith("2pc-INSECURE"):
         assert "INSECURE" in entry["threat_model"]
+
+
+def test_broadcasting_empty_and_scalar_arrays(env):
+    cluster, spu, *_ = env
+    a, b = cluster.parties("a", "b")
+    col = spu.share(a.put(np.arange(3.0).reshape(3, 1)))
+    row = spu.share(b.put(np.arange(4.0).reshape(1, 4)))
+    assert np.array_equal(_open(spu, col * row), np.arange(3.0).reshape(3, 1) * np.arange(4.0).reshape(1, 4))
+    assert _open(spu, col < 1.5).tolist() == [[True], [True], [False]]
+    empty = spu.share(a.put(np.zeros(0)))
+    assert _open(spu, empty * empty).shape == (0,)
+    assert _open(spu, empty < 0.0).shape == (0,)
+    scalar = spu.share(b.put(np.array(2.5)))
+    assert float(_open(spu, scalar * scalar + 1)) == 7.25

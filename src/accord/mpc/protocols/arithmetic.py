@@ -31,11 +31,11 @@ def mul(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | N
         return None
     a, b, c = t
     mine = np.empty((2, *np.shape(x)), dtype=np.uint64)
-    np.subtract(x, a, out=mine[0])
-    np.subtract(y, b, out=mine[1])
+    np.subtract(x, a, out=mine[0, ...])
+    np.subtract(y, b, out=mine[1, ...])
     ef = swap(ctx, prov.roles, mine, "ef")
     ef += mine
-    e, f = ef[0], ef[1]
+    e, f = ef[0, ...], ef[1, ...]
     if prov.roles.index == 0:
         b = b + f    # e (b0 + f) + f a0 + c0 adds the public e f once.
     z = np.multiply(e, b)

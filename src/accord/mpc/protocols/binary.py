@@ -69,11 +69,11 @@ def and_bits(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.dt
         return None
     a, b, c = t
     mine = np.empty((2, *x.shape), dtype=x.dtype)
-    np.bitwise_xor(x, a, out=mine[0])
-    np.bitwise_xor(y, b, out=mine[1])
+    np.bitwise_xor(x, a, out=mine[0, ...])
+    np.bitwise_xor(y, b, out=mine[1, ...])
     ef = swap(ctx, prov.roles, mine, "ef")
     ef ^= mine
-    e, f = ef[0], ef[1]
+    e, f = ef[0, ...], ef[1, ...]
     if prov.roles.index == 0:
         b = b ^ f     # e (b0 ^ f) ^ f a0 ^ c0 includes the public e & f once.
     z = e & b
