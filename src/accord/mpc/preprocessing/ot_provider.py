@@ -4,13 +4,14 @@ No third party: each party runs IKNP OT extension (:mod:`accord.crypto.ot`) as s
 other and as receiver from it. Products of values held by different parties use Gilboa's method
 (Gilboa, CRYPTO 1999; as in MASCOT, Keller, Orsini and Scholl, CCS 2016, and SecureML, Sec. 4.2):
 for ``a`` at the sender and ``b`` at the receiver, one correlated OT per bit ``b_t`` with correlation
-``a * 2^t`` gives the receiver ``x_t + b_t a 2^t`` and the sender ``-x_t``; summed over ``t`` they are
-additive shares of ``a b``. A Beaver triple needs the two cross products ``a0 b1`` and ``a1 b0``;
-a matrix triple uses vector correlations (a column of ``A`` per OT, or a row of ``B`` when that is
-cheaper), so ``C = A B`` costs ``64 k n`` OTs each way with ``m``-element messages. AND triples use
-one OT per bit with 1-bit messages, daBits one OT with a 64-bit message, and the one-sided
-truncation one OT per element. (Symmetric truncation triples are also available, computed from
-random ``r0 + r1`` with the binary carry protocol, but cost about 600 OTs each.)
+``a`` gives the receiver ``x_t + b_t a`` and the sender ``-x_t``; weighted by ``2^t`` and summed they
+are additive shares of ``a b`` (so the corrections for ``t >= 32`` need only 32 bits). A Beaver
+triple needs the two cross products ``a0 b1`` and ``a1 b0``; a matrix triple uses vector correlations
+(a column of ``A`` per OT, or a row of ``B`` when that is cheaper), so ``C = A B`` costs ``64 k n``
+OTs each way with ``m``-element messages. AND triples use one OT per bit with 1-bit messages, daBits
+one OT with a 64-bit message, and the one-sided truncation one OT per element. (Symmetric
+truncation triples are also available, computed from random ``r0 + r1`` with the binary carry
+protocol, but cost about 600 OTs each.)
 
 Security: semi-honest 2PC with no trusted party, under the CDH assumption (base OT) and the
 correlation robustness of fixed-key AES (in the ideal-permutation model).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from accord.crypto.ot import ExtensionReceiver, ExtensionSender, hash_rows
+from accord.errors import MalformedMessage
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array
 from accord.runtime.context import Context
@@ -66,12 +68,14 @@ class OTProvider:
 
     # ------------------------------------------------------------------- correlated OT core
     def _cot(self, ctx: Context, deltas: np.ndarray | None, choices: np.ndarray | None,
-             length: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+             length: int, gilboa: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
         """One batch of correlated OTs in each direction where requested.
 
         ``deltas`` (ots x length, uint64) makes this party a sender: it returns ``x`` (its share is
         ``-x``). ``choices`` (uint8 bits) makes it a receiver: it returns ``x' + choice * delta'``.
-        Receivers send first, so both directions share one round trip.
+        Receivers send first, so both directions share one round trip. With ``gilboa`` the OTs come in
+        groups of 64 whose outputs are later weighted by ``2^t`` (``t`` the position in the group), so
+        the corrections of positions 32 to 63 only matter modulo 2^32 and travel as 32-bit words.
         """
         blocks = (length + 1) // 2
         rows = None
@@ -84,16 +88,31 @@ class OTProvider:
             y = hash_rows(q ^ self._sender.s[None, :], tweak_s, blocks)[:, :length]
             d = x + deltas
             d -= y
-            ctx.send(self.roles.peer, d, f"d{self._sender.counter}")
+            if gilboa:
+                grouped = d.reshape(-1, 64, length)
+                message = [np.ascontiguousarray(grouped[:, :32]), grouped[:, 32:].astype(np.uint32)]
+            else:
+                message = [d]
+            ctx.send(self.roles.peer, message, f"d{self._sender.counter}")
             self.ots += len(deltas)
         out = None
         if choices is not None and rows is not None:
             tag = f"d{self._receiver.counter}"
-            d = expect_array(ctx.recv(self.roles.peer, tag), peer=self.roles.peer, step=f"{ctx.path}/{tag}",
-                             shape=(len(choices), length), dtype=DTYPE)
+            d = self._corrections(ctx.recv(self.roles.peer, tag), f"{ctx.path}/{tag}", len(choices), length, gilboa)
             out = hash_rows(rows, tweak_r, blocks)[:, :length]
             out += d * choices[:, None].astype(DTYPE)
         return x, out
+
+    def _corrections(self, got: object, step: str, count: int, length: int, gilboa: bool) -> np.ndarray:
+        peer = self.roles.peer
+        if not isinstance(got, list) or len(got) != (2 if gilboa else 1):
+            raise MalformedMessage(f"party {peer!r} sent a malformed OT correction for {step!r}", party=peer,
+                                   step=step)
+        if not gilboa:
+            return expect_array(got[0], peer=peer, step=step, shape=(count, length), dtype=DTYPE)
+        low = expect_array(got[0], peer=peer, step=step, shape=(count // 64, 32, length), dtype=DTYPE)
+        high = expect_array(got[1], peer=peer, step=step, shape=(count // 64, 32, length), dtype=np.uint32)
+        return np.concatenate([low, high.astype(DTYPE)], axis=1).reshape(count, length)
 
     def _cross(self, ctx: Context, mine: np.ndarray, bits_of: np.ndarray, send: bool, receive: bool) -> np.ndarray:
         """Shares of cross products ``a_sender * b_receiver`` elementwise (Gilboa), chunked."""
@@ -102,30 +121,30 @@ class OTProvider:
         step = max(1, _CHUNK_OTS // 64)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            deltas = (mine.reshape(-1)[start:stop, None] << _SHIFTS[None, :]).reshape(-1, 1) if send else None
+            deltas = np.repeat(mine.reshape(-1)[start:stop], 64).reshape(-1, 1) if send else None
             choices = _bits(bits_of.reshape(-1)[start:stop], 64).reshape(-1) if receive else None
-            x, out = self._cot(ctx, deltas, choices, 1)
+            x, out = self._cot(ctx, deltas, choices, 1, gilboa=True)
             if x is not None:
-                total[start:stop] -= x.reshape(-1, 64).sum(axis=1, dtype=DTYPE)
+                total[start:stop] -= (x.reshape(-1, 64) << _SHIFTS).sum(axis=1, dtype=DTYPE)
             if out is not None:
-                total[start:stop] += out.reshape(-1, 64).sum(axis=1, dtype=DTYPE)
+                total[start:stop] += (out.reshape(-1, 64) << _SHIFTS).sum(axis=1, dtype=DTYPE)
         return total
 
     def _matrix_cross(self, ctx: Context, left: np.ndarray | None, right: np.ndarray | None, m: int, k: int,
                       n: int) -> np.ndarray:
         """Shares of ``left_sender @ right_receiver`` in both directions: one OT per bit of ``right``."""
         deltas = choices = None
-        if left is not None:   # (k, n, 64, m): column l of left, shifted by t, for every output column j.
-            cols = (left.T[:, None, :] << _SHIFTS[:, None]).astype(DTYPE)          # (k, 64, m)
-            deltas = np.broadcast_to(cols[:, None], (k, n, 64, m)).reshape(-1, m)
+        if left is not None:   # (k, n, 64, m): column l of left for every output column j and bit t.
+            deltas = np.broadcast_to(left.T[:, None, None, :], (k, n, 64, m)).reshape(-1, m)
         if right is not None:
             choices = _bits(right, 64).reshape(-1)
-        x, out = self._cot(ctx, deltas, choices, m)
+        x, out = self._cot(ctx, deltas, choices, m, gilboa=True)
         total = np.zeros((n, m), dtype=DTYPE)
+        weights = _SHIFTS[None, None, :, None]
         if x is not None:
-            total -= x.reshape(k, n, 64, m).sum(axis=(0, 2), dtype=DTYPE)
+            total -= (x.reshape(k, n, 64, m) << weights).sum(axis=(0, 2), dtype=DTYPE)
         if out is not None:
-            total += out.reshape(k, n, 64, m).sum(axis=(0, 2), dtype=DTYPE)
+            total += (out.reshape(k, n, 64, m) << weights).sum(axis=(0, 2), dtype=DTYPE)
         return np.ascontiguousarray(total.T)
 
     def _bit_cross(self, ctx: Context, mine: np.ndarray | None, other: np.ndarray | None, width: int) -> np.ndarray:
