@@ -15,6 +15,7 @@ import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 _CHUNK = 1 << 20
+_ZEROS = memoryview(bytes(_CHUNK))
 
 
 class Rng:
@@ -46,6 +47,16 @@ class Rng:
             raise ValueError(f"cannot draw a negative number of bytes ({n})")
         return self._enc.update(bytes(n))
 
+    def _keystream(self, n: int) -> np.ndarray:
+        """The next ``n`` keystream bytes written straight into a new array (no intermediate copies)."""
+        # update_into needs block_size - 1 spare bytes after the output.
+        out = np.empty(n + 15, dtype=np.uint8)
+        view = memoryview(out)
+        for start in range(0, n, _CHUNK):
+            size = min(_CHUNK, n - start)
+            self._enc.update_into(_ZEROS[:size], view[start:start + size + 15])
+        return out[:n]
+
     def child(self, label: str) -> Rng:
         """Derive an independent stream for a sub-task (deterministic given this stream's state)."""
         return Rng(seed=self.bytes(32) + label.encode())
@@ -53,12 +64,12 @@ class Rng:
     def uint64(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform 64-bit unsigned integers of the given shape."""
         count = int(np.prod(shape))
-        return np.frombuffer(bytearray(self.bytes(8 * count)), dtype="<u8").reshape(shape)
+        return self._keystream(8 * count).view("<u8").reshape(shape)
 
     def uint8(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform bytes as a ``uint8`` array of the given shape."""
         count = int(np.prod(shape))
-        return np.frombuffer(bytearray(self.bytes(count)), dtype=np.uint8).reshape(shape)
+        return self._keystream(count).reshape(shape)
 
     def below(self, bound: int) -> int:
         """A uniform integer in ``[0, bound)`` by rejection sampling (no modulo bias)."""

@@ -407,6 +407,12 @@ class Cluster:
 
         return HEDevice(self, key_owner, **kw)
 
+    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> Any:
+        """A secure-computation session among ``parties`` (see :class:`accord.mpc.MPC`)."""
+        from accord.mpc.session import MPC
+
+        return MPC(self, parties, dealer, **kw)
+
     # ---------------------------------------------------------------------------------- output
     def record_output(self, party: str, where: str) -> None:
         """Note in the report that ``party`` wrote an output to ``where``."""

@@ -1,0 +1,1 @@
+"""Runnable examples built on the MPC engine (also used by tests and benchmarks)."""

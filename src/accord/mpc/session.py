@@ -1,0 +1,282 @@
+"""The driver API: secret arrays placed on a set of computing parties, and operations on them.
+
+>>> import numpy as np, accord
+>>> with accord.Cluster.simulate(["bank", "partner", "carol"]) as cluster:
+...     bank, partner = cluster.parties("bank", "partner")
+...     spu = cluster.mpc(["bank", "partner"], dealer="carol")
+...     x = spu.share(bank.put(np.array([1.5, -2.0])))
+...     y = spu.share(partner.put(np.array([4.0, 0.25])))
+...     z = spu.reveal(x * y + 1, to="bank")
+...     z.get().tolist()
+[7.0, 0.5]
+
+Every operation is one SPMD run (:meth:`accord.Cluster.run`) among the computing parties (and the
+dealer), so the job report lists it with the engine's threat model and its bytes and rounds, broken
+down by protocol step. In production each process holds only its own shares and every process runs the
+same driver code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.math.fixed import DEFAULT_FRAC, check_frac, decode, encode, encode_int
+from accord.math.ring import to_signed
+from accord.mpc.sharing import split_additive, split_replicated
+from accord.mpc.tensor import KINDS, Machine, Shared, check_party_value
+from accord.runtime.cluster import Cluster, PartyObject
+from accord.runtime.context import Context
+from accord.runtime.report import protocol
+
+LEAKAGE = ("nothing beyond the values revealed to their named receivers; array shapes and kinds (fixed, int, "
+           "bool) are public")
+MODES = ("dealer", "ot", "insecure-self-dealer")
+
+
+class MPC:
+    """A secure-computation session: which parties compute, with which engine, in which number format.
+
+    Parameters
+    ----------
+    cluster:
+        The cluster the parties belong to.
+    parties:
+        Two or three computing parties. Three selects replicated sharing (honest majority, no dealer).
+    dealer:
+        Two-party mode with a trusted third party that deals correlated randomness (not a computing party).
+    mode:
+        For two parties: ``"dealer"`` (default when ``dealer`` is given), ``"ot"`` (the two parties make
+        their correlations with oblivious transfer; no third party) or ``"insecure-self-dealer"`` (tests
+        only: the first party deals and could learn everything).
+    frac:
+        Fractional bits of the fixed-point encoding (default 18).
+    """
+
+    def __init__(self, cluster: Cluster, parties: Sequence[str], dealer: str | None = None, *,
+                 mode: str | None = None, frac: int = DEFAULT_FRAC) -> None:
+        self.cluster = cluster
+        self.parties = tuple(parties)
+        self.frac = check_frac(frac)
+        for p in (*self.parties, *([dealer] if dealer else [])):
+            cluster.party(p)
+        if len(set(self.parties)) != len(self.parties) or len(self.parties) not in (2, 3):
+            raise ConfigurationError(f"MPC needs 2 or 3 distinct computing parties, got {list(self.parties)}")
+        if len(self.parties) == 3:
+            if dealer is not None or mode not in (None, "replicated"):
+                raise ConfigurationError("three-party MPC uses replicated sharing and takes no dealer or mode")
+            self.mode, self.dealer = "replicated", None
+        else:
+            self.mode = mode or ("dealer" if dealer else "")
+            if self.mode not in MODES:
+                raise ConfigurationError("two-party MPC needs dealer=<third party> or mode='ot' (no third party); "
+                                         f"got dealer={dealer!r}, mode={mode!r}")
+            if self.mode == "dealer" and (dealer is None or dealer in self.parties):
+                raise ConfigurationError(f"the dealer must be a third party distinct from {list(self.parties)}")
+            if self.mode != "dealer" and dealer is not None:
+                raise ConfigurationError(f"mode {self.mode!r} takes no dealer")
+            self.dealer = dealer
+        self.participants = self.parties + ((self.dealer,) if self.dealer else ())
+        from accord.mpc.setup import engine_spec, setup_engine
+
+        self.engine_name, self.threat_model = engine_spec(self.mode)
+        self._protocols: dict[str, Callable[..., Any]] = {}
+        setup = self._protocol("setup", _setup_body)
+        self._engines = self.cluster.run(setup, {p: (self.mode, self.parties, self.dealer, setup_engine)
+                                                 for p in self.participants})
+
+    # ---------------------------------------------------------------------------- plumbing
+    def _protocol(self, op: str, body: Callable[..., Any]) -> Callable[..., Any]:
+        key = f"{op}:{id(body)}"
+        if key not in self._protocols:
+            fn = protocol(f"mpc.{self.engine_name}.{op}", threat_model=self.threat_model, leakage=LEAKAGE)(
+                _wrap(body))
+            self._protocols[key] = fn
+        return self._protocols[key]
+
+    def _results(self, out: dict[str, PartyObject]) -> Any:
+        local = [p for p in self.participants if out[p].is_local]
+        if not local:
+            raise ConfigurationError("this process hosts none of the MPC parties")
+        return out[local[0]].get()
+
+    def _wrap_outputs(self, out: dict[str, PartyObject], metas: list[tuple[tuple[int, ...], str]]) -> list[SecretArray]:
+        arrays = []
+        for j, (shape, kind) in enumerate(metas):
+            shares = {p: PartyObject(self.cluster, p, out[p].get()[0][j]) if out[p].is_local
+                      else PartyObject(self.cluster, p) for p in self.participants}
+            arrays.append(SecretArray(self, shares, shape, kind))
+        return arrays
+
+    # ---------------------------------------------------------------------------- public API
+    def share(self, value: PartyObject, *, kind: str | None = None) -> SecretArray:
+        """Secret-share a party's numpy array (floats become fixed point, ints int, bools bool)."""
+        if not isinstance(value, PartyObject):
+            raise TypeError("share() takes a party-owned value, e.g. cluster.party('bank').put(array)")
+        owner = value.owner
+        proto = self._protocol("share", _share_body)
+        parties = self.participants + (() if owner in self.participants else (owner,))
+        inputs = {p: (self._engines[p] if p in self.participants else None, self.frac, owner, parties, self.parties,
+                      kind, value if p == owner else None) for p in parties}
+        out = self.cluster.run(proto, inputs)
+        res = self._results({p: out[p] for p in self.participants})
+        return self._wrap_outputs(out, [res[1]])[0]
+
+    def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
+        """Run ``fn`` on secret arrays in one SPMD step; ``fn`` sees :class:`Shared` arrays and returns
+        one, or a tuple or list of them (public arguments are passed through)."""
+        secrets = [a for a in args if isinstance(a, SecretArray)]
+        for s in secrets:
+            if s.session is not self:
+                raise ConfigurationError("a secret array from another MPC session was passed")
+        metas = [(s.shape, s.kind) for s in secrets]
+
+        def call(*shared: Shared) -> Any:
+            it = iter(shared)
+            return fn(*[next(it) if isinstance(a, SecretArray) else a for a in args])
+
+        proto = self._protocol(name or getattr(fn, "__name__", "run"), _run_body)
+        inputs = {p: (self._engines[p], self.frac, call, metas, *[s.shares[p] for s in secrets])
+                  for p in self.participants}
+        out = self.cluster.run(proto, inputs)
+        _, out_metas, structure = self._results(out)
+        arrays = self._wrap_outputs(out, out_metas)
+        return arrays[0] if structure == "single" else tuple(arrays) if structure == "tuple" else arrays
+
+    def reveal(self, x: SecretArray, to: str | Sequence[str]) -> Any:
+        """Open ``x`` to the named computing parties only; returns a party-owned numpy array (or a dict)."""
+        targets = [to] if isinstance(to, str) else list(to)
+        bad = [t for t in targets if t not in self.parties]
+        if bad or not targets:
+            raise ConfigurationError(f"reveal(to=...) must name computing parties among {list(self.parties)}, "
+                                     f"got {targets}")
+        proto = self._protocol("reveal", _reveal_body)
+        inputs = {p: (self._engines[p], self.frac, x.shares[p], x.shape, x.kind, targets) for p in self.participants}
+        out = self.cluster.run(proto, inputs, learned={t: f"the value of a secret {x.kind} array of shape {x.shape}"
+                                                       for t in targets})
+        return out[targets[0]] if len(targets) == 1 else {t: out[t] for t in targets}
+
+
+class SecretArray:
+    """A secret-shared array at the driver level: each computing party holds a share."""
+
+    __array_priority__ = 1000
+
+    def __init__(self, session: MPC, shares: dict[str, PartyObject], shape: tuple[int, ...], kind: str) -> None:
+        self.session = session
+        self.shares = shares
+        self.shape = tuple(shape)
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"<SecretArray {self.kind} {self.shape} on {list(self.session.parties)}>"
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return len(self.shape)
+
+    def _op(self, name: str, fn: Callable[..., Any], *others: Any) -> Any:
+        return self.session.run(fn, self, *others, name=name)
+
+
+def _binary(name: str, op: str) -> Callable[..., Any]:
+    def method(self: SecretArray, other: Any) -> Any:
+        return self._op(name, lambda a, b: getattr(a, op)(b), other)
+
+    method.__name__ = op
+    return method
+
+
+def _unary(name: str, op: str) -> Callable[..., Any]:
+    def method(self: SecretArray, *args: Any, **kwargs: Any) -> Any:
+        return self._op(name, lambda a: getattr(a, op)(*args, **kwargs))
+
+    method.__name__ = op
+    return method
+
+
+for _name, _op in [("add", "__add__"), ("add", "__radd__"), ("sub", "__sub__"), ("sub", "__rsub__"),
+                   ("mul", "__mul__"), ("mul", "__rmul__"), ("matmul", "__matmul__"), ("matmul", "__rmatmul__"),
+                   ("div", "__truediv__"), ("div", "__rtruediv__"), ("lt", "__lt__"), ("le", "__le__"),
+                   ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"), ("ne", "__ne__"), ("and", "__and__"),
+                   ("or", "__or__"), ("xor", "__xor__")]:
+    setattr(SecretArray, _op, _binary(_name, _op))
+for _name, _op in [("neg", "__neg__"), ("abs", "__abs__"), ("invert", "__invert__"), ("reshape", "reshape"),
+                   ("transpose", "transpose"), ("sum", "sum"), ("mean", "mean"), ("getitem", "__getitem__"),
+                   ("astype", "astype"), ("flatten", "flatten")]:
+    setattr(SecretArray, _op, _unary(_name, _op))
+SecretArray.__hash__ = None  # type: ignore[assignment]
+SecretArray.T = property(lambda self: self.transpose())  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------- SPMD bodies
+def _wrap(body: Callable[..., Any]) -> Callable[..., Any]:
+    def run(ctx: Context, *args: Any) -> Any:
+        # Ring arithmetic wraps by design; numpy warns about that only for 0-d values.
+        with np.errstate(over="ignore"):
+            return body(ctx, *args)
+
+    run.__name__ = body.__name__
+    return run
+
+
+def _setup_body(ctx: Context, mode: str, parties: tuple[str, ...], dealer: str | None,
+                setup_engine: Callable[..., Any]) -> Any:
+    return setup_engine(ctx, mode, parties, dealer)
+
+
+def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Sequence[str], computing: Sequence[str],
+                kind: str | None, value: Any) -> Any:
+    if ctx.me == owner:
+        arr = check_party_value(value, owner)
+        kind = kind or ("bool" if arr.dtype.kind == "b" else "int" if arr.dtype.kind in "iu" else "fixed")
+        if kind not in KINDS:
+            raise InputError(f"kind must be one of {KINDS}, got {kind!r}", party=owner, field="kind")
+        ring = encode(arr, frac, party=owner) if kind == "fixed" else encode_int(arr.astype(np.int64), party=owner)
+        meta = {"shape": list(arr.shape), "kind": kind}
+        for p in parties:
+            if p != owner:
+                ctx.send(p, meta, "meta")
+        shape: tuple[int, ...] = tuple(arr.shape)
+    else:
+        meta = ctx.recv(owner, "meta")
+        if (not isinstance(meta, dict) or meta.get("kind") not in KINDS or not isinstance(meta.get("shape"), list)
+                or not all(isinstance(d, int) and d >= 0 for d in meta["shape"])):
+            raise MalformedMessage(f"party {owner!r} sent malformed array metadata", party=owner,
+                                   step=f"{ctx.path}/meta")
+        kind, shape, ring = meta["kind"], tuple(meta["shape"]), None
+    if engine is None:   # an owner outside the session only sends shares
+        sub = ctx.sub("share")
+        pieces = split_replicated(ring, ctx.rng) if len(computing) == 3 else list(split_additive(ring, ctx.rng))
+        for p, piece in zip(computing, pieces):
+            sub.send(p, piece, "share")
+        return [None], (shape, kind)
+    raw = engine.share(ctx.sub("share"), owner, ring, shape)
+    return [raw], (shape, kind)
+
+
+def _run_body(ctx: Context, engine: Any, frac: int, call: Callable[..., Any], metas: list[Any], *raws: Any) -> Any:
+    m = Machine(engine, ctx, frac)
+    result = call(*[Shared(m, r, shape, kind) for r, (shape, kind) in zip(raws, metas)])
+    if isinstance(result, Shared):
+        items, structure = [result], "single"
+    elif isinstance(result, (tuple, list)) and all(isinstance(r, Shared) for r in result):
+        items, structure = list(result), "tuple" if isinstance(result, tuple) else "list"
+    else:
+        raise TypeError(f"an MPC function must return a Shared array or a tuple/list of them, got {type(result)}")
+    return [r.raw for r in items], [(r.shape, r.kind) for r in items], structure
+
+
+def _reveal_body(ctx: Context, engine: Any, frac: int, raw: Any, shape: tuple[int, ...], kind: str,
+                 targets: list[str]) -> Any:
+    ring = engine.reveal(ctx.sub("reveal"), raw, shape, targets)
+    if ring is None:
+        return None
+    if kind == "fixed":
+        return decode(ring, frac)
+    values = to_signed(ring)
+    return values.astype(bool) if kind == "bool" else values.copy()
