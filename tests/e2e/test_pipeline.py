@@ -21,7 +21,8 @@ JOB = {
     "parties": {"bank": {"input": "bank.csv", "key": "id", "label": "default", "output": "out/bank"},
                 "partner": {"input": "partner.csv", "key": "id", "output": "out/partner"}},
     "split": {"test_fraction": 0.3, "seed": 1},
-    "models": [{"secureboost": {"n_trees": 2, "max_depth": 3, "allow_insecure_key_size": True, "workers": 1}}],
+    "models": [{"secureboost": {"n_trees": 2, "max_depth": 3, "allow_insecure_key_size": True, "workers": 1}},
+               {"logistic_regression": {"epochs": 2, "batch_size": 128, "mpc": {"mode": "ot"}}}],
     "evaluate": {"plots": True},
     "score": {"bank": {"input": "bank_new.csv", "output": "out/bank/scores.csv"}, "partner": {"input": "partner.csv"}},
     "security": {"key_bits": 1024},
@@ -50,7 +51,8 @@ def test_run_and_score_in_simulation(tmp_path):
     out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
     assert "secureboost: test AUC" in out, err
     metrics = json.loads((tmp_path / "out/bank/metrics.json").read_text())
-    assert metrics["secureboost"]["auc"] > 0.7
+    assert metrics["secureboost"]["auc"] > 0.7 and metrics["logistic_regression"]["auc"] > 0.7
+    assert (tmp_path / "out/partner/models/logistic_regression/partner.lr.json").exists()
     assert (tmp_path / "out/bank/secureboost_roc_ks.png").exists()
     assert (tmp_path / "out/partner/models/secureboost/partner.secureboost.json").exists()
     assert not (tmp_path / "out/partner/models/secureboost/bank.secureboost.json").exists()

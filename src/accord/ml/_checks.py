@@ -1,7 +1,11 @@
-"""Input checks shared by the vertical models: labels and feature tables, with errors naming the party."""
+"""Helpers shared by the vertical models: label checks naming the party, atomic model files."""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,3 +29,15 @@ def binary_labels(label: Any, n_rows: int, party: str) -> np.ndarray:
     if y.min() == y.max():
         raise InputError("the label holds a single class; there is nothing to learn", party=party, field="label")
     return y
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON atomically (temporary file, then rename): no partial model files."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

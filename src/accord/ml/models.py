@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from accord.errors import ConfigurationError, InputError
-from accord.ml._checks import binary_labels
+from accord.ml._checks import binary_labels, write_json
 from accord.ml.metrics import evaluate as evaluate_scores
 from accord.ml.secureboost import BoosterPart, params_from, secureboost_fit, secureboost_predict
 from accord.ml.woe import woe_binning, woe_params
@@ -110,7 +109,7 @@ class SecureBoost:
         for party, obj in self._require_fit().items():
             if obj.is_local and (parties is None or party in parties):
                 path = out / f"{party}.secureboost.json"
-                _write_json(path, obj.get().to_dict())
+                write_json(path, obj.get().to_dict())
                 self.cluster.record_output(party, str(path.resolve()))
 
     @classmethod
@@ -172,17 +171,6 @@ class WOEBinning:
         """Information value per column, each party seeing its own columns."""
         cluster = self.label.cluster
         return {p: cluster.party(p).apply(lambda part: part.iv(), obj) for p, obj in self.parts.items()}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_part(path: Path, party: str) -> BoosterPart:

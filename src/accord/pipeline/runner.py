@@ -125,10 +125,20 @@ def _plot(cluster: Cluster, spec: JobSpec, kind: str, y: np.ndarray, scores: np.
 
 
 def _fit(kind: str, params: dict[str, Any], spec: JobSpec, label: PartyObject, train: list[PartyObject]) -> Any:
-    options = {"key_bits": spec.key_bits, **params}
     if kind == "secureboost":
-        return accord.ml.SecureBoost(label=label, **options).fit(train)
-    raise ConfigurationError(f"model {kind!r} is not available in this build")
+        return accord.ml.SecureBoost(label=label, **{"key_bits": spec.key_bits, **params}).fit(train)
+    options = dict(params)
+    engine = _engine(label.cluster, spec, options.pop("mpc", None))
+    return accord.ml.LogisticRegression(label=label, engine=engine, **options).fit(train)
+
+
+def _engine(cluster: Cluster, spec: JobSpec, settings: dict[str, Any] | None) -> Any:
+    """The MPC session of a job: two parties with OT (default) or with the dealer the job names."""
+    settings = dict(settings or {"mode": "ot"})
+    unknown = set(settings) - {"mode", "dealer"}
+    if unknown:
+        raise ConfigurationError(f"job file {spec.source}: unknown mpc settings {sorted(unknown)}")
+    return cluster.mpc(list(spec.parties), dealer=settings.get("dealer"), mode=settings.get("mode"))
 
 
 def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
@@ -139,9 +149,11 @@ def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
     kind = spec.models[0][0]
     features, _, _, aligned = _prepare_scoring(cluster, spec)
     directories = {n: spec.parties[n].output / "models" / kind for n in spec.parties}
-    if kind != "secureboost":
-        raise ConfigurationError(f"scoring with {kind!r} is not available in this build")
-    model = accord.ml.SecureBoost.load(cluster, directories, spec.label_party, list(spec.parties))
+    if kind == "secureboost":
+        model = accord.ml.SecureBoost.load(cluster, directories, spec.label_party, list(spec.parties))
+    else:
+        engine = _engine(cluster, spec, dict(spec.models[0][1]).get("mpc"))
+        model = accord.ml.LogisticRegression.load(engine, directories, spec.label_party)
     scores = model.predict([features[n] for n in spec.parties])
     party = spec.label_party
     if not scores.is_local:

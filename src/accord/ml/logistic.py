@@ -1,0 +1,367 @@
+"""Secure logistic regression on vertically split data: shares in, shares out.
+
+Each party standardises its own columns locally (means and deviations never leave it), then
+secret-shares them; the label holder shares its labels. Mini-batch gradient descent with L2 runs on
+shares in an :class:`accord.mpc.MPC` session (any engine: a trusted dealer, two parties with OT and no
+third party, or three parties), one SPMD run per epoch. **The trained weights stay secret-shared**:
+each party keeps only its share. Revealing each party's own weights to it would leak what the
+labels say about its columns (the weights are a function of the label), and scoring needs both
+parties online anyway, so keeping them shared costs nothing at prediction time but one more MPC step.
+
+Early stopping: after each epoch the label holder alone learns the validation rows' scores (it learns
+test scores at evaluation anyway), computes the log-loss and tells the other parties whether to stop
+(one bit). The weights of the best epoch are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.math.fixed import encode
+from accord.ml._checks import binary_labels, write_json
+from accord.mpc.approximations import sigmoid
+from accord.mpc.session import MPC, SecretArray
+from accord.mpc.tensor import Shared, concatenate
+from accord.runtime.cluster import PartyObject
+from accord.runtime.context import Context
+from accord.runtime.report import protocol
+
+
+@dataclass(frozen=True)
+class LRParams:
+    """Hyper-parameters (every party passes the same).
+
+    Parameters
+    ----------
+    epochs, batch_size, learning_rate:
+        Mini-batch gradient descent on standardised features (defaults 5, 1024, 2.0).
+    l2:
+        L2 penalty on the weights, not the bias (default 0).
+    validation_fraction, early_stopping_rounds:
+        Training rows held out (chosen by a public seed) and epochs without improvement of their
+        log-loss before stopping (0 disables).
+    seed:
+        Public seed for the validation split and batch order.
+    """
+
+    epochs: int = 5
+    batch_size: int = 1024
+    learning_rate: float = 2.0
+    l2: float = 0.0
+    validation_fraction: float = 0.0
+    early_stopping_rounds: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0 or self.l2 < 0:
+            raise ValueError("epochs and batch_size must be >= 1, learning_rate > 0 and l2 >= 0")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.early_stopping_rounds and not self.validation_fraction:
+            raise ValueError("early_stopping_rounds needs validation_fraction > 0")
+
+
+def lr_params(kwargs: dict[str, Any]) -> LRParams:
+    """Build :class:`LRParams`, naming unknown keywords."""
+    names = {f.name for f in fields(LRParams)}
+    unknown = sorted(set(kwargs) - names)
+    if unknown:
+        raise ConfigurationError(f"unknown logistic-regression parameters {unknown}; valid ones are {sorted(names)}")
+    return LRParams(**kwargs)
+
+
+@dataclass
+class Scaler:
+    """A party's standardisation of its own columns (kept at that party)."""
+
+    columns: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, table: pd.DataFrame, party: str) -> Scaler:
+        """Means and deviations of ``table``'s columns, with errors naming bad columns."""
+        values = _matrix(table, party)
+        std = values.std(axis=0)
+        constant = [c for c, s in zip(table.columns, std) if s == 0]
+        if constant:
+            raise InputError(f"column {constant[0]!r} is constant; it carries no information, drop it", party=party,
+                             field=str(constant[0]))
+        return cls([str(c) for c in table.columns], values.mean(axis=0), std)
+
+    def transform(self, table: pd.DataFrame, party: str) -> np.ndarray:
+        """Standardised values of the same columns."""
+        missing = [c for c in self.columns if c not in table.columns]
+        if missing:
+            raise InputError(f"the model needs columns {missing} that the table lacks", party=party, field=missing[0])
+        return (_matrix(table[self.columns], party) - self.mean) / self.std
+
+
+def _matrix(table: pd.DataFrame, party: str) -> np.ndarray:
+    if not isinstance(table, pd.DataFrame) or table.shape[1] == 0:
+        raise InputError("expected a table with at least one feature column", party=party)
+    try:
+        values = table.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("feature columns must be numeric", party=party) from None
+    if not np.isfinite(values).all():
+        bad = table.columns[~np.isfinite(values).all(axis=0)][0]
+        raise InputError(f"column {bad!r} holds NaN or infinite values", party=party, field=str(bad))
+    return values
+
+
+@protocol("ml.lr.decide", threat_model="semi-honest parties",
+          leakage="two bits per epoch: whether the validation loss improved and whether training stops")
+def broadcast_decision(ctx: Context, decision: dict[str, bool] | None, owner: str) -> dict[str, bool]:
+    """The label holder tells everyone whether the epoch improved and whether training stops."""
+    if ctx.me == owner:
+        ctx.send_all(decision, "decision")
+        return dict(decision or {})
+    value = ctx.recv(owner, "decision")
+    if not isinstance(value, dict) or set(value) != {"improved", "stop"} \
+            or not all(isinstance(v, bool) for v in value.values()):
+        raise MalformedMessage(f"party {owner!r} sent a malformed stop decision", party=owner, step="decision")
+    return value
+
+
+@protocol("ml.check-rows", threat_model="semi-honest parties", leakage="every party's number of rows")
+def check_rows(ctx: Context, n_rows: int) -> int:
+    """Agree on the number of aligned rows, or fail naming the parties that differ."""
+    for peer, theirs in ctx.exchange(n_rows, "rows").items():
+        if theirs != n_rows:
+            raise InputError(f"has {n_rows} rows but party {peer!r} has {theirs}; align the tables with "
+                             "accord.psi.align first", party=ctx.me)
+    return n_rows
+
+
+def _epoch(params: LRParams, batches: list[tuple[int, int]], n_features: int):
+    """One epoch of mini-batch gradient descent on shares, as a function for :meth:`MPC.run`."""
+    decay = np.ones(n_features + 1)
+    decay[:-1] = 1.0 - params.learning_rate * params.l2  # the bias (last weight) is not penalised
+
+    def step(*arrays: Shared) -> Shared:
+        *parts, target, w = arrays
+        m = target.m
+        ones = Shared(m, m.engine.public(encode(np.ones((len(target), 1)), m.frac)), (len(target), 1), "fixed")
+        x = concatenate([*parts, ones], axis=1)
+        for start, stop in batches:
+            xb = x[start:stop]
+            residual = sigmoid(xb @ w) - target[start:stop]
+            gradient = xb.T @ residual
+            w = (w * decay if params.l2 else w) - gradient * (params.learning_rate / (stop - start))
+        return w
+
+    return step
+
+
+def _scores(*arrays: Shared) -> Shared:
+    *parts, w = arrays
+    m = w.m
+    n = len(parts[0])
+    ones = Shared(m, m.engine.public(encode(np.ones((n, 1)), m.frac)), (n, 1), "fixed")
+    return sigmoid(concatenate([*parts, ones], axis=1) @ w)
+
+
+class LogisticRegression:
+    """Logistic regression trained on secret shares (see the module docstring).
+
+    Parameters
+    ----------
+    label:
+        The 0/1 label column, a party-owned table with one column.
+    engine:
+        The :class:`accord.mpc.MPC` session to compute in; by default the label holder and the other
+        feature owner in two-party mode without a third party (``mode="ot"``).
+    **params:
+        Hyper-parameters of :class:`LRParams`.
+    """
+
+    def __init__(self, label: PartyObject, engine: MPC | None = None, **params: Any) -> None:
+        self.label = label
+        self.engine = engine
+        self.params = lr_params(params)
+        self.scalers: dict[str, PartyObject] = {}
+        self.weights: SecretArray | None = None
+        self.history: list[float] = []
+
+    @property
+    def active(self) -> str:
+        """The label holder."""
+        return self.label.owner
+
+    def _session(self, owners: list[str]) -> MPC:
+        if self.engine is None:
+            if len(owners) != 2:
+                raise ConfigurationError("with more than two feature owners pass an MPC session as engine=")
+            self.engine = self.label.cluster.mpc(owners, mode="ot")
+        return self.engine
+
+    def fit(self, features: Sequence[PartyObject]) -> LogisticRegression:
+        """Train on aligned feature tables, one per party; the weights stay secret-shared."""
+        cluster = self.label.cluster
+        owners = [t.owner for t in features]
+        if self.active not in owners or len(set(owners)) != len(owners):
+            raise ConfigurationError(f"pass one feature table per party, including the label holder {self.active!r}")
+        spu = self._session(owners)
+        p = self.params
+        rows = cluster.party(self.active).apply(lambda y: binary_labels(y, len(y), self.active), self.label)
+        self.scalers = {t.owner: cluster.party(t.owner).apply(Scaler.fit, t, t.owner) for t in features}
+        standard = [cluster.party(t.owner).apply(lambda s, df, o=t.owner: s.transform(df, o), self.scalers[t.owner], t)
+                    for t in features]
+        counts = cluster.run(check_rows, {o: (len(x.get()) if x.is_local else 0,) for o, x in zip(owners, standard)})
+        n_rows = next(v.get() for v in counts.values() if v.is_local)
+        order = np.random.default_rng(p.seed).permutation(n_rows)  # not-secret: public split and batch order
+        n_valid = round(p.validation_fraction * n_rows)
+        valid, train = np.sort(order[:n_valid]), order[n_valid:]
+        pick = lambda obj, idx: cluster.party(obj.owner).apply(lambda a: np.asarray(a)[idx], obj)  # noqa: E731
+        x_train = [spu.share(pick(s, train)) for s in standard]
+        y_train = spu.share(pick(rows, train), kind="fixed")
+        x_valid = [spu.share(pick(s, valid)) for s in standard] if n_valid else []
+        y_valid = pick(rows, valid)
+        n_features = sum(x.shape[1] for x in x_train)
+        batches = [(s, min(s + p.batch_size, len(train))) for s in range(0, len(train), p.batch_size)]
+        w = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
+        best, best_w, since = math.inf, w, 0
+        for _ in range(p.epochs):
+            w = spu.run(_epoch(p, batches, n_features), *x_train, y_train, w, name="lr.epoch")
+            if not n_valid:
+                best_w = w
+                continue
+            scores = spu.reveal(spu.run(_scores, *x_valid, w, name="lr.score"), to=self.active)
+            decision = None
+            if scores.is_local:
+                loss = _logloss(y_valid.get(), scores.get())
+                self.history.append(loss)
+                improved = loss < best - 1e-9
+                best, since = (loss, 0) if improved else (best, since + 1)
+                decision = {"improved": improved, "stop": since >= p.early_stopping_rounds > 0}
+            out = cluster.run(broadcast_decision, {o: (decision, self.active) for o in owners})
+            agreed = next(v.get() for v in out.values() if v.is_local)
+            if agreed["improved"]:
+                best_w = w
+            if agreed["stop"]:
+                break
+        self.weights = best_w
+        return self
+
+    def predict(self, features: Sequence[PartyObject]) -> PartyObject:
+        """Probabilities of label 1 for aligned rows; revealed to the label holder only."""
+        if self.weights is None:
+            raise ConfigurationError("the model is not trained yet: call fit() or load()")
+        cluster = self.label.cluster
+        spu = self._session([t.owner for t in features])
+        standard = [cluster.party(t.owner).apply(lambda s, df, o=t.owner: s.transform(df, o), self.scalers[t.owner], t)
+                    for t in features]
+        shared = [spu.share(s) for s in standard]
+        return spu.reveal(spu.run(_scores, *shared, self.weights, name="lr.score"), to=self.active)
+
+    def evaluate(self, features: Sequence[PartyObject], label: PartyObject, threshold: float = 0.5) -> PartyObject:
+        """AUC, KS, Gini, precision and recall at the label holder only."""
+        from accord.ml.metrics import evaluate as evaluate_scores
+
+        scores = self.predict(features)
+        return self.label.cluster.party(self.active).apply(
+            lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)
+
+    # ------------------------------------------------------------------------------ persistence
+    def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None) -> None:
+        """Hosted parties (of ``parties``, default all) write scaler and weight share to ``<dir>/<party>.lr.json``."""
+        if self.weights is None:
+            raise ConfigurationError("the model is not trained yet")
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for party, share in self.weights.shares.items():
+            if share.is_local and share.get() is not None and (parties is None or party in parties):
+                scaler = self.scalers[party].get() if party in self.scalers else None
+                data = {"format": "accord.lr.v1", "party": party, "active": self.active,
+                        "mode": self.engine.mode if self.engine else None, "shape": list(self.weights.shape),
+                        "share": _pack(share.get()), "params": asdict(self.params),
+                        "scaler": None if scaler is None else {"columns": scaler.columns, "mean": scaler.mean.tolist(),
+                                                               "std": scaler.std.tolist()}}
+                path = out / f"{party}.lr.json"
+                write_json(path, data)
+                self.label.cluster.record_output(party, str(path.resolve()))
+
+    @classmethod
+    def load(cls, engine: MPC, directory: str | os.PathLike[str] | dict[str, str | os.PathLike[str]],
+             label_party: str) -> LogisticRegression:
+        """The model saved by :meth:`save`, into the MPC session ``engine`` (same parties and mode)."""
+        cluster = engine.cluster
+        model = cls(cluster.party(label_party).put(None), engine=engine)
+        shares: dict[str, PartyObject] = {}
+        shape = None
+        if engine.dealer:  # the dealer holds no share of anything
+            shares[engine.dealer] = cluster.party(engine.dealer).put(None)
+        for party in engine.parties:
+            where = Path(directory[party] if isinstance(directory, dict) else directory) / f"{party}.lr.json"
+            part = cluster.party(party).apply(lambda path=where, name=party: _read_part(path, name))
+            if part.is_local:
+                shape = tuple(part.get()["shape"])
+                if part.get()["mode"] != engine.mode:
+                    raise ConfigurationError(f"{where} was trained with MPC mode {part.get()['mode']!r}, not "
+                                             f"{engine.mode!r}")
+            shares[party] = cluster.party(party).apply(lambda d: _unpack(d["share"]), part)
+            model.scalers[party] = cluster.party(party).apply(
+                lambda d: Scaler(d["scaler"]["columns"], np.array(d["scaler"]["mean"]), np.array(d["scaler"]["std"])),
+                part)
+        shape = _agreed_shape(cluster, engine, shape)
+        model.weights = SecretArray(engine, shares, shape, "fixed")
+        return model
+
+
+def _agreed_shape(cluster: Any, engine: MPC, shape: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The weight shape from the hosted parts (every process hosts at least one computing party or the dealer)."""
+    out = cluster.run(check_shape, {p: (list(shape) if shape is not None else None,) for p in engine.participants})
+    return tuple(next(v.get() for v in out.values() if v.is_local))
+
+
+@protocol("ml.lr.check-shape", threat_model="semi-honest parties", leakage="the number of weights")
+def check_shape(ctx: Context, shape: list[int] | None) -> list[int]:
+    """Agree on the saved weights' shape: the computing parties compare theirs, the dealer learns it."""
+    theirs = ctx.exchange(shape, "shape")
+    known = [s for s in (shape, *theirs.values()) if s is not None]
+    if not known or any(s != known[0] for s in known) \
+            or not all(isinstance(d, int) and d > 0 for d in known[0]):
+        raise ConfigurationError(f"the saved model parts do not belong together (weight shapes {known})")
+    return known[0]
+
+
+def _logloss(y: np.ndarray, scores: np.ndarray) -> float:
+    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def _pack(share: Any) -> dict[str, Any]:
+    """A weight share (one uint64 array, or a replicated pair) as plain data."""
+    arrays = list(share) if isinstance(share, tuple) else [share]
+    return {"pair": isinstance(share, tuple), "arrays": [
+        None if a is None else {"shape": list(np.shape(a)), "data": np.asarray(a, dtype="<u8").tobytes().hex()}
+        for a in arrays]}
+
+
+def _unpack(data: dict[str, Any]) -> Any:
+    arrays = [None if a is None else np.frombuffer(bytes.fromhex(a["data"]), dtype="<u8").reshape(a["shape"]).copy()
+              for a in data["arrays"]]
+    return tuple(arrays) if data["pair"] else arrays[0]
+
+
+def _read_part(path: Path, party: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"model file {path} does not exist", party=party, field=str(path)) from None
+    except ValueError as exc:
+        raise InputError(f"model file {path} is not JSON: {exc}", party=party, field=str(path)) from None
+    if not isinstance(data, dict) or data.get("format") != "accord.lr.v1":
+        raise InputError(f"model file {path} is not an accord logistic-regression part", party=party, field=str(path))
+    return data
