@@ -1,12 +1,18 @@
-"""Vertical credit-risk models on the UCI credit-card data, two processes over loopback mTLS.
+"""Vertical credit-risk models on the UCI credit-card data, as separate processes over loopback mTLS.
 
-    python benchmarks/credit_risk.py [--trees 5 --depth 5] [--json out.json]
+    python benchmarks/credit_risk.py [--models secureboost,lr-ot,lr-dealer] [--json out.json]
 
 The bank holds PAY_* and BILL_AMT* and the label, the partner LIMIT_BAL, SEX, EDUCATION, MARRIAGE,
 AGE and PAY_AMT*, and each holds 20% extra customers the other lacks (benchmarks/credit_data.py).
-Each process aligns its table with PSI, splits 70/30 by a public seed, trains, and the bank scores
-the test rows. For comparison the same models are trained in plaintext on the joined data: XGBoost
-(same depth, trees and learning rate) and scikit-learn's LogisticRegression, if installed.
+Each process aligns its table with PSI, splits 70/30 by a public hash of the id, trains, and the bank
+scores the test rows. Workloads:
+
+- ``secureboost``: 5 trees, depth 5, learning rate 0.3, Paillier 2048 (two processes);
+- ``lr-ot``: secure logistic regression, two processes, correlated randomness by OT (no third party);
+- ``lr-dealer``: the same with a third process dealing correlated randomness.
+
+For comparison the same models are trained in plaintext on the joined data: XGBoost (same depth,
+trees, learning rate, 32 bins) and scikit-learn's LogisticRegression on standardised features.
 """
 
 from __future__ import annotations
@@ -34,90 +40,110 @@ def _split(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
+    """One party of one workload: PSI, split, train, evaluate (a dealer takes part in MPC steps only)."""
     import accord
 
     bank_df, partner_df = split_parties(load_uci(CACHE))
-    mine = bank_df if me == "bank" else partner_df
+    mine = {"bank": bank_df, "partner": partner_df}.get(me)
     tables = {p: cluster.party(p).put(mine) if p == me else cluster.party(p).remote_table()
               for p in ("bank", "partner")}
     start = time.perf_counter()
     a, b = accord.psi.align(tables["bank"], tables["partner"], on="id")
     psi_seconds = time.perf_counter() - start
-    aligned = a.get() if me == "bank" else b.get()
-    rows = len(aligned)
-    train, test = _split(aligned["id"])
-    pick = lambda t, idx: cluster.party(t.owner).apply(lambda df: df.iloc[idx].reset_index(drop=True), t)  # noqa: E731
-    a_tr, a_te, b_tr, b_te = pick(a, train), pick(a, test), pick(b, train), pick(b, test)
-    xa_tr, xa_te = a_tr[BANK_COLUMNS], a_te[BANK_COLUMNS]
-    xb_tr, xb_te = b_tr[PARTNER_COLUMNS], b_te[PARTNER_COLUMNS]
-    results: dict[str, Any] = {"rows": rows, "psi_seconds": psi_seconds}
+    ids = cluster.party(me).apply(lambda df: df["id"], a if me == "bank" else b) if me in tables else None
+
+    def pick(t: Any, test: bool) -> Any:
+        return cluster.party(t.owner).apply(lambda df: df.iloc[_split(df["id"])[int(test)]].reset_index(drop=True), t)
+
+    a_tr, a_te, b_tr, b_te = pick(a, False), pick(a, True), pick(b, False), pick(b, True)
+    train = [a_tr[BANK_COLUMNS], b_tr[PARTNER_COLUMNS]]
+    test = [a_te[BANK_COLUMNS], b_te[PARTNER_COLUMNS]]
     before = len(cluster.report().runs)
     start = time.perf_counter()
-    model = accord.ml.SecureBoost(label=a_tr[LABEL], n_trees=args["trees"], max_depth=args["depth"],
-                                  learning_rate=args["lr"], workers=args["workers"])
-    model.fit([xa_tr, xb_tr])
+    if args["workload"] == "secureboost":
+        model = accord.ml.SecureBoost(label=a_tr[LABEL], n_trees=args["trees"], max_depth=args["depth"],
+                                      learning_rate=args["lr"], workers=args["workers"])
+    else:
+        engine = cluster.mpc(["bank", "partner"], dealer="carol") if args["workload"] == "lr-dealer" \
+            else cluster.mpc(["bank", "partner"], mode="ot")
+        model = accord.ml.LogisticRegression(label=a_tr[[LABEL]], engine=engine, epochs=args["epochs"],
+                                             batch_size=args["batch"], learning_rate=args["lr_step"])
+    model.fit(train)
     fit_seconds = time.perf_counter() - start
-    metrics = model.evaluate([xa_te, xb_te], a_te[LABEL])
     runs = cluster.report().runs[before:]
-    results["secureboost"] = {
-        "seconds": fit_seconds,
-        "bytes": sum(r.costs[me].bytes_sent for r in runs),
-        "rounds": sum(r.costs[me].rounds for r in runs),
-        "auc": metrics.get()["auc"] if me == "bank" else None,
-        "ks": metrics.get()["ks"] if me == "bank" else None,
+    metrics = model.evaluate(test, a_te[LABEL])
+    return {
+        "rows": len(ids.get()) if ids is not None else None, "psi_seconds": psi_seconds, "seconds": fit_seconds,
+        "bytes": sum(r.costs[me].bytes_sent for r in runs if me in r.costs),
+        "rounds": sum(r.costs[me].rounds for r in runs if me in r.costs),
+        "auc": metrics.get()["auc"] if me == "bank" else None, "ks": metrics.get()["ks"] if me == "bank" else None,
         "phases": {op: round(c[me].seconds, 2) for r in runs for op, c in r.ops.items() if me in c and c[me].seconds},
     }
-    return results
 
 
 def plaintext_baselines(trees: int, depth: int, lr: float) -> dict[str, float]:
-    """AUC of XGBoost and scikit-learn logistic regression on the joined data, same split."""
+    """Test AUC of XGBoost and scikit-learn logistic regression on the joined data, same split."""
+    from accord.ml.metrics import roc_auc
+
     bank_df, partner_df = split_parties(load_uci(CACHE))
     joined = bank_df.merge(partner_df, on="id")  # the rows PSI finds
     train, test = _split(joined["id"])
-    x, y = joined[BANK_COLUMNS + PARTNER_COLUMNS], joined[LABEL].to_numpy()
+    x, y = joined[BANK_COLUMNS + PARTNER_COLUMNS].to_numpy(dtype=float), joined[LABEL].to_numpy()
     out: dict[str, float] = {}
     try:
         import xgboost
 
         booster = xgboost.XGBClassifier(n_estimators=trees, max_depth=depth, learning_rate=lr, tree_method="hist",
                                         max_bin=32)
-        booster.fit(x.iloc[train], y[train])
-        from accord.ml.metrics import roc_auc
-
-        out["xgboost_auc"] = roc_auc(y[test], booster.predict_proba(x.iloc[test])[:, 1])
+        booster.fit(x[train], y[train])
+        out["xgboost"] = roc_auc(y[test], booster.predict_proba(x[test])[:, 1])
     except ImportError:
         print("xgboost not installed: pip install xgboost for the plaintext boosting baseline")
+    try:
+        from sklearn.linear_model import LogisticRegression
+
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0)
+        model = LogisticRegression(max_iter=5000).fit((x[train] - mean) / std, y[train])
+        out["sklearn_lr"] = roc_auc(y[test], model.decision_function((x[test] - mean) / std))
+    except ImportError:
+        print("scikit-learn not installed: pip install scikit-learn for the plaintext LR baseline")
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
     parser.add_argument("--trees", type=int, default=5)
     parser.add_argument("--depth", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=0.3)
+    parser.add_argument("--lr", type=float, default=0.3, help="SecureBoost learning rate")
+    parser.add_argument("--epochs", type=int, default=5, help="logistic regression epochs")
+    parser.add_argument("--batch", type=int, default=1024, help="logistic regression batch size")
+    parser.add_argument("--lr-step", type=float, default=2.0, help="logistic regression step size")
     parser.add_argument("--workers", type=int, default=None, help="Paillier processes per party (default: cores)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     load_uci(CACHE)  # fetch once before the parties start
-    results = run_processes("benchmarks.credit_risk:party_main", ["bank", "partner"],
-                            {"trees": args.trees, "depth": args.depth, "lr": args.lr, "workers": args.workers})
-    bank, partner = results["bank"], results["partner"]
-    sb = bank["secureboost"]
-    seconds = max(bank["secureboost"]["seconds"], partner["secureboost"]["seconds"])
-    print(f"PSI aligned {bank['rows']} customers in {bank['psi_seconds']:.1f} s")
-    print(f"SecureBoost ({args.trees} trees, depth {args.depth}, Paillier 2048): {seconds:.1f} s, test AUC "
-          f"{sb['auc']:.4f}, KS {sb['ks']:.4f}; bank sent {human_bytes(sb['bytes'])}, partner sent "
-          f"{human_bytes(partner['secureboost']['bytes'])}, {sb['rounds']} rounds")
-    for party in ("bank", "partner"):
-        phases = ", ".join(f"{k} {v:.1f} s" for k, v in results[party]["secureboost"]["phases"].items())
-        print(f"  {party} busy: {phases}")
     baselines = plaintext_baselines(args.trees, args.depth, args.lr)
-    for name, auc in baselines.items():
-        print(f"plaintext {name.replace('_auc', '')}: test AUC {auc:.4f}")
-    write_json(args.json, {"secureboost": {"seconds": seconds, "bytes": sb["bytes"] + partner["secureboost"]["bytes"],
-                                           "rounds": sb["rounds"], "auc": sb["auc"], "ks": sb["ks"],
-                                           **{k: v for k, v in baselines.items() if k.startswith("xgb")}}})
+    figures: dict[str, dict[str, Any]] = {}
+    for workload in args.models.split(","):
+        parties = ["bank", "partner", "carol"] if workload == "lr-dealer" else ["bank", "partner"]
+        results = run_processes("benchmarks.credit_risk:party_main", parties, {
+            "workload": workload, "trees": args.trees, "depth": args.depth, "lr": args.lr, "epochs": args.epochs,
+            "batch": args.batch, "lr_step": args.lr_step, "workers": args.workers})
+        bank = results["bank"]
+        seconds = max(r["seconds"] for r in results.values())
+        baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
+        sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
+        print(f"{workload}: {seconds:.1f} s, test AUC {bank['auc']:.4f} (plaintext "
+              f"{'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; sent {sent}; "
+              f"{bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows")
+        for party, r in results.items():
+            if r["phases"]:
+                print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
+        figures[workload] = {"seconds": seconds, "bytes": sum(r["bytes"] for r in results.values()),
+                             "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"],
+                             "plaintext_auc": baseline}
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

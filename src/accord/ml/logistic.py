@@ -135,13 +135,18 @@ def broadcast_decision(ctx: Context, decision: dict[str, bool] | None, owner: st
 
 
 @protocol("ml.check-rows", threat_model="semi-honest parties", leakage="every party's number of rows")
-def check_rows(ctx: Context, n_rows: int) -> int:
-    """Agree on the number of aligned rows, or fail naming the parties that differ."""
-    for peer, theirs in ctx.exchange(n_rows, "rows").items():
-        if theirs != n_rows:
-            raise InputError(f"has {n_rows} rows but party {peer!r} has {theirs}; align the tables with "
-                             "accord.psi.align first", party=ctx.me)
-    return n_rows
+def check_rows(ctx: Context, n_rows: int | None) -> int:
+    """Agree on the number of aligned rows (a party without data, such as a dealer, passes ``None``)."""
+    theirs = ctx.exchange(n_rows, "rows")
+    known = {p: n for p, n in {ctx.me: n_rows, **theirs}.items() if n is not None}
+    if not known:
+        raise ConfigurationError("no party reported a row count")
+    first, count = next(iter(known.items()))
+    for party, n in known.items():
+        if n != count:
+            raise InputError(f"has {count} rows but party {party!r} has {n}; align the tables with accord.psi.align "
+                             "first", party=first)
+    return count
 
 
 def _epoch(params: LRParams, batches: list[tuple[int, int]], n_features: int):
@@ -218,7 +223,9 @@ class LogisticRegression:
         self.scalers = {t.owner: cluster.party(t.owner).apply(Scaler.fit, t, t.owner) for t in features}
         standard = [cluster.party(t.owner).apply(lambda s, df, o=t.owner: s.transform(df, o), self.scalers[t.owner], t)
                     for t in features]
-        counts = cluster.run(check_rows, {o: (len(x.get()) if x.is_local else 0,) for o, x in zip(owners, standard)})
+        # Every process, the dealer's included, must take the same steps: all learn the row count.
+        sizes = {o: len(x.get()) if x.is_local else 0 for o, x in zip(owners, standard)}
+        counts = cluster.run(check_rows, {p: (sizes.get(p),) for p in spu.participants})
         n_rows = next(v.get() for v in counts.values() if v.is_local)
         order = np.random.default_rng(p.seed).permutation(n_rows)  # not-secret: public split and batch order
         n_valid = round(p.validation_fraction * n_rows)
@@ -245,7 +252,7 @@ class LogisticRegression:
                 improved = loss < best - 1e-9
                 best, since = (loss, 0) if improved else (best, since + 1)
                 decision = {"improved": improved, "stop": since >= p.early_stopping_rounds > 0}
-            out = cluster.run(broadcast_decision, {o: (decision, self.active) for o in owners})
+            out = cluster.run(broadcast_decision, {p: (decision, self.active) for p in spu.participants})
             agreed = next(v.get() for v in out.values() if v.is_local)
             if agreed["improved"]:
                 best_w = w

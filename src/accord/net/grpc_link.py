@@ -181,6 +181,7 @@ class GRPCLink(Link):
             options=[("grpc.max_receive_message_length", self._chunk + (1 << 16)),
                      ("grpc.max_send_message_length", 1 << 20),
                      ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+                     ("grpc.http2.max_ping_strikes", 0),
                      ("grpc.keepalive_permit_without_calls", 1)],
         )
         server.add_generic_rpc_handlers((handler,))
