@@ -22,16 +22,20 @@ def make_data(n=600, seed=4):
     return bank, partner
 
 
-def plain_lr(x, y, epochs, batch, lr, l2):
-    z = (x - x.mean(0)) / x.std(0)
+def plain_lr(x, y, epochs, batch, lr, l2, clip=5.0):
+    """Float64 reference: standardise and clip, mini-batch steps, average the second half's iterates."""
+    z = np.clip((x - x.mean(0)) / x.std(0), -clip, clip)
     z = np.column_stack([z, np.ones(len(z))])
     w = np.zeros(z.shape[1])
+    total, count = np.zeros_like(w), 0
     decay = np.r_[np.full(z.shape[1] - 1, 1 - lr * l2), 1.0]
-    for _ in range(epochs):
+    for epoch in range(epochs):
         for s in range(0, len(y), batch):
             xb, yb = z[s:s + batch], y[s:s + batch]
             w = w * decay - lr * xb.T @ (1 / (1 + np.exp(-xb @ w)) - yb) / len(yb)
-    return 1 / (1 + np.exp(-z @ w))
+            if epoch >= epochs // 2:
+                total, count = total + w, count + 1
+    return 1 / (1 + np.exp(-z @ (total / count)))
 
 
 @pytest.mark.parametrize("mode", ["dealer", "ot"])
