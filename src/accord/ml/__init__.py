@@ -5,7 +5,8 @@ See :mod:`accord.ml.models` for the driver API, :mod:`accord.ml.secureboost` for
 """
 
 from accord.ml import metrics
+from accord.ml.binning import describe
 from accord.ml.logistic import LogisticRegression
 from accord.ml.models import SecureBoost, WOEBinning
 
-__all__ = ["LogisticRegression", "SecureBoost", "WOEBinning", "metrics"]
+__all__ = ["LogisticRegression", "SecureBoost", "WOEBinning", "describe", "metrics"]

@@ -126,3 +126,16 @@ def bin_counts(bins: np.ndarray, labels: np.ndarray, n_bins: int) -> tuple[np.nd
     events = np.bincount(bins, weights=labels, minlength=n_bins).astype(np.int64)
     totals = np.bincount(bins, minlength=n_bins).astype(np.int64)
     return events, totals - events
+
+
+def describe(table: pd.DataFrame) -> pd.DataFrame:
+    """Per-column summaries a party computes on its own data: count, missing, distinct, mean, deviation, quantiles."""
+    rows = []
+    for column in table.columns:
+        values = pd.to_numeric(table[column], errors="coerce")
+        rows.append({
+            "column": str(column), "rows": len(values), "missing": int(values.isna().sum()),
+            "distinct": int(values.nunique()), "mean": values.mean(), "std": values.std(), "min": values.min(),
+            "p25": values.quantile(0.25), "median": values.median(), "p75": values.quantile(0.75), "max": values.max(),
+        })
+    return pd.DataFrame(rows)

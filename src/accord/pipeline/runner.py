@@ -18,7 +18,9 @@ import pandas as pd
 import accord
 from accord.data.tables import write_table
 from accord.errors import ConfigurationError, InputError
-from accord.ml.metrics import evaluate, plot_roc_ks
+from accord.ml._checks import binary_labels
+from accord.ml.binning import describe
+from accord.ml.metrics import calibration_table, evaluate, plot_roc_ks
 from accord.pipeline.job import JobSpec
 from accord.runtime.cluster import Cluster, PartyObject
 from accord.runtime.context import Context
@@ -88,6 +90,12 @@ def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
     """Train and evaluate every model of ``spec``; returns the label holder's metrics (where hosted)."""
     cluster.run(check_job, {p: (spec.digest,) for p in spec.parties})
     features, labels, masks, _ = _prepare(cluster, spec, {n: p.input for n, p in spec.parties.items()})
+    for name, table in features.items():  # local summaries, each party of its own columns
+        if table.is_local:
+            spec.parties[name].output.mkdir(parents=True, exist_ok=True)
+            path = spec.parties[name].output / "summary.csv"
+            write_table(describe(table.get()), path, party=name)
+            cluster.record_output(name, str(path))
     label_party = spec.label_party
     label = labels[label_party]
     train = [_rows(cluster, features[n], masks[n], False) for n in spec.parties]
@@ -103,8 +111,9 @@ def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
                 directory.mkdir(parents=True, exist_ok=True)
                 model.save(directory, parties=[name])
         if scores.is_local:
-            y = np.asarray(y_test.get()).ravel()
+            y = binary_labels(y_test.get(), len(scores.get()), label_party)
             summary[kind] = evaluate(y, scores.get(), spec.threshold)
+            summary[kind]["calibration"] = calibration_table(y, scores.get()).to_dict(orient="records")
             if spec.plots:
                 _plot(cluster, spec, kind, y, scores.get())
     if cluster.party(label_party).is_local:
