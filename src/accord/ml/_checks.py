@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from accord.errors import InputError
+from accord.errors import ConfigurationError, InputError
+
+T = TypeVar("T")
 
 
 def binary_labels(label: Any, n_rows: int, party: str) -> np.ndarray:
@@ -41,3 +44,28 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def build_params(cls: type[T], kwargs: dict[str, Any], what: str) -> T:
+    """``cls(**kwargs)`` for a parameter dataclass, naming unknown keywords and invalid values."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(kwargs) - names)
+    if unknown:
+        raise ConfigurationError(f"unknown {what} parameters {unknown}; valid ones are {sorted(names)}")
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ConfigurationError(f"{what}: {exc}") from None
+
+
+def read_part(path: Path, party: str, fmt: str) -> dict[str, Any]:
+    """A saved model part (JSON) of format ``fmt``, with errors naming the party and the file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"model file {path} does not exist", party=party, field=str(path)) from None
+    except ValueError as exc:
+        raise InputError(f"model file {path} is not JSON: {exc}", party=party, field=str(path)) from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise InputError(f"model file {path} is not an accord {fmt} model part", party=party, field=str(path))
+    return data

@@ -18,11 +18,10 @@ test scores at evaluation anyway), computes the log-loss and tells the other par
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ import pandas as pd
 
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import encode
-from accord.ml._checks import binary_labels, write_json
+from accord.ml._checks import binary_labels, build_params, read_part, write_json
+from accord.ml.metrics import log_loss
 from accord.mpc.approximations import sigmoid
 from accord.mpc.session import MPC, SecretArray
 from accord.mpc.tensor import Shared, concatenate
@@ -86,11 +86,7 @@ class LRParams:
 
 def lr_params(kwargs: dict[str, Any]) -> LRParams:
     """Build :class:`LRParams`, naming unknown keywords."""
-    names = {f.name for f in fields(LRParams)}
-    unknown = sorted(set(kwargs) - names)
-    if unknown:
-        raise ConfigurationError(f"unknown logistic-regression parameters {unknown}; valid ones are {sorted(names)}")
-    return LRParams(**kwargs)
+    return build_params(LRParams, kwargs, "logistic-regression")
 
 
 @dataclass
@@ -272,7 +268,7 @@ class LogisticRegression:
             scores = spu.reveal(spu.run(_scores, *x_valid, current, name="lr.score"), to=self.active)
             decision = None
             if scores.is_local:
-                loss = _logloss(y_valid.get(), scores.get())
+                loss = log_loss(y_valid.get(), scores.get())
                 self.history.append(loss)
                 improved = loss < best - 1e-9
                 best, since = (loss, 0) if improved else (best, since + 1)
@@ -336,7 +332,7 @@ class LogisticRegression:
             shares[engine.dealer] = cluster.party(engine.dealer).put(None)
         for party in engine.parties:
             where = Path(directory[party] if isinstance(directory, dict) else directory) / f"{party}.lr.json"
-            part = cluster.party(party).apply(lambda path=where, name=party: _read_part(path, name))
+            part = cluster.party(party).apply(lambda path=where, name=party: read_part(path, name, "accord.lr.v1"))
             if part.is_local:
                 shape = tuple(part.get()["shape"])
                 if part.get()["mode"] != engine.mode:
@@ -368,11 +364,6 @@ def check_shape(ctx: Context, shape: list[int] | None) -> list[int]:
     return known[0]
 
 
-def _logloss(y: np.ndarray, scores: np.ndarray) -> float:
-    p = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def _pack(share: Any) -> dict[str, Any]:
     """A weight share (one uint64 array, or a replicated pair) as plain data."""
     arrays = list(share) if isinstance(share, tuple) else [share]
@@ -385,15 +376,3 @@ def _unpack(data: dict[str, Any]) -> Any:
     arrays = [None if a is None else np.frombuffer(bytes.fromhex(a["data"]), dtype="<u8").reshape(a["shape"]).copy()
               for a in data["arrays"]]
     return tuple(arrays) if data["pair"] else arrays[0]
-
-
-def _read_part(path: Path, party: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"model file {path} does not exist", party=party, field=str(path)) from None
-    except ValueError as exc:
-        raise InputError(f"model file {path} is not JSON: {exc}", party=party, field=str(path)) from None
-    if not isinstance(data, dict) or data.get("format") != "accord.lr.v1":
-        raise InputError(f"model file {path} is not an accord logistic-regression part", party=party, field=str(path))
-    return data

@@ -59,6 +59,13 @@ def ks_statistic(y_true: np.ndarray, score: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
+def log_loss(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities ``score`` (clipped to [1e-12, 1 - 1e-12])."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.clip(np.asarray(score, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
 def gini(y_true: np.ndarray, score: np.ndarray) -> float:
     """Gini coefficient, ``2 * AUC - 1``."""
     return 2.0 * roc_auc(y_true, score) - 1.0

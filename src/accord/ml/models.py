@@ -21,14 +21,13 @@ True
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from accord.errors import ConfigurationError, InputError
-from accord.ml._checks import binary_labels, write_json
+from accord.ml._checks import binary_labels, read_part, write_json
 from accord.ml.metrics import evaluate as evaluate_scores
 from accord.ml.secureboost import BoosterPart, params_from, secureboost_fit, secureboost_predict
 from accord.ml.woe import woe_binning, woe_params
@@ -174,10 +173,9 @@ class WOEBinning:
 
 
 def _read_part(path: Path, party: str) -> BoosterPart:
+    data = read_part(path, party, "accord.secureboost.v1")
     try:
-        return BoosterPart.from_dict(json.loads(path.read_text()))
-    except FileNotFoundError:
-        raise InputError(f"model file {path} does not exist", party=party, field=str(path)) from None
+        return BoosterPart.from_dict(data)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"model file {path} is not a SecureBoost model: {exc}", party=party,
                          field=str(path)) from None

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.errors import InputError, MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
 from accord.he.device import setup_paillier
 from accord.he.packing import SlotPacking
-from accord.ml._checks import binary_labels
+from accord.ml._checks import binary_labels, build_params
 from accord.ml.binning import WOETable, assign_bins, bin_counts, chi_merge, quantile_edges, woe_iv
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -180,8 +180,4 @@ def woe_binning(ctx: Context, table: pd.DataFrame, label: Any, active: str, para
 
 def woe_params(kwargs: dict[str, Any]) -> WOEParams:
     """Build :class:`WOEParams`, naming unknown keywords."""
-    names = set(WOEParams.__dataclass_fields__)
-    unknown = sorted(set(kwargs) - names)
-    if unknown:
-        raise ConfigurationError(f"unknown WOE parameters {unknown}; valid ones are {sorted(names)}")
-    return WOEParams(**kwargs)
+    return build_params(WOEParams, kwargs, "WOE")

@@ -1,0 +1,28 @@
+"""SecureBoost: gradient-boosted trees on vertically split data with Paillier-encrypted gradients.
+
+Protocol (Cheng et al., "SecureBoost: A Lossless Federated Learning Framework", IEEE IS 2021, section 4),
+between the *active* party, which holds the label, and one or more *passive* parties:
+
+1. every party bins its own columns locally into equal-frequency bins (edges never leave it);
+2. per tree, the active party computes logistic-loss gradients and hessians, packs each row's
+   ``(g, h)`` into one Paillier plaintext (:class:`~accord.he.packing.SlotPacking`) and sends the
+   ciphertexts to the passive parties;
+3. per tree level, each passive party sums the ciphertexts per (node, feature, bin), deriving the
+   larger sibling by homomorphic subtraction from the parent, shifts many sums into each ciphertext
+   (``compress``), re-randomises and returns them; the active party decrypts, adds its own plaintext
+   histograms and picks every node's best split across all parties;
+4. a split on the active party's column stays with it; a split on a passive party's column is sent
+   to that party as "your feature k, bin j", and only it learns the threshold. The owner of each split
+   sends the resulting left/right partition of the node's rows to the others;
+5. leaf weights are known only to the active party. Prediction needs every party: each one sends, per
+   row and tree, the leaves its own splits allow; the active party intersects them and scores.
+
+Costs per tree: ``rows`` Paillier encryptions at the active party; about
+``rows * features * (1 + (depth - 1) / 2)`` ciphertext additions and one compression per node at each
+passive party; a few decryptions per node at the active party. Rounds: ``1 + 2 * depth`` per tree.
+"""
+
+from accord.ml.secureboost.params import BoosterPart, BoostParams, params_from
+from accord.ml.secureboost.protocols import secureboost_fit, secureboost_predict
+
+__all__ = ["BoostParams", "BoosterPart", "params_from", "secureboost_fit", "secureboost_predict"]

@@ -1,0 +1,150 @@
+"""The label holder's side of SecureBoost: gradients, decryption, split search, leaf weights."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from accord.errors import MalformedMessage
+from accord.he.cipher_array import PackedCipherArray
+from accord.he.engine import Paillier
+from accord.he.packing import SlotPacking
+from accord.ml.metrics import log_loss
+from accord.ml.secureboost.grower import Grower
+from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, used_cells
+from accord.ml.tree import Tree, best_split, gradients, histograms, sigmoid
+from accord.runtime.context import Context
+
+
+class Active(Grower):
+    def __init__(self, ctx: Context, engine: Paillier, binned: Binned, y: np.ndarray, params: BoostParams,
+                 passive_bins: dict[str, list[int]]) -> None:
+        super().__init__(ctx, binned, params)
+        self.engine = engine
+        self.y = y
+        self.passives = list(ctx.peers)
+        self.passive_bins = passive_bins
+
+    def fit(self) -> BoosterPart:
+        ctx, p = self.ctx, self.params
+        order = ctx.rng.permutation(self.n_rows)
+        n_valid = round(p.validation_fraction * self.n_rows)
+        valid = np.sort(order[:n_valid])
+        train = np.sort(order[n_valid:])
+        rate = float(np.clip(self.y[train].mean(), 1e-6, 1 - 1e-6))
+        base = math.log(rate / (1 - rate))
+        margin = np.full(self.n_rows, base)
+        layout = SlotPacking.for_sums(slots=2, max_abs=1.0, max_terms=max(1, len(train)), frac_bits=p.frac_bits)
+        importance: dict[tuple[str, int], float] = {}
+        history: list[float] = []
+        best, since_best = math.inf, 0
+        for t in range(p.n_trees):
+            sub = ctx.sub("tree")
+            if p.early_stopping_rounds and since_best >= p.early_stopping_rounds:
+                sub.send_all({"continue": False}, "gradients")
+                break
+            rows = train if p.row_subsample >= 1 else np.sort(
+                train[ctx.rng.permutation(len(train))[: max(2, int(len(train) * p.row_subsample))]])
+            g, h = gradients(self.y[rows], margin[rows])
+            with ctx.timed("encrypt gradients"):
+                cipher = self.engine.encrypt_packed(np.stack([g, h], axis=1), layout)
+            sub.send_all({"continue": True, "rows": rows, "gh": cipher.to_wire()}, "gradients")
+            tree, node_of = self.new_tree()
+            self._grow(sub, tree, node_of, rows, g, h, importance)
+            weights = np.zeros(len(tree.nodes))
+            gsum = np.bincount(node_of[rows], weights=g, minlength=len(tree.nodes))
+            hsum = np.bincount(node_of[rows], weights=h, minlength=len(tree.nodes))
+            for node in tree.leaves():
+                node.weight = -p.learning_rate * gsum[node.id] / (hsum[node.id] + p.reg_lambda)
+                weights[node.id] = node.weight
+            margin += weights[node_of]
+            if n_valid:
+                loss = log_loss(self.y[valid], sigmoid(margin[valid]))
+                history.append(loss)
+                best, since_best = (loss, 0) if loss < best - 1e-12 else (best, since_best + 1)
+            ctx.progress("SecureBoost trees", t + 1, p.n_trees)
+        own = {self.binned.columns[f]: gain for (owner, f), gain in importance.items() if owner == ctx.me}
+        for peer in self.passives:
+            ctx.send(peer, {str(f): gain for (owner, f), gain in importance.items() if owner == peer}, "importance")
+        return BoosterPart(ctx.me, ctx.me, self.binned.columns, self.trees, self.splits, base, own, history)
+
+    def _grow(self, ctx: Context, tree: Tree, node_of: np.ndarray, rows: np.ndarray, g: np.ndarray,
+              h: np.ndarray, importance: dict[tuple[str, int], float]) -> None:
+        p = self.params
+        features = self.own_features()
+        position = np.full(self.n_rows, -1)
+        position[rows] = np.arange(len(rows))
+        level = [0]
+        for _depth in range(p.max_depth):
+            counts = np.bincount(node_of[rows], minlength=len(tree.nodes))
+            candidates = [n for n in level if counts[n] >= 2]
+            if not candidates:
+                break
+            remote = {peer: self._receive_histograms(ctx, peer, len(candidates)) for peer in self.passives}
+            decisions: list[list[Any]] = []
+            masks: dict[str, np.ndarray] = {}
+            for i, node_id in enumerate(candidates):
+                in_node = rows[node_of[rows] == node_id]
+                hg, hh = histograms(self.binned.bins[np.ix_(in_node, features)], g[position[in_node]],
+                                    h[position[in_node]], p.n_bins)
+                options = [(best_split(hg, hh, p.reg_lambda, p.min_child_weight, p.gamma), ctx.me, features)]
+                for peer, hists in remote.items():
+                    rg, rh = hists[i][..., 0], hists[i][..., 1]
+                    options.append((best_split(rg, rh, p.reg_lambda, p.min_child_weight, p.gamma), peer, None))
+                found = [(s, owner, f) for s, owner, f in options if s is not None]
+                if not found:
+                    decisions.append([node_id, "", -1, -1])
+                    continue
+                split, owner, feats = max(found, key=lambda o: o[0].gain)
+                feature = int(feats[split.feature]) if owner == ctx.me else split.feature
+                importance[(owner, feature)] = importance.get((owner, feature), 0.0) + split.gain
+                decisions.append([node_id, owner, feature, split.bin])
+                if owner == ctx.me:
+                    masks[str(node_id)] = self.binned.bins[node_of == node_id, feature] <= split.bin
+            for peer in self.passives:  # each passive party sees the feature and bin of its own splits only
+                mine = [[n, o, f, b] if o == peer else [n, o, -1, -1] for n, o, f, b in decisions]
+                ctx.send(peer, {"decisions": mine, "masks": masks}, "decisions")
+            for peer in self.passives:
+                if any(d[1] == peer for d in decisions):
+                    theirs = ctx.recv(peer, "masks")
+                    if not isinstance(theirs, dict):
+                        raise MalformedMessage(f"party {peer!r} sent malformed partitions", party=peer, step="masks")
+                    for node_id, _, _, _ in (d for d in decisions if d[1] == peer):
+                        masks[str(node_id)] = self.check_mask(theirs.get(str(node_id)), node_of, node_id, peer,
+                                                              "masks")
+            if len(self.passives) > 1:
+                ctx.send_all(masks, "all-masks")
+            level = []
+            for node_id, owner, feature, split_bin in decisions:
+                if not owner:
+                    continue
+                ref = self.record_split(feature, split_bin) if owner == ctx.me else -1
+                self.apply_split(tree, node_of, node_id, owner, ref, masks[str(node_id)])
+                level += [tree.nodes[node_id].left, tree.nodes[node_id].right]
+
+    def _receive_histograms(self, ctx: Context, peer: str, count: int) -> list[np.ndarray]:
+        """Decrypt a passive party's histograms into ``(features, n_bins, 2)`` grids (unsampled: zero)."""
+        data = ctx.recv(peer, "histograms", timeout=ctx.timeout + 60 * count)
+        counts = self.passive_bins[peer]
+        n_features, n_bins = len(counts), self.params.n_bins
+        features = data.get("features") if isinstance(data, dict) else None
+        if (not isinstance(features, np.ndarray) or features.dtype != np.int64 or features.ndim != 1
+                or not len(features) or features.min() < 0 or features.max() >= n_features
+                or np.any(np.diff(features) <= 0)):
+            raise MalformedMessage(f"party {peer!r} sent malformed histograms", party=peer, step="histograms")
+        cells = used_cells(counts, features, n_bins)
+        array = self.engine.receive(data.get("hists"), party=peer, step=f"{ctx.path}/histograms")
+        if not isinstance(array, PackedCipherArray) or array.shape != (count * len(cells),):
+            raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
+                                   step="histograms")
+        with ctx.timed("decrypt histograms"):
+            sums = self.engine.decrypt(array).reshape(count, len(cells), 2)
+        positions = (features[:, None] * n_bins + np.arange(n_bins)).ravel()[cells]
+        out = []
+        for node_sums in sums:
+            grid = np.zeros((n_features * n_bins, 2))
+            grid[positions] = node_sums
+            out.append(grid.reshape(n_features, n_bins, 2))
+        return out

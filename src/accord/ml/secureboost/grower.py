@@ -1,0 +1,62 @@
+"""What both SecureBoost roles share while a tree grows: the row-to-node map, splits and masks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from accord.errors import MalformedMessage
+from accord.ml.secureboost.params import Binned, BoostParams
+from accord.ml.tree import Tree
+from accord.runtime.context import Context
+
+
+class Grower:
+    """State shared by both roles while a tree grows: the row-to-node map and the tree shape."""
+
+    def __init__(self, ctx: Context, binned: Binned, params: BoostParams) -> None:
+        self.ctx = ctx
+        self.binned = binned
+        self.params = params
+        self.n_rows = len(binned.bins)
+        self.splits: list[tuple[int, float]] = []
+        self.trees: list[Tree] = []
+
+    def new_tree(self) -> tuple[Tree, np.ndarray]:
+        tree = Tree()
+        tree.add(0)
+        self.trees.append(tree)
+        return tree, np.zeros(self.n_rows, dtype=np.int64)
+
+    def own_features(self) -> np.ndarray:
+        count = len(self.binned.columns)
+        keep = max(1, math.ceil(self.params.col_subsample * count))
+        if keep == count:
+            return np.arange(count)
+        return np.sort(self.ctx.rng.permutation(count)[:keep])
+
+    def record_split(self, feature: int, split_bin: int) -> int:
+        edges = self.binned.edges[feature]
+        threshold = float(edges[split_bin]) if split_bin < len(edges) else math.inf
+        self.splits.append((feature, threshold))
+        return len(self.splits) - 1
+
+    @staticmethod
+    def apply_split(tree: Tree, node_of: np.ndarray, node_id: int, owner: str, ref: int,
+                    go_left: np.ndarray) -> None:
+        """Split ``node_id``: rows of the node with ``go_left`` True move to the new left child."""
+        depth = tree.nodes[node_id].depth + 1
+        left, right = tree.add(depth), tree.add(depth)
+        node = tree.nodes[node_id]
+        node.owner, node.split_ref, node.left, node.right = owner, ref, left.id, right.id
+        rows = np.flatnonzero(node_of == node_id)
+        node_of[rows[go_left]] = left.id
+        node_of[rows[~go_left]] = right.id
+
+    def check_mask(self, value: object, node_of: np.ndarray, node_id: int, peer: str, step: str) -> np.ndarray:
+        size = int(np.sum(node_of == node_id))
+        if not isinstance(value, np.ndarray) or value.dtype != np.bool_ or value.shape != (size,):
+            raise MalformedMessage(f"party {peer!r} sent a malformed partition for node {node_id}", party=peer,
+                                   step=step)
+        return value

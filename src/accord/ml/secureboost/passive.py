@@ -1,0 +1,184 @@
+"""A partner's side of SecureBoost: encrypted histograms per node, its own splits and thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from accord.errors import MalformedMessage
+from accord.he.cipher_array import PackedCipherArray
+from accord.he.engine import Paillier
+from accord.ml.secureboost.grower import Grower
+from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, used_cells
+from accord.ml.tree import Tree
+from accord.runtime.context import Context
+
+
+class Passive(Grower):
+    def __init__(self, ctx: Context, engine: Paillier, binned: Binned, active: str, params: BoostParams) -> None:
+        super().__init__(ctx, binned, params)
+        self.engine = engine
+        self.active = active
+
+    def fit(self) -> BoosterPart:
+        ctx, p = self.ctx, self.params
+        for _ in range(p.n_trees):
+            sub = ctx.sub("tree")
+            message = sub.recv(self.active, "gradients", timeout=ctx.timeout + self.n_rows / 500)
+            if isinstance(message, dict) and message.get("continue") is False:
+                break
+            rows, cipher = self._parse_gradients(sub, message)
+            tree, node_of = self.new_tree()
+            self._grow(sub, tree, node_of, rows, cipher)
+        gains = ctx.recv(self.active, "importance")
+        if not isinstance(gains, dict):
+            raise MalformedMessage(f"party {self.active!r} sent malformed importances", party=self.active,
+                                   step="importance")
+        if not all(str(f).isdigit() and int(f) < len(self.binned.columns) and isinstance(v, float)
+                   for f, v in gains.items()):
+            raise MalformedMessage(f"party {self.active!r} sent malformed importances", party=self.active,
+                                   step="importance")
+        importance = {self.binned.columns[int(f)]: v for f, v in gains.items()}
+        return BoosterPart(ctx.me, self.active, self.binned.columns, self.trees, self.splits, 0.0, importance)
+
+    def _parse_gradients(self, ctx: Context, message: object) -> tuple[np.ndarray, PackedCipherArray]:
+        if not isinstance(message, dict) or message.get("continue") is not True:
+            raise MalformedMessage(f"party {self.active!r} sent a malformed gradient message", party=self.active,
+                                   step="gradients")
+        rows = message.get("rows")
+        if (not isinstance(rows, np.ndarray) or rows.dtype != np.int64 or rows.ndim != 1 or len(rows) < 2
+                or rows.min() < 0 or rows.max() >= self.n_rows or np.any(np.diff(rows) <= 0)):
+            raise MalformedMessage(f"party {self.active!r} sent invalid training rows", party=self.active,
+                                   step="gradients")
+        cipher = self.engine.receive(message.get("gh"), party=self.active, step=f"{ctx.path}/gradients")
+        if not isinstance(cipher, PackedCipherArray) or cipher.shape != (len(rows),) or cipher.layout.slots != 2:
+            raise MalformedMessage(f"party {self.active!r} sent gradients of the wrong shape", party=self.active,
+                                   step="gradients")
+        return rows, cipher
+
+    def _grow(self, ctx: Context, tree: Tree, node_of: np.ndarray, rows: np.ndarray,
+              cipher: PackedCipherArray) -> None:
+        p = self.params
+        features = self.own_features()
+        position = np.full(self.n_rows, -1)
+        position[rows] = np.arange(len(rows))
+        cache: dict[int, PackedCipherArray] = {}
+        parent_of: dict[int, int] = {}
+        level = [0]
+        for _depth in range(p.max_depth):
+            counts = np.bincount(node_of[rows], minlength=len(tree.nodes))
+            candidates = [n for n in level if counts[n] >= 2]
+            if not candidates:
+                break
+            with ctx.timed("histogram sums"):
+                hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
+                                         parent_of)
+            cells = used_cells(self.binned.bin_counts(), features, p.n_bins)
+            with ctx.timed("compress"):
+                level_hists = _pick([hists[n] for n in candidates], cells).compress()
+            with ctx.timed("re-randomise"):
+                level_hists = level_hists.rerandomize()
+            ctx.send(self.active, {"features": features.astype(np.int64), "hists": level_hists.to_wire()},
+                     "histograms")
+            message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))
+            decisions, masks = self._parse_decisions(message, candidates, node_of)
+            mine = {}
+            for node_id, owner, feature, split_bin in decisions:
+                if owner == ctx.me:
+                    mine[str(node_id)] = self.binned.bins[node_of == node_id, feature] <= split_bin
+            if mine:
+                ctx.send(self.active, mine, "masks")
+                masks.update(mine)
+            if len(ctx.peers) > 1:
+                others = ctx.recv(self.active, "all-masks")
+                if not isinstance(others, dict):
+                    raise MalformedMessage(f"party {self.active!r} sent malformed partitions", party=self.active,
+                                           step="all-masks")
+                for node_id, owner, _, _ in decisions:
+                    if owner and owner not in (ctx.me, self.active):
+                        masks[str(node_id)] = self.check_mask(others.get(str(node_id)), node_of, node_id,
+                                                              self.active, "all-masks")
+            level = []
+            for node_id, owner, feature, split_bin in decisions:
+                if not owner:
+                    continue
+                ref = self.record_split(feature, split_bin) if owner == ctx.me else -1
+                self.apply_split(tree, node_of, node_id, owner, ref, masks[str(node_id)])
+                left, right = tree.nodes[node_id].left, tree.nodes[node_id].right
+                parent_of[left] = parent_of[right] = node_id
+                level += [left, right]
+
+    def _histograms(self, tree: Tree, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray,
+                    cipher: PackedCipherArray, features: np.ndarray, candidates: list[int], counts: np.ndarray,
+                    cache: dict[int, PackedCipherArray], parent_of: dict[int, int]) -> dict[int, PackedCipherArray]:
+        """Encrypted (feature, bin) sums per candidate node; the larger sibling by subtraction from the parent."""
+        out: dict[int, PackedCipherArray] = {}
+        for node_id in candidates:
+            if node_id in cache:
+                out[node_id] = cache[node_id]
+                continue
+            parent = parent_of.get(node_id)
+            sibling = None
+            if parent is not None:
+                node = tree.nodes[parent]
+                sibling = node.right if node.left == node_id else node.left
+            if parent in cache and sibling is not None and counts[sibling] <= counts[node_id]:
+                if sibling not in cache:
+                    cache[sibling] = self._direct(node_of, rows, position, cipher, features, sibling)
+                out[node_id] = _subtract(cache[parent], cache[sibling])
+            else:
+                out[node_id] = self._direct(node_of, rows, position, cipher, features, node_id)
+            cache[node_id] = out[node_id]
+        return out
+
+    def _direct(self, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray, cipher: PackedCipherArray,
+                features: np.ndarray, node_id: int) -> PackedCipherArray:
+        in_node = rows[node_of[rows] == node_id]
+        picked = cipher[position[in_node]]
+        return picked.bucket_sum(self.binned.bins[np.ix_(in_node, features)], self.params.n_bins)
+
+    def _parse_decisions(self, message: object, candidates: list[int],
+                         node_of: np.ndarray) -> tuple[list[list[Any]], dict[str, np.ndarray]]:
+        peer = self.active
+        if not isinstance(message, dict) or not isinstance(message.get("decisions"), list) \
+                or not isinstance(message.get("masks"), dict):
+            raise MalformedMessage(f"party {peer!r} sent malformed split decisions", party=peer, step="decisions")
+        decisions = message["decisions"]
+        well_formed = all(isinstance(d, list) and len(d) == 4 and isinstance(d[1], str)
+                          and all(isinstance(v, int) and not isinstance(v, bool) for v in (d[0], d[2], d[3]))
+                          for d in decisions)
+        if not well_formed or [d[0] for d in decisions] != candidates:
+            raise MalformedMessage(f"party {peer!r} sent decisions for other nodes", party=peer, step="decisions")
+        masks: dict[str, np.ndarray] = {}
+        for node_id, owner, feature, split_bin in decisions:
+            if owner == self.ctx.me and not (isinstance(feature, int) and 0 <= feature < len(self.binned.columns)
+                                             and isinstance(split_bin, int) and 0 <= split_bin < self.params.n_bins):
+                raise MalformedMessage(f"party {peer!r} chose an invalid split on our feature {feature!r}",
+                                       party=peer, step="decisions")
+            if owner and owner not in self.ctx.parties:
+                raise MalformedMessage(f"party {peer!r} named an unknown split owner {owner!r}", party=peer,
+                                       step="decisions")
+            if owner == peer:
+                masks[str(node_id)] = self.check_mask(message["masks"].get(str(node_id)), node_of, node_id, peer,
+                                                      "decisions")
+        return decisions, masks
+
+
+def _pick(hists: list[PackedCipherArray], cells: np.ndarray) -> PackedCipherArray:
+    """The used (feature, bin) cells of several nodes' histogram grids, as one ``(nodes * cells,)`` array.
+
+    One array per tree level lets compression, re-randomisation and decryption run as large batches
+    spread over the worker processes.
+    """
+    picked = cells.tolist()
+    values = [hist.values[i] for hist in hists for i in picked]
+    terms = max(hist.terms for hist in hists)
+    return PackedCipherArray(hists[0].engine, values, (len(hists) * len(cells),), hists[0].layout, terms=terms)
+
+
+def _subtract(total: PackedCipherArray, part: PackedCipherArray) -> PackedCipherArray:
+    """``total - part`` slot-wise (the sibling's histogram)."""
+    engine = total.engine
+    values = engine.multiply(total.values, engine.invert(part.values))
+    return PackedCipherArray(engine, values, total.shape, total.layout, terms=total.terms)

@@ -1,0 +1,91 @@
+"""The two SPMD protocols: training among all parties, and joint scoring revealed to the label holder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.he.device import setup_paillier
+from accord.ml._checks import binary_labels
+from accord.ml.secureboost.active import Active
+from accord.ml.secureboost.params import (
+    FIT_LEAKAGE,
+    PREDICT_LEAKAGE,
+    THREAT_MODEL,
+    BoosterPart,
+    BoostParams,
+    bin_table,
+    check_bin_counts,
+)
+from accord.ml.secureboost.passive import Passive
+from accord.ml.tree import sigmoid
+from accord.runtime.context import Context
+from accord.runtime.report import protocol
+
+
+@protocol("ml.secureboost.fit", threat_model=THREAT_MODEL, leakage=FIT_LEAKAGE)
+def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, params: BoostParams) -> BoosterPart:
+    """Train SecureBoost among the parties of ``ctx``; ``label`` is given only at ``active``.
+
+    Returns this party's :class:`BoosterPart`.
+    """
+    binned = bin_table(table, params.n_bins, ctx.me)
+    n_rows = len(binned.bins)
+    theirs = ctx.exchange({"rows": n_rows, "params": params.public(), "bins": binned.bin_counts()}, "hello")
+    for peer, info in theirs.items():
+        if not isinstance(info, dict) or info.get("params") != params.public():
+            raise ConfigurationError(f"party {peer!r} trains with different parameters than {ctx.me!r}")
+        if info.get("rows") != n_rows:
+            raise InputError(f"has {n_rows} rows but party {peer!r} has {info.get('rows')}: align the tables "
+                             "with accord.psi.align first", party=ctx.me)
+    engine = setup_paillier(ctx.sub("he.setup"), active, params.key_bits, params.frac_bits, params.workers,
+                            params.allow_insecure_key_size)
+    if ctx.me == active:
+        bins = {peer: check_bin_counts(info.get("bins"), params.n_bins, peer) for peer, info in theirs.items()}
+        return Active(ctx, engine, binned, binary_labels(label, n_rows, ctx.me), params, bins).fit()
+    return Passive(ctx, engine, binned, active, params).fit()
+
+
+@protocol("ml.secureboost.predict", threat_model=THREAT_MODEL, leakage=PREDICT_LEAKAGE)
+def secureboost_predict(ctx: Context, part: BoosterPart, table: pd.DataFrame) -> np.ndarray | None:
+    """Scores (probabilities) of the aligned rows of ``table``, returned at the label holder only."""
+    missing = [c for c in part.columns if c not in table.columns]
+    if missing:
+        raise InputError(f"the model needs columns {missing} that the table lacks", party=ctx.me, field=missing[0])
+    values = table[part.columns].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise InputError("the features hold NaN or infinite values", party=ctx.me)
+    n_rows = len(values)
+    theirs = ctx.exchange({"rows": n_rows, "trees": len(part.trees)}, "hello")
+    for peer, info in theirs.items():
+        if info != {"rows": n_rows, "trees": len(part.trees)}:
+            raise InputError(f"has {n_rows} rows and {len(part.trees)} trees but party {peer!r} reports {info}",
+                             party=ctx.me)
+    masks = []
+    for tree in part.trees:
+        decisions = {n.id: values[:, part.splits[n.split_ref][0]] <= part.splits[n.split_ref][1]
+                     for n in tree.nodes if not n.is_leaf and n.owner == ctx.me}
+        masks.append(tree.leaf_masks(decisions, n_rows))
+    mine = np.concatenate(masks, axis=1) if masks else np.zeros((n_rows, 0), dtype=bool)
+    if ctx.me != part.active:
+        ctx.send(part.active, mine, "leaves")
+        return None
+    for peer in ctx.peers:
+        other = ctx.recv(peer, "leaves")
+        if not isinstance(other, np.ndarray) or other.dtype != np.bool_ or other.shape != mine.shape:
+            raise MalformedMessage(f"party {peer!r} sent malformed leaf masks", party=peer, step="leaves")
+        mine &= other
+    margin = np.full(n_rows, part.base_margin)
+    offset = 0
+    for tree in part.trees:
+        leaves = tree.leaves()
+        block = mine[:, offset : offset + len(leaves)]
+        if not (block.sum(axis=1) == 1).all():
+            raise MalformedMessage("the parties' leaf masks do not single out one leaf per row; the model parts "
+                                   "do not belong together", step="leaves")
+        margin += np.array([leaf.weight for leaf in leaves])[block.argmax(axis=1)]
+        offset += len(leaves)
+    return sigmoid(margin)
