@@ -15,11 +15,14 @@ from accord.errors import InputError
 from accord.math.ring import DTYPE, to_ring, to_signed
 
 DEFAULT_FRAC = 18
-MAX_FRAC = 31
+# Truncation shifts by at most 31 bits (its carry share lives modulo 2^32), and sigmoid squares values
+# scaled by 2^(frac + 2), which must stay below 2^62: both hold up to 28 fractional bits.
+MAX_FRAC = 28
+MAX_TRUNC_BITS = 31
 
 
 def check_frac(frac: int) -> int:
-    """Validate a number of fractional bits (0 to 31: truncation needs ``frac`` below 32)."""
+    """Validate a number of fractional bits (0 to 28, see ``MAX_FRAC``)."""
     if not isinstance(frac, int) or not 0 <= frac <= MAX_FRAC:
         raise ValueError(f"fractional bits must be an integer in [0, {MAX_FRAC}], got {frac!r}")
     return frac

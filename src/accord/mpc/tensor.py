@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from accord.errors import InputError
-from accord.math.fixed import encode, encode_int
+from accord.math.fixed import MAX_TRUNC_BITS, encode, encode_int
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.runtime.context import Context
@@ -175,7 +175,9 @@ class Shared:
         return out._new_kind(self.kind)
 
     def trunc(self, bits: int) -> Shared:
-        """Divide by ``2^bits`` (error at most one unit in the last place)."""
+        """Divide by ``2^bits`` for ``1 <= bits <= 31`` (error at most one unit in the last place)."""
+        if not isinstance(bits, int) or not 1 <= bits <= MAX_TRUNC_BITS:
+            raise ValueError(f"truncation shifts by 1 to {MAX_TRUNC_BITS} bits, got {bits!r}")
         return self._new(self.m.engine.trunc(self.m.sub("trunc"), self.raw, self.shape, bits))
 
     def __matmul__(self, other: Any) -> Shared:

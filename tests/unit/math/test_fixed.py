@@ -40,3 +40,19 @@ def test_integers_round_trip_and_range():
     assert to_signed(to_ring(np.array([-1], dtype=np.int8))).tolist() == [-1]
     with pytest.raises(InputError):
         encode_int(np.array([2**62]), party="p")
+
+
+def test_fractional_bits_and_truncation_are_bounded():
+    import numpy as np
+    import pytest
+
+    import accord
+    from accord.math.fixed import MAX_FRAC, check_frac
+
+    with pytest.raises(ValueError):
+        check_frac(MAX_FRAC + 1)
+    with accord.Cluster.simulate(["a", "b", "c"]) as cluster:
+        spu = cluster.mpc(["a", "b"], dealer="c")
+        x = spu.share(cluster.party("a").put(np.array([1.5])))
+        with pytest.raises(ValueError, match="1 to 31 bits"):
+            spu.run(lambda v: v.trunc(32), x)

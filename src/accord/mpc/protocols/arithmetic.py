@@ -97,8 +97,9 @@ def trunc(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray |
 
     (delta is 1 when the low ``bits`` bits of ``c'`` are below those of ``r``). So the result is
     ``floor(x / 2^bits)`` or one more; there is no failure probability as long as
-    ``|x| < 2^62``. Cost: 8 bytes per element sent by each computing party, 1 round; the dealer sends
-    12 bytes per element.
+    ``|x| < 2^62`` and ``bits <= 31`` (``s`` is shared modulo 2^32, enough for its weight
+    ``2^(63 - bits)``). Cost: 8 bytes per element sent by each computing party, 1 round; the dealer
+    sends 12 bytes per element.
     """
     if prov.one_sided_truncation:
         return trunc_one_sided(ctx, prov, shape, x, bits)
