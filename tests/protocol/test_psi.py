@@ -117,3 +117,43 @@ def test_a_failed_run_is_reported(cluster):
         accord.psi.align(*put(cluster, pd.DataFrame({"id": []}), pd.DataFrame({"id": [1]})), on="id")
     assert "InputError" in cluster.report().runs[-1].status
     assert "FAILED" in str(cluster.report())
+
+
+def _cheating(partner_behaviour):
+    """A PSI run in which the partner misbehaves as ``partner_behaviour(ctx)`` and the bank is honest."""
+    from accord.psi import ecdh
+    from accord.runtime import protocol
+
+    @protocol("psi.ecdh", threat_model="test", leakage="test")
+    def run(ctx, table, on, receivers, mode, threads):
+        if ctx.me == "partner":
+            return partner_behaviour(ctx)
+        return ecdh.ecdh_psi(ctx, table, on, receivers, mode, threads)
+
+    return run
+
+
+@pytest.mark.parametrize("behaviour, message", [
+    (lambda ctx: ctx.send("bank", {"kinds": ["str"], "n": 1 << 40, "mode": "join",
+                                   "receivers": ["bank", "partner"]}, "schema"), "malformed PSI schema"),
+    (lambda ctx: (ctx.send("bank", {"kinds": ["str"], "n": 2, "mode": "join", "receivers": ["bank", "partner"]},
+                           "schema"),
+                  ctx.send("bank", np.zeros((2, 32), dtype=np.uint8), "blinded")), "invalid curve point"),
+])
+def test_a_misbehaving_peer_is_named(cluster, behaviour, message):
+    from accord.errors import MalformedMessage
+
+    table = pd.DataFrame({"id": ["a", "b", "c"]})
+    with pytest.raises(MalformedMessage, match=message) as err:
+        cluster.run(_cheating(behaviour), {"bank": (table, ["id"], ["bank", "partner"], "join", 1),
+                                           "partner": (table, ["id"], ["bank", "partner"], "join", 1)})
+    assert err.value.party == "partner"
+
+
+def test_join_blow_up_is_refused(cluster, monkeypatch):
+    from accord.psi import ecdh
+
+    monkeypatch.setattr(ecdh, "MAX_JOIN_ROWS", 10)
+    a, b = put(cluster, pd.DataFrame({"id": ["k"] * 5}), pd.DataFrame({"id": ["k"] * 5}))
+    with pytest.raises(InputError, match="25 rows"):
+        accord.psi.align(a, b, on="id")

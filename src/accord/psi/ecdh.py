@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from accord.crypto import curve25519
-from accord.errors import ConfigurationError, MalformedMessage
-from accord.psi.join import KeySet, check_kinds, encode_keys, expand_rows, group_keys
+from accord.errors import ConfigurationError, CryptoError, InputError, MalformedMessage
+from accord.psi.join import KeySet, check_kinds, encode_keys, expand_rows, group_keys, output_bound
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -46,6 +46,8 @@ LEAKAGE = (
 DST = b"accord-psi-v1-with-curve25519_XMD:SHA-512_ELL2_RO_"
 MODES = ("join", "semi", "count")
 _TRUNC = 16
+MAX_KEYS = 1 << 32  # distinct keys per party; a peer claiming more is refused
+MAX_JOIN_ROWS = 1 << 28  # rows of one party's join result (duplicate keys multiply)
 _BLOCK = 8192
 
 
@@ -107,14 +109,14 @@ def ecdh_psi(
         ctx.send(peer, blinded, "blinded")
         theirs_blinded = _points(ctx.recv(peer, "blinded", timeout=_slow(ctx, n_peer)), n_peer, peer, ctx,
                                  "blinded")
-        theirs_twice = _blind(ctx, secret, theirs_blinded, threads, "blinding peer keys")[:, :_TRUNC]
+        theirs_twice = _blind_peer(ctx, secret, theirs_blinded, threads)[:, :_TRUNC]
         mine_twice = _trunc_rows(ctx.recv(peer, "double", timeout=_slow(ctx, n)), n, peer, ctx)
         return _finish_receiver(ctx, table, keyset, mode, receivers, mine_twice, theirs_twice)
 
     order = ctx.rng.permutation(n)
     ctx.send(peer, blinded[order], "blinded")
     theirs_blinded = _points(ctx.recv(peer, "blinded", timeout=_slow(ctx, n_peer)), n_peer, peer, ctx, "blinded")
-    twice = _blind(ctx, secret, theirs_blinded, threads, "blinding peer keys")[:, :_TRUNC]
+    twice = _blind_peer(ctx, secret, theirs_blinded, threads)[:, :_TRUNC]
     if mode == "count":
         twice = twice[ctx.rng.permutation(n_peer)]
     ctx.send(peer, np.ascontiguousarray(twice), "double")
@@ -124,13 +126,14 @@ def ecdh_psi(
 
 
 def _slow(ctx: Context, n: int) -> float:
-    """Receive timeout for a step that waits on the peer hashing and blinding ``n`` keys (>= 5k/s)."""
-    return ctx.timeout + n / 5_000
+    """Receive timeout for a step that waits on the peer hashing and blinding ``n`` keys (>= 5k/s, <= a day)."""
+    return ctx.timeout + min(n / 5_000, 86_400.0)
 
 
 def _check_schema(theirs: object, mode: str, receivers: list[str], peer: str, ctx: Context) -> None:
     if (not isinstance(theirs, dict) or not isinstance(theirs.get("kinds"), list)
-            or not isinstance(theirs.get("n"), int) or isinstance(theirs.get("n"), bool) or theirs["n"] < 1):
+            or not isinstance(theirs.get("n"), int) or isinstance(theirs.get("n"), bool)
+            or not 1 <= theirs["n"] <= MAX_KEYS):
         raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step="schema")
     if theirs.get("mode") != mode or theirs.get("receivers") != receivers:
         raise ConfigurationError(
@@ -155,6 +158,16 @@ def _blind(ctx: Context, secret: bytes, points: np.ndarray, threads: int, step: 
         out[start:stop] = curve25519.scalarmult(secret, points[start:stop], threads=threads)
         ctx.progress(step, stop, len(points))
     return out
+
+
+def _blind_peer(ctx: Context, secret: bytes, points: np.ndarray, threads: int) -> np.ndarray:
+    """Blind the peer's points; a low-order point (which an honest peer never sends) aborts naming the peer."""
+    try:
+        return _blind(ctx, secret, points, threads, "blinding peer keys")
+    except CryptoError as exc:
+        peer = ctx.peers[0]
+        raise MalformedMessage(f"party {peer!r} sent an invalid curve point: {exc}", party=peer,
+                               step=f"{ctx.path}/blinded") from None
 
 
 def _points(value: object, n: int, peer: str, ctx: Context, step: str) -> np.ndarray:
@@ -206,8 +219,7 @@ def _finish_receiver(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: st
         return _semi_rows(table, keyset, mine_idx)
     ctx.send(peer, {"positions": theirs_idx, "counts": keyset.counts[mine_idx]}, "result")
     peer_counts = _counts(ctx.recv(peer, "counts"), len(mine_idx), peer, ctx)
-    rows = expand_rows(keyset, mine_idx, peer_counts, outer=ctx.me == ctx.parties[0])
-    return table.iloc[rows].reset_index(drop=True)
+    return table.iloc[_join_rows(ctx, keyset, mine_idx, peer_counts)].reset_index(drop=True)
 
 
 def _finish_sender(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str,
@@ -229,15 +241,23 @@ def _finish_sender(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str,
         return _semi_rows(table, keyset, matched)
     peer_counts = _counts(result.get("counts"), len(matched), peer, ctx)
     ctx.send(peer, keyset.counts[matched], "counts")
-    rows = expand_rows(keyset, matched, peer_counts, outer=ctx.me == ctx.parties[0])
-    return table.iloc[rows].reset_index(drop=True)
+    return table.iloc[_join_rows(ctx, keyset, matched, peer_counts)].reset_index(drop=True)
 
 
 def _counts(value: object, n: int, peer: str, ctx: Context) -> np.ndarray:
     if (not isinstance(value, np.ndarray) or value.dtype != np.int64 or value.shape != (n,)
-            or (n and value.min() < 1)):
+            or (n and (value.min() < 1 or value.max() > MAX_JOIN_ROWS))):
         raise MalformedMessage(f"party {peer!r} sent invalid row counts", party=peer, step=f"{ctx.path}/counts")
     return value
+
+
+def _join_rows(ctx: Context, keyset: KeySet, matched: np.ndarray, peer_counts: np.ndarray) -> np.ndarray:
+    """Row positions of the inner join, refusing joins that duplicate keys would blow up."""
+    total = output_bound(keyset.counts[matched], peer_counts)
+    if total > MAX_JOIN_ROWS:
+        raise InputError(f"the inner join would have {total} rows because keys repeat on both sides; deduplicate "
+                         "the keys or use mode 'semi'", party=ctx.me)
+    return expand_rows(keyset, matched, peer_counts, outer=ctx.me == ctx.parties[0])
 
 
 def _semi_rows(table: pd.DataFrame, keyset: KeySet, matched: np.ndarray) -> pd.DataFrame:

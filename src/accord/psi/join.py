@@ -7,7 +7,6 @@ into rows so both parties hold an inner join in the same row order.
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,8 +144,3 @@ def output_bound(counts_a: np.ndarray, counts_b: np.ndarray) -> int:
     """Rows an inner join would produce (to refuse absurd blow-ups before allocating)."""
     return int(np.dot(np.asarray(counts_a, dtype=np.float64), np.asarray(counts_b, dtype=np.float64))) \
         if len(counts_a) else 0
-
-
-def ceil_log2(n: int) -> int:
-    """Smallest ``b`` with ``2**b >= n`` (0 for ``n <= 1``)."""
-    return 0 if n <= 1 else math.ceil(math.log2(n))
