@@ -161,14 +161,18 @@ class PaillierPublicKey:
 
     # ---------------------------------------------------------------------------- checking
     def check_ciphertexts(self, values: Sequence[int], *, party: str | None, step: str) -> None:
-        """Raise :class:`~accord.errors.MalformedMessage` unless every value lies in ``[1, n²)``."""
+        """Raise :class:`~accord.errors.MalformedMessage` unless every value is a unit in ``[1, n²)``.
+
+        A non-unit (sharing a factor with ``n``) is never produced by encryption and would make
+        homomorphic subtraction fail; rejecting it here names the peer instead.
+        """
         from accord.errors import MalformedMessage
 
-        nsq = self.nsq
+        nsq, n = self.nsq, self.n
         for i, c in enumerate(values):
-            if not 0 < c < nsq:
-                raise MalformedMessage(f"party {party!r} sent ciphertext #{i} outside [1, n²) for key "
-                                       f"{self.fingerprint}", party=party, step=step)
+            if not 0 < c < nsq or gmpy2.gcd(c, n) != 1:
+                raise MalformedMessage(f"party {party!r} sent ciphertext #{i} that is not a unit in [1, n²) for "
+                                       f"key {self.fingerprint}", party=party, step=step)
 
     # ---------------------------------------------------------------------------------- wire
     def to_wire(self) -> dict[str, Any]:

@@ -98,9 +98,11 @@ class MPC:
         return self._protocols[key]
 
     def _results(self, out: dict[str, PartyObject]) -> Any:
-        local = [p for p in self.participants if out[p].is_local]
+        local = [p for p, value in out.items() if value.is_local]
         if not local:
-            raise ConfigurationError("this process hosts none of the MPC parties")
+            raise ConfigurationError(
+                f"this process hosts none of the MPC parties {list(self.participants)}: only they (and data owners "
+                "sharing inputs) may run MPC steps; guard such steps in a driver that other parties also run")
         return out[local[0]].get()
 
     def _wrap_outputs(self, out: dict[str, PartyObject], metas: list[tuple[tuple[int, ...], str]]) -> list[SecretArray]:
@@ -122,7 +124,7 @@ class MPC:
         inputs = {p: (self._engines[p] if p in self.participants else None, self.frac, owner, parties, self.parties,
                       kind, value if p == owner else None) for p in parties}
         out = self.cluster.run(proto, inputs)
-        res = self._results({p: out[p] for p in self.participants})
+        res = self._results(out)  # the owner knows shape and kind even where it computes nothing
         return self._wrap_outputs(out, [res[1]])[0]
 
     def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from accord.errors import PeerAborted, PeerTimeout, TransportError
+
+_FINISHED_KEPT = 100_000
 
 
 class Inbox:
@@ -30,11 +32,14 @@ class Inbox:
         self._aborted: dict[tuple[str, str], str] = {}
         self._failed: dict[str, TransportError] = {}
         self._closed = False
+        self._finished: OrderedDict[str, None] = OrderedDict()  # recently dropped sessions
         self._cond = threading.Condition()
 
     def put(self, frm: str, session: str, key: str, payload: memoryview | bytearray) -> None:
-        """Deliver one message."""
+        """Deliver one message (a straggler for a session already dropped is discarded)."""
         with self._cond:
+            if session in self._finished:
+                return
             self._queues.setdefault((frm, session, key), deque()).append(payload)
             self._cond.notify_all()
 
@@ -111,8 +116,11 @@ class Inbox:
                         self._cond.acquire()
 
     def drop_session(self, session: str) -> None:
-        """Forget buffered messages and aborts of a finished session."""
+        """Forget buffered messages and aborts of a finished session, and refuse its stragglers."""
         with self._cond:
+            self._finished[session] = None
+            while len(self._finished) > _FINISHED_KEPT:
+                self._finished.popitem(last=False)
             for slot in [s for s in self._queues if s[1] == session]:
                 del self._queues[slot]
             for slot in [s for s in self._aborted if s[1] == session]:

@@ -25,6 +25,7 @@ from typing import Any
 from accord.crypto.random import Rng
 from accord.errors import (
     AccordError,
+    CodecError,
     ConfigurationError,
     MalformedMessage,
     NotLocalError,
@@ -392,7 +393,7 @@ class Cluster:
         try:
             return fn(ctx, *_resolve(args))
         except BaseException as exc:
-            if not isinstance(exc, (PeerAborted, MalformedMessage)):
+            if not isinstance(exc, PeerAborted):  # tell peers, so they stop waiting (a PeerAborted came from them)
                 self._links[party].abort(session, f"{type(exc).__name__}: {exc}")
             raise
         finally:
@@ -482,8 +483,14 @@ def _handshake(link: Link, me: str, job: str, digest: str, timeout: float) -> st
         link.send(peer, "hello", "hello", codec.encode_parts(hello))
     nonces = {me: nonce}
     for peer in link.peers:
-        theirs = codec.decode(link.recv(peer, "hello", "hello", timeout))
-        if not isinstance(theirs, dict) or theirs.get("version") != _PROTOCOL_VERSION:
+        try:
+            theirs = codec.decode(link.recv(peer, "hello", "hello", timeout))
+        except CodecError as exc:
+            raise MalformedMessage(f"party {peer!r} sent an undecodable hello: {exc}", party=peer,
+                                   step="hello") from None
+        if not isinstance(theirs, dict) or not isinstance(theirs.get("nonce"), bytes) or len(theirs["nonce"]) != 16:
+            raise MalformedMessage(f"party {peer!r} sent a malformed hello", party=peer, step="hello")
+        if theirs.get("version") != _PROTOCOL_VERSION:
             raise ConfigurationError(f"party {peer!r} speaks another accord protocol version ({theirs!r:.80})")
         if theirs.get("job") != job:
             raise ConfigurationError(f"party {peer!r} is running job {theirs.get('job')!r}, but {me!r} is running "

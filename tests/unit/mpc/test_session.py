@@ -81,3 +81,40 @@ def test_malformed_messages_name_the_peer(cluster):
         cluster.run(_bad_swap, {"a": (), "b": ()})
     with pytest.raises(MalformedMessage, match="party 'c' sent a malformed PRG key"):
         cluster.run(_bad_dealer, {"a": (), "b": (), "c": ()})
+
+
+def test_a_data_owner_outside_the_session_shares_in_production():
+    """Each party in its own production cluster (in threads over one memory hub), as in deployment."""
+    import threading
+
+    import numpy as np
+
+    from accord.crypto.random import Rng
+    from accord.net.memory import MemoryHub
+    from accord.runtime.cluster import Cluster
+
+    names = ("owner", "p0", "p1", "dealer")
+    hub = MemoryHub(names)
+    results, errors = {}, {}
+
+    def party(me):
+        try:
+            cluster = Cluster(mode="production", names=names, links={me: hub.link(me)}, session="s", job="j",
+                              timeout=20, rngs={me: Rng()})
+            spu = cluster.mpc(["p0", "p1"], dealer="dealer")
+            x = spu.share(cluster.party("owner").put(np.array([1.5, -2.0])))
+            results[me] = x.shape
+            if me != "owner":  # only session members compute
+                revealed = spu.reveal(x * 2, to="p0")
+                if me == "p0":
+                    results["value"] = revealed.get().tolist()
+        except Exception as exc:
+            errors[me] = exc
+
+    threads = [threading.Thread(target=party, args=(p,)) for p in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert results["owner"] == (2,) and results["value"] == [3.0, -4.0]
