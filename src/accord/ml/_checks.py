@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from accord.errors import ConfigurationError, InputError
+from accord.errors import ConfigurationError, InputError, MalformedMessage
 
 T = TypeVar("T")
 
@@ -69,3 +69,11 @@ def read_part(path: Path, party: str, fmt: str) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise InputError(f"model file {path} is not an accord {fmt} model part", party=party, field=str(path))
     return data
+
+
+def check_bin_counts(value: object, n_bins: int, peer: str) -> list[int]:
+    """A peer's bins-per-column list: a non-empty list of integers in ``[1, n_bins]``."""
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= n_bins for v in value)):
+        raise MalformedMessage(f"party {peer!r} sent invalid bin counts", party=peer, step="hello")
+    return value

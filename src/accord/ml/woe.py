@@ -26,7 +26,7 @@ from accord.errors import InputError, MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
 from accord.he.device import setup_paillier
 from accord.he.packing import SlotPacking
-from accord.ml._checks import binary_labels, build_params
+from accord.ml._checks import binary_labels, build_params, check_bin_counts
 from accord.ml.binning import WOETable, assign_bins, bin_counts, chi_merge, quantile_edges, woe_iv
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -138,11 +138,12 @@ def woe_binning(ctx: Context, table: pd.DataFrame, label: Any, active: str, para
         for i, name in enumerate(columns):
             starts, woe = _merge(name, *bin_counts(bins[:, i], y, len(edges[i]) + 1), params)
             part.columns[name] = WOEColumn(edges[i][starts - 1], woe.woe, woe.iv, woe.events, woe.non_events)
+        first = params.fine_bins if params.method == "chimerge" else params.n_bins
         for peer, info in theirs.items():
-            counts = info.get("bins")
+            counts = check_bin_counts(info.get("bins"), first, peer)
             sums = engine.receive(ctx.recv(peer, "sums"), party=peer, step=f"{ctx.path}/sums")
             sizes = ctx.recv(peer, "sizes")
-            total = sum(counts) if isinstance(counts, list) else -1
+            total = sum(counts)
             if (not isinstance(sums, PackedCipherArray) or sums.shape != (total,) or not isinstance(sizes, np.ndarray)
                     or sizes.dtype != np.int64 or sizes.shape != (total,)):
                 raise MalformedMessage(f"party {peer!r} sent malformed bin sums", party=peer, step="sums")
@@ -174,7 +175,10 @@ def woe_binning(ctx: Context, table: pd.DataFrame, label: Any, active: str, para
                 or woe.shape != (len(starts) + 1,) or (len(starts) and (starts.min() < 1 or starts.max() > len(e)))):
             raise MalformedMessage(f"party {active!r} sent a malformed WOE table for {name!r}", party=active,
                                    step="woe")
-        part.columns[name] = WOEColumn(e[starts - 1], woe, float(entry.get("iv", np.nan)))
+        iv = entry.get("iv")
+        if not isinstance(iv, float):
+            raise MalformedMessage(f"party {active!r} sent a malformed IV for {name!r}", party=active, step="woe")
+        part.columns[name] = WOEColumn(e[starts - 1], woe, iv)
     return part
 
 

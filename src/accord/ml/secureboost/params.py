@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.errors import ConfigurationError, InputError
 from accord.ml._checks import build_params
 from accord.ml.binning import assign_bins, quantile_edges
 from accord.ml.tree import Tree
@@ -132,13 +132,6 @@ class Binned:
     def bin_counts(self) -> list[int]:
         """Bins in use per feature (equal-frequency binning of repeated values gives fewer)."""
         return [len(e) + 1 for e in self.edges]
-
-
-def check_bin_counts(value: object, n_bins: int, peer: str) -> list[int]:
-    if (not isinstance(value, list) or not value
-            or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= n_bins for v in value)):
-        raise MalformedMessage(f"party {peer!r} sent invalid bin counts", party=peer, step="hello")
-    return value
 
 
 def used_cells(bin_counts: list[int], features: np.ndarray, n_bins: int) -> np.ndarray:

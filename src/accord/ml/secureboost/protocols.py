@@ -9,7 +9,7 @@ import pandas as pd
 
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.he.device import setup_paillier
-from accord.ml._checks import binary_labels
+from accord.ml._checks import binary_labels, check_bin_counts
 from accord.ml.secureboost.active import Active
 from accord.ml.secureboost.params import (
     FIT_LEAKAGE,
@@ -18,7 +18,6 @@ from accord.ml.secureboost.params import (
     BoosterPart,
     BoostParams,
     bin_table,
-    check_bin_counts,
 )
 from accord.ml.secureboost.passive import Passive
 from accord.ml.tree import sigmoid
