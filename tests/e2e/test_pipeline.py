@@ -84,6 +84,25 @@ def test_job_file_errors_name_the_field(tmp_path):
                                               "partner": {"input": "p.csv", "key": "id"}}))
     with pytest.raises(ConfigurationError, match="'models'"):
         load_job(write_job(tmp_path, models=[{"random_forest": {}}]))
+    with pytest.raises(ConfigurationError, match="exactly two"):
+        load_job(write_job(tmp_path, parties={**JOB["parties"], "third": {"input": "t.csv", "key": "id"}}))
+
+
+def test_a_dealer_named_in_the_job_takes_part_and_a_failure_leaves_nothing(tmp_path):
+    job = write_job(tmp_path, models=[{"logistic_regression": {"epochs": 1, "batch_size": 128,
+                                                               "mpc": {"dealer": "carol"}}}])
+    out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
+    assert "logistic_regression: test AUC" in out, err
+    assert (tmp_path / "out/bank/models/logistic_regression/bank.lr.json").exists()
+    assert not list(tmp_path.glob("out/.*partial*")) and not list(tmp_path.glob("out/*/.*"))
+
+
+def test_a_job_failing_after_its_first_model_writes_nothing(tmp_path):
+    job = write_job(tmp_path, models=[{"secureboost": {"n_trees": 1, "allow_insecure_key_size": True, "workers": 1}},
+                                      {"logistic_regression": {"epochs": 1, "learning_rate": -1.0}}])
+    _, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
+    assert "learning_rate" in err
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
 
 def test_a_non_numeric_feature_is_named(tmp_path):

@@ -192,7 +192,7 @@ def _job_cluster(args: argparse.Namespace, spec: object) -> object:
     if args.cluster is None:
         if args.me is not None:
             raise ConfigurationError("--me needs --cluster (without a cluster file every party is simulated here)")
-        return accord.Cluster.simulate(list(spec.parties), job=spec.name, timeout=args.timeout or 600)
+        return accord.Cluster.simulate(spec.participants, job=spec.name, timeout=args.timeout or 600)
     if args.me is None:
         raise ConfigurationError("--cluster needs --me: the name of the party this process is")
     return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout)

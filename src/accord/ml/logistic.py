@@ -302,7 +302,8 @@ class LogisticRegression:
             lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)
 
     # ------------------------------------------------------------------------------ persistence
-    def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None) -> None:
+    def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None, *,
+             record: bool = True) -> None:
         """Hosted parties (of ``parties``, default all) write scaler and weight share to ``<dir>/<party>.lr.json``."""
         if self.weights is None:
             raise ConfigurationError("the model is not trained yet")
@@ -318,7 +319,8 @@ class LogisticRegression:
                                                                "std": scaler.std.tolist(), "clip": scaler.clip}}
                 path = out / f"{party}.lr.json"
                 write_json(path, data)
-                self.label.cluster.record_output(party, str(path.resolve()))
+                if record:
+                    self.label.cluster.record_output(party, str(path.resolve()))
 
     @classmethod
     def load(cls, engine: MPC, directory: str | os.PathLike[str] | dict[str, str | os.PathLike[str]],

@@ -101,7 +101,8 @@ class SecureBoost:
         parts = self._require_fit()
         return {p: self.cluster.party(p).apply(lambda part: dict(part.importance), obj) for p, obj in parts.items()}
 
-    def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None) -> None:
+    def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None, *,
+             record: bool = True) -> None:
         """Hosted parties (of ``parties``, default all) write their parts to ``<dir>/<party>.secureboost.json``."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,8 @@ class SecureBoost:
             if obj.is_local and (parties is None or party in parties):
                 path = out / f"{party}.secureboost.json"
                 write_json(path, obj.get().to_dict())
-                self.cluster.record_output(party, str(path.resolve()))
+                if record:
+                    self.cluster.record_output(party, str(path.resolve()))
 
     @classmethod
     def load(cls, cluster: Cluster, directory: str | os.PathLike[str] | dict[str, str | os.PathLike[str]],

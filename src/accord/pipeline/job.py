@@ -9,7 +9,7 @@
     split: {test_fraction: 0.3, seed: 7}          # public, by a hash of the key: same rows at every party
     models:
       - secureboost: {n_trees: 5, max_depth: 4, learning_rate: 0.3}
-      - logistic_regression: {epochs: 5, batch_size: 256, learning_rate: 0.2, l2: 0.001, woe: {n_bins: 5}}
+      - logistic_regression: {epochs: 5, batch_size: 256, learning_rate: 1.0, l2: 0.001, mpc: {mode: ot}}
     evaluate: {threshold: 0.5, plots: true}
     score:                                        # `accord score`: new rows, same columns
       bank: {input: data/bank_new.csv, output: out/bank/scores.csv}
@@ -68,6 +68,17 @@ class JobSpec:
         """The party holding the label."""
         return next(p.name for p in self.parties.values() if p.label)
 
+    @property
+    def dealers(self) -> list[str]:
+        """Third parties the models' MPC settings name as dealers (they hold no data)."""
+        names = [dict(params.get("mpc") or {}).get("dealer") for _, params in self.models]
+        return sorted({n for n in names if n})
+
+    @property
+    def participants(self) -> list[str]:
+        """Every party that runs the job: the data holders and any dealer."""
+        return [*self.parties, *self.dealers]
+
 
 def load_job(path: str | os.PathLike[str]) -> JobSpec:
     """Read and validate a job file; errors name the field and what was expected."""
@@ -87,8 +98,9 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
         raise ConfigurationError(f"{where}: unknown fields {sorted(unknown)}")
     base = source.parent
     parties = raw.get("parties")
-    if not isinstance(parties, dict) or len(parties) < 2:
-        raise ConfigurationError(f"{where}: 'parties' must map at least two party names to their inputs")
+    if not isinstance(parties, dict) or len(parties) != 2:
+        raise ConfigurationError(f"{where}: 'parties' must map exactly two party names (the label holder and its "
+                                 "partner) to their inputs")
     specs = {str(n): _party(str(n), e, base, where) for n, e in parties.items()}
     labelled = [p.name for p in specs.values() if p.label]
     if len(labelled) != 1:
@@ -106,6 +118,10 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
         models.append((kind, dict(params or {})))
     if not models:
         raise ConfigurationError(f"{where}: 'models' lists nothing to train")
+    for _, params in models:
+        dealer = dict(params.get("mpc") or {}).get("dealer")
+        if dealer is not None and dealer in specs:
+            raise ConfigurationError(f"{where}: the dealer {dealer!r} must be a third party, not a data holder")
     evaluate = raw.get("evaluate", {}) or {}
     score = {}
     for name, entry in (raw.get("score", {}) or {}).items():

@@ -8,7 +8,9 @@ output directory: its model parts, and at the label holder the metrics, ROC/KS p
 from __future__ import annotations
 
 import hashlib
-import json
+import os
+import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pandas as pd
 import accord
 from accord.data.tables import write_table
 from accord.errors import ConfigurationError, InputError
-from accord.ml._checks import binary_labels
+from accord.ml._checks import binary_labels, write_json
 from accord.ml.binning import describe
 from accord.ml.metrics import calibration_table, evaluate, plot_roc_ks
 from accord.pipeline.job import JobSpec
@@ -86,16 +88,60 @@ def _rows(cluster: Cluster, obj: PartyObject, mask: PartyObject, keep: bool) -> 
     return cluster.party(obj.owner).apply(lambda df, m: df[m == keep].reset_index(drop=True), obj, mask)
 
 
+class _Outputs:
+    """A party's results are written to a staging directory and moved into place only if the job succeeds."""
+
+    def __init__(self, cluster: Cluster, spec: JobSpec) -> None:
+        self.cluster = cluster
+        tag = secrets.token_hex(4)
+        self.final = {n: spec.parties[n].output for n in spec.parties if cluster.party(n).is_local}
+        self.stage = {n: out.parent / f".{out.name}.partial-{tag}" for n, out in self.final.items()}
+
+    def path(self, party: str, *parts: str) -> Path:
+        """A file (or directory, for a trailing ``""``) in ``party``'s staging area."""
+        target = self.stage[party].joinpath(*parts)
+        (target if not parts or parts[-1] == "" else target.parent).mkdir(parents=True, exist_ok=True)
+        return target
+
+    def commit(self) -> None:
+        """Move every staged file into its party's output directory."""
+        for party, stage in self.stage.items():
+            if not stage.exists():
+                continue
+            for file in sorted(p for p in stage.rglob("*") if p.is_file()):
+                target = self.final[party] / file.relative_to(stage)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(file, target)
+                self.cluster.record_output(party, str(target))
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def discard(self) -> None:
+        """Remove the staging areas of a failed job: no partial output is left behind."""
+        for stage in self.stage.values():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
-    """Train and evaluate every model of ``spec``; returns the label holder's metrics (where hosted)."""
-    cluster.run(check_job, {p: (spec.digest,) for p in spec.parties})
+    """Train and evaluate every model of ``spec``; returns the label holder's metrics (where hosted).
+
+    Nothing is written to a party's output directory unless the whole job succeeds.
+    """
+    cluster.run(check_job, {p: (spec.digest,) for p in spec.participants})
+    outputs = _Outputs(cluster, spec)
+    try:
+        summary = _train(cluster, spec, outputs)
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.commit()
+    return summary
+
+
+def _train(cluster: Cluster, spec: JobSpec, outputs: _Outputs) -> dict[str, Any]:
     features, labels, masks, _ = _prepare(cluster, spec, {n: p.input for n, p in spec.parties.items()})
     for name, table in features.items():  # local summaries, each party of its own columns
         if table.is_local:
-            spec.parties[name].output.mkdir(parents=True, exist_ok=True)
-            path = spec.parties[name].output / "summary.csv"
-            write_table(describe(table.get()), path, party=name)
-            cluster.record_output(name, str(path))
+            write_table(describe(table.get()), outputs.path(name, "summary.csv"), party=name)
     label_party = spec.label_party
     label = labels[label_party]
     train = [_rows(cluster, features[n], masks[n], False) for n in spec.parties]
@@ -105,32 +151,24 @@ def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
     for kind, params in spec.models:
         model = _fit(kind, params, spec, y_train, train)
         scores = model.predict(test)  # every party takes part; only the label holder gets the scores
-        for name in spec.parties:
-            if cluster.party(name).is_local:
-                directory = spec.parties[name].output / "models" / kind
-                directory.mkdir(parents=True, exist_ok=True)
-                model.save(directory, parties=[name])
+        for name in outputs.stage:
+            model.save(outputs.path(name, "models", kind, ""), parties=[name], record=False)
         if scores.is_local:
             y = binary_labels(y_test.get(), len(scores.get()), label_party)
             summary[kind] = evaluate(y, scores.get(), spec.threshold)
             summary[kind]["calibration"] = calibration_table(y, scores.get()).to_dict(orient="records")
             if spec.plots:
-                _plot(cluster, spec, kind, y, scores.get())
-    if cluster.party(label_party).is_local:
-        path = spec.parties[label_party].output / "metrics.json"
-        path.write_text(json.dumps(summary, indent=2))
-        cluster.record_output(label_party, str(path))
+                _plot(spec, outputs.path(label_party, f"{kind}_roc_ks.png"), y, scores.get())
+    if label_party in outputs.stage:
+        write_json(outputs.path(label_party, "metrics.json"), summary)
     return summary
 
 
-def _plot(cluster: Cluster, spec: JobSpec, kind: str, y: np.ndarray, scores: np.ndarray) -> None:
-    party = spec.label_party
-    path = spec.parties[party].output / f"{kind}_roc_ks.png"
+def _plot(spec: JobSpec, path: Path, y: np.ndarray, scores: np.ndarray) -> None:
     try:
         plot_roc_ks(y, scores, path)
-        cluster.record_output(party, str(path))
     except accord.errors.UnsupportedError as exc:
-        print(f"{party}: no plot ({exc})")
+        print(f"{spec.label_party}: no plot ({exc})")
 
 
 def _fit(kind: str, params: dict[str, Any], spec: JobSpec, label: PartyObject, train: list[PartyObject]) -> Any:
@@ -154,7 +192,7 @@ def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
     """Score the job's ``score`` inputs with the first saved model; scores land at the label holder."""
     if set(spec.score) != set(spec.parties):
         raise ConfigurationError(f"job file {spec.source}: 'score' must name an input for every party")
-    cluster.run(check_job, {p: (spec.digest,) for p in spec.parties})
+    cluster.run(check_job, {p: (spec.digest,) for p in spec.participants})
     kind = spec.models[0][0]
     features, _, _, aligned = _prepare_scoring(cluster, spec)
     directories = {n: spec.parties[n].output / "models" / kind for n in spec.parties}
