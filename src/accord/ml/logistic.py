@@ -47,7 +47,7 @@ class LRParams:
     Parameters
     ----------
     epochs, batch_size, learning_rate:
-        Mini-batch gradient descent on standardised features (defaults 5, 1024, 2.0).
+        Mini-batch gradient descent on standardised features (defaults 5, 1024, 1.0).
     l2:
         L2 penalty on the weights, not the bias (default 0).
     validation_fraction, early_stopping_rounds:
@@ -351,12 +351,12 @@ class LogisticRegression:
 
 def _agreed_shape(cluster: Any, engine: MPC, shape: tuple[int, ...] | None) -> tuple[int, ...]:
     """The weight shape from the hosted parts (every process hosts at least one computing party or the dealer)."""
-    out = cluster.run(check_shape, {p: (list(shape) if shape is not None else None,) for p in engine.participants})
+    out = cluster.run(agree_shape, {p: (list(shape) if shape is not None else None,) for p in engine.participants})
     return tuple(next(v.get() for v in out.values() if v.is_local))
 
 
 @protocol("ml.lr.check-shape", threat_model="semi-honest parties", leakage="the number of weights")
-def check_shape(ctx: Context, shape: list[int] | None) -> list[int]:
+def agree_shape(ctx: Context, shape: list[int] | None) -> list[int]:
     """Agree on the saved weights' shape: the computing parties compare theirs, the dealer learns it."""
     theirs = ctx.exchange(shape, "shape")
     known = [s for s in (shape, *theirs.values()) if s is not None]

@@ -82,7 +82,7 @@ class Node:
 
 @dataclass
 class Tree:
-    """Structure shared by both parties; each party's split thresholds live in its own ``SplitTable``."""
+    """Structure shared by both parties; each party's split thresholds live in its own model part's ``splits``."""
 
     nodes: list[Node] = field(default_factory=list)
 

@@ -71,7 +71,7 @@ class Limits:
     max_depth:
         Deepest nesting of lists and maps (default 32).
     max_items:
-        Most list items, map entries or array dimensions in one message (default 10 million).
+        Most list items and map entries in one message, all levels together (default 10 million).
     max_int_bytes:
         Longest integer magnitude in bytes (default 64 KiB, i.e. 524,288 bits).
     """

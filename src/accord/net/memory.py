@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accord.errors import PeerUnavailable, TransportError
+from accord.errors import TransportError
 from accord.net.base import Link
 from accord.net.inbox import Inbox
 
@@ -33,12 +33,6 @@ class MemoryHub:
     def link(self, party: str) -> MemoryLink:
         """The link endpoint of ``party``."""
         return self._links[party]
-
-    def crash(self, party: str) -> None:
-        """Simulate ``party`` vanishing: its peers' receives from it fail at once."""
-        for other, inbox in self.inboxes.items():
-            if other != party:
-                inbox.fail_peer(party, PeerUnavailable(f"party {party!r} is gone", party=party))
 
 
 class MemoryLink(Link):

@@ -27,8 +27,3 @@ def swap_list(ctx: Context, roles: Roles, mine: list[np.ndarray], tag: str) -> l
         raise MalformedMessage(f"party {roles.peer!r} sent {type(theirs).__name__} for {step!r}; expected a list "
                                f"of {len(mine)} arrays", party=roles.peer, step=step)
     return [expect_array(t, peer=roles.peer, step=step, shape=m.shape, dtype=m.dtype) for m, t in zip(mine, theirs)]
-
-
-def open_additive(ctx: Context, roles: Roles, share: np.ndarray, tag: str = "open") -> np.ndarray:
-    """Both computing parties learn ``share_0 + share_1`` (one round)."""
-    return share + swap(ctx, roles, share, tag)
