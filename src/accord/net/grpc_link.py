@@ -230,22 +230,22 @@ class GRPCLink(Link):
             if size > self._limits.max_bytes:
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                               f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
-            # Collect the frames first: memory is committed as data arrives, never on the header's word.
-            chunks, pos = [], 0
+            # np.empty reserves address space only: pages are committed as frames are copied in, so a header
+            # claiming a huge size costs nothing until the data arrives (and each byte is copied once).
+            try:
+                payload = memoryview(np.empty(size, dtype=np.uint8))
+            except MemoryError:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"cannot hold a message of {size} bytes")
+            pos = 0
             while pos < size:
                 frame = next(frames, None)
                 if frame is None:
                     return  # the stream ended mid-message; the sender resends it on a new stream
-                pos += len(frame)
-                if pos > size:
+                end = pos + len(frame)
+                if end > size:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
-                chunks.append(frame)
-            payload = memoryview(np.empty(size, dtype=np.uint8))  # not zeroed: the copy touches each page once
-            pos = 0
-            for frame in chunks:
-                payload[pos : pos + len(frame)] = frame
-                pos += len(frame)
-            del chunks
+                payload[pos:end] = frame
+                pos = end
             if not self.deliver(sender, header, payload):
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
             self._heard[sender] = time.monotonic()
