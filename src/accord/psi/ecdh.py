@@ -29,7 +29,8 @@ import pandas as pd
 
 from accord.crypto import curve25519
 from accord.errors import ConfigurationError, MalformedMessage
-from accord.psi.join import KeySet, check_kinds, encode_keys, expand_rows, group_keys
+from accord.psi._delivery import check_schema, finish_receiver, finish_sender
+from accord.psi.join import check_kinds, encode_keys, group_keys
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -96,8 +97,8 @@ def ecdh_psi(
     kinds, raw_keys = encode_keys(table, on, party=ctx.me)
     keyset = group_keys(kinds, raw_keys)
     n = len(keyset.keys)
-    theirs = ctx.exchange({"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers}, "schema")[peer]
-    _check_schema(theirs, mode, receivers, peer, ctx)
+    schema = {"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers}
+    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
     check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
     n_peer = theirs["n"]
 
@@ -109,7 +110,8 @@ def ecdh_psi(
                                  "blinded")
         theirs_twice = _blind(ctx, secret, theirs_blinded, threads, "blinding peer keys")[:, :_TRUNC]
         mine_twice = _trunc_rows(ctx.recv(peer, "double", timeout=_slow(ctx, n)), n, peer, ctx)
-        return _finish_receiver(ctx, table, keyset, mode, receivers, mine_twice, theirs_twice)
+        mine_idx, theirs_idx = _match(mine_twice, theirs_twice)
+        return finish_receiver(ctx, table, keyset, mode, receivers, mine_idx, theirs_idx)
 
     order = ctx.rng.permutation(n)
     ctx.send(peer, blinded[order], "blinded")
@@ -120,22 +122,12 @@ def ecdh_psi(
     ctx.send(peer, np.ascontiguousarray(twice), "double")
     if ctx.me not in receivers:
         return None
-    return _finish_sender(ctx, table, keyset, mode, order)
+    return finish_sender(ctx, table, keyset, mode, order)
 
 
 def _slow(ctx: Context, n: int) -> float:
     """Receive timeout for a step that waits on the peer hashing and blinding ``n`` keys (>= 5k/s)."""
     return ctx.timeout + n / 5_000
-
-
-def _check_schema(theirs: object, mode: str, receivers: list[str], peer: str, ctx: Context) -> None:
-    if (not isinstance(theirs, dict) or not isinstance(theirs.get("kinds"), list)
-            or not isinstance(theirs.get("n"), int) or isinstance(theirs.get("n"), bool) or theirs["n"] < 1):
-        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step="schema")
-    if theirs.get("mode") != mode or theirs.get("receivers") != receivers:
-        raise ConfigurationError(
-            f"party {ctx.me!r} runs PSI in mode {mode!r} with result to {receivers}, but party {peer!r} runs "
-            f"mode {theirs.get('mode')!r} with result to {theirs.get('receivers')}: both must call it alike")
 
 
 def _hash(ctx: Context, keys: list[bytes]) -> np.ndarray:
@@ -189,58 +181,3 @@ def _rows(array: np.ndarray) -> list[bytes]:
     raw = array.tobytes()
     width = array.shape[1]
     return [raw[i : i + width] for i in range(0, len(raw), width)]
-
-
-def _finish_receiver(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str],
-                     mine_twice: np.ndarray, theirs_twice: np.ndarray) -> pd.DataFrame | int:
-    peer = ctx.peers[0]
-    mine_idx, theirs_idx = _match(mine_twice, theirs_twice)
-    both = len(receivers) == 2
-    if mode == "count":
-        if both:
-            ctx.send(peer, len(mine_idx), "result")
-        return len(mine_idx)
-    if mode == "semi":
-        if both:
-            ctx.send(peer, theirs_idx, "result")
-        return _semi_rows(table, keyset, mine_idx)
-    ctx.send(peer, {"positions": theirs_idx, "counts": keyset.counts[mine_idx]}, "result")
-    peer_counts = _counts(ctx.recv(peer, "counts"), len(mine_idx), peer, ctx)
-    rows = expand_rows(keyset, mine_idx, peer_counts, outer=ctx.me == ctx.parties[0])
-    return table.iloc[rows].reset_index(drop=True)
-
-
-def _finish_sender(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str,
-                   order: np.ndarray) -> pd.DataFrame | int:
-    peer = ctx.peers[0]
-    n = len(keyset.keys)
-    result = ctx.recv(peer, "result")
-    if mode == "count":
-        if not isinstance(result, int) or isinstance(result, bool) or not 0 <= result <= n:
-            raise MalformedMessage(f"party {peer!r} sent an invalid intersection size", party=peer, step="result")
-        return result
-    positions = result if mode == "semi" else (result.get("positions") if isinstance(result, dict) else None)
-    if (not isinstance(positions, np.ndarray) or positions.dtype != np.int64 or positions.ndim != 1
-            or (len(positions) and (positions.min() < 0 or positions.max() >= n))
-            or len(np.unique(positions)) != len(positions)):
-        raise MalformedMessage(f"party {peer!r} sent invalid intersection positions", party=peer, step="result")
-    matched = order[positions]
-    if mode == "semi":
-        return _semi_rows(table, keyset, matched)
-    peer_counts = _counts(result.get("counts"), len(matched), peer, ctx)
-    ctx.send(peer, keyset.counts[matched], "counts")
-    rows = expand_rows(keyset, matched, peer_counts, outer=ctx.me == ctx.parties[0])
-    return table.iloc[rows].reset_index(drop=True)
-
-
-def _counts(value: object, n: int, peer: str, ctx: Context) -> np.ndarray:
-    if (not isinstance(value, np.ndarray) or value.dtype != np.int64 or value.shape != (n,)
-            or (n and value.min() < 1)):
-        raise MalformedMessage(f"party {peer!r} sent invalid row counts", party=peer, step=f"{ctx.path}/counts")
-    return value
-
-
-def _semi_rows(table: pd.DataFrame, keyset: KeySet, matched: np.ndarray) -> pd.DataFrame:
-    rows = np.sort(np.concatenate([keyset.rows[s : s + c] for s, c in
-                                   zip(keyset.starts[matched], keyset.counts[matched])] or [np.empty(0, np.int64)]))
-    return table.iloc[rows].reset_index(drop=True)
