@@ -103,40 +103,44 @@ def _expand_rows(keys: list[bytes], counter: int, nbytes: int) -> np.ndarray:
 
 _SWAPS = tuple((np.uint64(shift), np.uint64(mask)) for shift, mask in
                ((7, 0x00AA00AA00AA00AA), (14, 0x0000CCCC0000CCCC), (28, 0x00000000F0F0F0F0)))
-# Byte columns transposed per step: 4096 OTs, so a 512-row step's buffers (256 KiB) stay in cache.
-_TRANSPOSE_STEP = 512
+# Tiles of at most 512 byte columns and 256 KiB, so each tile's buffers stay in cache and are reused.
+_TILE_COLUMNS = 512
+_TILE_BYTES = 1 << 18
 
 
 def transpose(matrix: np.ndarray, count: int) -> np.ndarray:
     """A ``k`` x ``8 w`` bit matrix (``k`` rows of ``w`` packed bytes) as ``count <= 8 w`` rows of ``k / 8`` bytes.
 
-    ``k`` must be a multiple of 8 (128 for IKNP, 512 for KKRT). Each 8 x 8 bit block is held in one
-    64-bit word and transposed with three delta swaps (Warren, Hacker's Delight, Sec. 7-3), so no
-    array ever holds one byte per bit. The work runs over slices of 4096 columns at a time: their
-    buffers stay in cache and are reused, where whole-matrix temporaries would cost a fresh page
-    fault per 4 KiB.
+    ``k`` must be a multiple of 8: 128 x m for IKNP, 512 x m for KKRT, and m x 512 to turn KKRT's
+    codeword rows into columns. Each 8 x 8 bit block is held in one 64-bit word and transposed with
+    three delta swaps (Warren, Hacker's Delight, Sec. 7-3), so no array ever holds one byte per bit.
+    The work runs tile by tile: whole-matrix temporaries would cost a fresh page fault per 4 KiB and
+    fall out of cache.
     """
     k, width = matrix.shape
     if k % 8:
         raise ValueError(f"the bit matrix needs a multiple of 8 rows, got {k}")
     groups = k // 8
     out = np.empty((8 * width, groups), dtype=np.uint8)
-    for start in range(0, width, _TRANSPOSE_STEP):
-        stop = min(width, start + _TRANSPOSE_STEP)
-        step = stop - start
-        # Word (c, g) holds byte column c of rows 8g .. 8g + 7, first row in the most significant byte.
-        words = np.empty((step, groups, 8), dtype=np.uint8)
-        words[...] = matrix[:, start:stop].reshape(groups, 8, step).transpose(2, 0, 1)
-        x = words.view(np.uint64).reshape(step, groups)
-        if _LITTLE:
-            x.byteswap(inplace=True)
-        for shift, mask in _SWAPS:
-            t = (x ^ (x >> shift)) & mask
-            x ^= t
-            x ^= t << shift
-        if _LITTLE:
-            x.byteswap(inplace=True)
-        out[8 * start : 8 * stop].reshape(step, 8, groups)[...] = words.transpose(0, 2, 1)
+    columns = min(width, _TILE_COLUMNS)
+    rows = max(1, _TILE_BYTES // (8 * max(columns, 1)))
+    for g0 in range(0, groups, rows):
+        g1 = min(groups, g0 + rows)
+        for c0 in range(0, width, columns):
+            c1 = min(width, c0 + columns)
+            # Word (c, g) holds byte column c of rows 8g .. 8g + 7, first row in the most significant byte.
+            words = np.empty((c1 - c0, g1 - g0, 8), dtype=np.uint8)
+            words[...] = matrix[8 * g0 : 8 * g1, c0:c1].reshape(g1 - g0, 8, c1 - c0).transpose(2, 0, 1)
+            x = words.view(np.uint64).reshape(c1 - c0, g1 - g0)
+            if _LITTLE:
+                x.byteswap(inplace=True)
+            for shift, mask in _SWAPS:
+                t = (x ^ (x >> shift)) & mask
+                x ^= t
+                x ^= t << shift
+            if _LITTLE:
+                x.byteswap(inplace=True)
+            out[8 * c0 : 8 * c1, g0:g1].reshape(c1 - c0, 8, g1 - g0)[...] = words.transpose(0, 2, 1)
     return out[:count]
 
 
