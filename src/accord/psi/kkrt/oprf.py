@@ -33,6 +33,7 @@ import hashlib
 import math
 
 import numpy as np
+import pandas as pd
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from accord.errors import UnsupportedError
@@ -151,32 +152,40 @@ def match(mine: np.ndarray, function: np.ndarray, theirs: np.ndarray) -> tuple[n
     it reveals neither party's input order. Values are compared exactly on all their bytes; each own
     key and each sender position appears at most once.
     """
-    mine_idx, theirs_idx = [], []
     mine_hi, mine_lo = _words(mine)
+    mine_idx, theirs_idx = [], []
     for i in range(HASHES):
-        hi, lo = _words(theirs[:, i])
-        order = np.argsort(hi, kind="stable")
-        sorted_hi = hi[order]
         own = np.flatnonzero(function == i)
-        left = np.searchsorted(sorted_hi, mine_hi[own], side="left")
-        right = np.searchsorted(sorted_hi, mine_hi[own], side="right")
-        # Almost always at most one sender value shares the first 64 bits; compare the rest exactly.
-        single = np.flatnonzero(right - left == 1)
-        found = order[left[single]]
-        hit = lo[found] == mine_lo[own[single]]
-        mine_idx.append(own[single[hit]])
-        theirs_idx.append(found[hit])
-        for k in np.flatnonzero(right - left > 1):
-            same = order[left[k] : right[k]]
-            same = same[lo[same] == mine_lo[own[k]]][:1]
-            mine_idx.append(own[[k] * len(same)])
-            theirs_idx.append(same)
-    mine_all = np.concatenate(mine_idx).astype(np.int64)
-    theirs_all = np.concatenate(theirs_idx).astype(np.int64)
-    # A sender value equal to two receiver values is a false positive (probability <= 2**-40); keep one
-    # pair per sender position so the result stays well formed.
+        hi, lo = _words(theirs[:, i])
+        found_mine, found_theirs = _equal_words(hi, mine_hi[own])
+        hit = lo[found_theirs] == mine_lo[own[found_mine]]
+        mine_idx.append(own[found_mine[hit]])
+        theirs_idx.append(found_theirs[hit])
+    mine_all = np.concatenate(mine_idx)
+    theirs_all = np.concatenate(theirs_idx)
+    # A value that equals two values on the other side is a false positive (probability <= 2**-40 in
+    # all); keeping one pair per own key and per sender position keeps the result well formed.
+    mine_all, first = np.unique(mine_all, return_index=True)
+    theirs_all = theirs_all[first]
     theirs_all, first = np.unique(theirs_all, return_index=True)
     return mine_all[first], theirs_all
+
+
+def _equal_words(haystack: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``(needle index, haystack index)`` of equal 64-bit words."""
+    index = pd.Index(haystack)
+    if index.is_unique:
+        found = index.get_indexer(needles)
+        hit = np.flatnonzero(found >= 0)
+        return hit, found[hit].astype(np.int64)
+    # Two sender values share their first 64 bits (probability about n**2 / 2**65): list every candidate.
+    order = np.argsort(haystack, kind="stable")
+    ordered = haystack[order]
+    left = np.searchsorted(ordered, needles, side="left")
+    counts = np.searchsorted(ordered, needles, side="right") - left
+    total = int(counts.sum())
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(np.arange(len(needles)), counts), order[np.repeat(left, counts) + within]
 
 
 def _words(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
