@@ -185,3 +185,18 @@ def test_malformed_peer_messages_name_the_peer(cluster, cheater, tag, value, mes
                                 "partner": (partner, both, "join", cheater, tag, value)})
     assert err.value.party == cheater
     assert f"party {cheater!r}" in str(err.value)
+
+
+def test_ot_extension_in_several_batches(cluster, monkeypatch):
+    """Large sets run the OT extension batch by batch; results must not depend on the batch size."""
+    from accord.psi.kkrt import protocol as kkrt_protocol
+
+    monkeypatch.setattr(kkrt_protocol, "BATCH_BINS", 100)
+    bank_df = pd.DataFrame({"id": [f"c{i}" for i in range(900)], "v": range(900)})
+    partner_df = pd.DataFrame({"id": [f"c{i}" for i in range(300, 1500)]})
+    before = len(cluster.report().runs)
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id", protocol="kkrt")
+    check_join(a2, b2, bank_df, partner_df, ["id"])
+    run = cluster.report().runs[before]
+    assert run.costs["bank"].messages_sent >= 12  # one OT-extension matrix per batch of 100 bins
+    assert run.costs["bank"].rounds == 4

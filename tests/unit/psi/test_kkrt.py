@@ -64,26 +64,37 @@ def test_oprf_values_agree_exactly_for_the_receivers_key():
     """With OT rows q = t ^ (C & s), the sender's value of the receiver's key equals the receiver's value."""
     rng = Rng(seed=b"oprf")
     keys = [b"alice", b"bob", b"carol", b"dave"]
-    fps = oprf.fingerprints(keys)
+    fps = oprf.fingerprints(keys, b"k" * 16)
     code = oprf.Code(b"code-seed")
     table = cuckoo.build(fps[:3], rng)  # the receiver holds alice, bob, carol
-    rows = oprf.receiver_rows(fps[:3], table.slot, table.function, table.bins, code,
-                              rng.uint8((table.bins - 3, oprf.CODE_BYTES)))
+    rows = rng.uint8((table.bins, oprf.CODE_BYTES))
+    dummies = rows.copy()
+    oprf.receiver_rows(rows, fps[:3], table.slot, table.function, code)
+    empty = np.setdiff1d(np.arange(table.bins), table.slot)
+    assert np.array_equal(rows[empty], dummies[empty]) and not np.array_equal(rows[table.slot], dummies[table.slot])
     t = rng.uint8((table.bins, oprf.CODE_BYTES))
     s = rng.uint8(oprf.CODE_BYTES)
     q = t ^ (rows & s)
-    mine = oprf.receiver_values(t, table.slot, 16)
-    # The sender holds dave, carol, alice.
+    mine = oprf.receiver_values(t, table.slot, table.slot, 16)
+    # The sender holds dave, carol, alice; it evaluates its pairs in two OT batches of bins.
     sender_fps = fps[[3, 2, 0]]
-    theirs = oprf.sender_values(sender_fps, cuckoo.candidate_bins(sender_fps, table.seed, table.bins), q, s, code, 16)
+    candidates = cuckoo.candidate_bins(sender_fps, table.seed, table.bins)
+
+    def evaluate(secret):
+        values = np.zeros((9, 16), np.uint8)
+        split = table.bins // 2
+        for first, last in ((0, split), (split, table.bins)):
+            pairs = np.flatnonzero((candidates.reshape(-1) >= first) & (candidates.reshape(-1) < last))
+            oprf.sender_values(values, pairs, candidates, sender_fps, q[first:last], first, secret, code)
+        return values.reshape(3, 3, 16)
+
+    theirs = evaluate(s)
     assert np.array_equal(theirs[1, table.function[2]], mine[2])  # carol
     assert np.array_equal(theirs[2, table.function[0]], mine[0])  # alice
     mine_idx, theirs_idx = oprf.match(mine, table.function, theirs)
     assert mine_idx.tolist() == [2, 0] and theirs_idx.tolist() == [1, 2]
     # A wrong secret s breaks agreement: the values really depend on the OT correlation.
-    wrong = oprf.sender_values(sender_fps, cuckoo.candidate_bins(sender_fps, table.seed, table.bins), q,
-                               s ^ np.uint8(1), code, 16)
-    assert len(oprf.match(mine, table.function, wrong)[0]) == 0
+    assert len(oprf.match(mine, table.function, evaluate(s ^ np.uint8(1)))[0]) == 0
 
 
 def test_matching_is_exact_on_all_bytes_and_respects_the_hash_function():
@@ -105,3 +116,15 @@ def test_value_length_covers_the_false_positive_bound():
     assert oprf.value_bytes(2**44, 2**44) == 16
     with pytest.raises(UnsupportedError, match="longer than the 128 bits"):
         oprf.value_bytes(2**45, 2**44)
+
+
+def test_fingerprints_are_injective_in_length_and_content():
+    keys = [b"", b"\x00", b"\x00\x00", b"a", b"a\x00", b"x" * 8, b"x" * 9, b"y" * 100, b"y" * 100 + b"\x00"]
+    fps = oprf.fingerprints(keys, b"k" * 16)
+    assert fps.shape == (len(keys), 16)
+    assert len({bytes(f) for f in fps}) == len(keys)
+    # Same keys, same session key: same fingerprints, whatever the order and grouping; another key differs.
+    again = oprf.fingerprints(keys[::-1], b"k" * 16)[::-1]
+    assert np.array_equal(fps, again)
+    assert not np.array_equal(fps, oprf.fingerprints(keys, b"j" * 16))
+    assert oprf.fingerprints([], b"k" * 16).shape == (0, 16)

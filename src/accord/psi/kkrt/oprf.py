@@ -9,8 +9,9 @@ can then evaluate ``F_j(y) = H(j, q_j ^ (C(y) & s))`` on any ``y``; the receiver
 
 Choices and why:
 
-* **Fingerprint.** Keys of any length are first hashed to 128 bits with BLAKE2b (a random oracle;
-  two distinct keys collide with probability ``n**2 / 2**129``).
+* **Fingerprint.** Keys of any length are first compressed to 128 bits with AES-CBC-MAC under a
+  session key both parties contribute to (:func:`fingerprints`): vectorised over all keys, where a
+  hash function would cost a Python call per key.
 * **Pseudo-random code.** ``C(x, i)`` is AES-128 under four keys per hash function ``i``, applied to
   the fingerprint: 512 bits. The keys come from a seed both parties contribute to after their inputs
   are fixed, so codewords are independent random strings. Two of them lie within distance 127 with
@@ -58,11 +59,36 @@ def value_bytes(n_receiver: int, n_sender: int, stat_bits: int = STAT_BITS) -> i
     return nbytes
 
 
-def fingerprints(keys: list[bytes]) -> np.ndarray:
-    """128-bit BLAKE2b fingerprints of the canonical key bytes: ``(n, 16)`` uint8."""
-    blake = hashlib.blake2b
-    raw = b"".join([blake(k, digest_size=FINGERPRINT_BYTES, person=b"accord-kkrt-fp").digest() for k in keys])
-    return np.frombuffer(raw, dtype=np.uint8).reshape(len(keys), FINGERPRINT_BYTES)
+def fingerprints(keys: list[bytes], key: bytes) -> np.ndarray:
+    """128-bit fingerprints of the canonical key bytes under the session key ``key``: ``(n, 16)`` uint8.
+
+    AES-CBC-MAC over ``length (8 bytes) || key bytes || zero padding``: the length prefix makes the
+    inputs prefix-free, so CBC-MAC is a PRF (Bellare, Kilian and Rogaway, JCSS 2000) and distinct keys
+    collide with probability about ``(n l)**2 / 2**128`` for keys of ``l`` blocks, because ``key`` was
+    fixed after both parties' inputs. Keys are grouped by block count and each group is processed
+    block by block over all its keys at once.
+    """
+    n = len(keys)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+    blocks = (lengths + 8 + 15) // 16
+    objects = np.array(keys, dtype=object) if n else np.empty(0, dtype=object)
+    # ECB steps chain into CBC-MAC under a secret-to-outsiders session key (a PRF), not encryption.
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
+    out = np.empty((n, FINGERPRINT_BYTES), dtype=np.uint8)
+    for count in np.unique(blocks).tolist():
+        group = np.flatnonzero(blocks == count)
+        data = np.empty((len(group), 16 * count), dtype=np.uint8)
+        data[:, :8] = lengths[group].astype("<u8").view(np.uint8).reshape(-1, 8)
+        width = 16 * count - 8
+        data[:, 8:] = objects[group].astype(f"S{width}").view(np.uint8).reshape(len(group), width)
+        state = np.zeros((len(group), 16), dtype=np.uint8)
+        buf = np.empty(state.size + 16, dtype=np.uint8)
+        for b in range(count):
+            state ^= data[:, 16 * b : 16 * b + 16]
+            enc.update_into(memoryview(state).cast("B"), memoryview(buf))
+            state[...] = buf[: state.size].reshape(state.shape)
+        out[group] = state
+    return out
 
 
 class Code:
@@ -100,48 +126,46 @@ def prf(rows: np.ndarray, bins: np.ndarray, nbytes: int) -> np.ndarray:
     return np.ascontiguousarray(z.view(np.uint8)[:, :nbytes])
 
 
-def sender_values(fps: np.ndarray, candidates: np.ndarray, q: np.ndarray, s: np.ndarray, code: Code,
-                  nbytes: int) -> np.ndarray:
-    """The sender's PRF values ``F_{h_i(y)}(y, i)`` for every key and hash function: ``(n, 3, nbytes)``.
+def sender_values(out: np.ndarray, pairs: np.ndarray, candidates: np.ndarray, fps: np.ndarray, q: np.ndarray,
+                  first_bin: int, s: np.ndarray, code: Code) -> None:
+    """Write the sender's PRF values ``F_{h_i(y)}(y, i)`` for ``pairs`` whose bins hold OT rows ``q``.
 
     Simple hashing in KKRT's sense: key ``y`` is evaluated in each of its three candidate bins, under
     the codeword tagged with the hash function, so it matches the receiver's value exactly when the
-    receiver placed ``y`` with that function.
+    receiver placed ``y`` with that function. ``pairs`` are flat indices ``3 y + i`` into
+    ``candidates.ravel()`` and ``out`` (shape ``(3 n, nbytes)``); their bins lie in
+    ``[first_bin, first_bin + len(q))``, the OT batch ``q`` came from.
     """
-    n = len(fps)
-    out = np.empty((n, HASHES, nbytes), dtype=np.uint8)
-    for start in range(0, n, _STEP):
-        stop = min(n, start + _STEP)
-        for i in range(HASHES):
-            bins = candidates[start:stop, i]
-            rows = code.words(fps[start:stop], i)
+    flat = candidates.reshape(-1)
+    for i in range(HASHES):
+        mine = pairs[pairs % HASHES == i]
+        for start in range(0, len(mine), _STEP):
+            part = mine[start : start + _STEP]
+            bins = flat[part]
+            rows = code.words(fps[part // HASHES], i)
             rows &= s
-            rows ^= q[bins]
-            out[start:stop, i] = prf(rows, bins, nbytes)
-    return out
+            rows ^= q[bins - first_bin]
+            out[part] = prf(rows, bins, out.shape[1])
 
 
-def receiver_rows(fps: np.ndarray, slot: np.ndarray, function: np.ndarray, bins: int, code: Code,
-                  dummy: np.ndarray) -> np.ndarray:
-    """The receiver's OT choice rows: the codeword of the key in each bin, ``dummy`` rows in empty bins."""
-    rows = np.empty((bins, CODE_BYTES), dtype=np.uint8)
-    empty = np.ones(bins, dtype=bool)
-    empty[slot] = False
-    rows[empty] = dummy
+def receiver_rows(rows: np.ndarray, fps: np.ndarray, positions: np.ndarray, function: np.ndarray, code: Code) -> None:
+    """Write each key's codeword into its row of ``rows``, the OT choice rows of one batch of bins.
+
+    ``rows`` arrives filled with random dummy rows: empty bins keep them, as KKRT's dummy inputs.
+    """
     for i in range(HASHES):
         mine = np.flatnonzero(function == i)
         for start in range(0, len(mine), _STEP):
             part = mine[start : start + _STEP]
-            rows[slot[part]] = code.words(fps[part], i)
-    return rows
+            rows[positions[part]] = code.words(fps[part], i)
 
 
-def receiver_values(t: np.ndarray, slot: np.ndarray, nbytes: int) -> np.ndarray:
-    """The receiver's own PRF values ``H(bin, t_bin)`` for its keys: ``(n, nbytes)``."""
-    out = np.empty((len(slot), nbytes), dtype=np.uint8)
-    for start in range(0, len(slot), _STEP):
-        bins = slot[start : start + _STEP]
-        out[start : start + len(bins)] = prf(t[bins], bins, nbytes)
+def receiver_values(t: np.ndarray, positions: np.ndarray, bins: np.ndarray, nbytes: int) -> np.ndarray:
+    """The receiver's own PRF values ``H(bin, t_bin)`` for keys at ``positions`` of OT rows ``t``."""
+    out = np.empty((len(positions), nbytes), dtype=np.uint8)
+    for start in range(0, len(positions), _STEP):
+        stop = min(len(positions), start + _STEP)
+        out[start:stop] = prf(t[positions[start:stop]], bins[start:stop], nbytes)
     return out
 
 

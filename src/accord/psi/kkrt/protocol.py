@@ -60,6 +60,9 @@ LEAKAGE = (
 )
 MODES = ("join", "semi")
 NONCE_BYTES = 16
+# Bins per OT-extension batch (8 MiB of matrix): the sender works on one batch while the receiver
+# computes the next, and no buffer grows with the set size.
+BATCH_BINS = 1 << 17
 
 
 @protocol("psi.kkrt", threat_model=THREAT_MODEL, leakage=LEAKAGE)
@@ -114,11 +117,12 @@ def kkrt_psi(
     nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
     receiver = _oprf_receiver(ctx.parties, receivers, sizes)
     sender = peer if receiver == ctx.me else ctx.me
-    # Both nonces fix the code after both inputs are fixed: neither party chooses it alone.
-    code = oprf.Code(hashlib.sha256(b"accord-kkrt-code-seed|" + b"".join(nonces[p] for p in ctx.parties)).digest())
+    # Both nonces fix the fingerprint key and the code after both inputs are fixed: neither party chooses them.
+    session = b"".join(nonces[p] for p in ctx.parties)
+    code = oprf.Code(hashlib.sha256(b"accord-kkrt-code-seed|" + session).digest())
     nbytes = oprf.value_bytes(sizes[receiver], sizes[sender])
     with ctx.timed("fingerprints"):
-        fps = oprf.fingerprints(keyset.keys)
+        fps = oprf.fingerprints(keyset.keys, hashlib.sha256(b"accord-kkrt-fingerprint|" + session).digest()[:16])
     if ctx.me == receiver:
         return _receive(ctx, table, keyset, mode, receivers, fps, code, nbytes, sizes[sender])
     return _send(ctx, table, keyset, mode, receivers, fps, code, nbytes, cuckoo.bin_count(sizes[receiver]))
@@ -135,26 +139,28 @@ def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, recei
              fps: np.ndarray, code: oprf.Code, nbytes: int, n_sender: int) -> pd.DataFrame:
     peer = ctx.peers[0]
     with ctx.timed("cuckoo"):
-        cuckoo_table = cuckoo.build(fps, ctx.rng)
-    ctx.send(peer, cuckoo_table.seed, "seed")
+        placed = cuckoo.build(fps, ctx.rng)
+    ctx.send(peer, placed.seed, "seed")
     ot = ExtensionReceiver.setup(ctx, peer, width=oprf.CODE_BITS)
-    bins = cuckoo_table.bins
-    with ctx.timed("codewords"):
-        dummy = ctx.rng.uint8((bins - len(fps), oprf.CODE_BYTES))
-        rows = oprf.receiver_rows(fps, cuckoo_table.slot, cuckoo_table.function, bins, code, dummy)
-    with ctx.timed("ot-extension"):
-        t, _ = ot.extend_rows(ctx, rows)
-    del rows
-    with ctx.timed("oprf"):
-        mine = oprf.receiver_values(t, cuckoo_table.slot, nbytes)
-    del t
+    mine = np.empty((len(fps), nbytes), dtype=np.uint8)
+    for start, keys in _batches(placed.slot, placed.bins):
+        stop = min(placed.bins, start + BATCH_BINS)
+        slot = placed.slot[keys]
+        with ctx.timed("codewords"):
+            rows = ctx.rng.uint8((stop - start, oprf.CODE_BYTES))
+            oprf.receiver_rows(rows, fps[keys], slot - start, placed.function[keys], code)
+        with ctx.timed("ot-extension"):
+            t, _ = ot.extend_rows(ctx, rows)
+        with ctx.timed("oprf"):
+            mine[keys] = oprf.receiver_values(t, slot - start, slot, nbytes)
+        ctx.progress("OT extension", stop, placed.bins)
     theirs = ctx.recv(peer, "values", timeout=_slow(ctx, n_sender))
     if (not isinstance(theirs, np.ndarray) or theirs.dtype != np.uint8
             or theirs.shape != (n_sender, cuckoo.HASHES, nbytes)):
         raise MalformedMessage(f"party {peer!r} sent OPRF values that are not a ({n_sender}, {cuckoo.HASHES}, "
                                f"{nbytes}) byte array", party=peer, step=f"{ctx.path}/values")
     with ctx.timed("match"):
-        mine_idx, theirs_idx = oprf.match(mine, cuckoo_table.function, theirs)
+        mine_idx, theirs_idx = oprf.match(mine, placed.function, theirs)
     return finish_receiver(ctx, table, keyset, mode, receivers, mine_idx, theirs_idx)
 
 
@@ -170,14 +176,27 @@ def _send(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receiver
     with ctx.timed("cuckoo"):
         fps = fps[order]
         candidates = cuckoo.candidate_bins(fps, seed, bins)
-    with ctx.timed("ot-extension"):
-        q, _ = ot.extend(ctx, bins)
-    with ctx.timed("oprf"):
-        values = oprf.sender_values(fps, candidates, q, ot.s, code, nbytes)
-    ctx.send(peer, values, "values")
+    values = np.empty((cuckoo.HASHES * len(fps), nbytes), dtype=np.uint8)
+    # Each batch of the receiver's OT matrix is processed as it arrives, while the receiver builds the next.
+    for start, pairs in _batches(candidates.reshape(-1), bins):
+        with ctx.timed("ot-extension"):
+            q, _ = ot.extend(ctx, min(bins, start + BATCH_BINS) - start)
+        with ctx.timed("oprf"):
+            oprf.sender_values(values, pairs, candidates, fps, q, start, ot.s, code)
+    ctx.send(peer, values.reshape(len(fps), cuckoo.HASHES, nbytes), "values")
     if ctx.me not in receivers:
         return None
     return finish_sender(ctx, table, keyset, mode, order)
+
+
+def _batches(bins: np.ndarray, total: int) -> list[tuple[int, np.ndarray]]:
+    """``(first bin, indices)`` per OT batch of ``BATCH_BINS`` bins: the indices of ``bins`` that fall in it."""
+    count = -(-total // BATCH_BINS)
+    batch = (bins // BATCH_BINS).astype(np.int16 if count < 2**15 else np.int64)
+    # A stable sort of 16-bit values is a radix sort: linear, and each batch's indices stay in order.
+    order = np.argsort(batch, kind="stable")
+    bounds = np.searchsorted(batch[order], np.arange(count + 1))
+    return [(k * BATCH_BINS, order[bounds[k] : bounds[k + 1]]) for k in range(count)]
 
 
 def _slow(ctx: Context, n: int) -> float:
