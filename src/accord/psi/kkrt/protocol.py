@@ -11,14 +11,16 @@ log2 n_S) / 8)`` bytes per value:
 
 1. both: a schema (key-column kinds, distinct-key counts, mode, receivers, a 16-byte nonce);
 2. R: the cuckoo seed (16 bytes) and the base-OT point ``A``; S: 512 base-OT points (16 KiB);
-3. R: the OT-extension matrix, ``64 m`` bytes;
+3. R: the OT-extension matrix, ``64 m`` bytes, in batches of ``BATCH_BINS`` bins that S processes as
+   they arrive;
 4. S: its values, ``3 l n_S`` bytes, in the order of a secret random permutation;
 5. if S also receives, R sends the matching positions (8 bytes each) in increasing order, and in join
    mode both send each matching key's row count (:mod:`accord.psi._delivery`).
 
-Rounds (flights): R 3, S 3; when both receive, R 4 and S 3 (4 in join mode). Time is linear: per key
-about twelve AES blocks at S and eight at R, three 512 x ``m`` bit transposes, and a sort per hash
-function at R; 512 base OTs (Ed25519) are the fixed cost.
+Rounds (flights): R 3, S 3; when both receive, R 4 and S 3 (4 in join mode). Time is linear: S
+evaluates three PRFs per key (24 AES blocks), R one per key (8 blocks) plus 128 bytes of AES-CTR per
+bin, the OT extension transposes 512 x ``m`` bit matrices (twice at R, once at S), and R looks its
+values up in a hash index; 512 base OTs (Ed25519, about 0.1 s) are the fixed cost.
 
 Security: semi-honest, two parties, no third party. When one party receives, it is R. When both
 receive, R is the party with fewer distinct keys (the one whose keys are cuckoo-hashed and whose bins
