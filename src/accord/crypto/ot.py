@@ -122,8 +122,8 @@ def transpose(matrix: np.ndarray, count: int) -> np.ndarray:
         raise ValueError(f"the bit matrix needs a multiple of 8 rows, got {k}")
     groups = k // 8
     out = np.empty((8 * width, groups), dtype=np.uint8)
-    columns = min(width, _TILE_COLUMNS)
-    rows = max(1, _TILE_BYTES // (8 * max(columns, 1)))
+    columns = max(1, min(width, _TILE_COLUMNS))
+    rows = max(1, _TILE_BYTES // (8 * columns))
     for g0 in range(0, groups, rows):
         g1 = min(groups, g0 + rows)
         for c0 in range(0, width, columns):

@@ -120,6 +120,7 @@ def test_wide_transpose_matches_unpacked_transpose():
     # Transposing twice is the identity (up to the padding of the row count to a multiple of 8).
     rows = transpose(matrix, 5_600)
     assert np.array_equal(transpose(rows, 512), matrix)
+    assert transpose(np.zeros((512, 0), np.uint8), 0).shape == (0, 64)
 
 
 def test_malformed_wide_matrix_names_the_peer(cluster):
