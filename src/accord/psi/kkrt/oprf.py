@@ -72,7 +72,7 @@ def fingerprints(keys: list[bytes], key: bytes) -> np.ndarray:
     lengths = np.fromiter(map(len, keys), dtype=np.int64, count=n)
     blocks = (lengths + 8 + 15) // 16
     objects = np.array(keys, dtype=object) if n else np.empty(0, dtype=object)
-    # ECB steps chain into CBC-MAC under a secret-to-outsiders session key (a PRF), not encryption.
+    # The ECB steps below are chained by hand into CBC-MAC (a PRF under the session key), not encryption.
     enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
     out = np.empty((n, FINGERPRINT_BYTES), dtype=np.uint8)
     for count in np.unique(blocks).tolist():
@@ -138,9 +138,9 @@ def sender_values(out: np.ndarray, pairs: np.ndarray, candidates: np.ndarray, fp
     """
     flat = candidates.reshape(-1)
     for i in range(HASHES):
-        mine = pairs[pairs % HASHES == i]
-        for start in range(0, len(mine), _STEP):
-            part = mine[start : start + _STEP]
+        tagged = pairs[pairs % HASHES == i]
+        for start in range(0, len(tagged), _STEP):
+            part = tagged[start : start + _STEP]
             bins = flat[part]
             rows = code.words(fps[part // HASHES], i)
             rows &= s
