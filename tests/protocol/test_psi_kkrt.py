@@ -48,6 +48,18 @@ def test_join_equals_pandas_merge_with_duplicates(cluster, xs, ys):
     check_join(a2, b2, bank_df, partner_df, ["id"])
 
 
+pairs = st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["a", "b", "é"])), min_size=1, max_size=25)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pairs, pairs)
+def test_composite_key_join_equals_pandas_merge(cluster, xs, ys):
+    bank_df = pd.DataFrame({"n": [x[0] for x in xs], "s": [x[1] for x in xs], "row_a": range(len(xs))})
+    partner_df = pd.DataFrame({"n": [y[0] for y in ys], "s": [y[1] for y in ys], "row_b": range(len(ys))})
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on=["n", "s"], protocol="kkrt")
+    check_join(a2, b2, bank_df, partner_df, ["n", "s"])
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ids, ids, st.sampled_from(["bank", "partner", ("bank", "partner")]))
 def test_intersect_equals_pandas_isin(cluster, xs, ys, to):
