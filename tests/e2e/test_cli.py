@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from tests.procs import ROOT, free_ports
@@ -49,12 +50,14 @@ def _cluster(tmp_path: Path) -> Path:
     return tmp_path / "cluster.yaml"
 
 
-def test_psi_between_two_operator_processes(tmp_path):
+@pytest.mark.parametrize("protocol", ["ecdh", "kkrt"])
+def test_psi_between_two_operator_processes(tmp_path, protocol):
     cluster = _cluster(tmp_path)
     pd.DataFrame({"id": [f"u{i}" for i in range(0, 300)], "x": range(300)}).to_csv(tmp_path / "bank.csv", index=False)
     pd.DataFrame({"id": [f"u{i}" for i in range(250, 400)]}).to_csv(tmp_path / "partner.csv", index=False)
     procs = {p: start("psi", "--cluster", cluster, "--me", p, "--input", tmp_path / f"{p}.csv", "--on", "id",
-                      "--output", tmp_path / f"{p}_out.csv", "--report", tmp_path / f"{p}_report.json", cwd=tmp_path)
+                      "--output", tmp_path / f"{p}_out.csv", "--report", tmp_path / f"{p}_report.json",
+                      "--protocol", protocol, cwd=tmp_path)
              for p in ("bank", "partner")}
     for p, proc in procs.items():
         out, err = proc.communicate(timeout=180)
@@ -63,7 +66,7 @@ def test_psi_between_two_operator_processes(tmp_path):
     a = pd.read_csv(tmp_path / "bank_out.csv", dtype=str)
     b = pd.read_csv(tmp_path / "partner_out.csv", dtype=str)
     assert a["id"].tolist() == b["id"].tolist() and sorted(a["id"]) == sorted(f"u{i}" for i in range(250, 300))
-    assert "psi.ecdh" in (tmp_path / "bank_report.json").read_text()
+    assert f"psi.{protocol}" in (tmp_path / "bank_report.json").read_text()
 
 
 def test_a_failed_psi_leaves_no_output_and_a_clear_error(tmp_path):

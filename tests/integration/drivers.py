@@ -15,21 +15,23 @@ def psi_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> dict[s
     tables = {p: cluster.party(p).read_csv(args["inputs"][p]) if p == me else cluster.party(p).remote_table()
               for p in (first, second)}
     mode = args.get("mode", "join")
+    protocol = args.get("protocol", "ecdh")
     print("PSI-START", flush=True)
     if mode == "join":
-        out = dict(zip((first, second), accord.psi.align(tables[first], tables[second], on=args["on"])))[me]
+        out = dict(zip((first, second), accord.psi.align(tables[first], tables[second], on=args["on"],
+                                                         protocol=protocol)))[me]
     elif mode == "semi":
-        res = accord.psi.intersect(tables[first], tables[second], on=args["on"], to=args["to"])
+        res = accord.psi.intersect(tables[first], tables[second], on=args["on"], to=args["to"], protocol=protocol)
         out = res if not isinstance(res, tuple) else dict(zip((first, second), res))[me]
     else:
-        res = accord.psi.count(tables[first], tables[second], on=args["on"], to=args["to"])
+        res = accord.psi.count(tables[first], tables[second], on=args["on"], to=args["to"], protocol=protocol)
         out = res if not isinstance(res, tuple) else dict(zip((first, second), res))[me]
     if out.owner != me:
         return {"received": False}
     if mode == "count":
         return {"received": True, "count": out.get()}
     out.to_csv(args["outputs"][me])
-    costs = cluster.report().to_dict()["protocols"]["psi.ecdh"]["costs"][me]
+    costs = cluster.report().to_dict()["protocols"][f"psi.{protocol}"]["costs"][me]
     return {"received": True, "rows": len(out.get()), "costs": costs}
 
 

@@ -1,4 +1,4 @@
-"""ECDH PSI between two OS processes over loopback gRPC with mutual TLS, against a plaintext join."""
+"""ECDH and KKRT PSI between two OS processes over loopback gRPC with mutual TLS, against a plaintext join."""
 
 from __future__ import annotations
 
@@ -24,11 +24,13 @@ def _tables(tmp_path):
     return bank, partner, paths
 
 
-def test_join_matches_plaintext_join(tmp_path):
+@pytest.mark.parametrize("protocol", ["ecdh", "kkrt"])
+def test_join_matches_plaintext_join(tmp_path, protocol):
     bank, partner, paths = _tables(tmp_path)
     outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
     runs = run_parties(tmp_path, "tests.integration.drivers:psi_driver", ["bank", "partner"],
-                       {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": ["id", "city"]})
+                       {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": ["id", "city"],
+                        "protocol": protocol})
     for run in runs.values():
         assert run.returncode == 0, run.stderr
     a = pd.read_csv(outputs["bank"], dtype=str)
@@ -110,3 +112,18 @@ def test_empty_intersection_between_processes(tmp_path):
                        {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id"})
     assert runs["bank"].result["rows"] == runs["partner"].result["rows"] == 0
     assert pd.read_csv(outputs["bank"]).columns.tolist() == ["id"]
+
+
+def test_kkrt_semi_join_to_one_party(tmp_path):
+    paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
+    _ids(paths["bank"], 0, 3000)
+    _ids(paths["partner"], 2000, 7000)
+    outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
+    runs = run_parties(tmp_path, "tests.integration.drivers:psi_driver", ["bank", "partner"],
+                       {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id",
+                        "mode": "semi", "to": "bank", "protocol": "kkrt"})
+    assert runs["partner"].result == {"received": False}, runs["partner"].stderr
+    assert runs["bank"].result["rows"] == 1000
+    got = pd.read_csv(outputs["bank"])["id"].tolist()
+    assert got == [f"k{i}" for i in range(2000, 3000)]
+    assert not Path(outputs["partner"]).exists()

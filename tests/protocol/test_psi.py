@@ -151,9 +151,9 @@ def test_a_misbehaving_peer_is_named(cluster, behaviour, message):
 
 
 def test_join_blow_up_is_refused(cluster, monkeypatch):
-    from accord.psi import ecdh
+    from accord.psi import _delivery
 
-    monkeypatch.setattr(ecdh, "MAX_JOIN_ROWS", 10)
+    monkeypatch.setattr(_delivery, "MAX_JOIN_ROWS", 10)
     a, b = put(cluster, pd.DataFrame({"id": ["k"] * 5}), pd.DataFrame({"id": ["k"] * 5}))
     with pytest.raises(InputError, match="25 rows"):
         accord.psi.align(a, b, on="id")

@@ -86,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     psi.add_argument("--job", default="psi", help="job name; every party must pass the same (default 'psi')")
     psi.add_argument("--timeout", type=float, default=None, help="seconds to wait for a silent peer")
     psi.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
-    psi.add_argument("--threads", type=int, default=None, help="threads for curve arithmetic (default: all cores)")
+    psi.add_argument("--protocol", choices=("ecdh", "kkrt"), default="ecdh",
+                     help="ecdh (default) or kkrt (OT-based, faster on large sets, no count mode); every party "
+                          "must pass the same")
+    psi.add_argument("--threads", type=int, default=None,
+                     help="threads for ECDH curve arithmetic (default: all cores)")
     psi.set_defaults(func=_psi)
 
     for name, helptext in (("run", "train and evaluate the models of a job file (all parties, or --me)"),
@@ -163,12 +167,13 @@ def _psi(args: argparse.Namespace) -> int:
         if args.mode == "join":
             if len(to) != 2:
                 raise ConfigurationError("--mode join gives both parties the join; use --mode semi for one receiver")
-            result = dict(zip((first, second), accord.psi.align(a, b, on=on, threads=args.threads)))[args.me]
+            result = dict(zip((first, second), accord.psi.align(a, b, on=on, protocol=args.protocol,
+                                                                threads=args.threads)))[args.me]
         elif args.mode == "semi":
-            out = accord.psi.intersect(a, b, on=on, to=to, threads=args.threads)
+            out = accord.psi.intersect(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
             result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
         else:
-            out = accord.psi.count(a, b, on=on, to=to, threads=args.threads)
+            out = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
             result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
         if result.owner != args.me:
             print(f"{args.me}: this party receives no result (only the set sizes)")

@@ -21,6 +21,7 @@ tweakable correlation-robust hash ``H(x, i) = pi(pi(x) ^ i) ^ pi(x)`` with ``pi`
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ from accord.runtime.context import Context
 
 KAPPA = 128
 _ROW = KAPPA // 8
+_LITTLE = sys.byteorder == "little"
 _FIXED_KEY = hashlib.sha256(b"accord-ot-fixed-key-aes").digest()[:16]
 
 
@@ -91,24 +93,55 @@ def base_receive(ctx: Context, peer: str, choices: Sequence[int]) -> list[bytes]
             for i, (b, bp) in enumerate(zip(scalars, points))]
 
 
-def _expand(key: bytes, counter: int, nbytes: int) -> np.ndarray:
-    return Rng(seed=b"accord-iknp|" + key + counter.to_bytes(8, "little")).uint8((nbytes,))
+def _expand_rows(keys: list[bytes], counter: int, nbytes: int) -> np.ndarray:
+    """``G(key)`` for each key (AES-CTR, :class:`Rng`) as the rows of one ``(len(keys), nbytes)`` matrix."""
+    out = np.empty((len(keys), nbytes), dtype=np.uint8)
+    for row, key in zip(out, keys):
+        Rng(seed=b"accord-iknp|" + key + counter.to_bytes(8, "little")).fill(row)
+    return out
+
+
+_SWAPS = tuple((np.uint64(shift), np.uint64(mask)) for shift, mask in
+               ((7, 0x00AA00AA00AA00AA), (14, 0x0000CCCC0000CCCC), (28, 0x00000000F0F0F0F0)))
+# Tiles of at most 512 byte columns and 256 KiB, so each tile's buffers stay in cache and are reused.
+_TILE_COLUMNS = 512
+_TILE_BYTES = 1 << 18
 
 
 def transpose(matrix: np.ndarray, count: int) -> np.ndarray:
-    """A 128 x ``count`` bit matrix (rows of packed bytes) as ``count`` rows of 16 bytes.
+    """A ``k`` x ``8 w`` bit matrix (``k`` rows of ``w`` packed bytes) as ``count <= 8 w`` rows of ``k / 8`` bytes.
 
-    Works on 8 x 8 bit blocks held in one 64-bit word each, transposed with three delta swaps
-    (Warren, Hacker's Delight, Sec. 7-3), so no array ever holds one byte per bit.
+    ``k`` must be a multiple of 8: 128 x m for IKNP, 512 x m for KKRT, and m x 512 to turn KKRT's
+    codeword rows into columns. Each 8 x 8 bit block is held in one 64-bit word and transposed with
+    three delta swaps (Warren, Hacker's Delight, Sec. 7-3), so no array ever holds one byte per bit.
+    The work runs tile by tile: whole-matrix temporaries would cost a fresh page fault per 4 KiB and
+    fall out of cache.
     """
-    width = matrix.shape[1]
-    blocks = np.ascontiguousarray(matrix.reshape(KAPPA // 8, 8, width).transpose(0, 2, 1))
-    x = blocks.view(">u8")[..., 0].astype(np.uint64)
-    for shift, mask in ((7, 0x00AA00AA00AA00AA), (14, 0x0000CCCC0000CCCC), (28, 0x00000000F0F0F0F0)):
-        t = (x ^ (x >> np.uint64(shift))) & np.uint64(mask)
-        x ^= t ^ (t << np.uint64(shift))
-    rows = x.astype(">u8").view(np.uint8).reshape(KAPPA // 8, width, 8)
-    return np.ascontiguousarray(rows.transpose(1, 2, 0).reshape(8 * width, _ROW)[:count])
+    k, width = matrix.shape
+    if k % 8:
+        raise ValueError(f"the bit matrix needs a multiple of 8 rows, got {k}")
+    groups = k // 8
+    out = np.empty((8 * width, groups), dtype=np.uint8)
+    columns = max(1, min(width, _TILE_COLUMNS))
+    rows = max(1, _TILE_BYTES // (8 * columns))
+    for g0 in range(0, groups, rows):
+        g1 = min(groups, g0 + rows)
+        for c0 in range(0, width, columns):
+            c1 = min(width, c0 + columns)
+            # Word (c, g) holds byte column c of rows 8g .. 8g + 7, first row in the most significant byte.
+            words = np.empty((c1 - c0, g1 - g0, 8), dtype=np.uint8)
+            words[...] = matrix[8 * g0 : 8 * g1, c0:c1].reshape(g1 - g0, 8, c1 - c0).transpose(2, 0, 1)
+            x = words.view(np.uint64).reshape(c1 - c0, g1 - g0)
+            if _LITTLE:
+                x.byteswap(inplace=True)
+            for shift, mask in _SWAPS:
+                t = (x ^ (x >> shift)) & mask
+                x ^= t
+                x ^= t << shift
+            if _LITTLE:
+                x.byteswap(inplace=True)
+            out[8 * c0 : 8 * c1, g0:g1].reshape(c1 - c0, 8, g1 - g0)[...] = words.transpose(0, 2, 1)
+    return out[:count]
 
 
 def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:
@@ -132,7 +165,11 @@ def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:
 
 @dataclass
 class ExtensionSender:
-    """The IKNP sender's state: the secret ``s`` and the base-OT keys it chose."""
+    """The IKNP sender's state: the secret ``s`` and the base-OT keys it chose.
+
+    ``width`` base OTs (``len(keys)``) give rows of ``width`` bits: 128 for IKNP's 1-out-of-2 OTs,
+    512 for KKRT's 1-out-of-n OTs, whose receiver choices are codewords (:meth:`ExtensionReceiver.extend_rows`).
+    """
 
     peer: str
     s: np.ndarray
@@ -140,49 +177,75 @@ class ExtensionSender:
     counter: int = field(default=0)
 
     @classmethod
-    def setup(cls, ctx: Context, peer: str) -> ExtensionSender:
-        """Run the base OTs as receiver with a fresh random ``s`` (128 Ed25519 OTs)."""
-        s_bits = ctx.rng.uint8(KAPPA) & np.uint8(1)
+    def setup(cls, ctx: Context, peer: str, width: int = KAPPA) -> ExtensionSender:
+        """Run ``width`` base OTs (Ed25519) as receiver with a fresh random ``s`` of ``width`` bits."""
+        if width <= 0 or width % 8:
+            raise ValueError(f"the OT width must be a positive multiple of 8, got {width}")
+        s_bits = ctx.rng.uint8(width) & np.uint8(1)
         keys = base_receive(ctx.sub("base_ot"), peer, [int(b) for b in s_bits])
         return cls(peer, np.packbits(s_bits), keys)
 
     def extend(self, ctx: Context, count: int) -> tuple[np.ndarray, int]:
-        """``count`` rows ``q_j`` (uint8, 16 bytes each) and the call's tweak; 1 message received."""
+        """``count`` rows ``q_j`` (uint8, ``width / 8`` bytes each) and the call's tweak; 1 message received.
+
+        Row ``j`` is ``t_j ^ (r_j & s)`` for the receiver's row ``t_j`` and choice row ``r_j``.
+        """
         self.counter += 1
         width = (count + 7) // 8
         got = ctx.recv(self.peer, f"u{self.counter}")
         step = f"{ctx.path}/u{self.counter}"
-        if not isinstance(got, np.ndarray) or got.dtype != np.uint8 or got.shape != (KAPPA, width):
-            raise MalformedMessage(f"party {self.peer!r} sent a malformed OT-extension matrix for {step!r}",
-                                   party=self.peer, step=step)
-        bits = np.unpackbits(self.s)
-        q = np.stack([_expand(k, self.counter, width) for k in self.keys])
-        q ^= got * bits[:, None]
+        if not isinstance(got, np.ndarray) or got.dtype != np.uint8 or got.shape != (len(self.keys), width):
+            raise MalformedMessage(f"party {self.peer!r} sent a malformed OT-extension matrix for {step!r}: "
+                                   f"expected a ({len(self.keys)}, {width}) byte array", party=self.peer, step=step)
+        q = _expand_rows(self.keys, self.counter, width)
+        np.bitwise_xor(q, got, out=q, where=np.unpackbits(self.s).astype(bool)[:, None])
         return transpose(q, count), self.counter
 
 
 @dataclass
 class ExtensionReceiver:
-    """The IKNP receiver's state: both keys of every base OT."""
+    """The IKNP receiver's state: both keys of every base OT (``len(pairs)`` is the row width in bits)."""
 
     peer: str
     pairs: list[tuple[bytes, bytes]]
     counter: int = field(default=0)
 
     @classmethod
-    def setup(cls, ctx: Context, peer: str) -> ExtensionReceiver:
-        """Run the base OTs as sender (128 Ed25519 OTs)."""
-        return cls(peer, base_send(ctx.sub("base_ot"), peer, KAPPA))
+    def setup(cls, ctx: Context, peer: str, width: int = KAPPA) -> ExtensionReceiver:
+        """Run ``width`` base OTs (Ed25519) as sender."""
+        if width <= 0 or width % 8:
+            raise ValueError(f"the OT width must be a positive multiple of 8, got {width}")
+        return cls(peer, base_send(ctx.sub("base_ot"), peer, width))
 
     def extend(self, ctx: Context, choices: np.ndarray) -> tuple[np.ndarray, int]:
-        """Rows ``t_j`` for the choice bits (uint8 0/1) and the call's tweak; sends 16 bytes per OT."""
-        self.counter += 1
-        count = len(choices)
-        width = (count + 7) // 8
+        """Rows ``t_j`` for the choice bits (uint8 0/1) and the call's tweak; sends ``width / 8`` bytes per OT.
+
+        Every bit of choice row ``j`` is ``choices[j]``: the sender's row is ``t_j`` or ``t_j ^ s``.
+        """
         packed = np.packbits(choices.astype(np.uint8))
-        t = np.stack([_expand(k0, self.counter, width) for k0, _ in self.pairs])
-        u = np.stack([_expand(k1, self.counter, width) for _, k1 in self.pairs])
+        return self._extend(ctx, packed[None, :], len(choices))
+
+    def extend_rows(self, ctx: Context, rows: np.ndarray) -> tuple[np.ndarray, int]:
+        """Rows ``t_j`` for whole choice rows ``r_j`` (``(count, width / 8)`` uint8) and the call's tweak.
+
+        The sender gets ``q_j = t_j ^ (r_j & s)``: with pseudo-random codewords as ``r_j`` this is
+        KKRT's 1-out-of-n OT (Kolesnikov, Kumaresan, Rosulek and Trieu, CCS 2016, Sec. 3-4).
+        """
+        count = len(rows)
+        if rows.dtype != np.uint8 or rows.shape != (count, len(self.pairs) // 8):
+            raise ValueError(f"choice rows must be a (count, {len(self.pairs) // 8}) uint8 array, got "
+                             f"{rows.dtype} {rows.shape}")
+        padded = np.zeros((-(-count // 8) * 8, rows.shape[1]), dtype=np.uint8)
+        padded[:count] = rows
+        return self._extend(ctx, transpose(padded, len(self.pairs)), count)
+
+    def _extend(self, ctx: Context, columns: np.ndarray, count: int) -> tuple[np.ndarray, int]:
+        """Send ``u_i = G(k0_i) ^ G(k1_i) ^ c_i`` for choice columns ``c_i`` (broadcast over rows ``i``)."""
+        self.counter += 1
+        width = (count + 7) // 8
+        t = _expand_rows([k0 for k0, _ in self.pairs], self.counter, width)
+        u = _expand_rows([k1 for _, k1 in self.pairs], self.counter, width)
         u ^= t
-        u ^= packed[None, :]
+        u ^= columns
         ctx.send(self.peer, u, f"u{self.counter}")
         return transpose(t, count), self.counter

@@ -48,15 +48,27 @@ class Rng:
         return self._enc.update(bytes(n))
 
     def _keystream(self, n: int) -> np.ndarray:
-        """The next ``n`` keystream bytes written straight into a new array (no intermediate copies)."""
-        # update_into needs block_size - 1 spare bytes after the output.
-        out = np.empty(n + 15, dtype=np.uint8)
-        view = memoryview(out)
-        for start in range(0, n, _CHUNK):
-            size = min(_CHUNK, n - start)
-            self._enc.update_into(_ZEROS[:size], view[start:start + size + 15])
-        return out[:n]
+        """The next ``n`` keystream bytes as a new array."""
+        out = np.empty(n, dtype=np.uint8)
+        self.fill(out)
+        return out
 
+    def fill(self, out: np.ndarray) -> None:
+        """Overwrite a C-contiguous ``uint8`` array with the next keystream bytes, in place.
+
+        Writing straight into the caller's buffer avoids a temporary per draw, which matters for
+        the hundreds of megabytes an OT extension expands.
+        """
+        if out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise ValueError("fill needs a C-contiguous uint8 array")
+        view = memoryview(out.reshape(-1))
+        n = len(view)
+        # update_into needs block_size - 1 spare bytes after its output, so the last 16 bytes go through update.
+        head = max(0, n - 16)
+        for start in range(0, head, _CHUNK):
+            size = min(_CHUNK, head - start)
+            self._enc.update_into(_ZEROS[:size], view[start : start + size + 15])
+        view[head:] = self._enc.update(bytes(n - head))
     def child(self, label: str) -> Rng:
         """Derive an independent stream for a sub-task (deterministic given this stream's state)."""
         return Rng(seed=self.bytes(32) + label.encode())

@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from accord.crypto import curve25519
-from accord.errors import ConfigurationError, CryptoError, InputError, MalformedMessage
-from accord.psi.join import KeySet, check_kinds, encode_keys, expand_rows, group_keys, output_bound
+from accord.errors import ConfigurationError, CryptoError, MalformedMessage
+from accord.psi._delivery import check_schema, finish_receiver, finish_sender
+from accord.psi.join import check_kinds, encode_keys, group_keys
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -46,8 +47,6 @@ LEAKAGE = (
 DST = b"accord-psi-v1-with-curve25519_XMD:SHA-512_ELL2_RO_"
 MODES = ("join", "semi", "count")
 _TRUNC = 16
-MAX_KEYS = 1 << 32  # distinct keys per party; a peer claiming more is refused
-MAX_JOIN_ROWS = 1 << 28  # rows of one party's join result (duplicate keys multiply)
 _BLOCK = 8192
 
 
@@ -98,8 +97,8 @@ def ecdh_psi(
     kinds, raw_keys = encode_keys(table, on, party=ctx.me)
     keyset = group_keys(kinds, raw_keys)
     n = len(keyset.keys)
-    theirs = ctx.exchange({"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers}, "schema")[peer]
-    _check_schema(theirs, mode, receivers, peer, ctx)
+    schema = {"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers}
+    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
     check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
     n_peer = theirs["n"]
 
@@ -111,7 +110,8 @@ def ecdh_psi(
                                  "blinded")
         theirs_twice = _blind_peer(ctx, secret, theirs_blinded, threads)[:, :_TRUNC]
         mine_twice = _trunc_rows(ctx.recv(peer, "double", timeout=_slow(ctx, n)), n, peer, ctx)
-        return _finish_receiver(ctx, table, keyset, mode, receivers, mine_twice, theirs_twice)
+        mine_idx, theirs_idx = _match(mine_twice, theirs_twice)
+        return finish_receiver(ctx, table, keyset, mode, receivers, mine_idx, theirs_idx)
 
     order = ctx.rng.permutation(n)
     ctx.send(peer, blinded[order], "blinded")
@@ -122,23 +122,12 @@ def ecdh_psi(
     ctx.send(peer, np.ascontiguousarray(twice), "double")
     if ctx.me not in receivers:
         return None
-    return _finish_sender(ctx, table, keyset, mode, order)
+    return finish_sender(ctx, table, keyset, mode, order)
 
 
 def _slow(ctx: Context, n: int) -> float:
     """Receive timeout for a step that waits on the peer hashing and blinding ``n`` keys (>= 5k/s, <= a day)."""
     return ctx.timeout + min(n / 5_000, 86_400.0)
-
-
-def _check_schema(theirs: object, mode: str, receivers: list[str], peer: str, ctx: Context) -> None:
-    if (not isinstance(theirs, dict) or not isinstance(theirs.get("kinds"), list)
-            or not isinstance(theirs.get("n"), int) or isinstance(theirs.get("n"), bool)
-            or not 1 <= theirs["n"] <= MAX_KEYS):
-        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step="schema")
-    if theirs.get("mode") != mode or theirs.get("receivers") != receivers:
-        raise ConfigurationError(
-            f"party {ctx.me!r} runs PSI in mode {mode!r} with result to {receivers}, but party {peer!r} runs "
-            f"mode {theirs.get('mode')!r} with result to {theirs.get('receivers')}: both must call it alike")
 
 
 def _hash(ctx: Context, keys: list[bytes]) -> np.ndarray:
@@ -202,65 +191,3 @@ def _rows(array: np.ndarray) -> list[bytes]:
     raw = array.tobytes()
     width = array.shape[1]
     return [raw[i : i + width] for i in range(0, len(raw), width)]
-
-
-def _finish_receiver(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str],
-                     mine_twice: np.ndarray, theirs_twice: np.ndarray) -> pd.DataFrame | int:
-    peer = ctx.peers[0]
-    mine_idx, theirs_idx = _match(mine_twice, theirs_twice)
-    both = len(receivers) == 2
-    if mode == "count":
-        if both:
-            ctx.send(peer, len(mine_idx), "result")
-        return len(mine_idx)
-    if mode == "semi":
-        if both:
-            ctx.send(peer, theirs_idx, "result")
-        return _semi_rows(table, keyset, mine_idx)
-    ctx.send(peer, {"positions": theirs_idx, "counts": keyset.counts[mine_idx]}, "result")
-    peer_counts = _counts(ctx.recv(peer, "counts"), len(mine_idx), peer, ctx)
-    return table.iloc[_join_rows(ctx, keyset, mine_idx, peer_counts)].reset_index(drop=True)
-
-
-def _finish_sender(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str,
-                   order: np.ndarray) -> pd.DataFrame | int:
-    peer = ctx.peers[0]
-    n = len(keyset.keys)
-    result = ctx.recv(peer, "result")
-    if mode == "count":
-        if not isinstance(result, int) or isinstance(result, bool) or not 0 <= result <= n:
-            raise MalformedMessage(f"party {peer!r} sent an invalid intersection size", party=peer, step="result")
-        return result
-    positions = result if mode == "semi" else (result.get("positions") if isinstance(result, dict) else None)
-    if (not isinstance(positions, np.ndarray) or positions.dtype != np.int64 or positions.ndim != 1
-            or (len(positions) and (positions.min() < 0 or positions.max() >= n))
-            or len(np.unique(positions)) != len(positions)):
-        raise MalformedMessage(f"party {peer!r} sent invalid intersection positions", party=peer, step="result")
-    matched = order[positions]
-    if mode == "semi":
-        return _semi_rows(table, keyset, matched)
-    peer_counts = _counts(result.get("counts"), len(matched), peer, ctx)
-    ctx.send(peer, keyset.counts[matched], "counts")
-    return table.iloc[_join_rows(ctx, keyset, matched, peer_counts)].reset_index(drop=True)
-
-
-def _counts(value: object, n: int, peer: str, ctx: Context) -> np.ndarray:
-    if (not isinstance(value, np.ndarray) or value.dtype != np.int64 or value.shape != (n,)
-            or (n and (value.min() < 1 or value.max() > MAX_JOIN_ROWS))):
-        raise MalformedMessage(f"party {peer!r} sent invalid row counts", party=peer, step=f"{ctx.path}/counts")
-    return value
-
-
-def _join_rows(ctx: Context, keyset: KeySet, matched: np.ndarray, peer_counts: np.ndarray) -> np.ndarray:
-    """Row positions of the inner join, refusing joins that duplicate keys would blow up."""
-    total = output_bound(keyset.counts[matched], peer_counts)
-    if total > MAX_JOIN_ROWS:
-        raise InputError(f"the inner join would have {total} rows because keys repeat on both sides; deduplicate "
-                         "the keys or use mode 'semi'", party=ctx.me)
-    return expand_rows(keyset, matched, peer_counts, outer=ctx.me == ctx.parties[0])
-
-
-def _semi_rows(table: pd.DataFrame, keyset: KeySet, matched: np.ndarray) -> pd.DataFrame:
-    rows = np.sort(np.concatenate([keyset.rows[s : s + c] for s, c in
-                                   zip(keyset.starts[matched], keyset.counts[matched])] or [np.empty(0, np.int64)]))
-    return table.iloc[rows].reset_index(drop=True)

@@ -91,3 +91,47 @@ def test_invalid_point_is_rejected(cluster):
 
     with pytest.raises(MalformedMessage, match="invalid Ed25519 point"):
         cluster.run(bad, {"s": (), "r": ()})
+
+
+@protocol("test.kkrt-ot", threat_model="test only", leakage="test only: returns OT rows")
+def _wide(ctx, rows):
+    if ctx.me == "s":
+        sender = ExtensionSender.setup(ctx, "r", width=512)
+        q, _ = sender.extend(ctx, len(rows))
+        return q, sender.s
+    receiver = ExtensionReceiver.setup(ctx, "s", width=512)
+    t, _ = receiver.extend_rows(ctx, rows)
+    return t
+
+
+def test_wide_extension_with_choice_rows_gives_q_equals_t_xor_rows_and_s(cluster):
+    rows = np.random.default_rng(3).integers(0, 256, (1_001, 64), dtype=np.uint8)
+    out = cluster.run(_wide, {"s": (rows,), "r": (rows,)})
+    (q, s), t = out["s"].get(), out["r"].get()
+    assert q.shape == t.shape == (1_001, 64) and s.shape == (64,)
+    assert np.array_equal(q, t ^ (rows & s[None, :]))
+    assert not np.array_equal(q, t)
+
+
+def test_wide_transpose_matches_unpacked_transpose():
+    matrix = np.random.default_rng(2).integers(0, 256, (512, 700), dtype=np.uint8)
+    bits = np.unpackbits(matrix, axis=1)[:, :5_555]
+    assert np.array_equal(transpose(matrix, 5_555), np.packbits(bits.T, axis=1))
+    # Transposing twice is the identity (up to the padding of the row count to a multiple of 8).
+    rows = transpose(matrix, 5_600)
+    assert np.array_equal(transpose(rows, 512), matrix)
+    assert transpose(np.zeros((512, 0), np.uint8), 0).shape == (0, 64)
+
+
+def test_malformed_wide_matrix_names_the_peer(cluster):
+    @protocol("test.kkrt-bad-u", threat_model="test only", leakage="test only")
+    def bad(ctx):
+        if ctx.me == "s":
+            sender = ExtensionSender.setup(ctx, "r", width=512)
+            return sender.extend(ctx, 100)
+        ExtensionReceiver.setup(ctx, "s", width=512)
+        ctx.send("s", np.zeros((128, 13), np.uint8), "u1")
+        return None
+
+    with pytest.raises(MalformedMessage, match="party 'r' sent a malformed OT-extension matrix"):
+        cluster.run(bad, {"s": (), "r": ()})
