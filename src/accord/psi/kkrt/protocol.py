@@ -202,5 +202,5 @@ def _batches(bins: np.ndarray, total: int) -> list[tuple[int, np.ndarray]]:
 
 
 def _slow(ctx: Context, n: int) -> float:
-    """Receive timeout for a step that waits on the peer processing ``n`` keys (>= 50k/s)."""
-    return ctx.timeout + n / 50_000
+    """Receive timeout for a step that waits on the peer processing ``n`` keys (>= 50k/s, <= a day)."""
+    return ctx.timeout + min(n / 50_000, 86_400.0)
