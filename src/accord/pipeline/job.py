@@ -6,6 +6,7 @@
     parties:
       bank:    {input: data/bank.csv, key: id, label: default, output: out/bank}
       partner: {input: data/partner.csv, key: id, output: out/partner}
+    psi: {protocol: kkrt}                         # ecdh (default) or kkrt (OT-based, much faster on large tables)
     split: {test_fraction: 0.3, seed: 7}          # public, by a hash of the key: same rows at every party
     models:
       - secureboost: {n_trees: 5, max_depth: 4, learning_rate: 0.3}
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class JobSpec:
     key_bits: int
     digest: str
     source: Path
-    options: dict[str, Any] = field(default_factory=dict)
+    psi_protocol: str = "ecdh"
 
     @property
     def label_party(self) -> str:
@@ -93,7 +94,7 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
     where = f"job file {source}"
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where} must be a map")
-    unknown = set(raw) - {"job", "parties", "split", "models", "evaluate", "score", "security"}
+    unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown fields {sorted(unknown)}")
     base = source.parent
@@ -105,6 +106,9 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
     labelled = [p.name for p in specs.values() if p.label]
     if len(labelled) != 1:
         raise ConfigurationError(f"{where}: exactly one party must name a 'label' column, got {labelled}")
+    psi = raw.get("psi", {}) or {}
+    if not isinstance(psi, dict) or set(psi) - {"protocol"} or psi.get("protocol", "ecdh") not in ("ecdh", "kkrt"):
+        raise ConfigurationError(f"{where}: 'psi' takes only protocol: ecdh or kkrt, got {psi!r}")
     split = raw.get("split", {}) or {}
     fraction = split.get("test_fraction", 0.3)
     if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
@@ -133,6 +137,7 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
         name=str(raw.get("job", source.stem)), parties=specs, test_fraction=float(fraction),
         seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
         plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
+        psi_protocol=str(psi.get("protocol", "ecdh")),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
     )
 

@@ -56,7 +56,8 @@ def _prepare(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> tuple[
     tables = _load(cluster, spec, inputs)
     names = list(spec.parties)
     first, second = names[0], names[1]
-    a, b = accord.psi.align(tables[first], tables[second], on={n: spec.parties[n].key for n in names})
+    a, b = accord.psi.align(tables[first], tables[second], on={n: spec.parties[n].key for n in names},
+                            protocol=spec.psi_protocol)
     aligned = {first: a, second: b}
     masks, features = {}, {}
     for name, table in aligned.items():
@@ -215,7 +216,8 @@ def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
 def _prepare_scoring(cluster: Cluster, spec: JobSpec) -> tuple[dict[str, PartyObject], ...]:
     tables = _load(cluster, spec, {n: spec.score[n]["input"] for n in spec.parties})
     names = list(spec.parties)
-    a, b = accord.psi.align(tables[names[0]], tables[names[1]], on={n: spec.parties[n].key for n in names})
+    a, b = accord.psi.align(tables[names[0]], tables[names[1]], on={n: spec.parties[n].key for n in names},
+                            protocol=spec.psi_protocol)
     aligned = {names[0]: a, names[1]: b}
     features = {}
     for name, table in aligned.items():
