@@ -29,6 +29,20 @@ MAX_KEYS = 1 << 32  # distinct keys per party; a peer claiming more is refused
 MAX_JOIN_ROWS = 1 << 28  # rows of one party's join result (duplicate keys multiply)
 
 
+def check_call(ctx: Context, name: str, mode: str, modes: Sequence[str], receivers: Sequence[str]) -> list[str]:
+    """Validate a PSI call's arguments; returns the receivers in the parties' order."""
+    if len(ctx.parties) != 2:
+        raise ConfigurationError(f"{name} PSI runs between 2 parties, got {list(ctx.parties)}")
+    if mode not in modes:
+        raise ValueError(f"{name} PSI modes are {tuple(modes)}, got {mode!r}")
+    ordered = [p for p in ctx.parties if p in receivers]
+    if not ordered:
+        raise ValueError(f"receivers must name at least one of {list(ctx.parties)}")
+    if mode == "join" and len(ordered) != 2:
+        raise ValueError("join mode gives both parties their rows of the join: both must receive")
+    return ordered
+
+
 def check_schema(theirs: object, mine: Mapping[str, Any], peer: str, ctx: Context) -> dict[str, Any]:
     """Validate the peer's schema message and check it runs the same call as ``mine``.
 

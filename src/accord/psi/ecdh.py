@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from accord.crypto import curve25519
-from accord.errors import ConfigurationError, CryptoError, MalformedMessage
-from accord.psi._delivery import check_schema, finish_receiver, finish_sender
+from accord.errors import CryptoError, MalformedMessage
+from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
 from accord.psi.join import check_kinds, encode_keys, group_keys
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -80,15 +80,7 @@ def ecdh_psi(
     -------
     The receiver's result, or ``None`` at a party that receives nothing.
     """
-    if len(ctx.parties) != 2:
-        raise ConfigurationError(f"ECDH PSI runs between 2 parties, got {list(ctx.parties)}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    receivers = [p for p in ctx.parties if p in receivers]
-    if not receivers:
-        raise ValueError(f"receivers must name at least one of {list(ctx.parties)}")
-    if mode == "join" and len(receivers) != 2:
-        raise ValueError("join mode gives both parties their rows of the join: both must receive")
+    receivers = check_call(ctx, "ECDH", mode, MODES, receivers)
     threads = threads or os.cpu_count() or 1
     peer = ctx.peers[0]
     receiver = receivers[0]

@@ -74,12 +74,10 @@ class Active(Grower):
               h: np.ndarray, importance: dict[tuple[str, int], float]) -> None:
         p = self.params
         features = self.own_features()
-        position = np.full(self.n_rows, -1)
-        position[rows] = np.arange(len(rows))
+        position = self.positions(rows)
         level = [0]
         for _depth in range(p.max_depth):
-            counts = np.bincount(node_of[rows], minlength=len(tree.nodes))
-            candidates = [n for n in level if counts[n] >= 2]
+            counts, candidates = self.candidates(tree, node_of, rows, level)
             if not candidates:
                 break
             remote = {peer: self._receive_histograms(ctx, peer, len(candidates)) for peer in self.passives}

@@ -60,3 +60,15 @@ class Grower:
             raise MalformedMessage(f"party {peer!r} sent a malformed partition for node {node_id}", party=peer,
                                    step=step)
         return value
+
+    def positions(self, rows: np.ndarray) -> np.ndarray:
+        """Index of each sampled row in the tree's gradient arrays (-1 for rows not sampled)."""
+        position = np.full(self.n_rows, -1)
+        position[rows] = np.arange(len(rows))
+        return position
+
+    @staticmethod
+    def candidates(tree: Tree, node_of: np.ndarray, rows: np.ndarray, level: list[int]) -> tuple[np.ndarray, list[int]]:
+        """Sampled-row counts per node, and the nodes of ``level`` with enough rows to split."""
+        counts = np.bincount(node_of[rows], minlength=len(tree.nodes))
+        return counts, [n for n in level if counts[n] >= 2]

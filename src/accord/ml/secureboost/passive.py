@@ -61,14 +61,12 @@ class Passive(Grower):
               cipher: PackedCipherArray) -> None:
         p = self.params
         features = self.own_features()
-        position = np.full(self.n_rows, -1)
-        position[rows] = np.arange(len(rows))
+        position = self.positions(rows)
         cache: dict[int, PackedCipherArray] = {}
         parent_of: dict[int, int] = {}
         level = [0]
         for _depth in range(p.max_depth):
-            counts = np.bincount(node_of[rows], minlength=len(tree.nodes))
-            candidates = [n for n in level if counts[n] >= 2]
+            counts, candidates = self.candidates(tree, node_of, rows, level)
             if not candidates:
                 break
             with ctx.timed("histogram sums"):

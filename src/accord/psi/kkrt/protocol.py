@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from accord.crypto.ot import ExtensionReceiver, ExtensionSender
-from accord.errors import ConfigurationError, MalformedMessage
-from accord.psi._delivery import check_schema, finish_receiver, finish_sender
+from accord.errors import MalformedMessage
+from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
 from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
 from accord.psi.kkrt import cuckoo, oprf
 from accord.runtime.context import Context
@@ -95,15 +95,7 @@ def kkrt_psi(
     -------
     The receiver's result, or ``None`` at a party that receives nothing.
     """
-    if len(ctx.parties) != 2:
-        raise ConfigurationError(f"KKRT PSI runs between 2 parties, got {list(ctx.parties)}")
-    if mode not in MODES:
-        raise ValueError(f"KKRT PSI modes are {MODES}, got {mode!r}")
-    receivers = [p for p in ctx.parties if p in receivers]
-    if not receivers:
-        raise ValueError(f"receivers must name at least one of {list(ctx.parties)}")
-    if mode == "join" and len(receivers) != 2:
-        raise ValueError("join mode gives both parties their rows of the join: both must receive")
+    receivers = check_call(ctx, "KKRT", mode, MODES, receivers)
     peer = ctx.peers[0]
 
     kinds, raw_keys = encode_keys(table, on, party=ctx.me)
