@@ -77,7 +77,7 @@ class Active(Grower):
         position = self.positions(rows)
         level = [0]
         for _depth in range(p.max_depth):
-            counts, candidates = self.candidates(tree, node_of, rows, level)
+            _, candidates = self.candidates(tree, node_of, rows, level)
             if not candidates:
                 break
             remote = {peer: self._receive_histograms(ctx, peer, len(candidates)) for peer in self.passives}
