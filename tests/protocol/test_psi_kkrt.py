@@ -12,6 +12,7 @@ import accord
 from accord.errors import ConfigurationError, InputError, MalformedMessage, UnsupportedError
 from accord.psi.kkrt import kkrt_psi
 from accord.runtime import protocol
+from tests.protocol.test_psi import check_join, put
 
 ids = st.lists(st.integers(0, 40), min_size=1, max_size=40)
 
@@ -20,23 +21,6 @@ ids = st.lists(st.integers(0, 40), min_size=1, max_size=40)
 def cluster():
     with accord.Cluster.simulate(["bank", "partner"], timeout=20) as c:
         yield c
-
-
-def put(cluster, bank_df, partner_df):
-    bank, partner = cluster.parties("bank", "partner")
-    return bank.put(bank_df), partner.put(partner_df)
-
-
-def check_join(a2, b2, bank_df, partner_df, on):
-    a, b = a2.get(), b2.get()
-    assert len(a) == len(b)
-    pd.testing.assert_frame_equal(a[on].reset_index(drop=True), b[on].reset_index(drop=True))
-    right = [c for c in partner_df.columns if c not in on]
-    got = pd.concat([a, b[right]], axis=1)
-    expected = bank_df.merge(partner_df, on=on)
-    cols = list(on) + [c for c in bank_df.columns if c not in on] + right
-    key = lambda df: df[cols].astype(str).sort_values(cols).reset_index(drop=True)  # noqa: E731
-    pd.testing.assert_frame_equal(key(got), key(expected))
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -114,13 +114,7 @@ class Active(Grower):
                                                               "masks")
             if len(self.passives) > 1:
                 ctx.send_all(masks, "all-masks")
-            level = []
-            for node_id, owner, feature, split_bin in decisions:
-                if not owner:
-                    continue
-                ref = self.record_split(feature, split_bin) if owner == ctx.me else -1
-                self.apply_split(tree, node_of, node_id, owner, ref, masks[str(node_id)])
-                level += [tree.nodes[node_id].left, tree.nodes[node_id].right]
+            level = self.apply_decisions(tree, node_of, decisions, masks)
 
     def _receive_histograms(self, ctx: Context, peer: str, count: int) -> list[np.ndarray]:
         """Decrypt a passive party's histograms into ``(features, n_bins, 2)`` grids (unsampled: zero)."""

@@ -72,3 +72,15 @@ class Grower:
         """Sampled-row counts per node, and the nodes of ``level`` with enough rows to split."""
         counts = np.bincount(node_of[rows], minlength=len(tree.nodes))
         return counts, [n for n in level if counts[n] >= 2]
+
+    def apply_decisions(self, tree: Tree, node_of: np.ndarray, decisions: list[list], masks: dict[str, np.ndarray]
+                        ) -> list[int]:
+        """Split every node the level's decisions name; returns the next level's nodes."""
+        level: list[int] = []
+        for node_id, owner, feature, split_bin in decisions:
+            if not owner:
+                continue
+            ref = self.record_split(feature, split_bin) if owner == self.ctx.me else -1
+            self.apply_split(tree, node_of, node_id, owner, ref, masks[str(node_id)])
+            level += [tree.nodes[node_id].left, tree.nodes[node_id].right]
+        return level

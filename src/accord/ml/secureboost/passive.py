@@ -97,15 +97,10 @@ class Passive(Grower):
                     if owner and owner not in (ctx.me, self.active):
                         masks[str(node_id)] = self.check_mask(others.get(str(node_id)), node_of, node_id,
                                                               self.active, "all-masks")
-            level = []
-            for node_id, owner, feature, split_bin in decisions:
-                if not owner:
-                    continue
-                ref = self.record_split(feature, split_bin) if owner == ctx.me else -1
-                self.apply_split(tree, node_of, node_id, owner, ref, masks[str(node_id)])
-                left, right = tree.nodes[node_id].left, tree.nodes[node_id].right
-                parent_of[left] = parent_of[right] = node_id
-                level += [left, right]
+            level = self.apply_decisions(tree, node_of, decisions, masks)
+            for node in tree.nodes:
+                if not node.is_leaf:
+                    parent_of[node.left] = parent_of[node.right] = node.id
 
     def _histograms(self, tree: Tree, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray,
                     cipher: PackedCipherArray, features: np.ndarray, candidates: list[int], counts: np.ndarray,
