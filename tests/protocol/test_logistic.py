@@ -9,8 +9,7 @@ import pytest
 import accord
 from accord.errors import InputError
 from accord.ml.logistic import LogisticRegression
-from accord.net import codec
-from accord.net.memory import MemoryLink
+from tests.protocol.wiretap import arrays, tap
 
 
 def make_data(n=600, seed=4):
@@ -59,16 +58,7 @@ def test_matches_plaintext_gradient_descent(mode):
 
 def test_partner_sees_only_shares_and_decisions(monkeypatch):
     bank_df, partner_df = make_data(300, seed=6)
-    received = []
-    original = MemoryLink.recv
-
-    def spy(self, frm, session, key, timeout):
-        raw = original(self, frm, session, key, timeout)
-        if self.me == "partner":
-            received.append((key, codec.decode(bytes(raw))))
-        return raw
-
-    monkeypatch.setattr(MemoryLink, "recv", spy)
+    received = tap(monkeypatch, "partner")
     with accord.Cluster.simulate(["bank", "partner", "carol"]) as cluster:
         bank, partner = cluster.parties("bank", "partner")
         a = bank.put(bank_df)
@@ -76,15 +66,7 @@ def test_partner_sees_only_shares_and_decisions(monkeypatch):
                            batch_size=100, validation_fraction=0.2, early_stopping_rounds=1).fit(
             [a.drop(columns="default"), partner.put(partner_df)])
     y = bank_df["default"].to_numpy()
-
-    def arrays(value):
-        if isinstance(value, np.ndarray):
-            yield value
-        elif isinstance(value, (dict, list)):
-            for v in (value.values() if isinstance(value, dict) else value):
-                yield from arrays(v)
-
-    seen = [arr for _, msg in received for arr in arrays(msg)]
+    seen = arrays(received)
     assert seen
     for arr in seen:
         # Shares and masked values are unsigned ring elements; no float or signed plaintext array may arrive.

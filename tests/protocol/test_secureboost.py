@@ -12,8 +12,7 @@ import accord
 from accord.errors import InputError
 from accord.ml.binning import assign_bins, quantile_edges
 from accord.ml.tree import best_split, gradients, histograms, sigmoid
-from accord.net import codec
-from accord.net.memory import MemoryLink
+from tests.protocol.wiretap import arrays, leaves, tap
 
 FAST = {"key_bits": 1024, "allow_insecure_key_size": True, "workers": 1}
 
@@ -81,32 +80,12 @@ def test_predictions_match_plaintext_boosting(cluster):
 
 def test_partner_receives_only_ciphertexts_and_partitions(cluster, monkeypatch):
     bank_df, partner_df = make_data(200, seed=5)
-    received = []
-    original = MemoryLink.recv
-
-    def spy(self, frm, session, key, timeout):
-        raw = original(self, frm, session, key, timeout)
-        if self.me == "partner":
-            received.append((key, codec.decode(bytes(raw))))
-        return raw
-
-    monkeypatch.setattr(MemoryLink, "recv", spy)
+    received = tap(monkeypatch, "partner")
     bank, partner = cluster.parties("bank", "partner")
     a, b = bank.put(bank_df), partner.put(partner_df)
     accord.ml.SecureBoost(label=a["y"], n_trees=2, max_depth=2, **FAST).fit([a.drop(columns="y"), b])
     y = bank_df["y"].to_numpy()
-
-    def arrays(value):
-        if isinstance(value, np.ndarray):
-            yield value
-        elif isinstance(value, dict):
-            for v in value.values():
-                yield from arrays(v)
-        elif isinstance(value, list):
-            for v in value:
-                yield from arrays(v)
-
-    seen = [arr for _, msg in received for arr in arrays(msg)]
+    seen = arrays(received)
     assert seen, "the partner received nothing"
     for arr in seen:
         assert arr.dtype in (np.uint8, np.int64, np.bool_), f"plaintext {arr.dtype} array reached the partner"
@@ -114,20 +93,10 @@ def test_partner_receives_only_ciphertexts_and_partitions(cluster, monkeypatch):
             continue  # Paillier ciphertexts (fixed-width integers) and the public key
         assert not (arr.shape == y.shape and np.array_equal(arr.astype(int), y)), "the label reached the partner"
 
-    def scalars(value):
-        if isinstance(value, dict):
-            for v in value.values():
-                yield from scalars(v)
-        elif isinstance(value, list):
-            for v in value:
-                yield from scalars(v)
-        else:
-            yield value
-
     for key, msg in received:
         if key.endswith("/hello") or key.endswith("/importance"):
             continue  # public hyper-parameters, and the declared per-feature gains
-        floats = [v for v in scalars(msg) if isinstance(v, float)]
+        floats = [v for v in leaves(msg) if isinstance(v, float)]
         assert not floats, f"plaintext numbers reached the partner at {key}: {floats[:3]}"
 
 
