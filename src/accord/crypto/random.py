@@ -9,6 +9,7 @@ second, so drawing millions of 64-bit masks costs less than the arithmetic that 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -48,10 +49,18 @@ class Rng:
         return self._enc.update(bytes(n))
 
     def _keystream(self, n: int) -> np.ndarray:
-        """The next ``n`` keystream bytes as a new array."""
-        out = np.empty(n, dtype=np.uint8)
-        self.fill(out)
-        return out
+        """The next ``n`` keystream bytes as a new array.
+
+        Small draws (most MPC correlations) take one ``update_into`` into a buffer with the 15 spare
+        bytes OpenSSL wants; large ones go through :meth:`fill` in chunks.
+        """
+        if n > _CHUNK:
+            out = np.empty(n, dtype=np.uint8)
+            self.fill(out)
+            return out
+        buf = np.empty(n + 15, dtype=np.uint8)
+        self._enc.update_into(_ZEROS[:n], buf)
+        return buf[:n]
 
     def fill(self, out: np.ndarray) -> None:
         """Overwrite a C-contiguous ``uint8`` array with the next keystream bytes, in place.
@@ -69,18 +78,19 @@ class Rng:
             size = min(_CHUNK, head - start)
             self._enc.update_into(_ZEROS[:size], view[start : start + size + 15])
         view[head:] = self._enc.update(bytes(n - head))
+
     def child(self, label: str) -> Rng:
         """Derive an independent stream for a sub-task (deterministic given this stream's state)."""
         return Rng(seed=self.bytes(32) + label.encode())
 
     def uint64(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform 64-bit unsigned integers of the given shape."""
-        count = int(np.prod(shape))
+        count = math.prod(shape) if isinstance(shape, (tuple, list)) else int(shape)
         return self._keystream(8 * count).view("<u8").reshape(shape)
 
     def uint8(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform bytes as a ``uint8`` array of the given shape."""
-        count = int(np.prod(shape))
+        count = math.prod(shape) if isinstance(shape, (tuple, list)) else int(shape)
         return self._keystream(count).reshape(shape)
 
     def below(self, bound: int) -> int:

@@ -59,9 +59,11 @@ class ReplicatedEngine:
         self.participants = self.computing
         self.me = me
         self.index = self.computing.index(me)
-        self._own = own_key      # k_i, shared with party i - 1
-        self._next = next_key    # k_{i+1}, shared with party i + 1
-        self._counter = 0
+        # PRF streams from k_i (shared with party i - 1) and k_{i+1} (shared with party i + 1). Both
+        # holders of a key draw the same words from it in every operation, so the streams stay in step
+        # without per-call re-keying (see _streams).
+        self._own = Rng(seed=b"accord-3pc|" + own_key)
+        self._next = Rng(seed=b"accord-3pc|" + next_key)
         roles = Roles(self.computing[0], self.computing[1], me, self.computing[2])
         keys = {0: own_key} if self.index == 0 else {1: next_key} if self.index == 1 else {0: next_key, 1: own_key}
         self.provider = SeededProvider(roles, _helper_keys(keys), self.computing[2], "3pc-helper", HELPER_MODEL)
@@ -82,15 +84,18 @@ class ReplicatedEngine:
     holds_shares = True
 
     # ------------------------------------------------------------------------------ randomness
-    def _streams(self, label: str) -> tuple[Rng, Rng]:
-        """PRF streams for this call from k_i and k_{i+1} (the same call at every party)."""
-        self._counter += 1
-        tail = f"|{label}|{self._counter}".encode()
-        return Rng(seed=self._own + tail), Rng(seed=self._next + tail)
+    def _streams(self) -> tuple[Rng, Rng]:
+        """The streams of k_i and k_{i+1}.
+
+        Invariant every caller keeps: in each operation, the two holders of a key draw the same
+        number of words from it in the same order (a party may skip a key only if its co-holder
+        skips it too); otherwise pairwise randomness, and with it the results, would be wrong.
+        """
+        return self._own, self._next
 
     def zero_shares(self, shape: Shape) -> np.ndarray:
         """``alpha_i`` with ``alpha_0 + alpha_1 + alpha_2 = 0``."""
-        own, nxt = self._streams("zero")
+        own, nxt = self._streams()
         return own.uint64(shape) - nxt.uint64(shape)
 
     # ------------------------------------------------------------------------------ local
@@ -117,7 +122,7 @@ class ReplicatedEngine:
         """Replicated shares of ``value``; the owner sends the one component its peers lack (8 bytes each)."""
         if owner in self.computing:
             o = self.computing.index(owner)
-            own, nxt = self._streams("input")
+            own, nxt = self._streams()
             # The owner's components x_o = F(k_o) and x_{o+1} = F(k_{o+1}) are known to o-1 and o+1.
             rel = (self.index - o) % 3
             if rel == 0:
@@ -215,7 +220,7 @@ class ReplicatedEngine:
         ``u0 = y0 - u1 - w``, P1 keeps ``(u1, u2)`` with ``u2 = y1 + w``, and both send P2 the component it
         needs (1 round).
         """
-        own, nxt = self._streams("pair")
+        own, nxt = self._streams()
         if self.index == 2:
             u2 = expect_array(ctx.recv(self.computing[1], "u"), peer=self.computing[1], step=f"{ctx.path}/u",
                               shape=tuple(shape), dtype=DTYPE)

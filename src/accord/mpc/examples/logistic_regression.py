@@ -49,11 +49,13 @@ def train(spu: MPC, features: Sequence[PartyObject], labels: PartyObject, *, epo
         x = concatenate([*parts, ones], axis=1)
         d = x.shape[1]
         w = Shared(m, m.engine.public(np.zeros(d, dtype=np.uint64)), (d,), "fixed")
+        # Every epoch visits the same batches: slice and transpose them once (local copies).
+        batches = [(x[s:s + batch], target[s:s + batch]) for s in range(0, n - batch + 1, batch)]
+        batches = [(xb, xb.T, yb) for xb, yb in batches]
         for _ in range(epochs):
-            for start in range(0, n - batch + 1, batch):
-                xb = x[start:start + batch]
-                g = sigmoid(xb @ w) - target[start:start + batch]
-                w = w - (xb.T @ g) * (lr / batch)
+            for xb, xbt, yb in batches:
+                g = sigmoid(xb @ w) - yb
+                w = w - (xbt @ g) * (lr / batch)
         return w[:-1], w[-1]
 
     return spu.run(loop, *shared, y, name="logistic_regression")

@@ -34,8 +34,9 @@ INSECURE_THREAT_MODEL = (
 _KEY_BYTES = 16
 
 
-def _stream(key: bytes, counter: int) -> Rng:
-    return Rng(seed=b"accord-dealer|" + key + counter.to_bytes(8, "little"))
+def _stream(key: bytes) -> Rng:
+    """The PRG both holders of ``key`` expand, in lockstep: every correlation draws the same words at each."""
+    return Rng(seed=b"accord-dealer|" + key)
 
 
 class SeededProvider:
@@ -57,7 +58,9 @@ class SeededProvider:
         self.roles = roles
         self.name = name
         self.threat_model = threat_model
-        self._keys = dict(keys)
+        # One long-lived stream per key rather than one per correlation (creating an AES context costs
+        # more than drawing a small correlation); the SPMD call order keeps the holders in step.
+        self._streams = {i: _stream(k) for i, k in keys.items()}
         self._producer = producer
         self._counter = 0
         # Dealt symmetric truncation triples cost one round; the one-sided protocol costs two latencies.
@@ -69,14 +72,14 @@ class SeededProvider:
         tag = f"corr{counter}"
         roles = self.roles
         if roles.me == self._producer:
-            s0 = kd.first(_stream(self._keys[0], counter))
-            s1 = kd.second_seeded(_stream(self._keys[1], counter))
+            s0 = kd.first(self._streams[0])
+            s1 = kd.second_seeded(self._streams[1])
             ctx.send(roles.second, [np.asarray(c) for c in kd.correction(s0, s1)], tag)
             return s0 if roles.index == 0 else None
         if roles.index == 0:
-            return kd.first(_stream(self._keys[0], counter))
+            return kd.first(self._streams[0])
         if roles.index == 1:
-            s1 = kd.second_seeded(_stream(self._keys[1], counter))
+            s1 = kd.second_seeded(self._streams[1])
             got = ctx.recv(self._producer, tag)
             specs = kd.specs()
             step = f"{ctx.path}/{tag}"
