@@ -118,3 +118,17 @@ def test_broadcasting_empty_and_scalar_arrays(env):
     assert _open(spu, empty < 0.0).shape == (0,)
     scalar = spu.share(b.put(np.array(2.5)))
     assert float(_open(spu, scalar * scalar + 1)) == 7.25
+
+
+def test_dealer_sends_one_correction_per_correlation():
+    """A fixed-point product of n elements costs the dealer 8 B (triple) + 12 B (truncation) per element."""
+    n = 4096
+    with mpc_session("dealer") as (cluster, spu):
+        a, b = cluster.parties("a", "b")
+        x, y = spu.share(a.put(GEN.uniform(-4, 4, n))), spu.share(b.put(GEN.uniform(-4, 4, n)))
+        spu.run(lambda u, v: u * v, x, y, name="bulk_mul")
+        entry = cluster.report().to_dict()["protocols"][f"mpc.{spu.engine_name}.bulk_mul"]
+    dealer = spu.dealer
+    sent = {p: c["bytes_sent"] for p, c in entry["costs"].items()}
+    assert 20 * n <= sent[dealer] <= 20 * n + 512          # message headers only on top
+    assert entry["dealer_fraction"][dealer] == pytest.approx(20 / 48, rel=0.01)

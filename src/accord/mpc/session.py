@@ -92,8 +92,9 @@ class MPC:
     def _protocol(self, op: str, body: Callable[..., Any]) -> Callable[..., Any]:
         key = f"{op}:{id(body)}"
         if key not in self._protocols:
-            fn = protocol(f"mpc.{self.engine_name}.{op}", threat_model=self.threat_model, leakage=LEAKAGE)(
-                _wrap(body))
+            dealers = (self.dealer,) if self.dealer else ()
+            fn = protocol(f"mpc.{self.engine_name}.{op}", threat_model=self.threat_model, leakage=LEAKAGE,
+                          dealers=dealers)(_wrap(body))
             self._protocols[key] = fn
         return self._protocols[key]
 

@@ -29,18 +29,22 @@ class ProtocolSpec:
         Who may be corrupted and how (``"semi-honest, 2 parties, no trusted third party"``).
     leakage:
         Everything a party learns beyond its own output.
+    dealers:
+        Parties that only supply correlated randomness (a trusted dealer); reports show their traffic
+        as a share of what the other parties send, since a dealer is meant to be cheap.
     """
 
     name: str
     threat_model: str
     leakage: str
+    dealers: tuple[str, ...] = ()
 
 
-def protocol(name: str, *, threat_model: str, leakage: str) -> Callable[[F], F]:
-    """Decorator declaring an SPMD protocol function's name, threat model and leakage."""
+def protocol(name: str, *, threat_model: str, leakage: str, dealers: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Decorator declaring an SPMD protocol function's name, threat model, leakage and any dealers."""
 
     def wrap(fn: F) -> F:
-        fn.__accord_protocol__ = ProtocolSpec(name, threat_model, leakage)  # type: ignore[attr-defined]
+        fn.__accord_protocol__ = ProtocolSpec(name, threat_model, leakage, tuple(dealers))  # type: ignore[attr-defined]
         return fn
 
     return wrap
@@ -114,6 +118,7 @@ class JobReport:
                     "runs": summary[name]["runs"],
                     "seconds": round(summary[name]["seconds"], 6),
                     "costs": {p: c.to_dict() for p, c in summary[name]["parties"].items()},
+                    "dealer_fraction": _dealer_fractions(spec, summary[name]["parties"]),
                     "ops": {op: {p: c.to_dict() for p, c in pp.items()} for op, pp in summary[name]["ops"].items()},
                 }
                 for name, spec in self.protocols().items()
@@ -147,6 +152,8 @@ class JobReport:
             for party, c in sorted(entry["parties"].items()):
                 lines.append(f"  {party:>12}: sent {_size(c.bytes_sent)}, received {_size(c.bytes_received)}, "
                              f"{c.rounds} rounds, {c.messages_sent} messages")
+            for dealer, fraction in _dealer_fractions(spec, entry["parties"]).items():
+                lines.append(f"  dealer {dealer} sent {fraction:.1%} as many bytes as the other parties together")
             if len(entry["ops"]) > 1:
                 for op, per_party in sorted(entry["ops"].items()):
                     sent = sum(c.bytes_sent for c in per_party.values())
@@ -166,6 +173,14 @@ class JobReport:
             lines.append("\noutputs:")
             lines.extend(f"  {party:>12}: {where}" for party, where in self.outputs)
         return "\n".join(lines)
+
+
+def _dealer_fractions(spec: ProtocolSpec, costs: dict[str, Counters]) -> dict[str, float]:
+    """Each dealer's bytes sent over the other parties' (only when this process measured every party)."""
+    others = [c.bytes_sent for p, c in costs.items() if p not in spec.dealers]
+    if not others or not sum(others):
+        return {}
+    return {d: costs[d].bytes_sent / sum(others) for d in spec.dealers if d in costs}
 
 
 def _size(n: float) -> str:
