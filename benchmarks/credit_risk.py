@@ -1,6 +1,6 @@
 """Vertical credit-risk models on the UCI credit-card data, as separate processes over loopback mTLS.
 
-    python benchmarks/credit_risk.py [--models secureboost,lr-ot,lr-dealer] [--json out.json]
+    python -m benchmarks.credit_risk [--models secureboost,lr-ot,lr-dealer] [--json out.json]
 
 The bank holds PAY_* and BILL_AMT* and the label, the partner LIMIT_BAL, SEX, EDUCATION, MARRIAGE,
 AGE and PAY_AMT*, and each holds 20% extra customers the other lacks (benchmarks/credit_data.py).

@@ -1,6 +1,6 @@
 """PSI between two processes over loopback mTLS: seconds, bytes sent per party, rounds.
 
-    python benchmarks/psi.py --n 100000 [--protocol ecdh|kkrt] [--overlap 0.5] [--threads T] [--json out.json]
+    python -m benchmarks.psi --n 100000 [--protocol ecdh|kkrt] [--overlap 0.5] [--threads T] [--json out.json]
 
 Each party holds ``n`` distinct string ids; ``overlap`` of them are shared; both receive the join
 (``accord.psi.align``). Time is measured inside each process from the start of ``align`` to its end

@@ -1,6 +1,6 @@
 """The gRPC/mTLS link between two processes: throughput of one huge message, latency of small ones.
 
-    python benchmarks/transport.py --gib 3 [--pings 1000] [--json out.json]
+    python -m benchmarks.transport --gib 3 [--pings 1000] [--json out.json]
 
 Sends one ``--gib`` GiB numpy array from bank to partner (streamed in 4 MiB frames, so no message size
 ceiling applies), checks it arrived intact, then measures ping-pong round trips of small messages.
