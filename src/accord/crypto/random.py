@@ -1,9 +1,11 @@
 """Cryptographically secure randomness: an AES-128-CTR keystream keyed from OS entropy.
 
 Every key, mask, blinding scalar, permutation and noise sample in accord comes from an
-:class:`Rng`. In production the key comes from ``os.urandom``; tests may pass a fixed ``seed`` to
-make runs repeatable (never do so in production). AES-CTR through OpenSSL produces gigabytes per
-second, so drawing millions of 64-bit masks costs less than the arithmetic that uses them.
+:class:`Rng`. A party's own stream is keyed from ``os.urandom``; a stream two parties expand in
+lockstep (the PRG of MPC correlations) is keyed from a secret 128-bit key they agreed; tests may pass a
+fixed ``seed`` to make runs repeatable (never a guessable seed in production). AES-CTR through
+OpenSSL produces gigabytes per second, so drawing millions of 64-bit masks costs less than the
+arithmetic that uses them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Rng:
     ----------
     seed:
         ``None`` (default) keys the stream from OS entropy. A byte string gives a deterministic stream
-        for tests; it is hashed, so any length works.
+        (hashed, so any length works): a secret key shared with a peer, or a fixed value in tests.
 
     Examples
     --------
