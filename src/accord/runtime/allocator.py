@@ -7,8 +7,8 @@ zeroed page by page again. Measured on the 3-party sigmoid of 1e6 elements in si
 (``python benchmarks/mpc.py --engines 3pc --modes sim --workloads sigmoid``): 0.3-0.5 s of system
 time per call with the defaults, 0.02 s with the settings below, and 25 % less wall time.
 
-:func:`tune`, called when ``accord`` is imported (before pandas and pyarrow start threads that would
-claim arenas of their own) and again by :class:`~accord.runtime.Cluster`, sets once per process: one arena for
+:func:`tune`, called once when ``accord`` is imported (before pandas and pyarrow start threads that
+would claim arenas of their own; every accord module imports the package first), sets: one arena for
 all threads (Python's small objects do not go through malloc, so the shared lock is not
 contended), heap rather than ``mmap`` for blocks up to 1 GiB, and up to 2 GiB of freed heap kept
 for reuse. The cost is a resident size that stays near the job's peak until the process exits.

@@ -35,7 +35,6 @@ from accord.errors import (
 )
 from accord.net.base import Link
 from accord.net.memory import MemoryHub
-from accord.runtime import allocator
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, ProtocolSpec, RunRecord, spec_of
 
@@ -244,7 +243,6 @@ class Cluster:
         insecure and the report says so.
         """
         names = _check_names(parties)
-        allocator.tune()
         hub = MemoryHub(names)
         rngs = {p: Rng(seed=None if seed is None else seed + b"|" + p.encode()) for p in names}
         notes = ["deterministic randomness from a fixed seed: for tests only, NOT secure"] if seed else []
@@ -275,7 +273,6 @@ class Cluster:
         from accord.runtime.config import load_cluster_config
 
         cfg = load_cluster_config(config)
-        allocator.tune()
         if me not in cfg.parties:
             raise ConfigurationError(f"party {me!r} is not in cluster file {cfg.source}; it lists "
                                      f"{sorted(cfg.parties)}")
