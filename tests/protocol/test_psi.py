@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import accord
 from accord.errors import InputError
+from tests.protocol.wiretap import tap
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,38 @@ def test_join_blow_up_is_refused(cluster, monkeypatch):
     a, b = put(cluster, pd.DataFrame({"id": ["k"] * 5}), pd.DataFrame({"id": ["k"] * 5}))
     with pytest.raises(InputError, match="25 rows"):
         accord.psi.align(a, b, on="id")
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable")
+
+
+def test_the_sender_cannot_read_the_receivers_row_order(cluster, monkeypatch):
+    """A bank table sorted by a secret score: the partner's view, with all it can recompute, is uncorrelated with it.
+
+    The partner (the sender) knows its scalar, so it knows every double-blinded value of the bank's
+    rows in the bank's row order (it computed and sent them). If the matches came in the order of
+    those values, sorting them would link each of the partner's output rows to a bank row index.
+    """
+    n = 300
+    rng = np.random.default_rng(7)
+    ids = [f"cust{i:05d}" for i in rng.permutation(10 * n)[:n]]
+    score = np.sort(rng.random(n))  # the bank's rows are sorted by a secret risk score
+    bank_df = pd.DataFrame({"id": ids, "score": score})
+    partner_df = pd.DataFrame({"id": [ids[i] for i in rng.permutation(n)], "spend": rng.random(n)})
+    at_bank = tap(monkeypatch, "bank")
+    at_partner = tap(monkeypatch, "partner")
+    _, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+
+    # What the partner computed itself: H(x_i)^(ab) for the bank's row i, in the bank's row order.
+    twice = next(msg for key, msg in at_bank if key.endswith("/double"))
+    guess = np.lexsort(twice.view(">u8").T[::-1])  # row k of the partner's join, if matches came sorted by value
+    truth = bank_df.reset_index().set_index("id").loc[b2.get()["id"], "index"].to_numpy()
+    assert len(truth) == n
+    linked = int((guess == truth).sum())
+    assert linked < 10, f"the partner links {linked} of {n} rows to the bank's row index (chance: about 1)"
+    rho = np.corrcoef(_ranks(guess), _ranks(truth))[0, 1]
+    assert abs(rho) < 0.25, f"the partner's guess of the bank's row order correlates with it (rho={rho:.2f})"
+    # The positions the partner receives come in increasing order: they carry nothing but the set.
+    positions = next(msg for key, msg in at_partner if key.endswith("/result"))["positions"]
+    assert np.array_equal(positions, np.sort(positions))

@@ -26,7 +26,8 @@ def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
 
     Row ``i`` of the first result and row ``i`` of the second hold the same key; a key held by
     ``m`` rows on one side and ``c`` rows on the other yields ``m * c`` rows, as a relational inner
-    join would. The row order is derived from pseudo-random values, not from either input's order.
+    join would. The row order is that of a secret random permutation drawn by one party, so it reveals
+    neither input's order to the other party (and differs from run to run).
     ``protocol`` is ``"ecdh"`` or ``"kkrt"``; ``threads`` sets ECDH's curve threads (default: all cores).
 
     Examples

@@ -11,8 +11,10 @@ cofactor (see :mod:`accord.crypto.curve25519`):
    R computes ``(H(y)^b)^a`` and matches: R learns which of its keys are shared and nothing about
    S's other keys, which stay masked by the secret b (DDH);
 4. if S also receives the result, R sends the positions of S's matching items in S's shuffled list
-   (and, in join mode, both send each matching key's row count) in an order both derive from the
-   pseudo-random double-blinded values, so neither learns the other's row order.
+   (and, in join mode, both send each matching key's row count) in increasing position: the order of
+   S's secret random permutation, which is independent of both input orders and which S already
+   knows, so neither learns the other's row order. (Not in the order of the double-blinded values:
+   S computed R's values in R's row order and could link each match to R's row index.)
 
 Cost: each party hashes its own keys once and performs one X25519 per own key and one per peer key;
 bytes sent are 32 per key of R, 32 + 16 per key of S's and R's sets respectively, plus the result
@@ -30,6 +32,7 @@ import pandas as pd
 from accord.crypto import curve25519
 from accord.errors import CryptoError, MalformedMessage
 from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
+from accord.psi._matching import equal_rows, one_to_one
 from accord.psi.join import check_kinds, encode_keys, group_keys
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -40,9 +43,11 @@ THREAT_MODEL = (
 )
 LEAKAGE = (
     "both parties learn both parties' numbers of distinct keys and the type of each key column; the result "
-    "receivers learn which of their rows match a key of the other party (the intersection); in join mode each "
-    "receiver also learns, for every matching key, how many rows the other party holds with it; in count "
-    "mode the receivers learn only the number of matching distinct keys"
+    "receivers learn which of their rows match a key of the other party (the intersection); when both receive, "
+    "the matches reach the sender and the join's rows come in the order of the sender's secret random "
+    "permutation, independent of both input orders; in join mode each receiver also learns, for every matching "
+    "key, how many rows the other party holds with it; in count mode the receivers learn only the number of "
+    "matching distinct keys"
 )
 DST = b"accord-psi-v1-with-curve25519_XMD:SHA-512_ELL2_RO_"
 MODES = ("join", "semi", "count")
@@ -166,20 +171,9 @@ def _trunc_rows(value: object, n: int, peer: str, ctx: Context) -> np.ndarray:
 
 
 def _match(mine_twice: np.ndarray, theirs_twice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``(i, j)`` with ``mine_twice[i] == theirs_twice[j]``, ordered by the shared value."""
-    index = {row: j for j, row in enumerate(_rows(theirs_twice))}
-    pairs = [(i, index[row]) for i, row in enumerate(_rows(mine_twice)) if row in index]
-    if not pairs:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    mine_idx = np.fromiter((p[0] for p in pairs), np.int64, len(pairs))
-    theirs_idx = np.fromiter((p[1] for p in pairs), np.int64, len(pairs))
-    # Sort by the double-blinded value: pseudo-random, identical at both parties, reveals no input order.
-    words = mine_twice[mine_idx].view(">u8")
-    order = np.lexsort((words[:, 1], words[:, 0]))
-    return mine_idx[order], theirs_idx[order]
+    """Positions ``(i, j)`` with ``mine_twice[i] == theirs_twice[j]``, in increasing ``j``.
 
-
-def _rows(array: np.ndarray) -> list[bytes]:
-    raw = array.tobytes()
-    width = array.shape[1]
-    return [raw[i : i + width] for i in range(0, len(raw), width)]
+    ``j`` indexes the list the sender sent in the order of its secret random permutation. Ordering by the
+    double-blinded values instead would give the receiver's row order away: the sender computed them.
+    """
+    return one_to_one(*equal_rows(mine_twice, theirs_twice))

@@ -34,10 +34,10 @@ import hashlib
 import math
 
 import numpy as np
-import pandas as pd
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from accord.errors import UnsupportedError
+from accord.psi._matching import equal_rows, one_to_one
 from accord.psi.kkrt.cuckoo import HASHES, STAT_BITS
 
 CODE_BITS = 512
@@ -174,47 +174,12 @@ def match(mine: np.ndarray, function: np.ndarray, theirs: np.ndarray) -> tuple[n
 
     Returned in increasing sender position: the order of the sender's secret random permutation, so
     it reveals neither party's input order. Values are compared exactly on all their bytes; each own
-    key and each sender position appears at most once.
+    key and each sender position appears at most once (:mod:`accord.psi._matching`).
     """
-    mine_hi, mine_lo = _words(mine)
     mine_idx, theirs_idx = [], []
     for i in range(HASHES):
         own = np.flatnonzero(function == i)
-        hi, lo = _words(theirs[:, i])
-        found_mine, found_theirs = _equal_words(hi, mine_hi[own])
-        hit = lo[found_theirs] == mine_lo[own[found_mine]]
-        mine_idx.append(own[found_mine[hit]])
-        theirs_idx.append(found_theirs[hit])
-    mine_all = np.concatenate(mine_idx)
-    theirs_all = np.concatenate(theirs_idx)
-    # A value that equals two values on the other side is a false positive (probability <= 2**-40 in
-    # all); keeping one pair per own key and per sender position keeps the result well formed.
-    mine_all, first = np.unique(mine_all, return_index=True)
-    theirs_all = theirs_all[first]
-    theirs_all, first = np.unique(theirs_all, return_index=True)
-    return mine_all[first], theirs_all
-
-
-def _equal_words(haystack: np.ndarray, needles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs ``(needle index, haystack index)`` of equal 64-bit words."""
-    index = pd.Index(haystack)
-    if index.is_unique:
-        found = index.get_indexer(needles)
-        hit = np.flatnonzero(found >= 0)
-        return hit, found[hit].astype(np.int64)
-    # Two sender values share their first 64 bits (probability about n**2 / 2**65): list every candidate.
-    order = np.argsort(haystack, kind="stable")
-    ordered = haystack[order]
-    left = np.searchsorted(ordered, needles, side="left")
-    counts = np.searchsorted(ordered, needles, side="right") - left
-    total = int(counts.sum())
-    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    return np.repeat(np.arange(len(needles)), counts), order[np.repeat(left, counts) + within]
-
-
-def _words(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of up to 16 bytes as two big-endian 64-bit words (zero-padded)."""
-    padded = np.zeros((len(values), 16), dtype=np.uint8)
-    padded[:, : values.shape[1]] = values
-    words = padded.view(">u8").astype(np.uint64)
-    return words[:, 0], words[:, 1]
+        found_mine, found_theirs = equal_rows(mine[own], theirs[:, i])
+        mine_idx.append(own[found_mine])
+        theirs_idx.append(found_theirs)
+    return one_to_one(np.concatenate(mine_idx), np.concatenate(theirs_idx))
