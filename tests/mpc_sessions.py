@@ -18,6 +18,8 @@ def mpc_session(engine: str, frac: int = 18) -> Iterator[tuple[accord.Cluster, o
             spu = cluster.mpc(["a", "b", "c"], frac=frac)
         elif engine == "dealer":
             spu = cluster.mpc(["a", "b"], dealer="c", frac=frac)
+        elif engine == "insecure-self-dealer":
+            spu = cluster.mpc(["a", "b"], mode=engine, frac=frac, allow_insecure_test_mode=True)
         else:
             spu = cluster.mpc(["a", "b"], mode=engine, frac=frac)
         yield cluster, spu

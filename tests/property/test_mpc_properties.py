@@ -25,7 +25,7 @@ def _session(engine):
         elif engine == "dealer":
             spu = cluster.mpc(["a", "b"], dealer="c")
         else:
-            spu = cluster.mpc(["a", "b"], mode=engine)
+            spu = cluster.mpc(["a", "b"], mode=engine, allow_insecure_test_mode=engine == "insecure-self-dealer")
         _SESSIONS[engine] = (cluster, spu)
     return _SESSIONS[engine]
 

@@ -11,13 +11,18 @@ from accord.mpc.preprocessing import InsecureSelfDealerProvider, OTProvider, Rol
 from accord.runtime import protocol
 
 PROVIDERS = {"dealer": TrustedDealerProvider, "insecure-self-dealer": InsecureSelfDealerProvider, "ot": OTProvider}
+
+
+def _opt_in(cls):
+    """The explicit test-only opt-in the self-dealing provider requires."""
+    return {"allow_insecure_test_mode": True} if cls is InsecureSelfDealerProvider else {}
 SHAPE = (3, 5)
 
 
 @protocol("test.correlations", threat_model="test only", leakage="test only: returns correlations")
 def _draw(ctx, cls, dealer):
     roles = Roles("a", "b", ctx.me, dealer)
-    prov = cls.setup(ctx, roles)
+    prov = cls.setup(ctx, roles, **_opt_in(cls))
     return {
         "triples": prov.triples(ctx, SHAPE),
         "square": prov.square_pairs(ctx, SHAPE),
@@ -94,7 +99,7 @@ def test_correlations_are_not_constant(drawn):
 
 @protocol("test.trunc-cots", threat_model="test only", leakage="test only: returns correlations")
 def _draw_cots(ctx, cls, dealer):
-    prov = cls.setup(ctx, Roles("a", "b", ctx.me, dealer))
+    prov = cls.setup(ctx, Roles("a", "b", ctx.me, dealer), **_opt_in(cls))
     return prov.trunc_cots(ctx, SHAPE, 18)
 
 

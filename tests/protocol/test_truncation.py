@@ -13,9 +13,14 @@ from accord.runtime import protocol
 PROVIDERS = {"dealer": TrustedDealerProvider, "insecure-self-dealer": InsecureSelfDealerProvider, "ot": OTProvider}
 
 
+def _opt_in(cls):
+    """The explicit test-only opt-in the self-dealing provider requires."""
+    return {"allow_insecure_test_mode": True} if cls is InsecureSelfDealerProvider else {}
+
+
 @protocol("test.trunc", threat_model="test only", leakage="test only")
 def _run(ctx, cls, dealer, share, bits):
-    prov = cls.setup(ctx, Roles("a", "b", ctx.me, dealer))
+    prov = cls.setup(ctx, Roles("a", "b", ctx.me, dealer), **_opt_in(cls))
     shape = (2000,)
     return trunc(ctx, prov, shape, share, bits), trunc_one_sided(ctx, prov, shape, share, bits)
 

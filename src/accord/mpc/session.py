@@ -50,14 +50,18 @@ class MPC:
         Two-party mode with a trusted third party that deals correlated randomness (not a computing party).
     mode:
         For two parties: ``"dealer"`` (default when ``dealer`` is given), ``"ot"`` (the two parties make
-        their correlations with oblivious transfer; no third party) or ``"insecure-self-dealer"`` (tests
-        only: the first party deals and could learn everything).
+        their correlations with oblivious transfer; no third party) or ``"insecure-self-dealer"``
+        (INSECURE, tests only: the first party deals, holds both PRG keys and can learn the second
+        party's inputs; refused unless the cluster is simulated and ``allow_insecure_test_mode=True``).
     frac:
         Fractional bits of the fixed-point encoding (default 18).
+    allow_insecure_test_mode:
+        The opt-in for ``mode="insecure-self-dealer"``, accepted only by :meth:`Cluster.simulate`
+        clusters; the job report then carries an INSECURE note.
     """
 
     def __init__(self, cluster: Cluster, parties: Sequence[str], dealer: str | None = None, *,
-                 mode: str | None = None, frac: int = DEFAULT_FRAC) -> None:
+                 mode: str | None = None, frac: int = DEFAULT_FRAC, allow_insecure_test_mode: bool = False) -> None:
         self.cluster = cluster
         self.parties = tuple(parties)
         self.frac = check_frac(frac)
@@ -78,6 +82,8 @@ class MPC:
                 raise ConfigurationError(f"the dealer must be a third party distinct from {list(self.parties)}")
             if self.mode != "dealer" and dealer is not None:
                 raise ConfigurationError(f"mode {self.mode!r} takes no dealer")
+            if self.mode == "insecure-self-dealer":
+                _check_insecure_opt_in(cluster, self.parties, allow_insecure_test_mode)
             self.dealer = dealer
         self.participants = self.parties + ((self.dealer,) if self.dealer else ())
         from accord.mpc.setup import engine_spec, setup_engine
@@ -85,8 +91,8 @@ class MPC:
         self.engine_name, self.threat_model = engine_spec(self.mode)
         self._protocols: dict[str, Callable[..., Any]] = {}
         setup = self._protocol("setup", _setup_body)
-        self._engines = self.cluster.run(setup, {p: (self.mode, self.parties, self.dealer, setup_engine)
-                                                 for p in self.participants})
+        self._engines = self.cluster.run(setup, {p: (self.mode, self.parties, self.dealer, setup_engine,
+                                                     allow_insecure_test_mode) for p in self.participants})
 
     # ---------------------------------------------------------------------------- plumbing
     def _protocol(self, op: str, body: Callable[..., Any]) -> Callable[..., Any]:
@@ -163,6 +169,19 @@ class MPC:
         return out[targets[0]] if len(targets) == 1 else {t: out[t] for t in targets}
 
 
+def _check_insecure_opt_in(cluster: Cluster, parties: tuple[str, ...], allowed: bool) -> None:
+    """Refuse the self-dealer mode unless a simulated cluster opts in explicitly; note it in the report."""
+    why = (f"MPC mode 'insecure-self-dealer' is INSECURE: party {parties[0]!r} would hold both PRG keys and "
+           f"could learn party {parties[1]!r}'s inputs")
+    fix = "use dealer=<third party> or mode='ot'"
+    if cluster.mode != "simulation":
+        raise ConfigurationError(f"{why}; it is refused outside Cluster.simulate: {fix}")
+    if not allowed:
+        raise ConfigurationError(f"{why}; it exists for tests only and needs allow_insecure_test_mode=True in a "
+                                 f"simulated cluster: otherwise {fix}")
+    cluster.report().notes.append(f"{why} (test-only mode, opted in with allow_insecure_test_mode=True)")
+
+
 class SecretArray:
     """A secret-shared array at the driver level: each computing party holds a share."""
 
@@ -228,8 +247,8 @@ def _wrap(body: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _setup_body(ctx: Context, mode: str, parties: tuple[str, ...], dealer: str | None,
-                setup_engine: Callable[..., Any]) -> Any:
-    return setup_engine(ctx, mode, parties, dealer)
+                setup_engine: Callable[..., Any], allow_insecure_test_mode: bool) -> Any:
+    return setup_engine(ctx, mode, parties, dealer, allow_insecure_test_mode=allow_insecure_test_mode)
 
 
 def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Sequence[str], computing: Sequence[str],

@@ -34,8 +34,12 @@ def engine_spec(mode: str) -> tuple[str, str]:
     return specs[mode]
 
 
-def setup_engine(ctx: Context, mode: str, parties: Sequence[str], dealer: str | None) -> Any:
-    """Run at every participant: agree keys and return this party's engine."""
+def setup_engine(ctx: Context, mode: str, parties: Sequence[str], dealer: str | None, *,
+                 allow_insecure_test_mode: bool = False) -> Any:
+    """Run at every participant: agree keys and return this party's engine.
+
+    ``allow_insecure_test_mode`` is the opt-in :class:`InsecureSelfDealerProvider` requires (tests only).
+    """
     if mode == "replicated":
         return ReplicatedEngine.setup(ctx, parties)
     roles = Roles(parties[0], parties[1], ctx.me, dealer)
@@ -43,7 +47,7 @@ def setup_engine(ctx: Context, mode: str, parties: Sequence[str], dealer: str | 
     if mode == "dealer":
         provider: Any = TrustedDealerProvider.setup(ctx, roles)
     elif mode == "insecure-self-dealer":
-        provider = InsecureSelfDealerProvider.setup(ctx, roles)
+        provider = InsecureSelfDealerProvider.setup(ctx, roles, allow_insecure_test_mode=allow_insecure_test_mode)
     else:
         provider = OTProvider.setup(ctx, roles)
     return AdditiveEngine(provider, threat_model=threat)

@@ -186,6 +186,9 @@ def _engine(cluster: Cluster, spec: JobSpec, settings: dict[str, Any] | None) ->
     unknown = set(settings) - {"mode", "dealer"}
     if unknown:
         raise ConfigurationError(f"job file {spec.source}: unknown mpc settings {sorted(unknown)}")
+    if settings.get("mode") == "insecure-self-dealer":  # one party would learn the other's inputs: tests only
+        raise ConfigurationError(f"job file {spec.source}: mpc mode 'insecure-self-dealer' is INSECURE and "
+                                 "for tests only; job files may use mode: ot or dealer: <third party>")
     return cluster.mpc(list(spec.parties), dealer=settings.get("dealer"), mode=settings.get("mode"))
 
 

@@ -153,8 +153,15 @@ class InsecureSelfDealerProvider(SeededProvider):
     """INSECURE, tests only: the first computing party deals to itself and the second party."""
 
     @classmethod
-    def setup(cls, ctx: Context, roles: Roles) -> InsecureSelfDealerProvider:
-        """Run at both computing parties: the first sends the second its PRG key."""
+    def setup(cls, ctx: Context, roles: Roles, *, allow_insecure_test_mode: bool = False) -> InsecureSelfDealerProvider:
+        """Run at both computing parties: the first sends the second its PRG key.
+
+        The first party then holds both keys and can recover the second party's inputs, so the call is
+        refused unless ``allow_insecure_test_mode=True`` says the caller is a test.
+        """
+        if not allow_insecure_test_mode:
+            raise ConfigurationError("InsecureSelfDealerProvider lets the first party learn the second party's "
+                                     "inputs; it is for tests only and needs allow_insecure_test_mode=True")
         if roles.index == 0:
             keys = {0: ctx.rng.bytes(_KEY_BYTES), 1: ctx.rng.bytes(_KEY_BYTES)}
             ctx.send(roles.second, keys[1], "key")
