@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 
 import accord
-from accord.errors import InputError
+from accord.errors import InputError, MalformedMessage
+from accord.ml import woe
 from accord.ml.binning import assign_bins, bin_counts, chi_merge, quantile_edges, woe_iv
 from accord.ml.woe import WOEParams, woe_binning
+from tests.protocol.wiretap import tap
 
 FAST = {"key_bits": 1024, "allow_insecure_key_size": True, "workers": 1}
 
@@ -23,9 +25,23 @@ def data(n=500, seed=2):
     return pd.DataFrame({"pay": pay, "y": y}), pd.DataFrame({"age": age, "limit": limit})
 
 
+def at_least(column: np.ndarray, edges: np.ndarray, min_rows: int) -> np.ndarray:
+    """Reference merge: walk the bins left to right, closing a group once it holds ``min_rows`` rows."""
+    groups: list[list[int]] = [[]]
+    for k in range(len(edges) + 1):
+        if np.isin(assign_bins(column, edges), groups[-1]).sum() >= min_rows:
+            groups.append([])
+        groups[-1].append(k)
+    if np.isin(assign_bins(column, edges), groups[-1]).sum() < min_rows:
+        last = groups.pop()
+        groups[-1].extend(last)
+    return edges[[g[-1] for g in groups[:-1]]]
+
+
 def plaintext(column: np.ndarray, y: np.ndarray, params: WOEParams):
     first = params.fine_bins if params.method == "chimerge" else params.n_bins
-    edges = quantile_edges(column, first)
+    edges = at_least(column, quantile_edges(column, first), max(params.min_bin_rows, int(np.ceil(
+        params.min_bin_share * len(column)))))
     events, non_events = bin_counts(assign_bins(column, edges), y, len(edges) + 1)
     starts = chi_merge(events, non_events, params.n_bins) if params.method == "chimerge" else np.arange(1, len(events))
     groups = np.searchsorted(starts, np.arange(len(events)), side="right")
@@ -64,3 +80,65 @@ def test_bad_label_and_constant_column():
             cluster.run(woe_binning, {"bank": (bank_df[["pay"]], bank_df["y"], "bank", params),
                                       "partner": (partner_df.assign(age=30.0), None, "bank", params)})
         assert err.value.party == "partner" and err.value.field == "age"
+
+
+def tied(n=300, seed=4):
+    """A partner column of small counts with one outlier: ties collapse the quantile edges around it."""
+    gen = np.random.default_rng(seed)
+    loans = gen.choice([0.0, 1.0, 2.0], n, p=[0.5, 0.3, 0.2])
+    loans[17] = 9.0  # the one customer with nine loans: alone in the top bin unless bins have a minimum size
+    y = (gen.random(n) < 0.3).astype(int)
+    return pd.DataFrame({"pay": gen.integers(-2, 4, n).astype(float), "y": y}), pd.DataFrame({"loans": loans})
+
+
+def lonely_labels(part, frame, column):
+    """What the partner reads off its WOE: the label of every customer alone in a bin (WOE < 0 means label 1)."""
+    col = part.columns[column]
+    bins = assign_bins(frame[column].to_numpy(), col.edges)
+    sizes = np.bincount(bins, minlength=len(col.woe))
+    return {int(np.flatnonzero(bins == b)[0]): int(col.woe[b] < 0) for b in np.flatnonzero(sizes == 1)}
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_no_bin_is_small_enough_to_give_a_label_away(monkeypatch, label):
+    bank_df, partner_df = tied()
+    bank_df.loc[17, "y"] = label
+    params = WOEParams(n_bins=10, **FAST)
+    at_bank, at_partner = tap(monkeypatch, "bank"), tap(monkeypatch, "partner")
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        out = cluster.run(woe_binning, {"bank": (bank_df[["pay"]], bank_df["y"], "bank", params),
+                                        "partner": (partner_df, None, "bank", params)})
+        partner_part = out["partner"].get()
+    read = lonely_labels(partner_part, partner_df, "loans")
+    assert not read, f"the partner reads the labels of customers alone in a bin: {read} (true label {label})"
+    minimum = max(30, int(np.ceil(0.05 * len(partner_df))))
+    sizes = next(msg for key, msg in at_bank if key.endswith("/sizes"))
+    assert sizes.min() >= minimum, "the bank learned counts of a bin below the minimum size"
+    reply = next(msg for key, msg in at_partner if key.endswith("/woe"))
+    bins = assign_bins(partner_df["loans"].to_numpy(), partner_part.columns["loans"].edges)
+    assert len(reply[0]["woe"]) == len(np.unique(bins)) >= 2
+    assert np.bincount(bins).min() >= minimum
+
+
+def test_the_label_holder_refuses_partner_bins_below_the_minimum(monkeypatch):
+    bank_df, partner_df = tied()
+    params = WOEParams(n_bins=10, **FAST)
+    at_partner = tap(monkeypatch, "partner")
+    # A partner that skips the merge (the label holder's own columns are merged before this patch matters).
+    monkeypatch.setattr(woe, "merge_small_bins", lambda sizes, min_rows: np.arange(1, len(sizes), dtype=np.int64))
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        with pytest.raises(MalformedMessage, match="bin of 1 rows, below the minimum of 30") as err:
+            cluster.run(woe_binning, {"bank": (bank_df[["pay"]], bank_df["y"], "bank", params),
+                                      "partner": (partner_df, None, "bank", params)})
+    assert err.value.party == "partner"
+    assert not [key for key, _ in at_partner if key.endswith("/woe")], "WOE reached the partner"
+
+
+def test_a_column_too_short_for_two_bins_is_named():
+    bank_df, partner_df = data(50)
+    params = WOEParams(**FAST)
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        with pytest.raises(InputError, match="two bins of at least 30 rows") as err:
+            cluster.run(woe_binning, {"bank": (bank_df[["pay"]], bank_df["y"], "bank", params),
+                                      "partner": (partner_df, None, "bank", params)})
+    assert err.value.field in ("pay", "age")
