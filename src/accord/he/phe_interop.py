@@ -9,7 +9,8 @@ Formats (those of phe 1.5's ``pheutil``):
   band between ``n // 3`` and ``n - n // 3``, the same convention as accord's.
 
 accord's fixed point has ``2 ** -frac_bits`` resolution, so a ciphertext with exponent ``e <= 0``
-imports with ``frac_bits = -4 e``, and an export first raises ``frac_bits`` to a multiple of 4.
+imports with ``frac_bits = -4 e``, and an export first raises ``frac_bits`` to a multiple of 4. Every
+export is re-randomised (:func:`ciphertexts_to_json`).
 phe does not publish a DJN base, so a key imported from a JWK gets a fresh ``h_s`` drawn locally
 (:func:`accord.he.paillier.djn_base`); accord's DJN ciphertexts are ordinary Paillier ciphertexts
 that phe decrypts as they are. phe is not imported here: only its formats are.
@@ -67,9 +68,16 @@ def public_key_from_jwk(jwk: dict[str, Any] | str, *, rng: Rng | None = None, pa
 
 
 def ciphertexts_to_json(array: CipherArray) -> list[dict[str, Any]]:
-    """phe's ``{"v", "e"}`` object for every element of ``array`` (C order)."""
+    """phe's ``{"v", "e"}`` object for every element of ``array`` (C order), re-randomised.
+
+    Every exported ciphertext gets a fresh factor ``s^n`` (``s`` uniform, from the engine's CSPRNG),
+    as every other path to a key owner does: the key owner can recover a ciphertext's randomness, and
+    that of a computed ciphertext is a product of its inputs' randomness raised to the plaintext
+    factors applied, which would tell it those factors. Exporting the same array twice therefore
+    gives two unlinkable lists.
+    """
     frac = -(-array.frac_bits // 4) * 4
-    aligned = array.rescale(frac)
+    aligned = array.rescale(frac).rerandomize()
     return [{"v": str(int(c)), "e": -frac // 4} for c in aligned.values]
 
 

@@ -70,6 +70,21 @@ def test_accord_ciphertexts_decrypt_in_phe_with_an_accord_key():
     assert [priv.decrypt(phe.paillier.EncryptedNumber(priv.public_key, int(o["v"]), o["e"])) for o in out] == [3, -4]
 
 
+def test_exports_are_rerandomised_and_still_decrypt_in_phe():
+    he = Paillier.generate(1024, allow_insecure_key_size=True)
+    pub = phe.paillier.PaillierPublicKey(int(he.public_key.n))
+    priv = phe.paillier.PaillierPrivateKey(pub, int(he.private_key.p), int(he.private_key.q))
+    computed = he.encrypt(np.array([1.5, -2.0, 7.25])) * 3 + 1  # frac_bits 32: exported without rescaling
+    assert computed.frac_bits % 4 == 0
+    first, second = ciphertexts_to_json(computed), ciphertexts_to_json(computed)
+    # The key owner could read the plaintext factor 3 off the randomness of the computed ciphertexts.
+    assert all(o["v"] != str(int(c)) for o, c in zip(first, computed.values))
+    assert all(a["v"] != b["v"] for a, b in zip(first, second))
+    for out in (first, second):
+        got = [priv.decrypt(phe.paillier.EncryptedNumber(pub, int(o["v"]), o["e"])) for o in out]
+        np.testing.assert_allclose(got, [5.5, -5.0, 22.75], atol=1e-8)
+
+
 def test_values_beyond_the_declared_range_are_caught_on_decryption():
     he = Paillier.generate(1024, allow_insecure_key_size=True)
     pub = phe.paillier.PaillierPublicKey(int(he.public_key.n))
