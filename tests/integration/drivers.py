@@ -44,3 +44,15 @@ def echo_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> Any:
 
 def read_frame(path: str) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str)
+
+
+def kkrt_costs_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A small KKRT join; returns this party's measured costs per operation and its printed report."""
+    first, second = cluster.names[:2]
+    keys = {first: range(300), second: range(150, 600)}
+    tables = {p: cluster.party(p).put(pd.DataFrame({"id": [f"k{i}" for i in keys[p]]})) if p == me
+              else cluster.party(p).remote_table() for p in (first, second)}
+    accord.psi.align(tables[first], tables[second], on="id", protocol="kkrt")
+    entry = cluster.report().to_dict()["protocols"]["psi.kkrt"]
+    return {"costs": entry["costs"][me], "ops": {op: pp[me] for op, pp in entry["ops"].items()},
+            "text": str(cluster.report())}

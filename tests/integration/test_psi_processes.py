@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -127,3 +128,21 @@ def test_kkrt_semi_join_to_one_party(tmp_path):
     got = pd.read_csv(outputs["bank"])["id"].tolist()
     assert got == [f"k{i}" for i in range(2000, 3000)]
     assert not Path(outputs["partner"]).exists()
+
+
+def test_kkrt_reports_of_the_two_processes_describe_the_same_traffic(tmp_path):
+    runs = run_parties(tmp_path, "tests.integration.drivers:kkrt_costs_driver", ["bank", "partner"])
+    for run in runs.values():
+        assert run.returncode == 0, run.stderr
+    bank, partner = runs["bank"].result, runs["partner"].result
+    assert bank["costs"]["bytes_sent"] == partner["costs"]["bytes_received"] > 0
+    assert partner["costs"]["bytes_sent"] == bank["costs"]["bytes_received"] > 0
+    assert set(bank["ops"]) >= {"base_ot", "psi.kkrt"}
+    for op in set(bank["ops"]) & set(partner["ops"]):
+        assert bank["ops"][op]["bytes_sent"] == partner["ops"][op]["bytes_received"], op
+        assert partner["ops"][op]["bytes_sent"] == bank["ops"][op]["bytes_received"], op
+    # The printed reports: each party's base-OT line gives the figures the other's gives, the other way round.
+    lines = {p: re.search(r"op base_ot +(.*)", runs[p].result["text"]).group(1) for p in runs}
+    match = re.search(r"bank sent (.+?), received (.+?);", lines["bank"])
+    assert match, f"the two reports give different figures for the same base-OT traffic: {lines}"
+    assert f"partner sent {match[2]}, received {match[1]};" in lines["partner"], lines

@@ -196,3 +196,18 @@ def test_ot_extension_in_several_batches(cluster, monkeypatch):
     run = cluster.report().runs[before]
     assert run.costs["bank"].messages_sent >= 12  # one OT-extension matrix per batch of 100 bins
     assert run.costs["bank"].rounds == 4
+
+
+@pytest.mark.parametrize("to", [["bank", "partner"], ["bank"], ["partner"]])
+def test_each_party_sends_what_the_other_receives_in_total_and_per_operation(to):
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        bank, partner = cluster.parties("bank", "partner")
+        a = bank.put(pd.DataFrame({"id": [f"k{i}" for i in range(300)]}))
+        b = partner.put(pd.DataFrame({"id": [f"k{i}" for i in range(150, 600)]}))
+        accord.psi.intersect(a, b, on="id", to=to, protocol="kkrt")
+        entry = cluster.report().to_dict()["protocols"]["psi.kkrt"]
+    assert "base_ot" in entry["ops"]
+    for what, per_party in {"total": entry["costs"], **entry["ops"]}.items():
+        bank_c, partner_c = per_party.get("bank", {}), per_party.get("partner", {})
+        assert bank_c.get("bytes_sent", 0) == partner_c.get("bytes_received", 0), what
+        assert partner_c.get("bytes_sent", 0) == bank_c.get("bytes_received", 0), what

@@ -156,11 +156,7 @@ class JobReport:
                 lines.append(f"  dealer {dealer} sent {fraction:.1%} as many bytes as the other parties together")
             if len(entry["ops"]) > 1:
                 for op, per_party in sorted(entry["ops"].items()):
-                    sent = sum(c.bytes_sent for c in per_party.values())
-                    rounds = max(c.rounds for c in per_party.values())
-                    busy = ", ".join(f"{p} {c.seconds:.2f}s" for p, c in sorted(per_party.items()) if c.seconds)
-                    lines.append(f"    op {op:<18} sent {_size(sent)} in total, {rounds} rounds"
-                                 + (f"; time {busy}" if busy else ""))
+                    lines.append(f"    op {op:<18} {_op_line(per_party)}")
         learned = [(run, party, what) for run in self.runs for party, what in run.learned.items()]
         if learned:
             lines.append("\nwho learned what:")
@@ -173,6 +169,18 @@ class JobReport:
             lines.append("\noutputs:")
             lines.extend(f"  {party:>12}: {where}" for party, where in self.outputs)
         return "\n".join(lines)
+
+
+def _op_line(per_party: dict[str, Counters]) -> str:
+    """One operation's traffic, both directions per hosted party, so every party's report describes the
+    same messages with the same figures (a sum of what the hosted parties sent would not: in production
+    it is one party's share and differs from party to party)."""
+    moved = {p: c for p, c in sorted(per_party.items()) if c.bytes_sent or c.bytes_received}
+    traffic = "; ".join(f"{p} sent {_size(c.bytes_sent)}, received {_size(c.bytes_received)}"
+                        for p, c in moved.items())
+    rounds = max(c.rounds for c in per_party.values())
+    busy = ", ".join(f"{p} {c.seconds:.2f}s" for p, c in sorted(per_party.items()) if c.seconds)
+    return (f"{traffic}; {rounds} rounds" if moved else "no traffic") + (f"; time {busy}" if busy else "")
 
 
 def _dealer_fractions(spec: ProtocolSpec, costs: dict[str, Counters]) -> dict[str, float]:
