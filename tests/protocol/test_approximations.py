@@ -23,6 +23,13 @@ def test_sigmoid_abs_error_below_1e3_on_minus20_20(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_softplus_abs_error_below_4e4_on_minus30_30(engine):
+    xs = np.linspace(-30, 30, 6001)
+    got = _apply(engine, 18, ap.softplus, xs)
+    assert np.max(np.abs(got - np.logaddexp(0.0, xs))) <= 4e-4
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_exp_relative_error_below_1e3_on_minus10_10(engine):
     # Relative accuracy of e^-10 = 4.5e-5 needs more than 18 fractional bits to represent at all.
     xs = np.linspace(-10, 10, 4001)
