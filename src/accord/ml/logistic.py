@@ -11,14 +11,17 @@ party's own weights to it would leak what the labels say about its columns (the 
 function of the label), and scoring needs both parties online anyway, so keeping them shared costs
 nothing at prediction time but one more MPC step.
 
-Early stopping: after each epoch the label holder alone learns the validation rows' scores (it learns
-test scores at evaluation anyway), computes the log-loss and tells the other parties whether to stop
-(one bit). The weights of the best epoch are kept.
+Validation and early stopping stay under the shares. After each epoch the validation rows' log-loss
+is summed in MPC (as ``softplus((1 - 2y) z)`` per row, accurate under fixed point), compared with the
+best sum so far, and the best weights are kept by a secret selection; no score, loss or comparison is
+revealed. With ``early_stopping_rounds`` the parties open one bit per epoch, whether training stops
+(the loss has not improved for that many epochs in a row), to the label holder, who passes it on: the
+epoch at which training stops is all anyone learns. (Revealing the validation scores instead would let
+the label holder regress the partner's columns out of a few epochs' scores.)
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -31,8 +34,8 @@ import pandas as pd
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import encode
 from accord.ml._checks import binary_labels, build_params, read_part, write_json
-from accord.ml.metrics import log_loss
-from accord.mpc.approximations import sigmoid
+from accord.mpc.approximations import mixed_products, sigmoid, softplus
+from accord.mpc.functions import sign_bits
 from accord.mpc.session import MPC, SecretArray
 from accord.mpc.tensor import Shared, concatenate
 from accord.runtime.cluster import PartyObject
@@ -52,7 +55,8 @@ class LRParams:
         L2 penalty on the weights, not the bias (default 0).
     validation_fraction, early_stopping_rounds:
         Training rows held out (chosen by a public seed) and epochs without improvement of their
-        log-loss before stopping (0 disables).
+        log-loss before stopping (0 disables). The log-loss is computed and compared under the shares;
+        the weights of the best epoch are kept.
     average:
         Return the average of the iterates of the second half of the epochs (Polyak-Ruppert averaging,
         default on): mini-batch steps on heavy-tailed credit data leave the last iterate noisy.
@@ -131,17 +135,18 @@ def _matrix(table: pd.DataFrame, party: str) -> np.ndarray:
 
 
 @protocol("ml.lr.decide", threat_model="semi-honest parties",
-          leakage="two bits per epoch: whether the validation loss improved and whether training stops")
-def broadcast_decision(ctx: Context, decision: dict[str, bool] | None, owner: str) -> dict[str, bool]:
-    """The label holder tells everyone whether the epoch improved and whether training stops."""
+          leakage="one bit per epoch, opened to the label holder and passed on to every party: whether training "
+                  "stops (the secret-shared validation log-loss has not improved for early_stopping_rounds epochs); "
+                  "no validation score, loss or comparison is revealed")
+def broadcast_decision(ctx: Context, stop: bool | None, owner: str) -> bool:
+    """The label holder tells everyone the opened stop bit (the dealer, too, must know when to stop)."""
     if ctx.me == owner:
-        ctx.send_all(decision, "decision")
-        return dict(decision or {})
+        ctx.send_all({"stop": bool(stop)}, "decision")
+        return bool(stop)
     value = ctx.recv(owner, "decision")
-    if not isinstance(value, dict) or set(value) != {"improved", "stop"} \
-            or not all(isinstance(v, bool) for v in value.values()):
+    if not isinstance(value, dict) or set(value) != {"stop"} or not isinstance(value["stop"], bool):
         raise MalformedMessage(f"party {owner!r} sent a malformed stop decision", party=owner, step="decision")
-    return value
+    return value["stop"]
 
 
 @protocol("ml.check-rows", threat_model="semi-honest parties", leakage="every party's number of rows")
@@ -185,12 +190,44 @@ def _epoch(params: LRParams, batches: list[tuple[int, int]], n_features: int, av
     return step
 
 
-def _scores(*arrays: Shared) -> Shared:
-    *parts, w = arrays
+def _validate(n_parts: int, rounds: int) -> Any:
+    """One epoch's validation on shares, as a function for :meth:`MPC.run`.
+
+    The function takes the validation rows (``n_parts`` feature blocks), their labels, the epoch's
+    weights and the state (the best sum of log-losses, the best weights, the epochs since the last
+    improvement; none at the first epoch) and returns the new state and the secret stop bit. A row's
+    log-loss is ``softplus((1 - 2y) z)``; the two comparisons share one sign extraction and the four
+    selections one multiplication.
+    """
+
+    def step(*arrays: Shared) -> tuple[Shared, Shared, Shared, Shared]:
+        parts, (y, w, *state) = arrays[:n_parts], arrays[n_parts:]
+        loss = softplus((1 - 2 * y) * _logits(parts, w)).sum().reshape((1,))  # the rows' total log-loss
+        if not state:  # the first epoch is the best so far
+            zero = Shared(w.m, w.m.engine.public(np.zeros(1, dtype=np.uint64)), (1,), "int")
+            return loss, w, zero, zero.astype("bool")
+        best, best_w, since = state
+        bits = sign_bits(concatenate([loss - best, since + (1 - rounds)]))
+        improved, fresh = bits[:1], bits[1:]                  # loss < best; since + 1 < rounds
+        keep = 1 - improved
+        moved, counters = mixed_products([
+            (improved * np.ones(len(w) + 1, dtype=np.int64), concatenate([loss - best, w - best_w])),
+            (concatenate([keep, keep]), concatenate([since + 1, 1 - fresh]))])
+        return best + moved[:1], best_w + moved[1:], counters[:1], counters[1:].astype("bool")
+
+    return step
+
+
+def _logits(parts: Sequence[Shared], w: Shared) -> Shared:
     m = w.m
     n = len(parts[0])
     ones = Shared(m, m.engine.public(encode(np.ones((n, 1)), m.frac)), (n, 1), "fixed")
-    return sigmoid(concatenate([*parts, ones], axis=1) @ w)
+    return concatenate([*parts, ones], axis=1) @ w
+
+
+def _scores(*arrays: Shared) -> Shared:
+    *parts, w = arrays
+    return sigmoid(_logits(parts, w))
 
 
 class LogisticRegression:
@@ -205,6 +242,16 @@ class LogisticRegression:
         feature owner in two-party mode without a third party (``mode="ot"``).
     **params:
         Hyper-parameters of :class:`LRParams`.
+
+    Notes
+    -----
+    Threat model: that of the MPC engine (semi-honest; a non-colluding dealer, no third party, or an
+    honest majority of three). Training reveals nothing but the shapes (rows, each party's number of
+    columns) and, with ``early_stopping_rounds``, one bit per epoch opened to the label holder and
+    passed on to every party: whether training stops there. ``epochs_run`` holds the number of epochs
+    trained, which every party learns. The validation log-loss, the comparisons with the best epoch
+    and which epoch's weights are kept stay secret-shared. :meth:`predict` and :meth:`evaluate` open
+    scores to the label holder only.
     """
 
     def __init__(self, label: PartyObject, engine: MPC | None = None, **params: Any) -> None:
@@ -213,7 +260,7 @@ class LogisticRegression:
         self.params = lr_params(params)
         self.scalers: dict[str, PartyObject] = {}
         self.weights: SecretArray | None = None
-        self.history: list[float] = []
+        self.epochs_run = 0
 
     @property
     def active(self) -> str:
@@ -250,13 +297,14 @@ class LogisticRegression:
         x_train = [spu.share(pick(s, train)) for s in standard]
         y_train = spu.share(pick(rows, train), kind="fixed")
         x_valid = [spu.share(pick(s, valid)) for s in standard] if n_valid else []
-        y_valid = pick(rows, valid)
+        y_valid = spu.share(pick(rows, valid), kind="int") if n_valid else None
         n_features = sum(x.shape[1] for x in x_train)
         batches = [(s, min(s + p.batch_size, len(train))) for s in range(0, len(train), p.batch_size)]
         w = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
         total = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
-        best, best_w, since, averaged = math.inf, w, 0, 0
+        best_w, state, averaged = w, [], 0
         for epoch in range(p.epochs):
+            self.epochs_run = epoch + 1
             average = p.average and epoch >= p.epochs // 2
             w, total = spu.run(_epoch(p, batches, n_features, average), *x_train, y_train, w, total,
                                name="lr.epoch")
@@ -265,22 +313,19 @@ class LogisticRegression:
             if not n_valid:
                 best_w = current
                 continue
-            scores = spu.reveal(spu.run(_scores, *x_valid, current, name="lr.score"), to=self.active)
-            decision = None
-            if scores.is_local:
-                loss = log_loss(y_valid.get(), scores.get())
-                self.history.append(loss)
-                improved = loss < best - 1e-9
-                best, since = (loss, 0) if improved else (best, since + 1)
-                decision = {"improved": improved, "stop": since >= p.early_stopping_rounds > 0}
-            out = cluster.run(broadcast_decision, {p: (decision, self.active) for p in spu.participants})
-            agreed = next(v.get() for v in out.values() if v.is_local)
-            if agreed["improved"]:
-                best_w = current
-            if agreed["stop"]:
+            *state, stop = spu.run(_validate(len(x_valid), p.early_stopping_rounds), *x_valid, y_valid, current,
+                                   *state, name="lr.validate")
+            best_w = state[1]
+            if p.early_stopping_rounds and self._stop(spu, spu.reveal(stop, to=self.active)):
                 break
         self.weights = best_w
         return self
+
+    def _stop(self, spu: MPC, opened: PartyObject) -> bool:
+        """Every process (the dealer's included) learns the stop bit opened to the label holder."""
+        bit = bool(opened.get()[0]) if opened.is_local else None
+        out = self.label.cluster.run(broadcast_decision, {q: (bit, self.active) for q in spu.participants})
+        return next(v.get() for v in out.values() if v.is_local)
 
     def predict(self, features: Sequence[PartyObject]) -> PartyObject:
         """Probabilities of label 1 for aligned rows; revealed to the label holder only."""
