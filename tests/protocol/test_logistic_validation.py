@@ -130,4 +130,8 @@ def test_label_holder_learns_only_the_stop_bits(monkeypatch, mode):
     valid = np.sort(np.random.default_rng(0).permutation(len(y))[:90])
     logits = [np.log(v / (1 - v)) for v in (np.clip(o, 1e-6, 1 - 1e-6) for o in opened) if v.shape == valid.shape]
     assert r_squared(x[valid, 3], [*x[valid, :3].T, *logits]) < 0.1
+    # The job report declares it: the stop bit, at the label holder (opened) and at the others (passed on).
     assert "whether training stops" in leakage
+    learned = [line for line in leakage.splitlines() if "bank learned" in line]
+    assert len(learned) == 6 and all("bool array of shape (1,)" in line for line in learned)
+    assert "partner learned whether secure LR training stops" in leakage

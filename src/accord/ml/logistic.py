@@ -324,7 +324,9 @@ class LogisticRegression:
     def _stop(self, spu: MPC, opened: PartyObject) -> bool:
         """Every process (the dealer's included) learns the stop bit opened to the label holder."""
         bit = bool(opened.get()[0]) if opened.is_local else None
-        out = self.label.cluster.run(broadcast_decision, {q: (bit, self.active) for q in spu.participants})
+        others = [q for q in spu.participants if q != self.active]
+        out = self.label.cluster.run(broadcast_decision, {q: (bit, self.active) for q in spu.participants},
+                                     learned={q: "whether secure LR training stops after this epoch" for q in others})
         return next(v.get() for v in out.values() if v.is_local)
 
     def predict(self, features: Sequence[PartyObject]) -> PartyObject:
