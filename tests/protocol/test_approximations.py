@@ -24,7 +24,7 @@ def test_sigmoid_abs_error_below_1e3_on_minus20_20(engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_softplus_abs_error_below_4e4_on_minus30_30(engine):
-    xs = np.linspace(-30, 30, 6001)
+    xs = np.linspace(-30, 30, 2401)
     got = _apply(engine, 18, ap.softplus, xs)
     assert np.max(np.abs(got - np.logaddexp(0.0, xs))) <= 4e-4
 

@@ -117,7 +117,7 @@ def test_label_holder_learns_only_the_stop_bits(monkeypatch, mode):
     with accord.Cluster.simulate(["bank", "partner", "carol"]) as cluster:
         bank, partner = cluster.parties("bank", "partner")
         a = bank.put(bank_df)
-        model = LogisticRegression(label=a[["default"]], engine=engine_for(cluster, mode), epochs=6, batch_size=50,
+        model = LogisticRegression(label=a[["default"]], engine=engine_for(cluster, mode), epochs=6, batch_size=105,
                                    validation_fraction=0.3, early_stopping_rounds=6, average=False)
         model.fit([a.drop(columns="default"), partner.put(partner_df)])
         leakage = str(cluster.report())
