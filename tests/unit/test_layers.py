@@ -8,8 +8,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "accord"
 # Lower number = lower layer. A module may import its own layer or lower ones.
 LAYERS = {
-    "errors": 0, "math": 1, "crypto": 2, "he": 2, "net": 3, "data": 3, "runtime": 4,
-    "mpc": 5, "psi": 5, "ml": 6, "pipeline": 6, "cli": 7,
+    "errors": 0, "math": 1, "crypto": 2, "he": 2, "net": 3, "data": 3, "tee": 3, "runtime": 4,
+    "mpc": 5, "psi": 5, "ml": 6, "pipeline": 6, "enclave": 6, "cli": 7,
 }
 # Thin facades that let drivers write cluster.mpc(...) / cluster.he(...) (see docs/architecture.md).
 ALLOWED = {("runtime", "mpc"), ("runtime", "he")}
