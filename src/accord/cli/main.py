@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--timeout", type=float, default=None, help="seconds to wait for a silent peer")
         cmd.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
         cmd.set_defaults(func=_run if name == "run" else _score)
+
+    from accord.cli.tee import register as register_tee
+
+    register_tee(sub)
     return parser
 
 
