@@ -152,8 +152,9 @@ def _psi(args: argparse.Namespace) -> int:
     import accord
 
     on = [c.strip() for c in args.on.split(",") if c.strip()]
-    with accord.Cluster.connect(args.cluster, me=args.me, job=args.job, key=args.key,
-                                timeout=args.timeout) as cluster:
+    agree = {"command": "psi", "protocol": args.protocol, "mode": args.mode, "keys": len(on)}
+    with accord.Cluster.connect(args.cluster, me=args.me, job=args.job, key=args.key, timeout=args.timeout,
+                                agree=agree) as cluster:
         cluster.progress = ProgressBar(sys.stderr.isatty())
         peers = [p for p in cluster.names if p != args.me]
         peer = args.peer or (peers[0] if len(peers) == 1 else None)
@@ -200,7 +201,8 @@ def _job_cluster(args: argparse.Namespace, spec: object) -> object:
         return accord.Cluster.simulate(spec.participants, job=spec.name, timeout=args.timeout or 600)
     if args.me is None:
         raise ConfigurationError("--cluster needs --me: the name of the party this process is")
-    return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout)
+    return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout,
+                                  agree={"command": args.command, "job_file": spec.digest})
 
 
 def _run(args: argparse.Namespace) -> int:

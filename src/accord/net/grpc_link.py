@@ -18,6 +18,13 @@ next expected sequence number and acknowledges but drops a duplicate, so a messa
 acknowledgement was lost is delivered exactly once. While a receive waits, the link pings the silent
 peer; a peer that stays unreachable for ``connect_timeout`` fails the receive with
 :class:`~accord.errors.PeerUnavailable`.
+
+Limits: an authenticated peer is still not trusted with this party's memory. Before a message's bytes
+are accepted, its header must name the handshake's session or, after :meth:`GRPCLink.admit`, the
+current job's; its size must be within ``limits.max_bytes``; and the peer's bytes buffered here must
+stay within ``max_buffered``. A message that fails a check is refused before anything is allocated:
+the peer's stream ends with an error status (so the peer learns why), and this party's receives from
+that peer fail with :class:`~accord.errors.MessageRefused`, which aborts the job.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 import numpy as np
@@ -38,13 +45,14 @@ from accord.errors import (
     AuthenticationError,
     CodecError,
     ConfigurationError,
+    MessageRefused,
     PeerUnavailable,
     TransportError,
 )
 from accord.net import codec
-from accord.net._outbox import ACK, Outbox, Outgoing
+from accord.net._outbox import ACK, Outbox, Outgoing, chunks
 from accord.net.base import Link
-from accord.net.inbox import Inbox
+from accord.net.inbox import DEFAULT_MAX_BUFFERED, Inbox
 from accord.net.tls import fingerprint
 
 log = logging.getLogger(__name__)
@@ -66,27 +74,6 @@ class Peer:
     cert_pem: bytes
 
 
-def _chunks(parts: Sequence[bytes | memoryview], size: int) -> list[bytes]:
-    """Copy a message's parts into gRPC frames of at most ``size`` bytes (each byte copied once)."""
-    frames: list[bytes] = []
-    pending: list[bytes | memoryview] = []
-    filled = 0
-    for part in parts:
-        view = memoryview(part).cast("B")
-        offset = 0
-        while offset < view.nbytes:
-            take = min(size - filled, view.nbytes - offset)
-            pending.append(view[offset : offset + take])
-            filled += take
-            offset += take
-            if filled == size:
-                frames.append(b"".join(pending))
-                pending, filled = [], 0
-    if pending:
-        frames.append(b"".join(pending))
-    return frames
-
-
 class GRPCLink(Link):
     """A party's link over gRPC with mutual TLS.
 
@@ -105,7 +92,10 @@ class GRPCLink(Link):
     chunk_bytes:
         Largest gRPC frame (default 4 MiB).
     limits:
-        Bounds on incoming messages (see :class:`accord.net.codec.Limits`).
+        Bounds on incoming messages (see :class:`accord.net.codec.Limits`); ``limits.max_bytes`` is the
+        largest message accepted (default 2 GiB).
+    max_buffered:
+        Most bytes one peer may have buffered here, received but not yet consumed (default 4 GiB).
     """
 
     def __init__(
@@ -119,6 +109,7 @@ class GRPCLink(Link):
         connect_timeout: float = 10.0,
         chunk_bytes: int = 4 << 20,
         limits: codec.Limits = codec.DEFAULT_LIMITS,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
     ) -> None:
         self.me = me
         self.peers = tuple(p.name for p in peers)
@@ -127,8 +118,8 @@ class GRPCLink(Link):
             raise ConfigurationError(f"party {me!r} lists itself as a peer")
         self.connect_timeout = connect_timeout
         self._chunk = chunk_bytes
-        self._limits = limits
-        self.inbox = Inbox(me)
+        self.limits = limits
+        self.inbox = Inbox(me, max_buffered=max_buffered)
         self._incarnation = os.urandom(16)
         self._by_fingerprint = {fingerprint(p.cert_pem): p.name for p in peers}
         self._fingerprint_cache: dict[bytes, str | None] = {}
@@ -226,30 +217,62 @@ class GRPCLink(Link):
             if header["from"] != sender or header["to"] != self.me:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               f"certificate of {sender!r} cannot send as {header['from']!r} to {header['to']!r}")
-            size = header["size"]
-            if size > self._limits.max_bytes:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
-            # np.empty reserves address space only: pages are committed as frames are copied in, so a header
-            # claiming a huge size costs nothing until the data arrives (and each byte is copied once).
+            size = self._reserve(sender, header, context)
             try:
-                payload = memoryview(np.empty(size, dtype=np.uint8))
-            except MemoryError:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"cannot hold a message of {size} bytes")
-            pos = 0
-            while pos < size:
-                frame = next(frames, None)
-                if frame is None:
+                payload = self._receive_payload(frames, size, context)
+                if payload is None:
                     return  # the stream ended mid-message; the sender resends it on a new stream
-                end = pos + len(frame)
-                if end > size:
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
-                payload[pos:end] = frame
-                pos = end
-            if not self.deliver(sender, header, payload):
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
+                if not self.deliver(sender, header, payload):
+                    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
+            finally:
+                self.inbox.release(sender, size)
             self._heard[sender] = time.monotonic()
             yield ACK.pack(header["seq"])
+
+    def _reserve(self, sender: str, header: dict[str, Any], context: grpc.ServicerContext) -> int:
+        """Admit a message by its header (session, size, the sender's buffered bytes) or refuse it."""
+        size = header["size"]
+        if not self.inbox.admits(header["session"]):
+            self._refuse(sender, header, context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"session {header['session']!r} is not one of the job {self.me!r} runs")
+        if size > self.limits.max_bytes:
+            self._refuse(sender, header, context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                         f"a message of {size} bytes exceeds the limit of {self.limits.max_bytes} "
+                         "(max_message in the cluster file)")
+        problem = self.inbox.reserve(sender, size)
+        if problem is not None:
+            self._refuse(sender, header, context, grpc.StatusCode.RESOURCE_EXHAUSTED, problem)
+        return size
+
+    def _refuse(self, sender: str, header: dict[str, Any], context: grpc.ServicerContext,
+                code: grpc.StatusCode, reason: str) -> NoReturn:
+        """Fail this party's receives from ``sender`` and end its stream with ``reason``."""
+        log.warning("%s refuses a message from %s: %s", self.me, sender, reason)
+        self.inbox.fail_peer(sender, MessageRefused(
+            f"party {self.me!r} refused a message from party {sender!r} for step {header['key']!r}: {reason}",
+            party=sender, step=header["key"]))
+        context.abort(code, f"party {self.me!r} refused the message: {reason}")  # raises
+
+    def _receive_payload(self, frames: Iterator[bytes], size: int,
+                         context: grpc.ServicerContext) -> memoryview | None:
+        """The ``size`` bytes of one message from the data frames, or ``None`` if the stream ends first."""
+        # np.empty reserves address space only: pages are committed as frames are copied in, so a header
+        # claiming a large size costs nothing until the data arrives (and each byte is copied once).
+        try:
+            payload = memoryview(np.empty(size, dtype=np.uint8))
+        except MemoryError:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"cannot hold a message of {size} bytes")
+        pos = 0
+        while pos < size:
+            frame = next(frames, None)
+            if frame is None:
+                return None
+            end = pos + len(frame)
+            if end > size:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
+            payload[pos:end] = frame
+            pos = end
+        return payload
 
     def deliver(self, sender: str, header: dict[str, Any], payload: memoryview | bytearray) -> bool:
         """Hand a complete message to the inbox exactly once; ``False`` if it skips a sequence number.
@@ -275,7 +298,7 @@ class GRPCLink(Link):
 
     # ----------------------------------------------------------------------------------- client
     def send(self, to: str, session: str, key: str, parts: Sequence[bytes | memoryview]) -> None:
-        self._enqueue(to, "msg", session, key, _chunks(parts, self._chunk))
+        self._enqueue(to, "msg", session, key, chunks(parts, self._chunk))
 
     def _enqueue(self, to: str, kind: str, session: str, key: str, frames: list[bytes]) -> None:
         if to not in self._outboxes:
@@ -305,6 +328,10 @@ class GRPCLink(Link):
         if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
             return AuthenticationError(f"party {peer!r} at {address} refused {self.me!r}: {details}",
                                        party=peer, step=step)
+        if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED):
+            return TransportError(f"party {peer!r} at {address} refused a message from {self.me!r}: {code.name}: "
+                                  f"{details}", party=peer, step=step)
         lowered = details.lower()
         if "handshake" in lowered or "certificate" in lowered or "ssl" in lowered or "socket closed" in lowered:
             return AuthenticationError(
@@ -312,14 +339,8 @@ class GRPCLink(Link):
                 f"it presents is not the one the cluster file names for {peer!r}, or it does not accept "
                 f"{self.me!r}'s certificate ({details})", party=peer, step=step,
             )
-        if code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
-                        grpc.StatusCode.RESOURCE_EXHAUSTED):
-            return PeerUnavailable(
-                f"party {peer!r} at {address} unreachable for {self.connect_timeout:g} s ({details})",
-                party=peer, step=step,
-            )
-        return TransportError(f"party {peer!r} at {address} rejected a message: {code.name}: {details}",
-                              party=peer, step=step)
+        return PeerUnavailable(f"party {peer!r} at {address} unreachable for {self.connect_timeout:g} s ({details})",
+                               party=peer, step=step)
 
     # ---------------------------------------------------------------------------------- receive
     def recv(self, frm: str, session: str, key: str, timeout: float) -> memoryview | bytearray:
@@ -373,6 +394,9 @@ class GRPCLink(Link):
                 self._enqueue(peer, "abort", session, "abort", [reason.encode("utf-8")])
             except TransportError:
                 continue
+
+    def admit(self, job: str) -> None:
+        self.inbox.admit(job)
 
     def forget(self, session: str) -> None:
         self.inbox.drop_session(session)

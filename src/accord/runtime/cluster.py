@@ -25,9 +25,7 @@ from typing import Any
 from accord.crypto.random import Rng
 from accord.errors import (
     AccordError,
-    CodecError,
     ConfigurationError,
-    MalformedMessage,
     NotLocalError,
     PeerAborted,
     PeerTimeout,
@@ -35,10 +33,10 @@ from accord.errors import (
 )
 from accord.net.base import Link
 from accord.net.memory import MemoryHub
+from accord.runtime._handshake import check_agree, handshake
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, ProtocolSpec, RunRecord, spec_of
 
-_PROTOCOL_VERSION = 1
 _SECONDARY_ERRORS = (PeerAborted, PeerTimeout, PeerUnavailable)
 
 
@@ -261,17 +259,22 @@ class Cluster:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         startup_timeout: float | None = None,
+        agree: Mapping[str, str | int] | None = None,
     ) -> Cluster:
         """This process becomes party ``me`` of the cluster described in the ``config`` file.
 
         Starts ``me``'s server, waits up to ``startup_timeout`` (default: the receive timeout) for every
-        peer to answer, and agrees a fresh session with them: every party must pass the same ``job``
-        name and hold the same cluster file, or the handshake fails naming the difference.
+        peer to answer, and agrees a fresh session with them. Every party must run the same accord
+        version, pass the same ``job`` name, hold the same cluster file and pass equal values for every
+        parameter in ``agree`` (e.g. ``{"protocol": "kkrt", "keys": 2}``), or the handshake fails at
+        every party with a :class:`~accord.errors.ConfigurationError` naming each difference.
         """
+        from accord.net import codec
         from accord.net.grpc_link import GRPCLink, Peer
         from accord.net.tls import check_key_matches
         from accord.runtime.config import load_cluster_config
 
+        agreed = check_agree(agree or {})
         cfg = load_cluster_config(config)
         if me not in cfg.parties:
             raise ConfigurationError(f"party {me!r} is not in cluster file {cfg.source}; it lists "
@@ -290,10 +293,11 @@ class Cluster:
         connect_timeout = cfg.connect_timeout if connect_timeout is None else connect_timeout
         peers = [Peer(p.name, p.address, p.cert_pem) for n, p in cfg.parties.items() if n != me]
         link = GRPCLink(me, peers, key_pem=key_pem, cert_pem=mine.cert_pem, listen=mine.listen,
-                        connect_timeout=connect_timeout)
+                        connect_timeout=connect_timeout, limits=codec.Limits(max_bytes=cfg.max_message),
+                        max_buffered=cfg.max_buffered)
         try:
             link.wait_for_peers(startup_timeout if startup_timeout is not None else timeout)
-            session = _handshake(link, me, job, cfg.digest(), timeout)
+            session = handshake(link, me, job, cfg.digest(), timeout, agreed)
         except BaseException:
             link.close()
             raise
@@ -471,34 +475,3 @@ def _root_cause(errors: Mapping[str, BaseException]) -> BaseException:
         if not isinstance(exc, _SECONDARY_ERRORS):
             return exc
     return next(iter(errors.values()))
-
-
-def _handshake(link: Link, me: str, job: str, digest: str, timeout: float) -> str:
-    """Agree a fresh session id with every peer and check everyone runs the same job and cluster."""
-    from accord.net import codec
-
-    nonce = os.urandom(16)
-    hello = {"version": _PROTOCOL_VERSION, "job": job, "cluster": digest, "nonce": nonce}
-    for peer in link.peers:
-        link.send(peer, "hello", "hello", codec.encode_parts(hello))
-    nonces = {me: nonce}
-    for peer in link.peers:
-        try:
-            theirs = codec.decode(link.recv(peer, "hello", "hello", timeout))
-        except CodecError as exc:
-            raise MalformedMessage(f"party {peer!r} sent an undecodable hello: {exc}", party=peer,
-                                   step="hello") from None
-        if not isinstance(theirs, dict) or not isinstance(theirs.get("nonce"), bytes) or len(theirs["nonce"]) != 16:
-            raise MalformedMessage(f"party {peer!r} sent a malformed hello", party=peer, step="hello")
-        if theirs.get("version") != _PROTOCOL_VERSION:
-            raise ConfigurationError(f"party {peer!r} speaks another accord protocol version ({theirs!r:.80})")
-        if theirs.get("job") != job:
-            raise ConfigurationError(f"party {peer!r} is running job {theirs.get('job')!r}, but {me!r} is running "
-                                     f"job {job!r}: start both with the same job name")
-        if theirs.get("cluster") != digest:
-            raise ConfigurationError(
-                f"party {peer!r} holds a different cluster file (digest {theirs.get('cluster')} vs ours {digest}): "
-                "every party must list the same parties, addresses and certificates")
-        nonces[peer] = theirs["nonce"]
-    material = b"".join(name.encode() + b"=" + nonces[name] for name in sorted(nonces))
-    return hashlib.sha256(job.encode() + b"|" + material).hexdigest()[:16]
