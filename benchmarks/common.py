@@ -51,6 +51,7 @@ def run_processes(target: str, parties: list[str], args: dict[str, Any], timeout
         cluster.write_text(yaml.safe_dump({"parties": entries, "timeout": 600, "connect_timeout": 30,
                                            **(settings or {})}))
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.setdefault("GRPC_VERBOSITY", "NONE")  # as the accord command does: no gRPC-internal log lines
         procs = {p: subprocess.Popen([sys.executable, "-m", "benchmarks.common", str(cluster), p, target,
                                       json.dumps(args)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
                  for p in parties}

@@ -7,14 +7,17 @@ faults waited that long (or forever) and then blamed a silent peer.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from accord.net.tls import write_party_certificate
 from tests.procs import ROOT, write_cluster
 
 WITHIN = 30.0  # seconds: process start-up on a busy 2-core machine included; the causes show in about 1 s
@@ -76,3 +79,67 @@ def test_run_with_different_job_files_fails_at_once_naming_the_job_file(tmp_path
         assert code == 2 and "job_file '" in err, (party, err)
         assert seconds < WITHIN, (party, seconds)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_wrong_certificate_fails_both_parties_within_seconds_without_grpc_log_lines(tmp_path):
+    cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=90)
+    # Bank's copy of the cluster file lists a certificate for partner that partner does not hold.
+    _, impostor = write_party_certificate("partner", tmp_path / "impostor")
+    wrong = yaml.safe_load(cluster.read_text())
+    wrong["parties"]["partner"]["cert"] = str(impostor)
+    (tmp_path / "bank.yaml").write_text(yaml.safe_dump(wrong))
+    started = time.monotonic()
+    procs = {"bank": psi(tmp_path / "bank.yaml", "bank", tmp_path), "partner": psi(cluster, "partner", tmp_path)}
+    results = finish(procs, started)
+    code, err, seconds = results["bank"]
+    assert code == 7 and "mutual TLS between 'bank' and party 'partner'" in err, err
+    assert "presents a certificate issued to 'partner'" in err and "but the cluster file names" in err, err
+    code, err, seconds = results["partner"]
+    assert code == 7 and "does not accept 'partner''s certificate" in err, err
+    for party, (_, err, seconds) in results.items():
+        assert seconds < WITHIN, (party, seconds)
+        assert not GRPC_LOG_LINE.search(err), err
+
+
+def test_a_port_held_by_a_plain_tcp_server_is_reported_as_such(tmp_path):
+    cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=90)
+    port = int(yaml.safe_load(cluster.read_text())["parties"]["partner"]["address"].rsplit(":", 1)[1])
+    with socket.create_server(("127.0.0.1", port)) as squatter:
+        def serve():
+            while True:
+                try:
+                    conn, _ = squatter.accept()
+                except OSError:
+                    return
+                conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        started = time.monotonic()
+        code, err, seconds = finish({"bank": psi(cluster, "bank", tmp_path)}, started)["bank"]
+    assert code == 6, err
+    assert f"127.0.0.1:{port}, where the cluster file says party 'partner' listens, is held by something that is " \
+           "not an accord party" in err
+    assert seconds < WITHIN and not GRPC_LOG_LINE.search(err)
+
+
+def test_a_second_process_cannot_take_a_partys_port(tmp_path):
+    cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=90)
+    port = int(yaml.safe_load(cluster.read_text())["parties"]["bank"]["address"].rsplit(":", 1)[1])
+    first = psi(cluster, "bank", tmp_path)  # waits for partner, holding bank's port
+    try:
+        deadline = time.monotonic() + WITHIN
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        started = time.monotonic()
+        code, err, seconds = finish({"again": psi(cluster, "bank", tmp_path)}, started)["again"]
+        assert code == 2 and "cannot listen on" in err and "address already in use" in err, err
+        assert seconds < WITHIN
+        assert first.poll() is None  # the first owner keeps running
+    finally:
+        first.kill()
+        first.communicate()
+

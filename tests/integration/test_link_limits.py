@@ -6,12 +6,17 @@ Each test drives a real gRPC/mTLS link pair on loopback; the "misbehaving" peer 
 
 from __future__ import annotations
 
+import socket
+import time
+
 import numpy as np
 import pytest
 
-from accord.errors import MessageRefused, TransportError
+from accord.errors import ConfigurationError, MessageRefused, TransportError
 from accord.net import codec
+from accord.net.grpc_link import GRPCLink
 from tests.integration.links import make_identities, make_pair, recv, send
+from tests.procs import free_ports
 
 KIB = 1 << 10
 
@@ -92,3 +97,27 @@ def test_a_message_above_the_size_limit_is_refused_before_it_is_held(identities)
     finally:
         bank.close()
         partner.close()
+
+
+def test_a_second_party_cannot_listen_on_a_taken_port(identities):
+    bank, partner, ports = make_pair(identities)
+    try:
+        start = time.monotonic()
+        with pytest.raises(ConfigurationError, match=rf"cannot listen on 127.0.0.1:{ports['bank']}: address "
+                                                     "already in use"):
+            GRPCLink("bank", [], key_pem=identities["bank"][0], cert_pem=identities["bank"][1],
+                     listen=f"127.0.0.1:{ports['bank']}")
+        assert time.monotonic() - start < 5
+        send(partner, "bank", "still mine")  # the first owner keeps its port and its messages
+        assert recv(bank, "partner") == "still mine"
+    finally:
+        bank.close()
+        partner.close()
+
+
+def test_a_port_held_by_another_program_is_refused():
+    port = free_ports(1)[0]
+    key, cert = make_identities()["bank"]
+    with socket.create_server(("127.0.0.1", port)):
+        with pytest.raises(ConfigurationError, match="address already in use"):
+            GRPCLink("bank", [], key_pem=key, cert_pem=cert, listen=f"127.0.0.1:{port}")

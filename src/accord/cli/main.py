@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -41,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the process exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        # gRPC's C core logs every failed TLS handshake and reconnect to stderr, and reads this setting once,
+        # when grpc is imported (commands import it later); accord reports those failures itself.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -56,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accord", description="Compute across organisations on data that "
                                      "stays with its owner.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, including gRPC's own")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="two parties in simulation: align their customer tables with PSI")

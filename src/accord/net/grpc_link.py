@@ -51,6 +51,7 @@ from accord.errors import (
 )
 from accord.net import codec
 from accord.net._outbox import ACK, Outbox, Outgoing, chunks
+from accord.net._startup import TLSProbe, bind_problem, wait_for_peers
 from accord.net.base import Link
 from accord.net.inbox import DEFAULT_MAX_BUFFERED, Inbox
 from accord.net.tls import fingerprint
@@ -120,6 +121,7 @@ class GRPCLink(Link):
         self._chunk = chunk_bytes
         self.limits = limits
         self.inbox = Inbox(me, max_buffered=max_buffered)
+        self._tls_probe = TLSProbe(me, key_pem, cert_pem, {p.name: p.cert_pem for p in peers})
         self._incarnation = os.urandom(16)
         self._by_fingerprint = {fingerprint(p.cert_pem): p.name for p in peers}
         self._fingerprint_cache: dict[bytes, str | None] = {}
@@ -173,7 +175,10 @@ class GRPCLink(Link):
                      ("grpc.max_send_message_length", 1 << 20),
                      ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
                      ("grpc.http2.max_ping_strikes", 0),
-                     ("grpc.keepalive_permit_without_calls", 1)],
+                     ("grpc.keepalive_permit_without_calls", 1),
+                     # gRPC lets a second server share a bound port (SO_REUSEPORT) and splits connections
+                     # between the two: a party must own its port, so a taken port fails here.
+                     ("grpc.so_reuseport", 0)],
         )
         server.add_generic_rpc_handlers((handler,))
         roots = b"".join(p.cert_pem for p in self._peer.values())
@@ -181,10 +186,10 @@ class GRPCLink(Link):
                                             require_client_auth=True)
         try:
             self.port = server.add_secure_port(listen, creds)
-        except RuntimeError as exc:
-            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen}: {exc}") from None
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
-            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen} (address in use?)")
+            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen}: {bind_problem(listen)}")
         server.start()
         return server
 
@@ -365,27 +370,21 @@ class GRPCLink(Link):
         self._unreachable_since.pop(peer, None)
 
     def wait_for_peers(self, timeout: float) -> None:
-        """Block until every peer answers a ping, or raise naming those that did not within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        missing = set(self.peers)
-        last: dict[str, grpc.RpcError] = {}
-        while missing:
-            for peer in sorted(missing):
-                try:
-                    self._ping[peer](b"", timeout=max(0.5, min(2.0, deadline - time.monotonic())))
-                    missing.discard(peer)
-                except grpc.RpcError as exc:
-                    last[peer] = exc
-            if missing and time.monotonic() >= deadline:
-                peer = sorted(missing)[0]
-                error = self._describe(peer, last[peer], "connect")
-                if isinstance(error, PeerUnavailable):
-                    error = PeerUnavailable(
-                        f"party {peer!r} did not come online at {self._peer[peer].address} within {timeout:g} s "
-                        f"({last[peer].details()})", party=peer, step="connect")
-                raise error
-            if missing:
-                time.sleep(0.2)
+        """Block until every peer answers a ping, or raise naming the first that cannot be reached.
+
+        A peer whose address refuses connections is not up yet and is waited for, up to ``timeout``;
+        one whose TLS handshake fails is reported within seconds (see :mod:`accord.net._startup`).
+        """
+        wait_for_peers(self.me, {p: self._peer[p].address for p in self.peers}, self._ping_once, self._tls_probe,
+                       timeout)
+
+    def _ping_once(self, peer: str, timeout: float) -> str | None:
+        """``None`` if ``peer`` answers a ping within ``timeout``, else gRPC's account of the failure."""
+        try:
+            self._ping[peer](b"", timeout=timeout)
+        except grpc.RpcError as exc:
+            return exc.details() or exc.code().name
+        return None
 
     # ---------------------------------------------------------------------------------- control
     def abort(self, session: str, reason: str) -> None:
