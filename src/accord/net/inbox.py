@@ -4,9 +4,10 @@ Messages that arrive before anyone asks for them are buffered (a fast peer may r
 waits on a condition variable with a deadline and, while it waits, learns of aborts reported by the
 peer and of transport failures, so a dead or failing peer ends the wait early with a clear error.
 
-A link that faces untrusted peers (the gRPC link) asks :meth:`Inbox.reserve` before it accepts a
-message's bytes: only the start-up handshake and, once :meth:`Inbox.admit` has named it, the current
-job's sessions are accepted, and the bytes held for one peer (buffered plus arriving) stay under a cap.
+A link that faces untrusted peers (the gRPC link) asks :meth:`Inbox.admits` and :meth:`Inbox.reserve`
+before it accepts a message's bytes: only the start-up handshake and, once :meth:`Inbox.admit` has
+named it, the current job's sessions are accepted, and the bytes held for one peer (buffered plus
+arriving) stay under a cap.
 """
 
 from __future__ import annotations
