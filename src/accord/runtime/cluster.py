@@ -77,6 +77,17 @@ class PartyObject:
             )
         return self._value
 
+    def as_table(self) -> PartyTable:
+        """This handle as a :class:`PartyTable`, for a result that is a table at its owner.
+
+        Protocols return plain handles; an API whose result is a table (such as PSI's) wraps it, so the
+        handle has the table methods at every party and a non-owner's ``to_pandas()`` raises
+        :class:`~accord.errors.NotLocalError` just as ``get()`` does.
+        """
+        if self.is_local and not _is_frame(self._value):
+            raise TypeError(f"the value at party {self.owner!r} is a {type(self._value).__name__}, not a table")
+        return PartyTable(self.cluster, self.owner, self._value)
+
     def __repr__(self) -> str:
         kind = type(self._value).__name__ if self.is_local else "remote"
         return f"<{type(self).__name__} at {self.owner!r}: {kind}>"
