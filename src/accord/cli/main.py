@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import tempfile
 import time
@@ -12,6 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accord.errors import AccordError, ConfigurationError
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds the job like Ctrl-C does, so peers are told and nothing partial is left."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
 
 
 class ProgressBar:
@@ -43,14 +52,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
     except AccordError as exc:
+        _stop_workers()
         print(f"accord: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _stop_workers()
         print("accord: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        _stop_workers()
+        print("accord: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers() -> None:
+    """Kill the worker processes of a job that failed or was stopped (their results are not wanted)."""
+    workers = sys.modules.get("accord.he.workers")  # loaded only if the job used homomorphic encryption
+    if workers is not None:
+        workers.stop_all_pools()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -446,6 +446,7 @@ class Cluster:
             try:
                 if error is not None and not isinstance(error, _SECONDARY_ERRORS):
                     link.abort(self.session, f"{type(error).__name__}: {error}")
+                if error is not None:  # a failed job's pending messages matter little: do not wait on a gone peer
                     link.flush(timeout=2.0)
                 else:
                     link.flush(timeout=self.timeout)
