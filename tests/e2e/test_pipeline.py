@@ -89,6 +89,14 @@ def test_run_as_two_processes_matches_simulation(tmp_path):
     _out, _ = accord("run", job, cwd=tmp_path).communicate(timeout=300)
     simulated = json.loads((tmp_path / "out/bank/metrics.json").read_text())["secureboost"]["auc"]
     assert distributed == pytest.approx(simulated, abs=1e-9)
+    # Scoring as two processes; a wrong model name at one party stops both in the start-up check.
+    results = run_parties(tmp_path, job, "score", extra={"bank": ("--model", "random_forest")})
+    assert results["bank"][2] == 2 and "no model 'random_forest'" in results["bank"][1]
+    assert results["partner"][2] == 5 and "party 'bank' cannot start" in results["partner"][1]
+    results = run_parties(tmp_path, job, "score", extra={"bank": ("--scores", tmp_path / "mine.csv")})
+    assert results["bank"][2] == results["partner"][2] == 0, results["bank"][1]
+    scores = pd.read_csv(tmp_path / "mine.csv")
+    assert list(scores.columns) == ["id", "score_secureboost", "score_logistic_regression"]
 
 
 def test_job_file_errors_name_the_field(tmp_path):
@@ -132,7 +140,9 @@ def test_a_non_numeric_feature_is_named(tmp_path):
 
 def run_parties(tmp_path: Path, job: Path, *args, extra: dict | None = None) -> dict[str, tuple[str, str, int, float]]:
     """``accord <args> --cluster ... --me <party>`` at both parties: (stdout, stderr, exit code, seconds) each."""
-    cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=60, connect_timeout=5)
+    cluster = tmp_path / "cluster.yaml"
+    if not cluster.exists():
+        write_cluster(tmp_path, ["bank", "partner"], timeout=60, connect_timeout=5)
     start = time.monotonic()
     procs = {p: accord(*args, job, "--cluster", cluster, "--me", p, *(extra or {}).get(p, ()), cwd=tmp_path)
              for p in ("bank", "partner")}

@@ -116,14 +116,17 @@ def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = No
     The label holder gets one column per model, ``score_<kind>``, beside the key columns; it returns
     the number of rows scored (``None`` where the label holder is not hosted).
     """
-    if set(spec.score) != set(spec.parties):
-        raise ConfigurationError(f"job file {spec.source}: 'score' must name an input for every party")
-    chosen = prepare.chosen_models(spec, list(models or []))
-    directories = {n: {kind: p.output / "models" / kind for kind, _ in chosen} for n, p in spec.parties.items()}
+    chosen: list[tuple[str, dict[str, Any]]] = []
     needed: dict[str, list[str]] = {}
+    directories: dict[str, dict[str, Path]] = {}
     party = spec.label_party
 
-    def local(name: str) -> pd.DataFrame | None:
+    def local(name: str) -> pd.DataFrame | None:  # its errors reach the peers in the check round
+        if set(spec.score) != set(spec.parties):
+            raise ConfigurationError(f"job file {spec.source}: 'score' must name an input for every party")
+        chosen[:] = prepare.chosen_models(spec, list(models or []))
+        directories.update({n: {kind: p.output / "models" / kind for kind, _ in chosen}
+                            for n, p in spec.parties.items()})
         if name not in spec.parties:
             return None
         columns = [prepare.model_columns(kind, directories[name][kind], name) for kind, _ in chosen]
