@@ -44,7 +44,7 @@ def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
     first, second = _pair(a, b)
     out = _run(first, second, on, [first.owner, second.owner], "join", protocol, threads,
                "the rows of the inner join and, per matching key, the other party's row count; both set sizes")
-    return out[a.owner], out[b.owner]  # type: ignore[return-value]
+    return out[a.owner].as_table(), out[b.owner].as_table()
 
 
 def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str], protocol: str = "ecdh",
@@ -58,7 +58,8 @@ def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str]
     receivers = _receivers(to, first, second)
     out = _run(first, second, on, receivers, "semi", protocol, threads,
                "its rows whose key the other party holds; both set sizes")
-    return out[receivers[0]] if len(receivers) == 1 else (out[a.owner], out[b.owner])  # type: ignore[return-value]
+    tables = {p: out[p].as_table() for p in receivers}  # a table handle at every party, not only the receiver
+    return tables[receivers[0]] if len(receivers) == 1 else (tables[a.owner], tables[b.owner])
 
 
 def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = ("*",), protocol: str = "ecdh",

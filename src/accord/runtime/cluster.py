@@ -75,6 +75,17 @@ class PartyObject:
             )
         return self._value
 
+    def as_table(self) -> PartyTable:
+        """This handle as a :class:`PartyTable`, for a result that is a table at its owner.
+
+        Protocols return plain handles; an API whose result is a table (such as PSI's) wraps it, so the
+        handle has the table methods at every party and a non-owner's ``to_pandas()`` raises
+        :class:`~accord.errors.NotLocalError` just as ``get()`` does.
+        """
+        if self.is_local and not _is_frame(self._value):
+            raise TypeError(f"the value at party {self.owner!r} is a {type(self._value).__name__}, not a table")
+        return PartyTable(self.cluster, self.owner, self._value)
+
     def __repr__(self) -> str:
         kind = type(self._value).__name__ if self.is_local else "remote"
         return f"<{type(self).__name__} at {self.owner!r}: {kind}>"
@@ -439,6 +450,7 @@ class Cluster:
             try:
                 if error is not None and not isinstance(error, _SECONDARY_ERRORS):
                     link.abort(self.session, f"{type(error).__name__}: {error}")
+                if error is not None:  # a failed job's pending messages matter little: do not wait on a gone peer
                     link.flush(timeout=2.0)
                 else:
                     link.flush(timeout=self.timeout)
