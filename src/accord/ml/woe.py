@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accord.devices.he import setup_paillier
 from accord.errors import InputError, MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
-from accord.he.device import setup_paillier
 from accord.he.packing import SlotPacking
 from accord.ml._checks import binary_labels, build_params, check_bin_counts
 from accord.ml.binning import WOETable, assign_bins, bin_counts, chi_merge, quantile_edges, woe_iv

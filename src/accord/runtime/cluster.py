@@ -403,8 +403,8 @@ class Cluster:
                 record.ops.setdefault(op, {})[party] = tracker.counters
 
     def he(self, key_owner: str, **kw: Any) -> Any:
-        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.he.device.HEDevice`)."""
-        from accord.he.device import HEDevice
+        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.devices.he.HEDevice`)."""
+        from accord.devices.he import HEDevice
 
         return HEDevice(self, key_owner, **kw)
 

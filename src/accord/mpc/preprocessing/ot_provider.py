@@ -1,6 +1,6 @@
 """Correlated randomness made by the two computing parties themselves, with oblivious transfer.
 
-No third party: each party runs IKNP OT extension (:mod:`accord.crypto.ot`) as sender towards the
+No third party: each party runs IKNP OT extension (:mod:`accord.correlations.ot`) as sender towards the
 other and as receiver from it. Products of values held by different parties use Gilboa's method
 (Gilboa, CRYPTO 1999; as in MASCOT, Keller, Orsini and Scholl, CCS 2016, and SecureML, Sec. 4.2):
 for ``a`` at the sender and ``b`` at the receiver, one correlated OT per bit ``b_t`` with correlation
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accord.crypto.ot import ExtensionReceiver, ExtensionSender, hash_rows
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender, hash_rows
 from accord.errors import MalformedMessage
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array

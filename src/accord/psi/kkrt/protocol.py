@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from accord.crypto.ot import ExtensionReceiver, ExtensionSender
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender
 from accord.errors import MalformedMessage
 from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
 from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
