@@ -70,6 +70,15 @@ def test_selection_and_reductions(env):
     assert abs(_open(spu, x.mean()) - q["x"].mean()) <= abs(q["x"].sum()) * 2.0**-19 + 2 * ULP
 
 
+def test_division_by_a_secret_is_explicit_inside_runs(env):
+    _, spu, x, _, z, q = env
+    with pytest.raises(TypeError, match=r"approximations\.divide"):
+        spu.run(lambda a, b: a / b, x, z)
+    # At the driver level / goes through the reciprocal: twice docs/mpc.md's 3 2^-f relative, (|a| + 1) 2^-f.
+    np.testing.assert_allclose(_open(spu, 2.0 / x), 2.0 / q["x"], rtol=6 * ULP, atol=2 * 3 * ULP)
+    np.testing.assert_allclose(_open(spu, z / x), q["z"] / q["x"], rtol=6 * ULP, atol=2 * 101 * ULP)
+
+
 def test_structure(env):
     _, spu, x, _, z, q = env
     assert np.array_equal(_open(spu, x.T), q["x"].T)

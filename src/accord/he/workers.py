@@ -32,6 +32,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from accord.he import _kernels
+from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
 
 # Below this many microseconds of estimated work, a batch runs in the calling process only.
 PARALLEL_THRESHOLD_US = 50_000
@@ -158,8 +159,6 @@ _KEYS: dict[tuple[int, ...], Any] = {}
 
 
 def _key(spec: tuple[int, ...]) -> Any:
-    from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
-
     key = _KEYS.get(spec)
     if key is None:
         if len(_KEYS) > 8:

@@ -34,10 +34,10 @@ import pandas as pd
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import encode
 from accord.ml._checks import binary_labels, build_params, read_part, write_json
+from accord.ml.metrics import evaluate as evaluate_scores
 from accord.mpc.approximations import mixed_products, sigmoid, softplus
-from accord.mpc.functions import sign_bits
 from accord.mpc.session import MPC, SecretArray
-from accord.mpc.tensor import Shared, concatenate
+from accord.mpc.tensor import Shared, concatenate, sign_bits
 from accord.runtime.cluster import PartyObject
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -342,8 +342,6 @@ class LogisticRegression:
 
     def evaluate(self, features: Sequence[PartyObject], label: PartyObject, threshold: float = 0.5) -> PartyObject:
         """AUC, KS, Gini, precision and recall at the label holder only."""
-        from accord.ml.metrics import evaluate as evaluate_scores
-
         scores = self.predict(features)
         return self.label.cluster.party(self.active).apply(
             lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)

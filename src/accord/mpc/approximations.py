@@ -41,8 +41,7 @@ import numpy as np
 from numpy.polynomial import chebyshev, polynomial
 
 from accord.math.fixed import MAX_TRUNC_BITS, encode
-from accord.mpc.functions import bit_slices, sign_bits
-from accord.mpc.tensor import Machine, Shared, concatenate
+from accord.mpc.tensor import Machine, Shared, bit_slices, concatenate, sign_bits
 
 
 def exponent_range(frac: int) -> tuple[int, int]:

@@ -26,6 +26,8 @@ import numpy as np
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import DEFAULT_FRAC, check_frac, decode, encode, encode_int
 from accord.math.ring import to_signed
+from accord.mpc.approximations import divide, reciprocal
+from accord.mpc.setup import engine_spec, setup_engine
 from accord.mpc.sharing import split_additive, split_replicated
 from accord.mpc.tensor import KINDS, Machine, Shared, check_party_value
 from accord.runtime.cluster import Cluster, PartyObject
@@ -86,8 +88,6 @@ class MPC:
                 _check_insecure_opt_in(cluster, self.parties, allow_insecure_test_mode)
             self.dealer = dealer
         self.participants = self.parties + ((self.dealer,) if self.dealer else ())
-        from accord.mpc.setup import engine_spec, setup_engine
-
         self.engine_name, self.threat_model = engine_spec(self.mode)
         self._protocols: dict[str, Callable[..., Any]] = {}
         setup = self._protocol("setup", _setup_body)
@@ -221,12 +221,25 @@ def _unary(name: str, op: str) -> Callable[..., Any]:
     return method
 
 
+def _truediv(self: SecretArray, other: Any) -> Any:
+    """``self / other``; a secret divisor goes through :func:`~accord.mpc.approximations.divide`."""
+    if isinstance(other, SecretArray):
+        return self._op("div", divide, other)
+    return self._op("div", lambda a, b: a / b, other)
+
+
+def _rtruediv(self: SecretArray, other: Any) -> Any:
+    """``other / self`` for a public ``other``: ``other * reciprocal(self)``."""
+    return self._op("div", lambda a, b: reciprocal(a) * b, other)
+
+
 for _name, _op in [("add", "__add__"), ("add", "__radd__"), ("sub", "__sub__"), ("sub", "__rsub__"),
                    ("mul", "__mul__"), ("mul", "__rmul__"), ("matmul", "__matmul__"), ("matmul", "__rmatmul__"),
-                   ("div", "__truediv__"), ("div", "__rtruediv__"), ("lt", "__lt__"), ("le", "__le__"),
-                   ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"), ("ne", "__ne__"), ("and", "__and__"),
-                   ("or", "__or__"), ("xor", "__xor__")]:
+                   ("lt", "__lt__"), ("le", "__le__"), ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"),
+                   ("ne", "__ne__"), ("and", "__and__"), ("or", "__or__"), ("xor", "__xor__")]:
     setattr(SecretArray, _op, _binary(_name, _op))
+SecretArray.__truediv__ = _truediv  # type: ignore[attr-defined]
+SecretArray.__rtruediv__ = _rtruediv  # type: ignore[attr-defined]
 for _name, _op in [("neg", "__neg__"), ("abs", "__abs__"), ("invert", "__invert__"), ("reshape", "reshape"),
                    ("transpose", "transpose"), ("sum", "sum"), ("mean", "mean"), ("getitem", "__getitem__"),
                    ("astype", "astype"), ("flatten", "flatten")]:

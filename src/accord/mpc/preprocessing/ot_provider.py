@@ -23,8 +23,10 @@ import numpy as np
 
 from accord.correlations.ot import ExtensionReceiver, ExtensionSender, hash_rows
 from accord.errors import MalformedMessage
+from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array
+from accord.mpc.protocols.binary import b2a, carries
 from accord.runtime.context import Context
 
 THREAT_MODEL = ("semi-honest 2PC with no trusted party: correlations from IKNP oblivious transfer (Chou-Orlandi "
@@ -180,8 +182,6 @@ class OTProvider:
     def matrix_triples(self, ctx: Context, m: int, k: int, n: int) -> tuple[np.ndarray, ...]:
         """Matrix triples: ``C_i = A_i B_i + share of (A0 B1 + A1 B0)``."""
         a, b = ctx.rng.uint64((m, k)), ctx.rng.uint64((k, n))
-        from accord.math.matmul import ring_matmul
-
         sub = ctx.sub("ot")
         if k * n * (16 + 8 * m) <= m * k * (16 + 8 * n):
             cross = self._matrix_cross(sub, a, b, m, k, n)
@@ -191,8 +191,6 @@ class OTProvider:
 
     def trunc_pairs(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...]:
         """``(r, (r mod 2^63) >> bits, r >> 63)`` from the carries of ``r0 + r1`` (binary protocol)."""
-        from accord.mpc.protocols.binary import b2a, carries
-
         shape = check_shape(shape)
         sub = ctx.sub("ot-trunc")
         r = ctx.rng.uint64(shape)
