@@ -20,6 +20,7 @@ from accord.errors import InputError
 from accord.math.fixed import MAX_TRUNC_BITS, encode, encode_int
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
+from accord.mpc.engine import Engine
 from accord.runtime.context import Context
 
 KINDS = ("fixed", "int", "bool")
@@ -31,7 +32,7 @@ _DIVISION_HINT = ("dividing by a secret is an approximation with a domain: call 
 class Machine:
     """What a party needs to compute on shares in one run: its engine, context and fixed-point format."""
 
-    engine: Any
+    engine: Engine[Any]
     ctx: Context
     frac: int
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accord.crypto.random import Rng
 from accord.errors import (
@@ -37,6 +37,10 @@ from accord.net.base import Link
 from accord.net.memory import MemoryHub
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, ProtocolSpec, RunRecord, spec_of
+
+if TYPE_CHECKING:
+    from accord.devices.he import HEDevice
+    from accord.mpc.session import MPC
 
 _PROTOCOL_VERSION = 1
 _SECONDARY_ERRORS = (PeerAborted, PeerTimeout, PeerUnavailable)
@@ -402,13 +406,15 @@ class Cluster:
             for op, tracker in accounting.ops.items():
                 record.ops.setdefault(op, {})[party] = tracker.counters
 
-    def he(self, key_owner: str, **kw: Any) -> Any:
+    # The two facades below are the runtime's only upward imports (docs/architecture.md): drivers write
+    # cluster.he(...) / cluster.mpc(...), while the devices and sessions live at the protocol layer.
+    def he(self, key_owner: str, **kw: Any) -> HEDevice:
         """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.devices.he.HEDevice`)."""
         from accord.devices.he import HEDevice
 
         return HEDevice(self, key_owner, **kw)
 
-    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> Any:
+    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> MPC:
         """A secure-computation session among ``parties`` (see :class:`accord.mpc.MPC`)."""
         from accord.mpc.session import MPC
 
