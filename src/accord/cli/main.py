@@ -10,8 +10,13 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from accord.errors import AccordError, ConfigurationError
+
+if TYPE_CHECKING:   # the commands import these lazily, so that `accord --help` starts fast
+    from accord.pipeline import JobSpec
+    from accord.runtime import Cluster, PartyObject, PartyTable
 
 
 class ProgressBar:
@@ -164,6 +169,7 @@ def _psi(args: argparse.Namespace) -> int:
                   for p in (first, second)}
         to = [t.strip() for t in args.to.split(",")] if args.to else [first, second]
         a, b = tables[first], tables[second]
+        result: PartyObject
         if args.mode == "join":
             if len(to) != 2:
                 raise ConfigurationError("--mode join gives both parties the join; use --mode semi for one receiver")
@@ -173,8 +179,8 @@ def _psi(args: argparse.Namespace) -> int:
             out = accord.psi.intersect(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
             result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
         else:
-            out = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
-            result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
+            counts = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
+            result = counts if not isinstance(counts, tuple) else dict(zip((first, second), counts))[args.me]
         if result.owner != args.me:
             print(f"{args.me}: this party receives no result (only the set sizes)")
         elif args.mode == "count":
@@ -182,8 +188,9 @@ def _psi(args: argparse.Namespace) -> int:
         else:
             if args.output is None:
                 raise ConfigurationError("--output is required to store this party's result")
-            result.to_csv(args.output)
-            print(f"{args.me}: {len(result)} rows written to {args.output}")
+            rows = cast("PartyTable", result)   # join and semi modes give this party's table
+            rows.to_csv(args.output)
+            print(f"{args.me}: {len(rows)} rows written to {args.output}")
         report = cluster.report()
         print(report)
         if args.report is not None:
@@ -191,7 +198,7 @@ def _psi(args: argparse.Namespace) -> int:
     return 0
 
 
-def _job_cluster(args: argparse.Namespace, spec: object) -> object:
+def _job_cluster(args: argparse.Namespace, spec: JobSpec) -> Cluster:
     import accord
 
     if args.cluster is None:
@@ -230,7 +237,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish(cluster: object, args: argparse.Namespace) -> None:
+def _finish(cluster: Cluster, args: argparse.Namespace) -> None:
     report = cluster.report()
     print(report)
     if args.report is not None:

@@ -152,7 +152,7 @@ class PaillierPublicKey:
         Each costs one 2048-bit exponentiation modulo n² (about 9 ms for a 2048-bit key); ``threads``
         run them in parallel (gmpy2 releases the GIL inside ``powmod_base_list``).
         """
-        bases = []
+        bases: list[mpz] = []
         while len(bases) < count:
             s = mpz(rng.below(int(self.n)))
             if s > 1 and gmpy2.gcd(s, self.n) == 1:

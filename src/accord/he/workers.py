@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gmpy2 import mpz
@@ -51,7 +51,7 @@ class SharedBlob:
         """A private copy of the bytes."""
         segment = SharedMemory(name=self.name)
         try:
-            return bytes(segment.buf[: self.size])
+            return bytes(cast(memoryview, segment.buf)[: self.size])   # None only after close()
         finally:
             segment.close()
 
@@ -138,7 +138,7 @@ def _share(arg: Any, segments: list[SharedMemory]) -> Any:
         return arg
     segment = SharedMemory(create=True, size=len(arg))
     segments.append(segment)
-    segment.buf[: len(arg)] = arg
+    cast(memoryview, segment.buf)[: len(arg)] = arg
     return SharedBlob(segment.name, len(arg))
 
 

@@ -302,7 +302,8 @@ class LogisticRegression:
         batches = [(s, min(s + p.batch_size, len(train))) for s in range(0, len(train), p.batch_size)]
         w = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
         total = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
-        best_w, state, averaged = w, [], 0
+        state: list[SecretArray] = []   # best loss, best weights, epochs since (secret), once validated
+        best_w, averaged = w, 0
         for epoch in range(p.epochs):
             self.epochs_run = epoch + 1
             average = p.average and epoch >= p.epochs // 2

@@ -147,7 +147,7 @@ class MPC:
             it = iter(shared)
             return fn(*[next(it) if isinstance(a, SecretArray) else a for a in args])
 
-        proto = self._protocol(name or getattr(fn, "__name__", "run"), _run_body)
+        proto = self._protocol(name or str(getattr(fn, "__name__", "run")), _run_body)
         inputs = {p: (self._engines[p], self.frac, call, metas, *[s.shares[p] for s in secrets])
                   for p in self.participants}
         out = self.cluster.run(proto, inputs)
@@ -204,6 +204,16 @@ class SecretArray:
     def _op(self, name: str, fn: Callable[..., Any], *others: Any) -> Any:
         return self.session.run(fn, self, *others, name=name)
 
+    def __truediv__(self, other: Any) -> Any:
+        """``self / other``; a secret divisor goes through :func:`~accord.mpc.approximations.divide`."""
+        if isinstance(other, SecretArray):
+            return self._op("div", divide, other)
+        return self._op("div", lambda a, b: a / b, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        """``other / self`` for a public ``other``: ``other * reciprocal(self)``."""
+        return self._op("div", lambda a, b: reciprocal(a) * b, other)
+
 
 def _binary(name: str, op: str) -> Callable[..., Any]:
     def method(self: SecretArray, other: Any) -> Any:
@@ -221,25 +231,11 @@ def _unary(name: str, op: str) -> Callable[..., Any]:
     return method
 
 
-def _truediv(self: SecretArray, other: Any) -> Any:
-    """``self / other``; a secret divisor goes through :func:`~accord.mpc.approximations.divide`."""
-    if isinstance(other, SecretArray):
-        return self._op("div", divide, other)
-    return self._op("div", lambda a, b: a / b, other)
-
-
-def _rtruediv(self: SecretArray, other: Any) -> Any:
-    """``other / self`` for a public ``other``: ``other * reciprocal(self)``."""
-    return self._op("div", lambda a, b: reciprocal(a) * b, other)
-
-
 for _name, _op in [("add", "__add__"), ("add", "__radd__"), ("sub", "__sub__"), ("sub", "__rsub__"),
                    ("mul", "__mul__"), ("mul", "__rmul__"), ("matmul", "__matmul__"), ("matmul", "__rmatmul__"),
                    ("lt", "__lt__"), ("le", "__le__"), ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"),
                    ("ne", "__ne__"), ("and", "__and__"), ("or", "__or__"), ("xor", "__xor__")]:
     setattr(SecretArray, _op, _binary(_name, _op))
-SecretArray.__truediv__ = _truediv  # type: ignore[attr-defined]
-SecretArray.__rtruediv__ = _rtruediv  # type: ignore[attr-defined]
 for _name, _op in [("neg", "__neg__"), ("abs", "__abs__"), ("invert", "__invert__"), ("reshape", "reshape"),
                    ("transpose", "transpose"), ("sum", "sum"), ("mean", "mean"), ("getitem", "__getitem__"),
                    ("astype", "astype"), ("flatten", "flatten")]:
@@ -272,11 +268,17 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
         if kind not in KINDS:
             raise InputError(f"kind must be one of {KINDS}, got {kind!r}", party=owner, field="kind")
         ring = encode(arr, frac, party=owner) if kind == "fixed" else encode_int(arr.astype(np.int64), party=owner)
-        meta = {"shape": list(arr.shape), "kind": kind}
+        meta: dict[str, Any] = {"shape": list(arr.shape), "kind": kind}
         for p in parties:
             if p != owner:
                 ctx.send(p, meta, "meta")
         shape: tuple[int, ...] = tuple(arr.shape)
+        if engine is None:   # an owner outside the session only sends shares
+            sub = ctx.sub("share")
+            pieces = split_replicated(ring, ctx.rng) if len(computing) == 3 else list(split_additive(ring, ctx.rng))
+            for p, piece in zip(computing, pieces):
+                sub.send(p, piece, "share")
+            return [None], (shape, kind)
     else:
         meta = ctx.recv(owner, "meta")
         if (not isinstance(meta, dict) or meta.get("kind") not in KINDS or not isinstance(meta.get("shape"), list)
@@ -284,12 +286,6 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
             raise MalformedMessage(f"party {owner!r} sent malformed array metadata", party=owner,
                                    step=f"{ctx.path}/meta")
         kind, shape, ring = meta["kind"], tuple(meta["shape"]), None
-    if engine is None:   # an owner outside the session only sends shares
-        sub = ctx.sub("share")
-        pieces = split_replicated(ring, ctx.rng) if len(computing) == 3 else list(split_additive(ring, ctx.rng))
-        for p, piece in zip(computing, pieces):
-            sub.send(p, piece, "share")
-        return [None], (shape, kind)
     raw = engine.share(ctx.sub("share"), owner, ring, shape)
     return [raw], (shape, kind)
 

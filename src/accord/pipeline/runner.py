@@ -24,9 +24,12 @@ from accord.ml._checks import binary_labels, write_json
 from accord.ml.binning import describe
 from accord.ml.metrics import calibration_table, evaluate, plot_roc_ks
 from accord.pipeline.job import JobSpec
-from accord.runtime.cluster import Cluster, PartyObject
+from accord.runtime.cluster import Cluster, PartyObject, PartyTable
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
+
+# Features, label and test masks per party (party-owned), and the aligned tables.
+Prepared = tuple[dict[str, PartyObject], dict[str, PartyObject], dict[str, PartyObject], dict[str, PartyTable]]
 
 
 @protocol("pipeline.check-job", threat_model="semi-honest parties", leakage="a digest of the job file")
@@ -46,12 +49,12 @@ def _test_mask(keys: pd.DataFrame, seed: int, fraction: float) -> np.ndarray:
                      for k in joined])
 
 
-def _load(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> dict[str, PartyObject]:
+def _load(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> dict[str, PartyTable]:
     return {name: cluster.party(name).read_table(inputs[name]) if cluster.party(name).is_local
             else cluster.party(name).remote_table() for name in spec.parties}
 
 
-def _prepare(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> tuple[dict[str, PartyObject], ...]:
+def _prepare(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> Prepared:
     """Aligned feature tables per party, the label, and the test masks (all party-owned)."""
     tables = _load(cluster, spec, inputs)
     names = list(spec.parties)
@@ -199,7 +202,9 @@ def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
     cluster.run(check_job, {p: (spec.digest,) for p in spec.participants})
     kind = spec.models[0][0]
     features, _, _, aligned = _prepare_scoring(cluster, spec)
-    directories = {n: spec.parties[n].output / "models" / kind for n in spec.parties}
+    directories: dict[str, str | os.PathLike[str]] = {n: spec.parties[n].output / "models" / kind
+                                                       for n in spec.parties}
+    model: accord.ml.SecureBoost | accord.ml.LogisticRegression
     if kind == "secureboost":
         model = accord.ml.SecureBoost.load(cluster, directories, spec.label_party, list(spec.parties))
     else:
@@ -216,7 +221,7 @@ def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
     return len(keys)
 
 
-def _prepare_scoring(cluster: Cluster, spec: JobSpec) -> tuple[dict[str, PartyObject], ...]:
+def _prepare_scoring(cluster: Cluster, spec: JobSpec) -> Prepared:
     tables = _load(cluster, spec, {n: spec.score[n]["input"] for n in spec.parties})
     names = list(spec.parties)
     a, b = accord.psi.align(tables[names[0]], tables[names[1]], on={n: spec.parties[n].key for n in names},

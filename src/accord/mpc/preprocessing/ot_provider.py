@@ -19,6 +19,8 @@ correlation robustness of fixed-key AES (in the ideal-permutation model).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from accord.correlations.ot import ExtensionReceiver, ExtensionSender, hash_rows
@@ -194,9 +196,10 @@ class OTProvider:
         shape = check_shape(shape)
         sub = ctx.sub("ot-trunc")
         r = ctx.rng.uint64(shape)
-        c = carries(sub, self, shape, r, [bits, 63])
+        # Both parties compute (there is no dealer here), so the binary protocols return arrays, never None.
+        c = cast(np.ndarray, carries(sub, self, shape, r, [bits, 63]))
         s = c[1] ^ (r >> np.uint64(63)).astype(np.uint8)
-        arith = b2a(sub, self, (3, *shape), np.stack([c[0], c[1], s]))
+        arith = cast(np.ndarray, b2a(sub, self, (3, *shape), np.stack([c[0], c[1], s])))
         t = ((r & _LOW63) >> np.uint64(bits)) + arith[0] - (arith[1] << np.uint64(63 - bits))
         return r, t, arith[2]
 
@@ -238,5 +241,5 @@ class OTProvider:
         first = self.roles.index == 0
         deltas = rho.reshape(-1, 1).astype(DTYPE) if first else None
         x, out = self._cot(ctx.sub("ot"), deltas, None if first else rho.reshape(-1), 1)
-        cross = (-x if x is not None else out).reshape(shape)  # type: ignore[operator,union-attr]
+        cross = (-x if x is not None else out).reshape(shape)  # type: ignore[union-attr]
         return rho, rho.astype(DTYPE) - (cross << np.uint64(1))
