@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from accord.errors import AccordError, ConfigurationError
 
@@ -25,6 +26,11 @@ class Terminated(BaseException):
 
 def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
+
+
+if TYPE_CHECKING:   # the commands import these lazily, so that `accord --help` starts fast
+    from accord.pipeline import JobSpec
+    from accord.runtime import Cluster, PartyObject, PartyTable
 
 
 class ProgressBar:
@@ -211,6 +217,7 @@ def _psi(args: argparse.Namespace) -> int:
         tables = {p: cluster.party(p).put(mine) if p == args.me else cluster.party(p).remote_table()
                   for p in (first, second)}
         a, b = tables[first], tables[second]
+        result: PartyObject
         if args.mode == "join":
             result = dict(zip((first, second), accord.psi.align(a, b, on=on, protocol=args.protocol,
                                                                 threads=args.threads)))[args.me]
@@ -218,15 +225,16 @@ def _psi(args: argparse.Namespace) -> int:
             out = accord.psi.intersect(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
             result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
         else:
-            out = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
-            result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
+            counts = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
+            result = counts if not isinstance(counts, tuple) else dict(zip((first, second), counts))[args.me]
         if result.owner != args.me:
             print(f"{args.me}: this party receives no result (only the set sizes)")
         elif args.mode == "count":
             print(f"{args.me}: the intersection holds {result.get()} distinct keys")
         else:
-            result.to_csv(args.output)
-            print(f"{args.me}: {len(result)} rows written to {args.output}")
+            rows = cast("PartyTable", result)   # join and semi modes give this party's table
+            rows.to_csv(args.output)
+            print(f"{args.me}: {len(rows)} rows written to {args.output}")
         report = cluster.report()
         print(report)
         if args.report is not None:
@@ -273,7 +281,7 @@ def _psi_start(args: argparse.Namespace, me: str, peer: str, on: list[str], to: 
     return table
 
 
-def _job(args: argparse.Namespace, command: str) -> object:
+def _job(args: argparse.Namespace, command: str) -> JobSpec:
     """The job file with this party's own settings (flags and environment; not part of the job digest)."""
     from accord.pipeline.job import LocalSettings, load_job
 
@@ -289,7 +297,7 @@ def _job(args: argparse.Namespace, command: str) -> object:
     return load_job(args.job, me=args.me, local=local)
 
 
-def _job_cluster(args: argparse.Namespace, spec: object) -> object:
+def _job_cluster(args: argparse.Namespace, spec: JobSpec) -> Cluster:
     import accord
 
     if args.cluster is None:
@@ -326,7 +334,7 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish(cluster: object, args: argparse.Namespace) -> None:
+def _finish(cluster: Cluster, args: argparse.Namespace) -> None:
     report = cluster.report()
     print(report)
     if args.report is not None:

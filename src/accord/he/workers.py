@@ -34,12 +34,13 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gmpy2 import mpz
 
 from accord.he import _kernels
+from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
 
 # Below this many microseconds of estimated work, a batch runs in the calling process only.
 PARALLEL_THRESHOLD_US = 50_000
@@ -65,7 +66,7 @@ class SharedBlob:
         """A private copy of the bytes."""
         segment = SharedMemory(name=self.name)
         try:
-            return bytes(segment.buf[: self.size])
+            return bytes(cast(memoryview, segment.buf)[: self.size])   # None only after close()
         finally:
             segment.close()
 
@@ -186,7 +187,7 @@ def _share(arg: Any, segments: list[SharedMemory]) -> Any:
         return arg
     segment = SharedMemory(create=True, size=len(arg))
     segments.append(segment)
-    segment.buf[: len(arg)] = arg
+    cast(memoryview, segment.buf)[: len(arg)] = arg
     return SharedBlob(segment.name, len(arg))
 
 
@@ -207,8 +208,6 @@ _KEYS: dict[tuple[int, ...], Any] = {}
 
 
 def _key(spec: tuple[int, ...]) -> Any:
-    from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
-
     key = _KEYS.get(spec)
     if key is None:
         if len(_KEYS) > 8:

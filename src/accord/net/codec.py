@@ -162,7 +162,7 @@ def _encode_array(array: np.ndarray, out: list[bytes | memoryview]) -> None:
     header = bytes((_ARRAY, code, array.ndim)) + b"".join(_U64.pack(d) for d in array.shape)
     out.append(header)
     if array.nbytes:
-        out.append(memoryview(array).cast("B"))
+        out.append(array.data.cast("B"))
 
 
 def decode(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Any:

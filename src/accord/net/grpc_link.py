@@ -29,6 +29,7 @@ that peer fail with :class:`~accord.errors.MessageRefused`, which aborts the job
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -36,7 +37,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 import numpy as np
@@ -158,8 +159,8 @@ class GRPCLink(Link):
         self._seq = dict.fromkeys(self.peers, 0)
         self._send_lock = threading.Lock()
         self._outboxes = {
-            p: Outbox(p, self._stream[p], connect_timeout, lambda exc, p=p: self._describe(p, exc, "send"),
-                      lambda error, p=p: self._fail(p, error))
+            p: Outbox(p, self._stream[p], connect_timeout, functools.partial(self._describe, p, step="send"),
+                      functools.partial(self._fail, p))
             for p in self.peers
         }
 
@@ -194,7 +195,8 @@ class GRPCLink(Link):
         return server
 
     def _authenticate(self, context: grpc.ServicerContext) -> str:
-        certs = context.auth_context().get("x509_pem_cert")
+        # gRPC maps each key to a list of values; types-grpcio declares a single bytes value.
+        certs = cast("list[bytes] | None", context.auth_context().get("x509_pem_cert"))
         if not certs:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "no client certificate")
         pem = certs[0]
@@ -264,7 +266,7 @@ class GRPCLink(Link):
         # np.empty reserves address space only: pages are committed as frames are copied in, so a header
         # claiming a large size costs nothing until the data arrives (and each byte is copied once).
         try:
-            payload = memoryview(np.empty(size, dtype=np.uint8))
+            payload = np.empty(size, dtype=np.uint8).data
         except MemoryError:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"cannot hold a message of {size} bytes")
         pos = 0

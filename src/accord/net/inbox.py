@@ -173,5 +173,5 @@ class Inbox:
                 self._finished.popitem(last=False)
             for slot in [s for s in self._queues if s[1] == session]:
                 self._held[slot[0]] -= sum(memoryview(p).nbytes for p in self._queues.pop(slot))
-            for slot in [s for s in self._aborted if s[1] == session]:
-                del self._aborted[slot]
+            for sender in [s for s in self._aborted if s[1] == session]:
+                del self._aborted[sender]

@@ -34,7 +34,7 @@ def start(cluster: Cluster, spec: JobSpec, local: LocalStep) -> dict[str, PartyT
     Returns each data party's table handle (the value only where the party is hosted).
     """
     tables = agree(cluster, spec.participants, spec.digest, local)
-    return {n: cluster.party(n).put(tables[n]) if n in tables else cluster.party(n).remote_table()  # type: ignore[misc]
+    return {n: cluster.party(n).put(tables[n]) if n in tables else cluster.party(n).remote_table()
             for n in spec.parties}
 
 

@@ -134,7 +134,7 @@ def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = No
         df = prepare.read_checked(spec.score[name].input, spec.parties[name],
                                   lambda df, p: scoring_problems(df, p, needed[name]))
         if name == party:
-            check_output_file(spec.score[name].output, name)
+            check_output_file(_scores_file(spec, name), name)
         return df
 
     tables = prepare.start(cluster, spec, local)
@@ -143,6 +143,7 @@ def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = No
     scores = {}
     for kind, params in chosen:
         directory = {n: directories[n][kind] for n in spec.parties}
+        model: Any
         if kind == "secureboost":
             model = accord.ml.SecureBoost.load(cluster, directory, party, list(spec.parties))
         else:
@@ -152,7 +153,12 @@ def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = No
     if not aligned[party].is_local:
         return None
     keys = aligned[party].get()[spec.parties[party].key]
-    target = spec.score[party].output
+    target = _scores_file(spec, party)
     write_table(keys.assign(**{column: s.get() for column, s in scores.items()}), target, party=party)
     cluster.record_output(party, str(target))
     return len(keys)
+
+
+def _scores_file(spec: JobSpec, party: str) -> Path:
+    """Where the label holder's scores go (localised job files always name it; the default is for the type)."""
+    return spec.score[party].output or spec.parties[party].output / "scores.csv"

@@ -8,7 +8,7 @@ without revealing the intersection to one party, so :func:`count` is ECDH only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from accord.errors import ConfigurationError, UnsupportedError
@@ -77,6 +77,8 @@ def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = (
 def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], mode: str, protocol: str,
          threads: int | None, learned: str) -> dict[str, Any]:
     parties = (first.owner, second.owner)
+    fn: Callable[..., Any]
+    extra: tuple[int | None, ...]
     if protocol == "ecdh":
         fn, extra = ecdh_psi, (threads,)
     elif protocol == "kkrt":
@@ -103,7 +105,7 @@ def _pair(a: PartyTable, b: PartyTable) -> tuple[PartyTable, PartyTable]:
         raise ConfigurationError("the two tables belong to different clusters")
     if a.owner == b.owner:
         raise ConfigurationError(f"both tables belong to {a.owner!r}; PSI needs one table from each of two parties")
-    return a, b  # type: ignore[return-value]
+    return a, b
 
 
 def _receivers(to: str | Sequence[str], first: PartyTable, second: PartyTable) -> list[str]:

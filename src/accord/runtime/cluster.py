@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from accord.crypto.random import Rng
 from accord.errors import (
@@ -37,6 +37,11 @@ from accord.runtime._handshake import check_agree, handshake
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, ProtocolSpec, RunRecord, spec_of
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from accord.devices.he import HEDevice
+    from accord.mpc.session import MPC
 _SECONDARY_ERRORS = (PeerAborted, PeerTimeout, PeerUnavailable)
 
 
@@ -146,11 +151,19 @@ class Party:
         """Whether this process hosts the party."""
         return self.name in self.cluster.hosted
 
+    @overload
+    def put(self, value: pd.DataFrame) -> PartyTable: ...
+    @overload
+    def put(self, value: Any) -> PartyObject: ...
     def put(self, value: Any) -> PartyObject:
         """Wrap a value this party already holds (dropped in processes that do not host it)."""
         wrapper = PartyTable if _is_frame(value) else PartyObject
         return wrapper(self.cluster, self.name, value if self.is_local else REMOTE)
 
+    @overload
+    def apply(self, fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> PartyTable: ...
+    @overload
+    def apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> PartyObject: ...
     def apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> PartyObject:
         """Run ``fn`` locally at this party on its own objects; returns a handle to the result."""
         for value in (*args, *kwargs.values()):
@@ -165,13 +178,13 @@ class Party:
         """Read a CSV file that this party holds."""
         from accord.data.tables import read_table
 
-        return self.apply(lambda: read_table(path, party=self.name, fmt="csv", **options))  # type: ignore[return-value]
+        return self.apply(lambda: read_table(path, party=self.name, fmt="csv", **options))
 
     def read_table(self, path: str | os.PathLike[str], **options: Any) -> PartyTable:
         """Read a CSV or Parquet file (chosen by extension) that this party holds."""
         from accord.data.tables import read_table
 
-        return self.apply(lambda: read_table(path, party=self.name, **options))  # type: ignore[return-value]
+        return self.apply(lambda: read_table(path, party=self.name, **options))
 
     def remote_table(self) -> PartyTable:
         """A handle for a table this party supplies in its own process (production drivers only)."""
@@ -183,7 +196,7 @@ class Party:
         """Read a Parquet file that this party holds."""
         from accord.data.tables import read_table
 
-        return self.apply(lambda: read_table(path, party=self.name, fmt="parquet", **options))  # type: ignore[return-value]
+        return self.apply(lambda: read_table(path, party=self.name, fmt="parquet", **options))
 
     def __repr__(self) -> str:
         return f"<Party {self.name!r}{' (local)' if self.is_local else ''}>"
@@ -417,13 +430,15 @@ class Cluster:
             for op, tracker in accounting.ops.items():
                 record.ops.setdefault(op, {})[party] = tracker.counters
 
-    def he(self, key_owner: str, **kw: Any) -> Any:
-        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.he.device.HEDevice`)."""
-        from accord.he.device import HEDevice
+    # The two facades below are the runtime's only upward imports (docs/architecture.md): drivers write
+    # cluster.he(...) / cluster.mpc(...), while the devices and sessions live at the protocol layer.
+    def he(self, key_owner: str, **kw: Any) -> HEDevice:
+        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.devices.he.HEDevice`)."""
+        from accord.devices.he import HEDevice
 
         return HEDevice(self, key_owner, **kw)
 
-    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> Any:
+    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> MPC:
         """A secure-computation session among ``parties`` (see :class:`accord.mpc.MPC`)."""
         from accord.mpc.session import MPC
 
