@@ -34,8 +34,12 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-def run_processes(target: str, parties: list[str], args: dict[str, Any], timeout: float = 3600) -> dict[str, Any]:
-    """Run ``target`` once per party as separate processes; return each party's result object."""
+def run_processes(target: str, parties: list[str], args: dict[str, Any], timeout: float = 3600,
+                  settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``target`` once per party as separate processes; return each party's result object.
+
+    ``settings`` are added to the cluster file (e.g. ``max_message`` for a benchmark of huge messages).
+    """
     from accord.net.tls import write_party_certificate
 
     with tempfile.TemporaryDirectory(prefix="accord-bench-") as tmp:
@@ -44,8 +48,10 @@ def run_processes(target: str, parties: list[str], args: dict[str, Any], timeout
             key, cert = write_party_certificate(party, Path(tmp) / "certs")
             entries[party] = {"address": f"127.0.0.1:{port}", "cert": str(cert), "key": str(key)}
         cluster = Path(tmp) / "cluster.yaml"
-        cluster.write_text(yaml.safe_dump({"parties": entries, "timeout": 600, "connect_timeout": 30}))
+        cluster.write_text(yaml.safe_dump({"parties": entries, "timeout": 600, "connect_timeout": 30,
+                                           **(settings or {})}))
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.setdefault("GRPC_VERBOSITY", "NONE")  # as the accord command does: no gRPC-internal log lines
         procs = {p: subprocess.Popen([sys.executable, "-m", "benchmarks.common", str(cluster), p, target,
                                       json.dumps(args)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
                  for p in parties}

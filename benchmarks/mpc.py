@@ -18,6 +18,8 @@ import os
 # Every simulated party is a thread and every loopback party a process, all computing at once on the
 # same cores; one BLAS thread per party avoids oversubscription (set the variable to override).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# As the accord command does: gRPC's C core reads this once, at import; accord reports link failures itself.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 import argparse
 import functools

@@ -61,6 +61,7 @@ def write_cluster(directory: Path, parties: list[str], **settings: Any) -> Path:
 
 def start_party(cluster: Path, party: str, target: str, args: dict[str, Any]) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.setdefault("GRPC_VERBOSITY", "NONE")  # as the accord command does: accord reports gRPC's failures itself
     return subprocess.Popen(
         [sys.executable, "-m", "tests.procs", str(cluster), party, target, json.dumps(args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),

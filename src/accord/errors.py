@@ -82,6 +82,13 @@ class PeerAborted(ProtocolAbort):
     """A peer failed on its side and told us; its error class and message are included."""
 
 
+class MessageRefused(ProtocolAbort):
+    """This party refused a peer's message: a session of no job it runs, or more bytes than its limits allow.
+
+    Nothing of the refused message is kept; the peer is told on its stream, and the job fails.
+    """
+
+
 class TransportError(AccordError):
     """The link to a peer failed."""
 

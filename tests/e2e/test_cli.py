@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -89,3 +90,30 @@ def test_missing_files_and_bad_config_are_explained(tmp_path):
     cluster = _cluster(tmp_path)
     out = accord("psi", "--cluster", cluster, "--me", "carol", "--input", "x.csv", "--on", "id", cwd=tmp_path)
     assert out.returncode == 2 and "'carol' is not in cluster file" in out.stderr
+
+
+def test_an_output_that_cannot_be_written_stops_both_parties_before_psi(tmp_path):
+    cluster = _cluster(tmp_path)
+    pd.DataFrame({"id": [f"u{i}" for i in range(300)]}).to_csv(tmp_path / "bank.csv", index=False)
+    pd.DataFrame({"id": [f"u{i}" for i in range(250, 400)]}).to_csv(tmp_path / "partner.csv", index=False)
+    (tmp_path / "blocked").write_text("a file where the partner's output directory should be")
+    outputs = {"bank": tmp_path / "fresh" / "bank_out.csv", "partner": tmp_path / "blocked" / "partner_out.csv"}
+    began = time.monotonic()
+    procs = {p: start("psi", "--cluster", cluster, "--me", p, "--input", tmp_path / f"{p}.csv", "--on", "id",
+                      "--output", outputs[p], cwd=tmp_path) for p in ("bank", "partner")}
+    results = {p: (*proc.communicate(timeout=180), proc.returncode) for p, proc in procs.items()}
+    assert time.monotonic() - began < 30
+    assert results["partner"][2] == 2 and "cannot create output directory" in results["partner"][1]
+    assert results["bank"][2] == 5 and "party 'partner' cannot start" in results["bank"][1]
+    assert (tmp_path / "fresh").is_dir() and not list((tmp_path / "fresh").iterdir())  # created, left empty
+
+
+def test_psi_with_this_party_itself_is_refused_at_once(tmp_path):
+    cluster = _cluster(tmp_path)
+    proc = start("psi", "--cluster", cluster, "--me", "bank", "--with", "bank", "--input", "x.csv", "--on", "id",
+                 cwd=tmp_path)
+    try:
+        _, err = proc.communicate(timeout=30)  # before connecting: no peer is waited for
+    finally:
+        proc.kill()
+    assert proc.returncode == 2 and "--with names this party ('bank') itself" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import yaml
 
 from accord.errors import ConfigurationError
 from accord.pipeline import load_job
+from accord.pipeline.job import LocalSettings
 from tests.procs import ROOT, write_cluster
 
 JOB = {
@@ -56,11 +58,22 @@ def test_run_and_score_in_simulation(tmp_path):
     assert (tmp_path / "out/bank/secureboost_roc_ks.png").exists()
     assert (tmp_path / "out/partner/models/secureboost/partner.secureboost.json").exists()
     assert not (tmp_path / "out/partner/models/secureboost/bank.secureboost.json").exists()
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o600"}  # plots too: outputs are owner-only
     out, err = accord("score", job, cwd=tmp_path).communicate(timeout=300)
     shared = set(pd.read_csv(tmp_path / "bank_new.csv")["id"]) & set(pd.read_csv(tmp_path / "partner.csv")["id"])
     assert f"bank: scored {len(shared)} rows" in out, err
     scores = pd.read_csv(tmp_path / "out/bank/scores.csv")
-    assert set(scores["id"]) == shared and scores["score"].between(0, 1).all()
+    assert list(scores.columns) == ["id", "score_secureboost", "score_logistic_regression"]
+    assert set(scores["id"]) == shared
+    assert scores[["score_secureboost", "score_logistic_regression"]].stack().between(0, 1).all()
+    assert scores["id"].tolist() == sorted(scores["id"])  # the canonical order of the joined keys
+    _out, err = accord("score", job, "--model", "secureboost", cwd=tmp_path).communicate(timeout=300)
+    only = pd.read_csv(tmp_path / "out/bank/scores.csv")
+    assert list(only.columns) == ["id", "score_secureboost"], err
+    np.testing.assert_allclose(only["score_secureboost"], scores["score_secureboost"])
+    _out, err = accord("score", job, "--model", "random_forest", cwd=tmp_path).communicate(timeout=300)
+    assert "no model 'random_forest'" in err
 
 
 def test_run_as_two_processes_matches_simulation(tmp_path):
@@ -76,6 +89,14 @@ def test_run_as_two_processes_matches_simulation(tmp_path):
     _out, _ = accord("run", job, cwd=tmp_path).communicate(timeout=300)
     simulated = json.loads((tmp_path / "out/bank/metrics.json").read_text())["secureboost"]["auc"]
     assert distributed == pytest.approx(simulated, abs=1e-9)
+    # Scoring as two processes; a wrong model name at one party stops both in the start-up check.
+    results = run_parties(tmp_path, job, "score", extra={"bank": ("--model", "random_forest")})
+    assert results["bank"][2] == 2 and "no model 'random_forest'" in results["bank"][1]
+    assert results["partner"][2] == 5 and "party 'bank' cannot start" in results["partner"][1]
+    results = run_parties(tmp_path, job, "score", extra={"bank": ("--scores", tmp_path / "mine.csv")})
+    assert results["bank"][2] == results["partner"][2] == 0, results["bank"][1]
+    scores = pd.read_csv(tmp_path / "mine.csv")
+    assert list(scores.columns) == ["id", "score_secureboost", "score_logistic_regression"]
 
 
 def test_job_file_errors_name_the_field(tmp_path):
@@ -84,6 +105,8 @@ def test_job_file_errors_name_the_field(tmp_path):
                                               "partner": {"input": "p.csv", "key": "id"}}))
     with pytest.raises(ConfigurationError, match="'models'"):
         load_job(write_job(tmp_path, models=[{"random_forest": {}}]))
+    with pytest.raises(ConfigurationError, match="lists secureboost twice"):
+        load_job(write_job(tmp_path, models=[{"secureboost": {}}, {"secureboost": {"n_trees": 3}}]))
     with pytest.raises(ConfigurationError, match="exactly two"):
         load_job(write_job(tmp_path, parties={**JOB["parties"], "third": {"input": "t.csv", "key": "id"}}))
 
@@ -111,5 +134,107 @@ def test_a_non_numeric_feature_is_named(tmp_path):
     partner["SEX"] = np.where(partner["SEX"] == 1, "m", "f")
     partner.to_csv(tmp_path / "partner.csv", index=False)
     _out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
-    assert "party 'partner': column 'SEX' is not numeric" in err
+    assert "party 'partner': input" in err and "column 'SEX' is not numeric" in err
     assert not (tmp_path / "out/bank/metrics.json").exists()
+
+
+def run_parties(tmp_path: Path, job: Path, *args, extra: dict | None = None) -> dict[str, tuple[str, str, int, float]]:
+    """``accord <args> --cluster ... --me <party>`` at both parties: (stdout, stderr, exit code, seconds) each."""
+    cluster = tmp_path / "cluster.yaml"
+    if not cluster.exists():
+        write_cluster(tmp_path, ["bank", "partner"], timeout=60, connect_timeout=5)
+    start = time.monotonic()
+    procs = {p: accord(*args, job, "--cluster", cluster, "--me", p, *(extra or {}).get(p, ()), cwd=tmp_path)
+             for p in ("bank", "partner")}
+    results = {}
+    for p, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        results[p] = (out, err, proc.returncode, time.monotonic() - start)
+    return results
+
+
+def test_every_input_problem_is_found_before_psi_and_stops_both_parties(tmp_path):
+    job = write_job(tmp_path, parties={**JOB["parties"], "bank": {**JOB["parties"]["bank"], "label": "defualt"}})
+    bank = pd.read_csv(tmp_path / "bank.csv")
+    bank["PAY_0"] = bank["PAY_0"].astype(str) + "d"
+    bank.loc[3, "BILL_AMT1"] = None
+    bank.to_csv(tmp_path / "bank.csv", index=False)
+    results = run_parties(tmp_path, job, "run")
+    _, bank_err, bank_code, bank_seconds = results["bank"]
+    _, partner_err, partner_code, partner_seconds = results["partner"]
+    # The bank's own message lists every problem of its input, naming the party and each column.
+    assert bank_code == 3, bank_err
+    assert "party 'bank'" in bank_err and "3 problems" in bank_err
+    for column in ("'defualt'", "'PAY_0' is not numeric", "'BILL_AMT1' has 1 missing"):
+        assert column in bank_err
+    # The partner stops too, told only what the job file already names (not the bank's other columns).
+    assert partner_code == 5 and "party 'bank' cannot start the job" in partner_err, partner_err
+    assert "'defualt'" in partner_err and "2 more" in partner_err and "PAY_0" not in partner_err
+    assert "Traceback" not in bank_err + partner_err
+    assert max(bank_seconds, partner_seconds) < 30  # start-up only: no PSI, no training
+    assert "psi" not in results["bank"][0] + results["partner"][0]
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() or p.name.startswith(".")]
+
+
+def test_an_unusable_output_location_stops_both_parties_before_psi(tmp_path):
+    job = write_job(tmp_path, parties={**JOB["parties"], "partner": {**JOB["parties"]["partner"],
+                                                                     "output": "blocked/partner"}})
+    (tmp_path / "blocked").write_text("a file where the partner's output directory should go")
+    results = run_parties(tmp_path, job, "run")
+    assert results["partner"][2] == 2 and "cannot create output directory" in results["partner"][1]
+    assert results["bank"][2] == 5 and "party 'partner' cannot start the job" in results["bank"][1]
+    assert not (tmp_path / "out").exists() or not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_job_file_outputs_stay_inside_the_party_output_directory(tmp_path, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for output in (str(elsewhere), f"../{elsewhere.name}/bank"):
+        with pytest.raises(ConfigurationError, match=r"parties\.bank\.output .* must be relative"):
+            load_job(write_job(tmp_path, parties={**JOB["parties"], "bank": {**JOB["parties"]["bank"],
+                                                                             "output": output}}))
+    with pytest.raises(ConfigurationError, match=r"score\.bank\.output"):
+        load_job(write_job(tmp_path, score={**JOB["score"], "bank": {"input": "bank_new.csv",
+                                                                      "output": str(elsewhere / "s.csv")}}))
+    (tmp_path / "out").symlink_to(elsewhere)  # a link inside the directory that leads out of it
+    with pytest.raises(ConfigurationError, match=r"parties\.bank\.output resolves to .* not inside"):
+        load_job(write_job(tmp_path))
+    (tmp_path / "out").unlink()
+    assert load_job(write_job(tmp_path), me="bank", local=LocalSettings(output=tmp_path / "mine")).parties[
+        "bank"].output == tmp_path / "mine"  # the party's own choice is not confined
+    # Production: a job file naming an outside path stops both parties at once, before they connect.
+    job = write_job(tmp_path, parties={**JOB["parties"], "partner": {**JOB["parties"]["partner"],
+                                                                     "output": str(elsewhere)}})
+    results = run_parties(tmp_path, job, "run")
+    for party, (_, err, code, seconds) in results.items():
+        assert code == 2 and "parties.partner.output" in err and seconds < 15, (party, err)
+    assert not list(elsewhere.iterdir())
+
+
+def test_local_paths_replace_the_job_files_without_changing_its_digest(tmp_path):
+    job = write_job(tmp_path)
+    base = load_job(job)
+    local = load_job(job, me="bank", local=LocalSettings(out_dir=tmp_path / "base", input=tmp_path / "b2.csv"))
+    assert local.digest == base.digest
+    assert local.parties["bank"].output == tmp_path / "base" / "out" / "bank"
+    assert local.parties["bank"].input == tmp_path / "b2.csv"
+    assert local.score["bank"].output == tmp_path / "base" / "out" / "bank" / "scores.csv"
+    with pytest.raises(ConfigurationError, match="--me"):
+        load_job(job, local=LocalSettings(input=tmp_path / "b2.csv"))
+    (tmp_path / "bank.csv").rename(tmp_path / "b2.csv")
+    _out, err = accord("run", job, "--out-dir", tmp_path / "base", cwd=tmp_path).communicate(timeout=300)
+    assert "cannot read" in err or "does not exist" in err  # simulation reads the job file's input
+    results = run_parties(tmp_path, job, "run", "--out-dir", tmp_path / "base",
+                          extra={"bank": ("--input", tmp_path / "b2.csv")})
+    assert results["bank"][2] == 0 and results["partner"][2] == 0, results["bank"][1]
+    assert (tmp_path / "base/out/bank/metrics.json").exists() and not (tmp_path / "out").exists()
+
+
+def test_secure_lr_gives_the_same_model_on_every_run(tmp_path):
+    job = write_job(tmp_path, models=[{"logistic_regression": {"epochs": 2, "batch_size": 64, "mpc": {"mode": "ot"}}}])
+    aucs = []
+    for _ in range(2):
+        _out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
+        aucs.append(json.loads((tmp_path / "out/bank/metrics.json").read_text())["logistic_regression"]["auc"])
+    # PSI returns the join in a random order; the pipeline sorts it by key, so mini-batches are the same.
+    # What remains is secure truncation's random rounding (about 1e-5 on a score; docs/ml.md).
+    assert aucs[0] == pytest.approx(aucs[1], abs=1e-3), err

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 import accord
-from accord.mpc.examples.logistic_regression import accuracy, make_data, train, train_plain
+from accord.mpc.examples.logistic_regression import make_data, train
+from tests.protocol.test_logistic_regression import accuracy, train_plain
 
 
 def _session(cluster: accord.Cluster, engine: str) -> Any:

@@ -9,37 +9,16 @@ import grpc
 import numpy as np
 import pytest
 
-from accord.errors import AuthenticationError, PeerAborted, PeerTimeout, PeerUnavailable
+from accord.errors import PeerAborted, PeerTimeout, PeerUnavailable
 from accord.net import codec
-from accord.net.grpc_link import GRPCLink, Peer
-from accord.net.tls import create_party_certificate
+from tests.integration.links import make_identities, make_pair, recv, send
 from tests.procs import free_ports
 from tests.tcp_proxy import CuttableProxy
 
 
 @pytest.fixture(scope="module")
 def identities():
-    return {p: create_party_certificate(p) for p in ("bank", "partner")}
-
-
-def make_pair(identities, *, ports=None, bank_sees_partner_at=None, connect_timeout=5.0, partner_trusts=None):
-    ports = ports or dict(zip(("bank", "partner"), free_ports(2)))
-    cert = {p: identities[p][1] for p in identities}
-    partner_addr = f"127.0.0.1:{bank_sees_partner_at or ports['partner']}"
-    bank = GRPCLink("bank", [Peer("partner", partner_addr, cert["partner"])], key_pem=identities["bank"][0],
-                    cert_pem=cert["bank"], listen=f"127.0.0.1:{ports['bank']}", connect_timeout=connect_timeout)
-    partner = GRPCLink("partner", [Peer("bank", f"127.0.0.1:{ports['bank']}", partner_trusts or cert["bank"])],
-                       key_pem=identities["partner"][0], cert_pem=cert["partner"],
-                       listen=f"127.0.0.1:{ports['partner']}", connect_timeout=connect_timeout)
-    return bank, partner, ports
-
-
-def send(link, to, value, key="k", session="s"):
-    link.send(to, session, key, codec.encode_parts(value))
-
-
-def recv(link, frm, key="k", session="s", timeout=20.0):
-    return codec.decode(link.recv(frm, session, key, timeout))
+    return make_identities()
 
 
 def test_messages_arrive_in_order_per_key_and_large_ones_stream(identities):
@@ -104,19 +83,6 @@ def test_a_resent_message_is_delivered_once(identities):
         assert bytes(partner.recv("bank", "s", "k", 1)) == bytes(payload)
         with pytest.raises(PeerTimeout):
             partner.recv("bank", "s", "k", 0.3)
-    finally:
-        bank.close()
-        partner.close()
-
-
-def test_a_certificate_other_than_the_listed_one_is_refused(identities):
-    _impostor_key, impostor_cert = create_party_certificate("bank")
-    bank, partner, _ = make_pair(identities, partner_trusts=impostor_cert, connect_timeout=2.0)
-    try:
-        with pytest.raises(AuthenticationError, match="partner"):
-            bank.wait_for_peers(timeout=3)
-        with pytest.raises(AuthenticationError, match="bank"):
-            partner.wait_for_peers(timeout=3)
     finally:
         bank.close()
         partner.close()

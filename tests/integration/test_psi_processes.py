@@ -68,7 +68,7 @@ def test_killing_a_party_mid_psi_fails_the_other_cleanly(tmp_path):
     bank = collect("bank", procs["bank"], timeout=60)
     elapsed = time.monotonic() - start
     assert bank.returncode != 0, bank.stdout
-    assert bank.result["error"] in ("PeerUnavailable", "PeerTimeout"), bank.result
+    assert bank.result["error"] == "PeerUnavailable", bank.result   # its port is closed: unreachable, not silent
     assert "partner" in bank.result["message"]
     assert elapsed < 20 + 10  # within the receive timeout (plus process teardown)
     assert not Path(outputs["bank"]).exists() and not Path(outputs["partner"]).exists()

@@ -64,7 +64,7 @@ def test_add_mul_trunc(engine, data):
     x, y = spu.share(cluster.party("a").put(xs)), spu.share(cluster.party("b").put(ys))
     total, prod = spu.run(lambda p, q: (p + q, p * q), x, y)
     assert np.max(np.abs(spu.reveal(total, to="a").get() - (xs + ys))) == 0
-    assert np.max(np.abs(spu.reveal(prod, to="a").get() - xs * ys)) <= 2.0**-12
+    assert np.max(np.abs(spu.reveal(prod, to="a").get() - xs * ys)) <= 2.0**-18 * (1 + 1e-5)
     halves = spu.reveal(spu.run(lambda p: p.trunc(1), x), to="b").get()
     assert np.max(np.abs(halves - xs / 2)) <= 2.0**-18
 
@@ -78,4 +78,4 @@ def test_matmul(engine, data):
     ys = _quantised(data.draw(arrays(np.float64, (k, n), elements=reals)))
     cluster, spu = _session(engine)
     x, y = spu.share(cluster.party("a").put(xs)), spu.share(cluster.party("b").put(ys))
-    assert np.max(np.abs(spu.reveal(x @ y, to="a").get() - xs @ ys)) <= 2.0**-12
+    assert np.max(np.abs(spu.reveal(x @ y, to="a").get() - xs @ ys)) <= 2.0**-18 * (1 + 1e-5)

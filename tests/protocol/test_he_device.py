@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import accord
+from accord.devices.he import THREAT_MODEL, send_ciphertexts
 from accord.errors import ConfigurationError, MalformedMessage
 from accord.he import SlotPacking
-from accord.he.device import THREAT_MODEL, send_ciphertexts
 from accord.runtime import protocol
 
 TEST_KEY = {"bits": 1024, "allow_insecure_key_size": True, "workers": 1}

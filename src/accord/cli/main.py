@@ -5,13 +5,32 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from accord.errors import AccordError, ConfigurationError
+
+# Where job-file outputs go when --out-dir is not given (default: the job file's directory).
+OUT_DIR_ENV = "ACCORD_OUT_DIR"
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds the job like Ctrl-C does, so peers are told and nothing partial is left."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(f"terminated by signal {signal.Signals(signum).name}")
+
+
+if TYPE_CHECKING:   # the commands import these lazily, so that `accord --help` starts fast
+    from accord.pipeline import JobSpec
+    from accord.runtime import Cluster, PartyObject, PartyTable
 
 
 class ProgressBar:
@@ -41,22 +60,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the process exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        # gRPC's C core logs every failed TLS handshake and reconnect to stderr, and reads this setting once,
+        # when grpc is imported (commands import it later); accord reports those failures itself.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
     except AccordError as exc:
+        _stop_workers()
         print(f"accord: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _stop_workers()
         print("accord: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        _stop_workers()
+        print("accord: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers() -> None:
+    """Kill the worker processes of a job that failed or was stopped (their results are not wanted)."""
+    workers = sys.modules.get("accord.he.workers")  # loaded only if the job used homomorphic encryption
+    if workers is not None:
+        workers.stop_all_pools()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accord", description="Compute across organisations on data that "
                                      "stays with its owner.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging, including gRPC's own")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="two parties in simulation: align their customer tables with PSI")
@@ -78,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     psi.add_argument("--with", dest="peer", default=None, help="the other party (default: the only other one)")
     psi.add_argument("--input", type=Path, required=True, help="this party's table (.csv or .parquet)")
     psi.add_argument("--on", required=True, help="key column(s), comma-separated")
-    psi.add_argument("--output", type=Path, default=None, help="where this party's result goes (.csv/.parquet)")
+    psi.add_argument("--output", type=Path, default=None,
+                     help="where this party's result goes (.csv/.parquet; its directory is created if missing)")
     psi.add_argument("--mode", choices=("join", "semi", "count"), default="join",
                      help="join: inner join rows at both (default); semi: own matching rows; count: size only")
     psi.add_argument("--to", default=None, help="receiving parties, comma-separated (default: both)")
@@ -102,6 +142,19 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--key", type=Path, default=None, help="this party's private key")
         cmd.add_argument("--timeout", type=float, default=None, help="seconds to wait for a silent peer")
         cmd.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
+        cmd.add_argument("--out-dir", type=Path, default=None,
+                         help=f"directory the job file's output paths must stay inside (default: ${OUT_DIR_ENV}, "
+                              "else the job file's directory)")
+        cmd.add_argument("--input", type=Path, default=None,
+                         help="this party's input, replacing the job file's (needs --me; not part of the job digest)")
+        cmd.add_argument("--output", type=Path, default=None,
+                         help="this party's output directory, replacing the job file's (needs --me)")
+        if name == "score":
+            cmd.add_argument("--scores", type=Path, default=None,
+                             help="the label holder's scores file, replacing the job file's (needs --me)")
+            cmd.add_argument("--model", action="append", default=None,
+                             help="score with this model of the job only, e.g. secureboost (repeat for several; "
+                                  "default: every model)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
     from accord.cli.tee import register as register_tee
@@ -154,40 +207,38 @@ def _certs(args: argparse.Namespace) -> int:
 
 def _psi(args: argparse.Namespace) -> int:
     import accord
+    from accord.pipeline.prepare import agree
 
     on = [c.strip() for c in args.on.split(",") if c.strip()]
-    with accord.Cluster.connect(args.cluster, me=args.me, job=args.job, key=args.key,
-                                timeout=args.timeout) as cluster:
+    peer = _psi_peer(args)
+    shared = {"command": "psi", "protocol": args.protocol, "mode": args.mode, "keys": len(on)}
+    with accord.Cluster.connect(args.cluster, me=args.me, job=args.job, key=args.key, timeout=args.timeout,
+                                agree=shared) as cluster:
         cluster.progress = ProgressBar(sys.stderr.isatty())
-        peers = [p for p in cluster.names if p != args.me]
-        peer = args.peer or (peers[0] if len(peers) == 1 else None)
-        if peer is None or peer not in peers:
-            raise ConfigurationError(f"name the other party with --with (one of {peers})")
         first, second = [p for p in cluster.names if p in (args.me, peer)]
-        tables = {p: (cluster.party(p).read_table(args.input) if p == args.me else cluster.party(p).remote_table())
-                  for p in (first, second)}
         to = [t.strip() for t in args.to.split(",")] if args.to else [first, second]
+        mine = agree(cluster, [first, second], "psi", lambda me: _psi_start(args, me, peer, on, to))[args.me]
+        tables = {p: cluster.party(p).put(mine) if p == args.me else cluster.party(p).remote_table()
+                  for p in (first, second)}
         a, b = tables[first], tables[second]
+        result: PartyObject
         if args.mode == "join":
-            if len(to) != 2:
-                raise ConfigurationError("--mode join gives both parties the join; use --mode semi for one receiver")
             result = dict(zip((first, second), accord.psi.align(a, b, on=on, protocol=args.protocol,
                                                                 threads=args.threads)))[args.me]
         elif args.mode == "semi":
             out = accord.psi.intersect(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
             result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
         else:
-            out = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
-            result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
+            counts = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
+            result = counts if not isinstance(counts, tuple) else dict(zip((first, second), counts))[args.me]
         if result.owner != args.me:
             print(f"{args.me}: this party receives no result (only the set sizes)")
         elif args.mode == "count":
             print(f"{args.me}: the intersection holds {result.get()} distinct keys")
         else:
-            if args.output is None:
-                raise ConfigurationError("--output is required to store this party's result")
-            result.to_csv(args.output)
-            print(f"{args.me}: {len(result)} rows written to {args.output}")
+            rows = cast("PartyTable", result)   # join and semi modes give this party's table
+            rows.to_csv(args.output)
+            print(f"{args.me}: {len(rows)} rows written to {args.output}")
         report = cluster.report()
         print(report)
         if args.report is not None:
@@ -195,22 +246,74 @@ def _psi(args: argparse.Namespace) -> int:
     return 0
 
 
-def _job_cluster(args: argparse.Namespace, spec: object) -> object:
+def _psi_peer(args: argparse.Namespace) -> str:
+    """The other party, from the cluster file, checked before connecting so mistakes fail at once."""
+    from accord.runtime.config import load_cluster_config
+
+    names = list(load_cluster_config(args.cluster).parties)
+    if args.me not in names:
+        raise ConfigurationError(f"party {args.me!r} is not in cluster file {args.cluster}; it lists {sorted(names)}")
+    peers = [p for p in names if p != args.me]
+    if args.peer == args.me:
+        raise ConfigurationError(f"--with names this party ({args.me!r}) itself; name the other party, one of {peers}")
+    peer = args.peer or (peers[0] if len(peers) == 1 else None)
+    if peer is None or peer not in peers:
+        raise ConfigurationError(f"name the other party with --with (one of {peers})")
+    return peer
+
+
+def _psi_start(args: argparse.Namespace, me: str, peer: str, on: list[str], to: list[str]) -> object:
+    """This party's checks before the PSI: options, output location and input; returns its table."""
+    from accord.data.tables import read_table
+    from accord.pipeline.checks import InputProblems, key_problems
+    from accord.pipeline.outputs import check_output_file
+
+    if not to or any(t not in (me, peer) for t in to):
+        raise ConfigurationError(f"--to must name {me!r}, {peer!r} or both, got {to}")
+    if args.protocol == "kkrt" and (args.mode == "count" or args.threads is not None):
+        raise ConfigurationError("--protocol kkrt cannot count privately (use ecdh) and takes no --threads")
+    if args.mode == "join" and len(to) != 2:
+        raise ConfigurationError("--mode join gives both parties the join; use --mode semi for one receiver")
+    if args.mode != "count" and me in to:
+        if args.output is None:
+            raise ConfigurationError("--output is required to store this party's result")
+        check_output_file(args.output, me)
+    table = read_table(args.input, party=me)
+    problems = key_problems(table, on, me)
+    if problems:
+        raise InputProblems(problems, party=me, source=str(args.input))
+    return table
+
+
+def _job(args: argparse.Namespace, command: str) -> JobSpec:
+    """The job file with this party's own settings (flags and environment; not part of the job digest)."""
+    from accord.pipeline.job import LocalSettings, load_job
+
+    if args.cluster is None and args.me is not None:
+        raise ConfigurationError("--me needs --cluster (without a cluster file every party is simulated here)")
+    if args.cluster is not None and args.me is None:
+        raise ConfigurationError("--cluster needs --me: the name of the party this process is")
+    out_dir = args.out_dir or (Path(os.environ[OUT_DIR_ENV]) if os.environ.get(OUT_DIR_ENV) else None)
+    if command == "run":
+        local = LocalSettings(out_dir=out_dir, input=args.input, output=args.output)
+    else:
+        local = LocalSettings(out_dir=out_dir, score_input=args.input, output=args.output, scores=args.scores)
+    return load_job(args.job, me=args.me, local=local)
+
+
+def _job_cluster(args: argparse.Namespace, spec: JobSpec) -> Cluster:
     import accord
 
     if args.cluster is None:
-        if args.me is not None:
-            raise ConfigurationError("--me needs --cluster (without a cluster file every party is simulated here)")
         return accord.Cluster.simulate(spec.participants, job=spec.name, timeout=args.timeout or 600)
-    if args.me is None:
-        raise ConfigurationError("--cluster needs --me: the name of the party this process is")
-    return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout)
+    return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout,
+                                  agree={"command": args.command, "job_file": spec.digest})
 
 
 def _run(args: argparse.Namespace) -> int:
-    from accord.pipeline import load_job, train_job
+    from accord.pipeline import train_job
 
-    spec = load_job(args.job)
+    spec = _job(args, "run")
     with _job_cluster(args, spec) as cluster:
         cluster.progress = ProgressBar(sys.stderr.isatty())
         summary = train_job(cluster, spec)
@@ -222,19 +325,20 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from accord.pipeline import load_job, score_job
+    from accord.pipeline import score_job
 
-    spec = load_job(args.job)
+    spec = _job(args, "score")
     with _job_cluster(args, spec) as cluster:
         cluster.progress = ProgressBar(sys.stderr.isatty())
-        rows = score_job(cluster, spec)
+        rows = score_job(cluster, spec, args.model)
         if rows is not None:
-            print(f"{spec.label_party}: scored {rows} rows")
+            print(f"{spec.label_party}: scored {rows} rows with {', '.join(args.model or [k for k, _ in spec.models])}"
+                  f"; scores in {spec.score[spec.label_party].output}")
         _finish(cluster, args)
     return 0
 
 
-def _finish(cluster: object, args: argparse.Namespace) -> None:
+def _finish(cluster: Cluster, args: argparse.Namespace) -> None:
     report = cluster.report()
     print(report)
     if args.report is not None:

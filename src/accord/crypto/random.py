@@ -61,7 +61,7 @@ class Rng:
             self.fill(out)
             return out
         buf = np.empty(n + 15, dtype=np.uint8)
-        self._enc.update_into(_ZEROS[:n], buf)
+        self._enc.update_into(_ZEROS[:n], buf.data)
         return buf[:n]
 
     def fill(self, out: np.ndarray) -> None:
@@ -72,7 +72,7 @@ class Rng:
         """
         if out.dtype != np.uint8 or not out.flags.c_contiguous:
             raise ValueError("fill needs a C-contiguous uint8 array")
-        view = memoryview(out.reshape(-1))
+        view = out.reshape(-1).data
         n = len(view)
         # update_into needs block_size - 1 spare bytes after its output, so the last 16 bytes go through update.
         head = max(0, n - 16)

@@ -10,6 +10,7 @@ certificate from the job file. Every call has a deadline.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 from concurrent import futures
 
 import grpc
@@ -28,7 +29,7 @@ class BrokerServer:
                  trusted_clients: Sequence[bytes], listen: str) -> None:
         if not trusted_clients:
             raise ConfigurationError("a broker needs at least one trusted runner certificate")
-        methods = {step.value: grpc.unary_unary_rpc_method_handler(
+        methods: dict[str, grpc.RpcMethodHandler] = {step.value: grpc.unary_unary_rpc_method_handler(
             lambda request, context, fn=fn: fn(request)) for step, fn in handlers.items()}
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="accord-broker"),
                                    options=[("grpc.max_receive_message_length", _MAX_MESSAGE),
@@ -68,8 +69,8 @@ class BrokerClient:
     def call(self, step: Step, request: bytes) -> bytes:
         """One request and its reply, or a :class:`TransportError` naming the owner."""
         try:
-            return self._channel.unary_unary(f"/{SERVICE}/{step.value}")(request, timeout=self.timeout,
-                                                                         wait_for_ready=True)
+            method: Any = self._channel.unary_unary(f"/{SERVICE}/{step.value}")  # raw bytes in and out
+            return cast(bytes, method(request, timeout=self.timeout, wait_for_ready=True))
         except grpc.RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
             where = f"broker of {self.owner!r} at {self.address} ({step.value})"

@@ -9,7 +9,7 @@
 [2, 1]
 
 See :mod:`accord.he.paillier` for the scheme and its assumptions, :mod:`accord.he.packing` for
-packing, :mod:`accord.he.device` for the driver-level API (``cluster.he(key_owner=...)``) and
+packing, :mod:`accord.devices.he` for the driver-level API (``cluster.he(key_owner=...)``) and
 :mod:`accord.he.ckks` for approximate arithmetic on reals.
 """
 

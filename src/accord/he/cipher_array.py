@@ -27,7 +27,7 @@ for every ciphertext a non-owner sends.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from gmpy2 import mpz
@@ -130,7 +130,7 @@ class CipherArray(_Ciphertexts):
 
     def reshape(self, *shape: int | tuple[int, ...]) -> CipherArray:
         """The same ciphertexts in another shape (as ``numpy.reshape``)."""
-        new = self._positions().reshape(*shape)
+        new = self._positions().reshape(shape[0] if len(shape) == 1 else cast("tuple[int, ...]", shape))
         return self._like(list(self.values), new.shape, fresh=self.fresh)
 
     def ravel(self) -> CipherArray:

@@ -23,7 +23,7 @@ plaintext operands (for ``x * w`` it includes ``e_x * w``, and the owner can kno
 offers no noise flooding, so the key owner may learn more about those operands than the approximate
 result shows. Use CKKS only where the key owner may learn the operands, and Paillier (whose
 re-randomisation is exact) otherwise; for the same reason CKKS is not offered through
-:class:`~accord.he.device.HEDevice`. Decrypted CKKS values must not be shown to parties that hold
+:class:`~accord.devices.he.HEDevice`. Decrypted CKKS values must not be shown to parties that hold
 ciphertexts under the same key (Li and Micciancio, EUROCRYPT 2021).
 """
 

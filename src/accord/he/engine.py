@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gmpy2 import mpz
@@ -176,7 +176,7 @@ class Paillier:
             if values is None:
                 raise bad(f"data is not a uint8 array of shape ({count}, {width})")
             self.public_key.check_ciphertexts(values, party=party, step=step)
-            return CipherArray(self, list(values), tuple(shape), frac, bound)
+            return CipherArray(self, list(values), tuple(shape), cast(int, frac), cast(int, bound))  # checked above
         try:
             layout = SlotPacking.from_wire(value.get("layout"))
             per_ct, terms = value.get("per_ciphertext"), value.get("terms")

@@ -42,7 +42,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from accord.crypto.random import Rng
-from accord.errors import ConfigurationError, CryptoError
+from accord.errors import ConfigurationError, CryptoError, MalformedMessage
 from accord.he._fixed_base import FixedBaseTable, crt_pair, exponent_digits, is_probable_prime
 
 DEFAULT_KEY_BITS = 2048
@@ -152,7 +152,7 @@ class PaillierPublicKey:
         Each costs one 2048-bit exponentiation modulo n² (about 9 ms for a 2048-bit key); ``threads``
         run them in parallel (gmpy2 releases the GIL inside ``powmod_base_list``).
         """
-        bases = []
+        bases: list[mpz] = []
         while len(bases) < count:
             s = mpz(rng.below(int(self.n)))
             if s > 1 and gmpy2.gcd(s, self.n) == 1:
@@ -166,8 +166,6 @@ class PaillierPublicKey:
         A non-unit (sharing a factor with ``n``) is never produced by encryption and would make
         homomorphic subtraction fail; rejecting it here names the peer instead.
         """
-        from accord.errors import MalformedMessage
-
         nsq, n = self.nsq, self.n
         for i, c in enumerate(values):
             if not 0 < c < nsq or gmpy2.gcd(c, n) != 1:
@@ -183,7 +181,6 @@ class PaillierPublicKey:
     def from_wire(cls, value: Any, *, party: str | None = None, step: str = "public key",
                   allow_insecure_key_size: bool = False) -> PaillierPublicKey:
         """Parse and check a key a peer sent (:class:`~accord.errors.MalformedMessage` names the peer)."""
-        from accord.errors import MalformedMessage
 
         def bad(why: str) -> MalformedMessage:
             return MalformedMessage(f"party {party!r} sent an invalid Paillier public key: {why}", party=party,

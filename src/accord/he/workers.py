@@ -11,6 +11,11 @@ blobs), pickled by :mod:`concurrent.futures` between its own processes; nothing 
 is unpickled. Workers are started with the ``spawn`` method, which is safe in processes that already
 run gRPC threads.
 
+Workers never outlive their job: :meth:`WorkerPool.close` with ``now=True`` (and
+:func:`stop_all_pools`, which the ``accord`` command calls when a job fails, is interrupted or is
+terminated) kills them without waiting for their tasks, workers ignore the terminal's SIGINT (their
+parent decides when they stop), and a worker whose parent died anyway (SIGKILL) exits within a second.
+
 Large byte arguments travel through shared memory, copied by the calling thread before it starts its
 own share: the executor's feeder thread needs the GIL for every pipe write, and while the calling
 thread computes, a 25 MB argument took 1.8 s to arrive instead of 0.09 s.
@@ -22,21 +27,32 @@ import concurrent.futures
 import itertools
 import multiprocessing
 import os
+import signal
 import threading
+import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gmpy2 import mpz
 
 from accord.he import _kernels
+from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
 
 # Below this many microseconds of estimated work, a batch runs in the calling process only.
 PARALLEL_THRESHOLD_US = 50_000
 # Byte arguments at least this long go to workers through shared memory.
 SHARED_MEMORY_BYTES = 1 << 20
+# How often a worker checks that its parent is alive (seconds).
+PARENT_POLL_SECONDS = 0.5
+# Seconds to wait for a killed worker to be reaped.
+KILL_WAIT_SECONDS = 5.0
+
+# Pools of this process that have started workers (a weak set: a collected pool's workers stop with it).
+_LIVE: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ class SharedBlob:
         """A private copy of the bytes."""
         segment = SharedMemory(name=self.name)
         try:
-            return bytes(segment.buf[: self.size])
+            return bytes(cast(memoryview, segment.buf)[: self.size])   # None only after close()
         finally:
             segment.close()
 
@@ -87,7 +103,9 @@ class WorkerPool:
         with self._lock:
             if self._executor is None:
                 self._executor = concurrent.futures.ProcessPoolExecutor(
-                    self.size - 1, mp_context=multiprocessing.get_context("spawn"))
+                    self.size - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                    initargs=(os.getpid(),))
+                _LIVE.add(self)
             return self._executor
 
     def parts(self, items: int, cost_us: float) -> int:
@@ -118,12 +136,26 @@ class WorkerPool:
                 segment.close()
                 segment.unlink()
 
-    def close(self) -> None:
-        """Stop the worker processes (they are restarted if the pool is used again)."""
+    def close(self, *, now: bool = False) -> None:
+        """Stop the worker processes (they are restarted if the pool is used again).
+
+        With ``now``, kill them at once instead of letting running tasks finish (a failed job's
+        results are not wanted).
+        """
         with self._lock:
             executor, self._executor = self._executor, None
-        if executor is not None:
+        if executor is None:
+            return
+        if not now:
             executor.shutdown(wait=True, cancel_futures=True)
+            return
+        # ProcessPoolExecutor has no public way to stop busy workers before Python 3.14's terminate_workers().
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(KILL_WAIT_SECONDS)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -132,12 +164,30 @@ class WorkerPool:
         self.close()
 
 
+def stop_all_pools() -> None:
+    """Kill the worker processes of every pool in this process (its job failed or was told to stop)."""
+    for pool in list(_LIVE):
+        pool.close(now=True)
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: leave SIGINT to the parent, and exit if the parent dies without stopping us."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="accord-parent-watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
 def _share(arg: Any, segments: list[SharedMemory]) -> Any:
     if not isinstance(arg, bytes) or len(arg) < SHARED_MEMORY_BYTES:
         return arg
     segment = SharedMemory(create=True, size=len(arg))
     segments.append(segment)
-    segment.buf[: len(arg)] = arg
+    cast(memoryview, segment.buf)[: len(arg)] = arg
     return SharedBlob(segment.name, len(arg))
 
 
@@ -158,8 +208,6 @@ _KEYS: dict[tuple[int, ...], Any] = {}
 
 
 def _key(spec: tuple[int, ...]) -> Any:
-    from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
-
     key = _KEYS.get(spec)
     if key is None:
         if len(_KEYS) > 8:

@@ -23,7 +23,7 @@ the label holder regress the partner's columns out of a few epochs' scores.)
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ import pandas as pd
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import encode
 from accord.ml._checks import binary_labels, build_params, read_part, write_json
+from accord.ml.metrics import evaluate as evaluate_scores
 from accord.mpc.approximations import mixed_products, sigmoid, softplus
-from accord.mpc.functions import sign_bits
 from accord.mpc.session import MPC, SecretArray
-from accord.mpc.tensor import Shared, concatenate
+from accord.mpc.tensor import Shared, concatenate, sign_bits
 from accord.runtime.cluster import PartyObject
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -302,7 +302,8 @@ class LogisticRegression:
         batches = [(s, min(s + p.batch_size, len(train))) for s in range(0, len(train), p.batch_size)]
         w = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
         total = spu.share(cluster.party(self.active).put(np.zeros(n_features + 1)), kind="fixed")
-        best_w, state, averaged = w, [], 0
+        state: list[SecretArray] = []   # best loss, best weights, epochs since (secret), once validated
+        best_w, averaged = w, 0
         for epoch in range(p.epochs):
             self.epochs_run = epoch + 1
             average = p.average and epoch >= p.epochs // 2
@@ -342,8 +343,6 @@ class LogisticRegression:
 
     def evaluate(self, features: Sequence[PartyObject], label: PartyObject, threshold: float = 0.5) -> PartyObject:
         """AUC, KS, Gini, precision and recall at the label holder only."""
-        from accord.ml.metrics import evaluate as evaluate_scores
-
         scores = self.predict(features)
         return self.label.cluster.party(self.active).apply(
             lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)
@@ -370,7 +369,7 @@ class LogisticRegression:
                     self.label.cluster.record_output(party, str(path.resolve()))
 
     @classmethod
-    def load(cls, engine: MPC, directory: str | os.PathLike[str] | dict[str, str | os.PathLike[str]],
+    def load(cls, engine: MPC, directory: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]],
              label_party: str) -> LogisticRegression:
         """The model saved by :meth:`save`, into the MPC session ``engine`` (same parties and mode)."""
         cluster = engine.cluster
@@ -380,7 +379,7 @@ class LogisticRegression:
         if engine.dealer:  # the dealer holds no share of anything
             shares[engine.dealer] = cluster.party(engine.dealer).put(None)
         for party in engine.parties:
-            where = Path(directory[party] if isinstance(directory, dict) else directory) / f"{party}.lr.json"
+            where = Path(directory[party] if isinstance(directory, Mapping) else directory) / f"{party}.lr.json"
             part = cluster.party(party).apply(lambda path=where, name=party: read_part(path, name, "accord.lr.v1"))
             if part.is_local:
                 shape = tuple(part.get()["shape"])

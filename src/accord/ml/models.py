@@ -22,7 +22,7 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ class SecureBoost:
                     self.cluster.record_output(party, str(path.resolve()))
 
     @classmethod
-    def load(cls, cluster: Cluster, directory: str | os.PathLike[str] | dict[str, str | os.PathLike[str]],
+    def load(cls, cluster: Cluster, directory: str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]],
              label_party: str, parties: Sequence[str]) -> SecureBoost:
         """The model saved by :meth:`save`; each hosted party reads only its own part.
 
@@ -122,7 +122,7 @@ class SecureBoost:
         """
         model = cls(cluster.party(label_party).put(None))
         for party in parties:
-            where = Path(directory[party] if isinstance(directory, dict) else directory)
+            where = Path(directory[party] if isinstance(directory, Mapping) else directory)
             model.parts[party] = cluster.party(party).apply(
                 lambda name=party, path=where / f"{party}.secureboost.json": _read_part(path, name))
         return model

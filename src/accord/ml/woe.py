@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accord.devices.he import setup_paillier
 from accord.errors import InputError, MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
-from accord.he.device import setup_paillier
 from accord.he.packing import SlotPacking
 from accord.ml._checks import binary_labels, build_params, check_bin_counts
 from accord.ml.binning import WOETable, assign_bins, bin_counts, chi_merge, quantile_edges, woe_iv
@@ -232,15 +232,15 @@ def woe_binning(ctx: Context, table: pd.DataFrame, label: Any, active: str, para
     if not isinstance(reply, list) or len(reply) != len(columns):
         raise MalformedMessage(f"party {active!r} sent malformed WOE tables", party=active, step="woe")
     for name, e, entry in zip(columns, edges, reply):
-        starts, woe = (entry.get("starts"), entry.get("woe")) if isinstance(entry, dict) else (None, None)
-        if (not isinstance(starts, np.ndarray) or starts.dtype != np.int64 or not isinstance(woe, np.ndarray)
-                or woe.shape != (len(starts) + 1,) or (len(starts) and (starts.min() < 1 or starts.max() > len(e)))):
+        cuts, values = (entry.get("starts"), entry.get("woe")) if isinstance(entry, dict) else (None, None)
+        if (not isinstance(cuts, np.ndarray) or cuts.dtype != np.int64 or not isinstance(values, np.ndarray)
+                or values.shape != (len(cuts) + 1,) or (len(cuts) and (cuts.min() < 1 or cuts.max() > len(e)))):
             raise MalformedMessage(f"party {active!r} sent a malformed WOE table for {name!r}", party=active,
                                    step="woe")
         iv = entry.get("iv")
         if not isinstance(iv, float):
             raise MalformedMessage(f"party {active!r} sent a malformed IV for {name!r}", party=active, step="woe")
-        part.columns[name] = WOEColumn(e[starts - 1], woe, iv)
+        part.columns[name] = WOEColumn(e[cuts - 1], values, iv)
     return part
 
 

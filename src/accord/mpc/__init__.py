@@ -6,9 +6,9 @@
 see :mod:`accord.mpc.session` and docs/mpc.md.
 """
 
-from accord.mpc.functions import absolute, amax, amin, argmax, argmin, equal, maximum, minimum, sign_bits, where
+from accord.mpc.functions import amax, amin, argmax, argmin, maximum, minimum, where
 from accord.mpc.session import MPC, SecretArray
-from accord.mpc.tensor import Shared, concatenate
+from accord.mpc.tensor import Shared, absolute, concatenate, equal, sign_bits
 
 __all__ = ["MPC", "SecretArray", "Shared", "absolute", "amax", "amin", "argmax", "argmin", "concatenate", "equal",
            "maximum", "minimum", "sign_bits", "where"]

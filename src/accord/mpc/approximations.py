@@ -5,26 +5,30 @@ fit evaluated as a polynomial (powers by ``ceil(log2 degree)`` batched multiplic
 truncation for the whole sum), in the spirit of CrypTen (Knott et al., NeurIPS 2021) and SecureML,
 but with error bounds checked over the whole stated domain:
 
-=============  =========================  ==========================================================
-function       domain                     method and worst-case error (fixed point, 18 frac bits)
-=============  =========================  ==========================================================
-sigmoid        all reals                  clip ``|x|`` to 8 (three sign bits), degree-7 fit; abs err
-                                          below 5e-4 (saturation at |x| = 8 contributes 3.4e-4)
-softplus       all reals                  ``max(x, 0) + ln(1 + e^-|x|)``, same clipping, degree-8
-                                          fit of the second term; abs err below 4e-4 (saturation
-                                          contributes 3.4e-4)
-exp            ``|x| < 10.7``             ``2^(x log2 e)``: integer part by truncation, its 5 bits,
-                                          ``2^int`` by a product tree, ``2^frac`` degree 4; rel err
-                                          below 2e-4 plus output rounding (2^-frac absolute)
-reciprocal     ``2^-12 <= |x| < 2^20``    normalise by comparisons against powers of two, 3 Newton
-                                          steps; rel err below 1e-6 plus output rounding
-log            ``2^-12 <= x < 2^20``      same normalisation, ``ln m`` degree 6 on [1, 2)
-sqrt           ``0 <= x < 2^20``          normalise by powers of four, degree-7 fit on [1, 4)
-=============  =========================  ==========================================================
+=============  ==============================  =================================================
+function       domain at ``f`` fraction bits   method and error (``|err| <= rel |f(x)| + abs``)
+=============  ==============================  =================================================
+sigmoid        all that ``share()`` accepts    clip ``|x|`` to 8 (three sign bits), degree-7 fit;
+                                               abs ``5e-4 + 2^(1-f)`` (saturation costs 3.4e-4)
+softplus       all that ``share()`` accepts    ``max(x, 0) + ln(1 + e^-|x|)``, same clipping,
+                                               degree-8 fit of the second term; abs ``3e-4 +
+                                               2^(1-f)``
+exp            ``|x| < 10.74``                 ``2^(x log2 e)``: integer part by truncation, its 5
+                                               bits, ``2^int`` by a product tree, ``2^frac``
+                                               degree 4; rel ``1.5e-4 + 6 2^-f``, abs ``2^-f``
+reciprocal     ``2^-12 <= |x| < 2^hi``         normalise by comparisons against powers of two, 3
+                                               Newton steps; rel ``3 2^-f``, abs ``2^-f``
+log            ``2^-12 <= x < 2^hi``           same normalisation, ``ln m`` degree 6 on [1, 2);
+                                               abs ``1.5e-6 + 4 2^-f``
+sqrt           ``0 <= x < 2^hi``               normalise by powers of four, degree-7 fit on [1, 4);
+                                               rel ``7.5e-6 + 3 2^-f``, abs ``2^-f``
+=============  ==============================  =================================================
 
-Relative accuracy of small outputs (``exp(-10)``, ``1/1000``) is limited by the output's fractional
-bits: use a session with more of them (e.g. ``frac=26``) when that matters. Inputs outside a
-function's domain give wrong results (the values are secret, so they cannot be checked).
+``2^hi = min(2^30, 2^(62 - 2f))`` (:func:`exponent_range`): from 16 fractional bits on, every value
+``share()`` accepts. The errors were measured from 8 to 28 bits (docs/mpc.md). Relative accuracy of
+small outputs (``exp(-10)``, ``1/1000``) is limited by the output's fractional bits: use a session
+with more of them (e.g. ``frac=26``) when that matters. Inputs outside a function's domain give wrong
+results (the values are secret, so they cannot be checked).
 """
 
 from __future__ import annotations
@@ -36,11 +40,18 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.polynomial import chebyshev, polynomial
 
-from accord.math.fixed import encode
-from accord.mpc.functions import bit_slices, sign_bits
-from accord.mpc.tensor import Machine, Shared, concatenate
+from accord.math.fixed import MAX_TRUNC_BITS, encode
+from accord.mpc.tensor import Machine, Shared, bit_slices, concatenate, sign_bits
 
-RECIPROCAL_RANGE = (-12, 20)
+
+def exponent_range(frac: int) -> tuple[int, int]:
+    """``(lo, hi)``: :func:`reciprocal` and :func:`log` take ``2^lo <= |x| < 2^hi`` at ``frac`` bits.
+
+    ``hi`` is the bound :func:`~accord.math.fixed.encode` puts on shared inputs (``2^(62 - 2 frac)``),
+    so every value ``share()`` accepts is below it, but at most 2^30: the normalised value is truncated
+    by ``hi`` bits in one step, and :func:`sqrt` needs ``hi`` even (the cap binds below 16 bits).
+    """
+    return -12, min(MAX_TRUNC_BITS - 1, 62 - 2 * frac)
 
 
 @functools.cache
@@ -131,7 +142,7 @@ def _raw_concat(m: Machine, raws: Sequence[object]) -> object:
 
 
 def sigmoid(x: Shared) -> Shared:
-    """The logistic function ``1 / (1 + exp(-x))``, absolute error below 5e-4 everywhere (17 rounds in 2PC).
+    """The logistic function ``1 / (1 + exp(-x))``, absolute error ``5e-4 + 2^(1-frac)`` (17 rounds in 2PC).
 
     One batched sign extraction gives ``lo = [x < -8]``, ``s = [x < 0]`` and ``hi = [x < 8]``. Then
     ``x (hi + lo - 2 s)`` is ``|x|`` inside [-8, 8] and 0 outside, so one multiplication by a secret
@@ -168,7 +179,7 @@ def sigmoid(x: Shared) -> Shared:
 
 
 def softplus(x: Shared) -> Shared:
-    """``ln(1 + e^x)``, absolute error below 4e-4 everywhere (16 rounds in 2PC).
+    """``ln(1 + e^x)``, absolute error ``3e-4 + 2^(1-frac)`` everywhere (16 rounds in 2PC).
 
     The logistic loss of a score ``z`` for label ``y`` is ``softplus((1 - 2y) z)``, and this form stays
     accurate under fixed point where ``-ln(sigmoid(z))`` does not (the log of a small approximated
@@ -214,7 +225,7 @@ def _raw_powers(m: Machine, u: object, n: int, degree: int, shift: int) -> list[
 
 
 def exp(x: Shared) -> Shared:
-    """``e^x`` for ``|x| < 10.7``: relative error below 2e-4 plus output rounding (15 rounds in 2PC).
+    """``e^x`` for ``|x| < 10.74``: relative error ``1.5e-4 + 6 2^-frac`` plus one unit (15 rounds in 2PC).
 
     ``y = x log2(e) + 15.5`` lies in [0, 31). Probabilistic truncation gives ``k`` equal to ``floor(y)``
     or one more, so ``r = y - k`` lies in (-1, 1) and ``2^(r - 1/2)`` is fitted there (degree 4, relative
@@ -253,7 +264,7 @@ def _weights(onehot: Shared, values: Sequence[int]) -> Shared:
 
 
 def reciprocal(x: Shared) -> Shared:
-    """``1 / x`` for ``2^-12 <= |x| < 2^20``: 3 Newton steps from a linear start on the normalised value.
+    """``1 / x`` for ``2^-12 <= |x| < 2^hi`` (:func:`exponent_range`): 3 Newton steps from a linear start.
 
     With ``2^j <= |x| < 2^(j+1)`` found by comparisons, ``m = |x| 2^-j`` in [1, 2), ``y0 = 1.4571 - m/2``
     (relative error below 0.09) and ``y <- y (2 - m y)`` three times (error below 1e-8).
@@ -261,7 +272,7 @@ def reciprocal(x: Shared) -> Shared:
     x = x.astype("fixed")
     sign = 1 - 2 * sign_bits(x)
     a = x * sign
-    lo, hi = RECIPROCAL_RANGE
+    lo, hi = exponent_range(x.m.frac)
     scale = _weights(_onehot(a, range(lo, hi), 1), [2 ** (hi - j) for j in range(lo, hi)]).reshape(x.shape)
     m = (a * scale).trunc(hi)
     y = 1.4571 - 0.5 * m
@@ -271,20 +282,29 @@ def reciprocal(x: Shared) -> Shared:
 
 
 def log(x: Shared) -> Shared:
-    """Natural logarithm for ``2^-12 <= x < 2^20``: ``j ln 2 + ln m`` with ``m = x 2^-j`` in [1, 2)."""
+    """Natural logarithm for ``2^-12 <= x < 2^hi``: ``j ln 2 + ln m`` with ``m = x 2^-j`` in [1, 2).
+
+    ``ln 2`` carries 12 bits more than the session, so ``j ln 2`` (``|j| <= 31``) is rounded once.
+    """
     x = x.astype("fixed")
-    lo, hi = RECIPROCAL_RANGE
+    frac = x.m.frac
+    lo, hi = exponent_range(frac)
     onehot = _onehot(x, range(lo, hi), 1)
     scale = _weights(onehot, [2 ** (hi - j) for j in range(lo, hi)]).reshape(x.shape)
     m = (x * scale).trunc(hi)
     j = _weights(onehot, list(range(lo, hi))).reshape(x.shape)
-    return polyval(2 * m - 3.0, _fit("ln", 6)) + j * math.log(2.0)
+    j_ln2 = (j * np.int64(round(math.log(2.0) * 2.0 ** (frac + 12))))._new_kind("fixed").trunc(12)
+    return polyval(2 * m - 3.0, _fit("ln", 6)) + j_ln2
 
 
 def sqrt(x: Shared) -> Shared:
-    """Square root for ``0 <= x < 2^20``: ``2^j sqrt(m)`` with ``m = x 4^-j`` in [1, 4); ``sqrt(0) = 0``."""
+    """Square root for ``0 <= x < 2^hi``: ``2^j sqrt(m)`` with ``m = x 4^-j`` in [1, 4); ``sqrt(0) = 0``.
+
+    The powers of four start at or below ``2^-frac``, so every positive encodable value is normalised.
+    """
     x = x.astype("fixed")
-    lo, hi = RECIPROCAL_RANGE[0] // 2, RECIPROCAL_RANGE[1] // 2
+    frac = x.m.frac
+    lo, hi = -max(1, (frac + 1) // 2), exponent_range(frac)[1] // 2
     onehot = _onehot(x, range(lo, hi), 2)
     m = (x * _weights(onehot, [4 ** (hi - j) for j in range(lo, hi)]).reshape(x.shape)).trunc(2 * hi)
     root = polyval(m * (2.0 / 3.0) - 5.0 / 3.0, _fit("sqrt", 7))

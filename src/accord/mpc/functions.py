@@ -1,37 +1,17 @@
-"""Comparisons, selection and reductions on secret arrays, built from the engines' bit extraction.
+"""Selection and reductions on secret arrays: where, maximum / minimum, amax / amin, argmax / argmin.
 
-Each comparison is the sign bit of a difference (:func:`sign_bits`): 7 rounds of the carry tree plus
-one to convert the bit to an additive share (the 3-party engine adds one round to re-share), about
-46 bytes per element from each computing party.
+They are built on the comparisons of :mod:`accord.mpc.tensor`: ``a < b`` is the sign bit of
+``a - b`` (:func:`~accord.mpc.tensor.sign_bits`), 7 rounds of the carry tree plus one to convert the
+bit to an additive share (the 3-party engine adds one round to re-share), about 46 bytes per element
+from each computing party.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
+from accord.math.ring import to_ring
 from accord.mpc.tensor import Shared, concatenate
-
-
-def sign_bits(x: Shared) -> Shared:
-    """``x < 0`` as a secret boolean (the top bit of the two's-complement encoding)."""
-    raw = x.m.engine.bits(x.m.sub("lt"), x.raw, x.shape, [63])
-    return Shared(x.m, raw, (1, *x.shape), "bool").reshape(x.shape)
-
-
-def bit_slices(x: Shared, positions: Sequence[int]) -> Shared:
-    """Secret 0/1 integers of the bits of ``x``'s encoding at ``positions``; shape ``(len(positions),) + shape``."""
-    raw = x.m.engine.bits(x.m.sub("bits"), x.raw, x.shape, list(positions))
-    return Shared(x.m, raw, (len(positions), *x.shape), "int")
-
-
-def equal(a: Shared, b: object) -> Shared:
-    """``a == b``: neither ``a - b < 0`` nor ``b - a < 0`` (one batched sign extraction)."""
-    d = a - b
-    both = sign_bits(concatenate([d.flatten(), (-d).flatten()]))
-    n = d.size
-    return (1 - both[:n] - both[n:])._new_kind("bool").reshape(d.shape)
 
 
 def where(cond: Shared, a: object, b: object) -> Shared:
@@ -40,12 +20,6 @@ def where(cond: Shared, a: object, b: object) -> Shared:
         diff = a - b if isinstance(a, Shared) else -(b - a)  # type: ignore[operator]
         return cond * diff + b if isinstance(b, Shared) else cond * diff + np.asarray(b)
     return cond * (np.asarray(a) - np.asarray(b)) + np.asarray(b)
-
-
-def absolute(x: Shared) -> Shared:
-    """``|x|``: ``x * (1 - 2 [x < 0])``."""
-    s = sign_bits(x)
-    return x * (1 - 2 * s)
 
 
 def maximum(a: Shared, b: Shared) -> Shared:
@@ -89,8 +63,6 @@ def _reduce(x: Shared, axis: int, largest: bool, with_index: bool) -> tuple[Shar
 
 
 def _const(like: Shared, value: np.ndarray) -> Shared:
-    from accord.math.ring import to_ring
-
     raw = like.m.engine.public(to_ring(np.asarray(value, dtype=np.int64)))
     return Shared(like.m, raw, np.shape(value), "int")
 

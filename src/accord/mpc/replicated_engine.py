@@ -35,7 +35,6 @@ from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, expect_array
 from accord.mpc.preprocessing.dealer_provider import SeededProvider
 from accord.mpc.protocols import arithmetic, binary
-from accord.mpc.sharing import split_replicated as _split
 from accord.runtime.context import Context
 
 THREAT_MODEL = (
@@ -45,7 +44,7 @@ THREAT_MODEL = (
 HELPER_MODEL = "P2 deals to P0 and P1 from shared PRF keys (part of the 3-party honest-majority model)"
 _KEY = 16
 
-Raw = tuple[np.ndarray, np.ndarray] | None
+Raw = tuple[np.ndarray, np.ndarray]   # every party of a replicated session holds a pair (no dealer)
 
 
 class ReplicatedEngine:
@@ -101,7 +100,7 @@ class ReplicatedEngine:
     # ------------------------------------------------------------------------------ local
     def local(self, fn: Callable[..., np.ndarray], *raws: Raw) -> Raw:
         """Apply a linear or structural map to each of the two components."""
-        return tuple(fn(*(r[c] for r in raws)) for c in range(2))
+        return fn(*(r[0] for r in raws)), fn(*(r[1] for r in raws))
 
     def add_public(self, raw: Raw, value: np.ndarray) -> Raw:
         """Add a public value to component 0 (held by P0 in slot 0 and by P2 in slot 1)."""
@@ -136,10 +135,7 @@ class ReplicatedEngine:
             # Party o+1 holds (x_{o+1}, x_{o+2}) and its own key is k_{o+1}; party o+2 holds (x_{o+2}, x_o)
             # and its next key is k_o.
             return (own.uint64(shape), got) if rel == 1 else (got, nxt.uint64(shape))
-        if ctx.me == owner:
-            for i, pair in enumerate(_split(value, ctx.rng)):
-                ctx.send(self.computing[i], pair, "share")
-            return None
+        # An owner outside the session holds no engine: it splits and sends (accord.mpc.session._share_body).
         pair = expect_array(ctx.recv(owner, "share"), peer=owner, step=f"{ctx.path}/share", shape=(2, *shape),
                             dtype=DTYPE)
         return (pair[0], pair[1])

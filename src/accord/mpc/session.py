@@ -26,6 +26,8 @@ import numpy as np
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import DEFAULT_FRAC, check_frac, decode, encode, encode_int
 from accord.math.ring import to_signed
+from accord.mpc.approximations import divide, reciprocal
+from accord.mpc.setup import engine_spec, setup_engine
 from accord.mpc.sharing import split_additive, split_replicated
 from accord.mpc.tensor import KINDS, Machine, Shared, check_party_value
 from accord.runtime.cluster import Cluster, PartyObject
@@ -86,8 +88,6 @@ class MPC:
                 _check_insecure_opt_in(cluster, self.parties, allow_insecure_test_mode)
             self.dealer = dealer
         self.participants = self.parties + ((self.dealer,) if self.dealer else ())
-        from accord.mpc.setup import engine_spec, setup_engine
-
         self.engine_name, self.threat_model = engine_spec(self.mode)
         self._protocols: dict[str, Callable[..., Any]] = {}
         setup = self._protocol("setup", _setup_body)
@@ -147,7 +147,7 @@ class MPC:
             it = iter(shared)
             return fn(*[next(it) if isinstance(a, SecretArray) else a for a in args])
 
-        proto = self._protocol(name or getattr(fn, "__name__", "run"), _run_body)
+        proto = self._protocol(name or str(getattr(fn, "__name__", "run")), _run_body)
         inputs = {p: (self._engines[p], self.frac, call, metas, *[s.shares[p] for s in secrets])
                   for p in self.participants}
         out = self.cluster.run(proto, inputs)
@@ -204,6 +204,16 @@ class SecretArray:
     def _op(self, name: str, fn: Callable[..., Any], *others: Any) -> Any:
         return self.session.run(fn, self, *others, name=name)
 
+    def __truediv__(self, other: Any) -> Any:
+        """``self / other``; a secret divisor goes through :func:`~accord.mpc.approximations.divide`."""
+        if isinstance(other, SecretArray):
+            return self._op("div", divide, other)
+        return self._op("div", lambda a, b: a / b, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        """``other / self`` for a public ``other``: ``other * reciprocal(self)``."""
+        return self._op("div", lambda a, b: reciprocal(a) * b, other)
+
 
 def _binary(name: str, op: str) -> Callable[..., Any]:
     def method(self: SecretArray, other: Any) -> Any:
@@ -223,9 +233,8 @@ def _unary(name: str, op: str) -> Callable[..., Any]:
 
 for _name, _op in [("add", "__add__"), ("add", "__radd__"), ("sub", "__sub__"), ("sub", "__rsub__"),
                    ("mul", "__mul__"), ("mul", "__rmul__"), ("matmul", "__matmul__"), ("matmul", "__rmatmul__"),
-                   ("div", "__truediv__"), ("div", "__rtruediv__"), ("lt", "__lt__"), ("le", "__le__"),
-                   ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"), ("ne", "__ne__"), ("and", "__and__"),
-                   ("or", "__or__"), ("xor", "__xor__")]:
+                   ("lt", "__lt__"), ("le", "__le__"), ("gt", "__gt__"), ("ge", "__ge__"), ("eq", "__eq__"),
+                   ("ne", "__ne__"), ("and", "__and__"), ("or", "__or__"), ("xor", "__xor__")]:
     setattr(SecretArray, _op, _binary(_name, _op))
 for _name, _op in [("neg", "__neg__"), ("abs", "__abs__"), ("invert", "__invert__"), ("reshape", "reshape"),
                    ("transpose", "transpose"), ("sum", "sum"), ("mean", "mean"), ("getitem", "__getitem__"),
@@ -259,11 +268,17 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
         if kind not in KINDS:
             raise InputError(f"kind must be one of {KINDS}, got {kind!r}", party=owner, field="kind")
         ring = encode(arr, frac, party=owner) if kind == "fixed" else encode_int(arr.astype(np.int64), party=owner)
-        meta = {"shape": list(arr.shape), "kind": kind}
+        meta: dict[str, Any] = {"shape": list(arr.shape), "kind": kind}
         for p in parties:
             if p != owner:
                 ctx.send(p, meta, "meta")
         shape: tuple[int, ...] = tuple(arr.shape)
+        if engine is None:   # an owner outside the session only sends shares
+            sub = ctx.sub("share")
+            pieces = split_replicated(ring, ctx.rng) if len(computing) == 3 else list(split_additive(ring, ctx.rng))
+            for p, piece in zip(computing, pieces):
+                sub.send(p, piece, "share")
+            return [None], (shape, kind)
     else:
         meta = ctx.recv(owner, "meta")
         if (not isinstance(meta, dict) or meta.get("kind") not in KINDS or not isinstance(meta.get("shape"), list)
@@ -271,12 +286,6 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
             raise MalformedMessage(f"party {owner!r} sent malformed array metadata", party=owner,
                                    step=f"{ctx.path}/meta")
         kind, shape, ring = meta["kind"], tuple(meta["shape"]), None
-    if engine is None:   # an owner outside the session only sends shares
-        sub = ctx.sub("share")
-        pieces = split_replicated(ring, ctx.rng) if len(computing) == 3 else list(split_additive(ring, ctx.rng))
-        for p, piece in zip(computing, pieces):
-            sub.send(p, piece, "share")
-        return [None], (shape, kind)
     raw = engine.share(ctx.sub("share"), owner, ring, shape)
     return [raw], (shape, kind)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from accord.errors import ConfigurationError
 from accord.mpc.additive_engine import AdditiveEngine
+from accord.mpc.engine import Engine
 from accord.mpc.preprocessing.base import Roles
 from accord.mpc.preprocessing.dealer_provider import (
     DEALER_THREAT_MODEL,
@@ -35,7 +36,7 @@ def engine_spec(mode: str) -> tuple[str, str]:
 
 
 def setup_engine(ctx: Context, mode: str, parties: Sequence[str], dealer: str | None, *,
-                 allow_insecure_test_mode: bool = False) -> Any:
+                 allow_insecure_test_mode: bool = False) -> Engine[Any]:
     """Run at every participant: agree keys and return this party's engine.
 
     ``allow_insecure_test_mode`` is the opt-in :class:`InsecureSelfDealerProvider` requires (tests only).

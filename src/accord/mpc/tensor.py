@@ -20,16 +20,19 @@ from accord.errors import InputError
 from accord.math.fixed import MAX_TRUNC_BITS, encode, encode_int
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
+from accord.mpc.engine import Engine
 from accord.runtime.context import Context
 
 KINDS = ("fixed", "int", "bool")
+_DIVISION_HINT = ("dividing by a secret is an approximation with a domain: call accord.mpc.approximations."
+                  "divide(a, b) or reciprocal(b) (SecretArray's / does this for you)")
 
 
 @dataclass
 class Machine:
     """What a party needs to compute on shares in one run: its engine, context and fixed-point format."""
 
-    engine: Any
+    engine: Engine[Any]
     ctx: Context
     frac: int
 
@@ -207,14 +210,10 @@ class Shared:
     def __truediv__(self, other: Any) -> Shared:
         if _is_public(other):
             return self * (1.0 / np.asarray(other, dtype=np.float64))
-        from accord.mpc.approximations import reciprocal
-
-        return self * reciprocal(other)
+        raise TypeError(_DIVISION_HINT)
 
     def __rtruediv__(self, other: Any) -> Shared:
-        from accord.mpc.approximations import reciprocal
-
-        return reciprocal(self) * other
+        raise TypeError(_DIVISION_HINT)
 
     # ------------------------------------------------------------------------------ structure
     def reshape(self, *shape: Any) -> Shared:
@@ -256,13 +255,9 @@ class Shared:
 
     # ----------------------------------------------------------------------------- comparisons
     def __lt__(self, other: Any) -> Shared:
-        from accord.mpc.functions import sign_bits
-
         return sign_bits(self - other)
 
     def __gt__(self, other: Any) -> Shared:
-        from accord.mpc.functions import sign_bits
-
         return sign_bits(-self + other)
 
     def __le__(self, other: Any) -> Shared:
@@ -272,8 +267,6 @@ class Shared:
         return (1 - (self < other))._new_kind("bool")
 
     def __eq__(self, other: Any) -> Shared:  # type: ignore[override]
-        from accord.mpc.functions import equal
-
         return equal(self, other)
 
     def __ne__(self, other: Any) -> Shared:  # type: ignore[override]
@@ -297,8 +290,6 @@ class Shared:
         return (1 - self)._new_kind("bool")
 
     def __abs__(self) -> Shared:
-        from accord.mpc.functions import absolute
-
         return absolute(self)
 
 
@@ -342,6 +333,31 @@ def concatenate(arrays: Sequence[Shared], axis: int = 0) -> Shared:
     raw = first.m.engine.local(lambda *rs: np.concatenate(rs, axis=axis), *[a.raw for a in items])
     kind = "fixed" if "fixed" in kinds else (kinds.pop() if len(kinds) == 1 else "int")
     return Shared(first.m, raw, shape, kind)
+
+
+def sign_bits(x: Shared) -> Shared:
+    """``x < 0`` as a secret boolean (the top bit of the two's-complement encoding)."""
+    raw = x.m.engine.bits(x.m.sub("lt"), x.raw, x.shape, [63])
+    return Shared(x.m, raw, (1, *x.shape), "bool").reshape(x.shape)
+
+
+def bit_slices(x: Shared, positions: Sequence[int]) -> Shared:
+    """Secret 0/1 integers of the bits of ``x``'s encoding at ``positions``; shape ``(len(positions),) + shape``."""
+    raw = x.m.engine.bits(x.m.sub("bits"), x.raw, x.shape, list(positions))
+    return Shared(x.m, raw, (len(positions), *x.shape), "int")
+
+
+def equal(a: Shared, b: object) -> Shared:
+    """``a == b``: neither ``a - b < 0`` nor ``b - a < 0`` (one batched sign extraction)."""
+    d = a - b
+    both = sign_bits(concatenate([d.flatten(), (-d).flatten()]))
+    n = d.size
+    return (1 - both[:n] - both[n:])._new_kind("bool").reshape(d.shape)
+
+
+def absolute(x: Shared) -> Shared:
+    """``|x|``: ``x * (1 - 2 [x < 0])``."""
+    return x * (1 - 2 * sign_bits(x))
 
 
 def check_party_value(value: np.ndarray, party: str) -> np.ndarray:

@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +41,27 @@ class Outgoing:
     seq: int
     header: bytes
     frames: list[bytes]
+
+
+def chunks(parts: Sequence[bytes | memoryview], size: int) -> list[bytes]:
+    """Copy a message's parts into gRPC frames of at most ``size`` bytes (each byte copied once)."""
+    frames: list[bytes] = []
+    pending: list[bytes | memoryview] = []
+    filled = 0
+    for part in parts:
+        view = memoryview(part).cast("B")
+        offset = 0
+        while offset < view.nbytes:
+            take = min(size - filled, view.nbytes - offset)
+            pending.append(view[offset : offset + take])
+            filled += take
+            offset += take
+            if filled == size:
+                frames.append(b"".join(pending))
+                pending, filled = [], 0
+    if pending:
+        frames.append(b"".join(pending))
+    return frames
 
 
 class _Stream:

@@ -5,7 +5,7 @@ Messages are addressed by ``(session, key)``: the session isolates one job from 
 is a protocol step (``"3.psi.ecdh/blinded"``). Messages between two parties with the same session
 and key are delivered in order and exactly once. Every receive has a timeout. Protocols never use a
 link directly; they go through :class:`accord.runtime.Context`, which encodes values with the typed
-codec and counts bytes and rounds.
+codec (decoding within the link's :attr:`Link.limits`) and counts bytes and rounds.
 """
 
 from __future__ import annotations
@@ -13,12 +13,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
+from accord.net import codec
+
+HANDSHAKE_SESSION = "hello"
+"""The session of the start-up handshake: the only one a link accepts before :meth:`Link.admit`."""
+
 
 class Link(ABC):
     """One party's endpoint for messages to and from its peers."""
 
     me: str
     peers: tuple[str, ...]
+    limits: codec.Limits = codec.DEFAULT_LIMITS
+    """Bounds on each incoming message; receivers decode with them."""
 
     @abstractmethod
     def send(self, to: str, session: str, key: str, parts: Sequence[bytes | memoryview]) -> None:
@@ -39,6 +46,12 @@ class Link(ABC):
     @abstractmethod
     def abort(self, session: str, reason: str) -> None:
         """Tell every peer that this party gave up on ``session`` (best effort, never raises)."""
+
+    def admit(self, job: str) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Accept messages of job session ``job`` and its runs (``job#<n>``) from now on.
+
+        Links that face untrusted peers refuse every other session except the handshake's.
+        """
 
     def forget(self, session: str) -> None:  # noqa: B027 - optional hook with a no-op default
         """Drop buffered messages of a finished session."""

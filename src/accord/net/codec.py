@@ -66,8 +66,11 @@ class Limits:
     Parameters
     ----------
     max_bytes:
-        Largest message accepted, in bytes (default 64 GiB: large arrays are legitimate, and messages
-        are chunked on the wire, so this is a guard against absurd allocations, not a ceiling).
+        Largest message accepted, in bytes (default 2 GiB). The largest messages of accord's protocols
+        grow with the data: 32 bytes per key for ECDH PSI, about 30 for KKRT PSI (its OT-extension
+        batches stay at 8 MiB), 8 per secret-shared ring element, 512 per Paillier-2048 ciphertext; so
+        2 GiB carries PSI over some 60 million keys per party. Raise it (``max_message`` in the
+        cluster file) for more; messages are chunked on the wire, so this is a memory bound only.
     max_depth:
         Deepest nesting of lists and maps (default 32).
     max_items:
@@ -76,7 +79,7 @@ class Limits:
         Longest integer magnitude in bytes (default 64 KiB, i.e. 524,288 bits).
     """
 
-    max_bytes: int = 64 << 30
+    max_bytes: int = 2 << 30
     max_depth: int = 32
     max_items: int = 10_000_000
     max_int_bytes: int = 1 << 16
@@ -159,7 +162,7 @@ def _encode_array(array: np.ndarray, out: list[bytes | memoryview]) -> None:
     header = bytes((_ARRAY, code, array.ndim)) + b"".join(_U64.pack(d) for d in array.shape)
     out.append(header)
     if array.nbytes:
-        out.append(memoryview(array).cast("B"))
+        out.append(array.data.cast("B"))
 
 
 def decode(data: bytes | bytearray | memoryview, limits: Limits = DEFAULT_LIMITS) -> Any:

@@ -18,10 +18,18 @@ next expected sequence number and acknowledges but drops a duplicate, so a messa
 acknowledgement was lost is delivered exactly once. While a receive waits, the link pings the silent
 peer; a peer that stays unreachable for ``connect_timeout`` fails the receive with
 :class:`~accord.errors.PeerUnavailable`.
+
+Limits: an authenticated peer is still not trusted with this party's memory. Before a message's bytes
+are accepted, its header must name the handshake's session or, after :meth:`GRPCLink.admit`, the
+current job's; its size must be within ``limits.max_bytes``; and the peer's bytes buffered here must
+stay within ``max_buffered``. A message that fails a check is refused before anything is allocated:
+the peer's stream ends with an error status (so the peer learns why), and this party's receives from
+that peer fail with :class:`~accord.errors.MessageRefused`, which aborts the job.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -29,7 +37,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import grpc
 import numpy as np
@@ -38,13 +46,15 @@ from accord.errors import (
     AuthenticationError,
     CodecError,
     ConfigurationError,
+    MessageRefused,
     PeerUnavailable,
     TransportError,
 )
 from accord.net import codec
-from accord.net._outbox import ACK, Outbox, Outgoing
+from accord.net._outbox import ACK, Outbox, Outgoing, chunks
+from accord.net._startup import TLSProbe, bind_problem, wait_for_peers
 from accord.net.base import Link
-from accord.net.inbox import Inbox
+from accord.net.inbox import DEFAULT_MAX_BUFFERED, Inbox
 from accord.net.tls import fingerprint
 
 log = logging.getLogger(__name__)
@@ -66,27 +76,6 @@ class Peer:
     cert_pem: bytes
 
 
-def _chunks(parts: Sequence[bytes | memoryview], size: int) -> list[bytes]:
-    """Copy a message's parts into gRPC frames of at most ``size`` bytes (each byte copied once)."""
-    frames: list[bytes] = []
-    pending: list[bytes | memoryview] = []
-    filled = 0
-    for part in parts:
-        view = memoryview(part).cast("B")
-        offset = 0
-        while offset < view.nbytes:
-            take = min(size - filled, view.nbytes - offset)
-            pending.append(view[offset : offset + take])
-            filled += take
-            offset += take
-            if filled == size:
-                frames.append(b"".join(pending))
-                pending, filled = [], 0
-    if pending:
-        frames.append(b"".join(pending))
-    return frames
-
-
 class GRPCLink(Link):
     """A party's link over gRPC with mutual TLS.
 
@@ -105,7 +94,10 @@ class GRPCLink(Link):
     chunk_bytes:
         Largest gRPC frame (default 4 MiB).
     limits:
-        Bounds on incoming messages (see :class:`accord.net.codec.Limits`).
+        Bounds on incoming messages (see :class:`accord.net.codec.Limits`); ``limits.max_bytes`` is the
+        largest message accepted (default 2 GiB).
+    max_buffered:
+        Most bytes one peer may have buffered here, received but not yet consumed (default 4 GiB).
     """
 
     def __init__(
@@ -119,6 +111,7 @@ class GRPCLink(Link):
         connect_timeout: float = 10.0,
         chunk_bytes: int = 4 << 20,
         limits: codec.Limits = codec.DEFAULT_LIMITS,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
     ) -> None:
         self.me = me
         self.peers = tuple(p.name for p in peers)
@@ -127,8 +120,9 @@ class GRPCLink(Link):
             raise ConfigurationError(f"party {me!r} lists itself as a peer")
         self.connect_timeout = connect_timeout
         self._chunk = chunk_bytes
-        self._limits = limits
-        self.inbox = Inbox(me)
+        self.limits = limits
+        self.inbox = Inbox(me, max_buffered=max_buffered)
+        self._tls_probe = TLSProbe(me, key_pem, cert_pem, {p.name: p.cert_pem for p in peers})
         self._incarnation = os.urandom(16)
         self._by_fingerprint = {fingerprint(p.cert_pem): p.name for p in peers}
         self._fingerprint_cache: dict[bytes, str | None] = {}
@@ -165,8 +159,8 @@ class GRPCLink(Link):
         self._seq = dict.fromkeys(self.peers, 0)
         self._send_lock = threading.Lock()
         self._outboxes = {
-            p: Outbox(p, self._stream[p], connect_timeout, lambda exc, p=p: self._describe(p, exc, "send"),
-                      lambda error, p=p: self._fail(p, error))
+            p: Outbox(p, self._stream[p], connect_timeout, functools.partial(self._describe, p, step="send"),
+                      functools.partial(self._fail, p))
             for p in self.peers
         }
 
@@ -182,7 +176,10 @@ class GRPCLink(Link):
                      ("grpc.max_send_message_length", 1 << 20),
                      ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
                      ("grpc.http2.max_ping_strikes", 0),
-                     ("grpc.keepalive_permit_without_calls", 1)],
+                     ("grpc.keepalive_permit_without_calls", 1),
+                     # gRPC lets a second server share a bound port (SO_REUSEPORT) and splits connections
+                     # between the two: a party must own its port, so a taken port fails here.
+                     ("grpc.so_reuseport", 0)],
         )
         server.add_generic_rpc_handlers((handler,))
         roots = b"".join(p.cert_pem for p in self._peer.values())
@@ -190,15 +187,16 @@ class GRPCLink(Link):
                                             require_client_auth=True)
         try:
             self.port = server.add_secure_port(listen, creds)
-        except RuntimeError as exc:
-            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen}: {exc}") from None
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
-            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen} (address in use?)")
+            raise ConfigurationError(f"party {self.me!r} cannot listen on {listen}: {bind_problem(listen)}")
         server.start()
         return server
 
     def _authenticate(self, context: grpc.ServicerContext) -> str:
-        certs = context.auth_context().get("x509_pem_cert")
+        # gRPC maps each key to a list of values; types-grpcio declares a single bytes value.
+        certs = cast("list[bytes] | None", context.auth_context().get("x509_pem_cert"))
         if not certs:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "no client certificate")
         pem = certs[0]
@@ -226,30 +224,62 @@ class GRPCLink(Link):
             if header["from"] != sender or header["to"] != self.me:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
                               f"certificate of {sender!r} cannot send as {header['from']!r} to {header['to']!r}")
-            size = header["size"]
-            if size > self._limits.max_bytes:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"message of {size} bytes exceeds the limit of {self._limits.max_bytes}")
-            # np.empty reserves address space only: pages are committed as frames are copied in, so a header
-            # claiming a huge size costs nothing until the data arrives (and each byte is copied once).
+            size = self._reserve(sender, header, context)
             try:
-                payload = memoryview(np.empty(size, dtype=np.uint8))
-            except MemoryError:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"cannot hold a message of {size} bytes")
-            pos = 0
-            while pos < size:
-                frame = next(frames, None)
-                if frame is None:
+                payload = self._receive_payload(frames, size, context)
+                if payload is None:
                     return  # the stream ended mid-message; the sender resends it on a new stream
-                end = pos + len(frame)
-                if end > size:
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
-                payload[pos:end] = frame
-                pos = end
-            if not self.deliver(sender, header, payload):
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
+                if not self.deliver(sender, header, payload):
+                    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "sequence gap: message out of order")
+            finally:
+                self.inbox.release(sender, size)
             self._heard[sender] = time.monotonic()
             yield ACK.pack(header["seq"])
+
+    def _reserve(self, sender: str, header: dict[str, Any], context: grpc.ServicerContext) -> int:
+        """Admit a message by its header (session, size, the sender's buffered bytes) or refuse it."""
+        size = header["size"]
+        if not self.inbox.admits(header["session"]):
+            self._refuse(sender, header, context, grpc.StatusCode.FAILED_PRECONDITION,
+                         f"session {header['session']!r} is not one of the job {self.me!r} runs")
+        if size > self.limits.max_bytes:
+            self._refuse(sender, header, context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                         f"a message of {size} bytes exceeds the limit of {self.limits.max_bytes} "
+                         "(max_message in the cluster file)")
+        problem = self.inbox.reserve(sender, size)
+        if problem is not None:
+            self._refuse(sender, header, context, grpc.StatusCode.RESOURCE_EXHAUSTED, problem)
+        return size
+
+    def _refuse(self, sender: str, header: dict[str, Any], context: grpc.ServicerContext,
+                code: grpc.StatusCode, reason: str) -> NoReturn:
+        """Fail this party's receives from ``sender`` and end its stream with ``reason``."""
+        log.warning("%s refuses a message from %s: %s", self.me, sender, reason)
+        self.inbox.fail_peer(sender, MessageRefused(
+            f"party {self.me!r} refused a message from party {sender!r} for step {header['key']!r}: {reason}",
+            party=sender, step=header["key"]))
+        context.abort(code, f"party {self.me!r} refused the message: {reason}")  # raises
+
+    def _receive_payload(self, frames: Iterator[bytes], size: int,
+                         context: grpc.ServicerContext) -> memoryview | None:
+        """The ``size`` bytes of one message from the data frames, or ``None`` if the stream ends first."""
+        # np.empty reserves address space only: pages are committed as frames are copied in, so a header
+        # claiming a large size costs nothing until the data arrives (and each byte is copied once).
+        try:
+            payload = np.empty(size, dtype=np.uint8).data
+        except MemoryError:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"cannot hold a message of {size} bytes")
+        pos = 0
+        while pos < size:
+            frame = next(frames, None)
+            if frame is None:
+                return None
+            end = pos + len(frame)
+            if end > size:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "message longer than its header says")
+            payload[pos:end] = frame
+            pos = end
+        return payload
 
     def deliver(self, sender: str, header: dict[str, Any], payload: memoryview | bytearray) -> bool:
         """Hand a complete message to the inbox exactly once; ``False`` if it skips a sequence number.
@@ -275,7 +305,7 @@ class GRPCLink(Link):
 
     # ----------------------------------------------------------------------------------- client
     def send(self, to: str, session: str, key: str, parts: Sequence[bytes | memoryview]) -> None:
-        self._enqueue(to, "msg", session, key, _chunks(parts, self._chunk))
+        self._enqueue(to, "msg", session, key, chunks(parts, self._chunk))
 
     def _enqueue(self, to: str, kind: str, session: str, key: str, frames: list[bytes]) -> None:
         if to not in self._outboxes:
@@ -305,6 +335,10 @@ class GRPCLink(Link):
         if code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
             return AuthenticationError(f"party {peer!r} at {address} refused {self.me!r}: {details}",
                                        party=peer, step=step)
+        if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED):
+            return TransportError(f"party {peer!r} at {address} refused a message from {self.me!r}: {code.name}: "
+                                  f"{details}", party=peer, step=step)
         lowered = details.lower()
         if "handshake" in lowered or "certificate" in lowered or "ssl" in lowered or "socket closed" in lowered:
             return AuthenticationError(
@@ -312,14 +346,8 @@ class GRPCLink(Link):
                 f"it presents is not the one the cluster file names for {peer!r}, or it does not accept "
                 f"{self.me!r}'s certificate ({details})", party=peer, step=step,
             )
-        if code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
-                        grpc.StatusCode.RESOURCE_EXHAUSTED):
-            return PeerUnavailable(
-                f"party {peer!r} at {address} unreachable for {self.connect_timeout:g} s ({details})",
-                party=peer, step=step,
-            )
-        return TransportError(f"party {peer!r} at {address} rejected a message: {code.name}: {details}",
-                              party=peer, step=step)
+        return PeerUnavailable(f"party {peer!r} at {address} unreachable for {self.connect_timeout:g} s ({details})",
+                               party=peer, step=step)
 
     # ---------------------------------------------------------------------------------- receive
     def recv(self, frm: str, session: str, key: str, timeout: float) -> memoryview | bytearray:
@@ -344,27 +372,21 @@ class GRPCLink(Link):
         self._unreachable_since.pop(peer, None)
 
     def wait_for_peers(self, timeout: float) -> None:
-        """Block until every peer answers a ping, or raise naming those that did not within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        missing = set(self.peers)
-        last: dict[str, grpc.RpcError] = {}
-        while missing:
-            for peer in sorted(missing):
-                try:
-                    self._ping[peer](b"", timeout=max(0.5, min(2.0, deadline - time.monotonic())))
-                    missing.discard(peer)
-                except grpc.RpcError as exc:
-                    last[peer] = exc
-            if missing and time.monotonic() >= deadline:
-                peer = sorted(missing)[0]
-                error = self._describe(peer, last[peer], "connect")
-                if isinstance(error, PeerUnavailable):
-                    error = PeerUnavailable(
-                        f"party {peer!r} did not come online at {self._peer[peer].address} within {timeout:g} s "
-                        f"({last[peer].details()})", party=peer, step="connect")
-                raise error
-            if missing:
-                time.sleep(0.2)
+        """Block until every peer answers a ping, or raise naming the first that cannot be reached.
+
+        A peer whose address refuses connections is not up yet and is waited for, up to ``timeout``;
+        one whose TLS handshake fails is reported within seconds (see :mod:`accord.net._startup`).
+        """
+        wait_for_peers(self.me, {p: self._peer[p].address for p in self.peers}, self._ping_once, self._tls_probe,
+                       timeout)
+
+    def _ping_once(self, peer: str, timeout: float) -> str | None:
+        """``None`` if ``peer`` answers a ping within ``timeout``, else gRPC's account of the failure."""
+        try:
+            self._ping[peer](b"", timeout=timeout)
+        except grpc.RpcError as exc:
+            return exc.details() or exc.code().name
+        return None
 
     # ---------------------------------------------------------------------------------- control
     def abort(self, session: str, reason: str) -> None:
@@ -373,6 +395,9 @@ class GRPCLink(Link):
                 self._enqueue(peer, "abort", session, "abort", [reason.encode("utf-8")])
             except TransportError:
                 continue
+
+    def admit(self, job: str) -> None:
+        self.inbox.admit(job)
 
     def forget(self, session: str) -> None:
         self.inbox.drop_session(session)

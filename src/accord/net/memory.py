@@ -54,7 +54,7 @@ class MemoryLink(Link):
             raise TransportError(f"link of {self.me!r} is closed", party=to, step=key)
         self._hub.inboxes[to].put(self.me, session, key, bytearray().join(parts))
 
-    def recv(self, frm: str, session: str, key: str, timeout: float) -> bytearray:
+    def recv(self, frm: str, session: str, key: str, timeout: float) -> memoryview | bytearray:
         self._check_peer(frm)
         return self._hub.inboxes[self.me].get(frm, session, key, timeout)
 

@@ -17,15 +17,20 @@
       partner: {input: data/partner_new.csv}
     security: {key_bits: 2048}
 
-Relative paths resolve against the job file's directory. Every party must hold the same job file
-(the runner compares a digest of it before training).
+Every party must hold the same job file (the runner compares a digest of its text before anything
+runs). Input paths resolve against the job file's directory. Output paths (``output``,
+``score.<party>.output``) must be relative: they resolve inside the party's own output base, which
+each party sets for itself (:class:`LocalSettings`, ``accord run --out-dir``; default the job file's
+directory), so a job file written by a peer cannot make a party write anywhere else. A party may also
+replace its own input and output paths locally; such settings are not part of the job file and do not
+change its digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,43 @@ class PartySpec:
 
 
 @dataclass(frozen=True)
+class ScoreSpec:
+    """One party's part of ``accord score``: new rows, and (at the label holder) where the scores go.
+
+    ``output`` defaults to ``scores.csv`` in the party's output directory.
+    """
+
+    input: Path
+    output: Path | None = None
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """What a party sets for itself, outside the shared job file (so not part of its digest).
+
+    Parameters
+    ----------
+    out_dir:
+        Base directory that every output path of the job file must stay inside (default: the job
+        file's directory).
+    input, output:
+        This party's training input and output directory, replacing ``parties.<me>.input/output``.
+    score_input, scores:
+        This party's rows to score and scores file, replacing ``score.<me>.input/output``.
+    """
+
+    out_dir: Path | None = None
+    input: Path | None = None
+    output: Path | None = None
+    score_input: Path | None = None
+    scores: Path | None = None
+
+    def overrides(self) -> list[str]:
+        """The names of the per-party paths set here."""
+        return [n for n in ("input", "output", "score_input", "scores") if getattr(self, n) is not None]
+
+
+@dataclass(frozen=True)
 class JobSpec:
     """A parsed, validated job file."""
 
@@ -58,7 +100,7 @@ class JobSpec:
     models: list[tuple[str, dict[str, Any]]]
     threshold: float
     plots: bool
-    score: dict[str, dict[str, Path]]
+    score: dict[str, ScoreSpec]
     key_bits: int
     digest: str
     source: Path
@@ -81,9 +123,15 @@ class JobSpec:
         return [*self.parties, *self.dealers]
 
 
-def load_job(path: str | os.PathLike[str]) -> JobSpec:
-    """Read and validate a job file; errors name the field and what was expected."""
+def load_job(path: str | os.PathLike[str], *, me: str | None = None,
+             local: LocalSettings | None = None) -> JobSpec:
+    """Read and validate a job file; errors name the field and what was expected.
+
+    ``me`` is the party this process runs (``None``: every party, in simulation); ``local`` holds its
+    own settings. Output paths are resolved and confined only for the parties hosted here.
+    """
     source = Path(path)
+    local = local or LocalSettings()
     try:
         text = source.read_text()
         raw = yaml.safe_load(text)
@@ -97,12 +145,13 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
     unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown fields {sorted(unknown)}")
-    base = source.parent
+    jobdir = source.parent
+    base = Path(local.out_dir) if local.out_dir is not None else jobdir
     parties = raw.get("parties")
     if not isinstance(parties, dict) or len(parties) != 2:
         raise ConfigurationError(f"{where}: 'parties' must map exactly two party names (the label holder and its "
                                  "partner) to their inputs")
-    specs = {str(n): _party(str(n), e, base, where) for n, e in parties.items()}
+    specs = {str(n): _party(str(n), e, jobdir, base, where) for n, e in parties.items()}
     labelled = [p.name for p in specs.values() if p.label]
     if len(labelled) != 1:
         raise ConfigurationError(f"{where}: exactly one party must name a 'label' column, got {labelled}")
@@ -113,12 +162,37 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
     fraction = split.get("test_fraction", 0.3)
     if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
         raise ConfigurationError(f"{where}: split.test_fraction must be between 0 and 1, got {fraction!r}")
-    models = []
-    for entry in raw.get("models", []) or []:
+    models = _models(raw.get("models", []) or [], specs, where)
+    evaluate = raw.get("evaluate", {}) or {}
+    score = {}
+    for name, entry in (raw.get("score", {}) or {}).items():
+        if name not in specs or not isinstance(entry, dict) or "input" not in entry or set(entry) - {"input", "output"}:
+            raise ConfigurationError(f"{where}: score.{name} must name a party of the job, its 'input' and "
+                                     "optionally its 'output'")
+        output = _output(entry["output"], base, f"score.{name}.output", where) if "output" in entry else None
+        score[name] = ScoreSpec(_input(entry["input"], jobdir, f"score.{name}.input", where), output)
+    security = raw.get("security", {}) or {}
+    spec = JobSpec(
+        name=str(raw.get("job", source.stem)), parties=specs, test_fraction=float(fraction),
+        seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
+        plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
+        psi_protocol=str(psi.get("protocol", "ecdh")),
+        digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
+    )
+    return _localise(spec, me, local, base, where)
+
+
+def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple[str, dict[str, Any]]]:
+    models: list[tuple[str, dict[str, Any]]] = []
+    if not isinstance(entries, list):
+        raise ConfigurationError(f"{where}: 'models' must be a list")
+    for entry in entries:
         if not isinstance(entry, dict) or len(entry) != 1 or next(iter(entry)) not in MODEL_KINDS:
             raise ConfigurationError(f"{where}: each entry of 'models' must be one of {MODEL_KINDS} with its "
                                      f"parameters, got {entry!r}")
         kind, params = next(iter(entry.items()))
+        if any(k == kind for k, _ in models):  # each kind is saved under models/<kind>
+            raise ConfigurationError(f"{where}: 'models' lists {kind} twice; each kind may appear once")
         models.append((kind, dict(params or {})))
     if not models:
         raise ConfigurationError(f"{where}: 'models' lists nothing to train")
@@ -126,23 +200,10 @@ def load_job(path: str | os.PathLike[str]) -> JobSpec:
         dealer = dict(params.get("mpc") or {}).get("dealer")
         if dealer is not None and dealer in specs:
             raise ConfigurationError(f"{where}: the dealer {dealer!r} must be a third party, not a data holder")
-    evaluate = raw.get("evaluate", {}) or {}
-    score = {}
-    for name, entry in (raw.get("score", {}) or {}).items():
-        if name not in specs or not isinstance(entry, dict) or "input" not in entry:
-            raise ConfigurationError(f"{where}: score.{name} must name a party of the job and its 'input'")
-        score[name] = {k: (base / v).resolve() for k, v in entry.items() if k in ("input", "output")}
-    security = raw.get("security", {}) or {}
-    return JobSpec(
-        name=str(raw.get("job", source.stem)), parties=specs, test_fraction=float(fraction),
-        seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
-        plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
-        psi_protocol=str(psi.get("protocol", "ecdh")),
-        digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
-    )
+    return models
 
 
-def _party(name: str, entry: Any, base: Path, where: str) -> PartySpec:
+def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> PartySpec:
     if not isinstance(entry, dict) or "input" not in entry or "key" not in entry:
         raise ConfigurationError(f"{where}: party {name!r} needs 'input' and 'key'")
     unknown = set(entry) - {"input", "key", "label", "output"}
@@ -150,5 +211,68 @@ def _party(name: str, entry: Any, base: Path, where: str) -> PartySpec:
         raise ConfigurationError(f"{where}: party {name!r} has unknown fields {sorted(unknown)}")
     key = entry["key"]
     keys = [key] if isinstance(key, str) else list(key)
-    return PartySpec(name, (base / entry["input"]).resolve(), keys,
-                     (base / entry.get("output", f"out/{name}")).resolve(), entry.get("label"))
+    if not keys or not all(isinstance(k, str) and k for k in keys):
+        raise ConfigurationError(f"{where}: parties.{name}.key must be a column name or a list of them, got {key!r}")
+    label = entry.get("label")
+    if label is not None and (not isinstance(label, str) or not label):
+        raise ConfigurationError(f"{where}: parties.{name}.label must be a column name, got {label!r}")
+    return PartySpec(name, _input(entry["input"], jobdir, f"parties.{name}.input", where), keys,
+                     _output(entry.get("output", f"out/{name}"), base, f"parties.{name}.output", where), label)
+
+
+def _input(value: Any, jobdir: Path, field: str, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{where}: {field} must be a file path, got {value!r}")
+    return (jobdir / value).resolve()
+
+
+def _output(value: Any, base: Path, field: str, where: str) -> Path:
+    """``base / value`` for a relative path without ``..``: a job file cannot name a place outside the base."""
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{where}: {field} must be a relative path, got {value!r}")
+    path = Path(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise ConfigurationError(
+            f"{where}: {field} is {value!r}, but output paths in a job file must be relative and stay inside the "
+            "party's output directory (no absolute paths, no '..'); each party chooses that directory itself "
+            "with --out-dir or ACCORD_OUT_DIR, or replaces its own paths with --output")
+    return base / path
+
+
+def _localise(spec: JobSpec, me: str | None, local: LocalSettings, base: Path, where: str) -> JobSpec:
+    """Resolve the hosted parties' paths: this party's own settings, else the job file's, confined to ``base``."""
+    overrides = local.overrides()
+    if overrides and me is None:
+        raise ConfigurationError(f"local paths ({', '.join(overrides)}) need the party they belong to (--me)")
+    if me is not None and me not in spec.participants:
+        raise ConfigurationError(f"party {me!r} takes no part in job {spec.name!r}; it names {spec.participants}")
+    if overrides and me not in spec.parties:
+        raise ConfigurationError(f"party {me!r} is a dealer of job {spec.name!r}: it has no input or output paths")
+    root = base.resolve()
+    parties, score = dict(spec.parties), dict(spec.score)
+    for name in [n for n in parties if me in (None, n)]:
+        own = parties[name]
+        output = _local(local.output) or _within(own.output, root, f"parties.{name}.output", where)
+        parties[name] = replace(own, input=_local(local.input) or own.input, output=output)
+        if name in score:
+            job = score[name]
+            scores = _local(local.scores) or (_within(job.output, root, f"score.{name}.output", where)
+                                              if job.output is not None else output / "scores.csv")
+            score[name] = ScoreSpec(_local(local.score_input) or job.input, scores)
+        elif local.score_input is not None or local.scores is not None:
+            raise ConfigurationError(f"{where} has no 'score' entry for {name!r} whose paths could be replaced")
+    return replace(spec, parties=parties, score=score)
+
+
+def _local(path: Path | str | None) -> Path | None:
+    return Path(path).resolve() if path is not None else None
+
+
+def _within(path: Path, root: Path, field: str, where: str) -> Path:
+    """``path`` resolved, or an error if it leaves ``root`` (through a symbolic link) or is ``root`` itself."""
+    resolved = path.resolve()
+    if resolved == root or not resolved.is_relative_to(root):
+        raise ConfigurationError(f"{where}: {field} resolves to {resolved}, which is not inside the output "
+                                 f"directory {root} (a symbolic link leads out of it, or it names the directory "
+                                 "itself)")
+    return resolved

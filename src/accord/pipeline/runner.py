@@ -1,16 +1,15 @@
 """Run a job file: align with PSI, split, train every listed model, evaluate at the label holder, save parts.
 
 The same function runs in simulation (every party hosted here) and in production (this process is one
-party; the others run the same job file with their own name). Each party writes only into its own
-output directory: its model parts, and at the label holder the metrics, ROC/KS plot and scores.
+party; the others run the same job file with their own name). Before any protocol, every party checks
+its own input and output location and all parties agree to start (:mod:`accord.pipeline.checks`).
+Each party writes only into its own output directory: its model parts, and at the label holder the
+metrics, ROC/KS plot and scores.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import secrets
-import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,107 +18,15 @@ import pandas as pd
 
 import accord
 from accord.data.tables import write_table
-from accord.errors import ConfigurationError, InputError
+from accord.errors import ConfigurationError, UnsupportedError
 from accord.ml._checks import binary_labels, write_json
 from accord.ml.binning import describe
 from accord.ml.metrics import calibration_table, evaluate, plot_roc_ks
+from accord.pipeline import prepare
+from accord.pipeline.checks import scoring_problems, training_problems
 from accord.pipeline.job import JobSpec
+from accord.pipeline.outputs import Outputs, check_output_file
 from accord.runtime.cluster import Cluster, PartyObject
-from accord.runtime.context import Context
-from accord.runtime.report import protocol
-
-
-@protocol("pipeline.check-job", threat_model="semi-honest parties", leakage="a digest of the job file")
-def check_job(ctx: Context, digest: str) -> None:
-    """Refuse to start unless every party holds the same job file."""
-    for peer, theirs in ctx.exchange(digest, "digest").items():
-        if theirs != digest:
-            raise ConfigurationError(f"party {peer!r} runs a different job file (digest {theirs!r}, ours "
-                                     f"{digest!r}); every party must approve and run the same file")
-
-
-def _test_mask(keys: pd.DataFrame, seed: int, fraction: float) -> np.ndarray:
-    """Public split by a hash of the key: both parties pick the same rows without talking."""
-    limit = int(fraction * 2**32)
-    joined = keys.astype(str).agg("|".join, axis=1) if keys.shape[1] > 1 else keys.iloc[:, 0].astype(str)
-    return np.array([int.from_bytes(hashlib.sha256(f"{seed}|{k}".encode()).digest()[:4], "big") < limit
-                     for k in joined])
-
-
-def _load(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> dict[str, PartyObject]:
-    return {name: cluster.party(name).read_table(inputs[name]) if cluster.party(name).is_local
-            else cluster.party(name).remote_table() for name in spec.parties}
-
-
-def _prepare(cluster: Cluster, spec: JobSpec, inputs: dict[str, Path]) -> tuple[dict[str, PartyObject], ...]:
-    """Aligned feature tables per party, the label, and the test masks (all party-owned)."""
-    tables = _load(cluster, spec, inputs)
-    names = list(spec.parties)
-    first, second = names[0], names[1]
-    a, b = accord.psi.align(tables[first], tables[second], on={n: spec.parties[n].key for n in names},
-                            protocol=spec.psi_protocol)
-    aligned = {first: a, second: b}
-    masks, features = {}, {}
-    for name, table in aligned.items():
-        p = spec.parties[name]
-        drop = p.key + ([p.label] if p.label else [])
-        masks[name] = cluster.party(name).apply(lambda df, k=p.key: _test_mask(df[k], spec.seed, spec.test_fraction),
-                                                table)
-        features[name] = cluster.party(name).apply(
-            lambda df, d=drop, n=name: _numeric(df.drop(columns=d), n), table)
-    label_party = spec.label_party
-    column = spec.parties[label_party].label
-    label = cluster.party(label_party).apply(lambda df: _numeric(df[[column]], label_party), aligned[label_party])
-    return features, {label_party: label}, masks, aligned
-
-
-def _numeric(df: pd.DataFrame, party: str) -> pd.DataFrame:
-    """Columns as numbers (CSV cells arrive as text), or an error naming the column."""
-    out = {}
-    for column in df.columns:
-        try:
-            out[column] = pd.to_numeric(df[column])
-        except (ValueError, TypeError):
-            raise InputError(f"column {column!r} is not numeric; encode it as numbers first", party=party,
-                             field=str(column)) from None
-    return pd.DataFrame(out)
-
-
-def _rows(cluster: Cluster, obj: PartyObject, mask: PartyObject, keep: bool) -> PartyObject:
-    return cluster.party(obj.owner).apply(lambda df, m: df[m == keep].reset_index(drop=True), obj, mask)
-
-
-class _Outputs:
-    """A party's results are written to a staging directory and moved into place only if the job succeeds."""
-
-    def __init__(self, cluster: Cluster, spec: JobSpec) -> None:
-        self.cluster = cluster
-        tag = secrets.token_hex(4)
-        self.final = {n: spec.parties[n].output for n in spec.parties if cluster.party(n).is_local}
-        self.stage = {n: out.parent / f".{out.name}.partial-{tag}" for n, out in self.final.items()}
-
-    def path(self, party: str, *parts: str) -> Path:
-        """A file (or directory, for a trailing ``""``) in ``party``'s staging area."""
-        target = self.stage[party].joinpath(*parts)
-        (target if not parts or parts[-1] == "" else target.parent).mkdir(parents=True, exist_ok=True)
-        return target
-
-    def commit(self) -> None:
-        """Move every staged file into its party's output directory."""
-        for party, stage in self.stage.items():
-            if not stage.exists():
-                continue
-            for file in sorted(p for p in stage.rglob("*") if p.is_file()):
-                target = self.final[party] / file.relative_to(stage)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(file, target)
-                self.cluster.record_output(party, str(target))
-            shutil.rmtree(stage, ignore_errors=True)
-
-    def discard(self) -> None:
-        """Remove the staging areas of a failed job: no partial output is left behind."""
-        for stage in self.stage.values():
-            shutil.rmtree(stage, ignore_errors=True)
 
 
 def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
@@ -127,10 +34,19 @@ def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
 
     Nothing is written to a party's output directory unless the whole job succeeds.
     """
-    cluster.run(check_job, {p: (spec.digest,) for p in spec.participants})
-    outputs = _Outputs(cluster, spec)
+    outputs = Outputs({n: p.output for n, p in spec.parties.items() if cluster.party(n).is_local},
+                      cluster.record_output)
+
+    def local(name: str) -> pd.DataFrame | None:
+        if name not in spec.parties:
+            return None  # a dealer holds no data
+        df = prepare.read_checked(spec.parties[name].input, spec.parties[name], training_problems)
+        outputs.prepare(name)
+        return df
+
     try:
-        summary = _train(cluster, spec, outputs)
+        tables = prepare.start(cluster, spec, local)
+        summary = _train(cluster, spec, outputs, tables)
     except BaseException:
         outputs.discard()
         raise
@@ -138,16 +54,18 @@ def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
     return summary
 
 
-def _train(cluster: Cluster, spec: JobSpec, outputs: _Outputs) -> dict[str, Any]:
-    features, labels, masks, _ = _prepare(cluster, spec, {n: p.input for n, p in spec.parties.items()})
+def _train(cluster: Cluster, spec: JobSpec, outputs: Outputs, tables: dict[str, Any]) -> dict[str, Any]:
+    aligned = prepare.align(cluster, spec, tables)
+    features = prepare.features(cluster, spec, aligned)
+    masks = prepare.split_masks(cluster, spec, aligned)
     for name, table in features.items():  # local summaries, each party of its own columns
         if table.is_local:
             write_table(describe(table.get()), outputs.path(name, "summary.csv"), party=name)
     label_party = spec.label_party
-    label = labels[label_party]
-    train = [_rows(cluster, features[n], masks[n], False) for n in spec.parties]
-    test = [_rows(cluster, features[n], masks[n], True) for n in spec.parties]
-    y_train, y_test = (_rows(cluster, label, masks[label_party], keep) for keep in (False, True))
+    label = prepare.label_table(cluster, spec, aligned)
+    train = [prepare.rows(cluster, features[n], masks[n], False) for n in spec.parties]
+    test = [prepare.rows(cluster, features[n], masks[n], True) for n in spec.parties]
+    y_train, y_test = (prepare.rows(cluster, label, masks[label_party], keep) for keep in (False, True))
     summary: dict[str, Any] = {}
     for kind, params in spec.models:
         model = _fit(kind, params, spec, y_train, train)
@@ -168,7 +86,7 @@ def _train(cluster: Cluster, spec: JobSpec, outputs: _Outputs) -> dict[str, Any]
 def _plot(spec: JobSpec, path: Path, y: np.ndarray, scores: np.ndarray) -> None:
     try:
         plot_roc_ks(y, scores, path)
-    except accord.errors.UnsupportedError as exc:
+    except UnsupportedError as exc:
         print(f"{spec.label_party}: no plot ({exc})")
 
 
@@ -192,40 +110,55 @@ def _engine(cluster: Cluster, spec: JobSpec, settings: dict[str, Any] | None) ->
     return cluster.mpc(list(spec.parties), dealer=settings.get("dealer"), mode=settings.get("mode"))
 
 
-def score_job(cluster: Cluster, spec: JobSpec) -> int | None:
-    """Score the job's ``score`` inputs with the first saved model; scores land at the label holder."""
-    if set(spec.score) != set(spec.parties):
-        raise ConfigurationError(f"job file {spec.source}: 'score' must name an input for every party")
-    cluster.run(check_job, {p: (spec.digest,) for p in spec.participants})
-    kind = spec.models[0][0]
-    features, _, _, aligned = _prepare_scoring(cluster, spec)
-    directories = {n: spec.parties[n].output / "models" / kind for n in spec.parties}
-    if kind == "secureboost":
-        model = accord.ml.SecureBoost.load(cluster, directories, spec.label_party, list(spec.parties))
-    else:
-        engine = _engine(cluster, spec, dict(spec.models[0][1]).get("mpc"))
-        model = accord.ml.LogisticRegression.load(engine, directories, spec.label_party)
-    scores = model.predict([features[n] for n in spec.parties])
+def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = None) -> int | None:
+    """Score the job's ``score`` inputs with every saved model (or those named in ``models``).
+
+    The label holder gets one column per model, ``score_<kind>``, beside the key columns; it returns
+    the number of rows scored (``None`` where the label holder is not hosted).
+    """
+    chosen: list[tuple[str, dict[str, Any]]] = []
+    needed: dict[str, list[str]] = {}
+    directories: dict[str, dict[str, Path]] = {}
     party = spec.label_party
-    if not scores.is_local:
+
+    def local(name: str) -> pd.DataFrame | None:  # its errors reach the peers in the check round
+        if set(spec.score) != set(spec.parties):
+            raise ConfigurationError(f"job file {spec.source}: 'score' must name an input for every party")
+        chosen[:] = prepare.chosen_models(spec, list(models or []))
+        directories.update({n: {kind: p.output / "models" / kind for kind, _ in chosen}
+                            for n, p in spec.parties.items()})
+        if name not in spec.parties:
+            return None
+        columns = [prepare.model_columns(kind, directories[name][kind], name) for kind, _ in chosen]
+        needed[name] = list(dict.fromkeys(c for cs in columns for c in cs))
+        df = prepare.read_checked(spec.score[name].input, spec.parties[name],
+                                  lambda df, p: scoring_problems(df, p, needed[name]))
+        if name == party:
+            check_output_file(_scores_file(spec, name), name)
+        return df
+
+    tables = prepare.start(cluster, spec, local)
+    aligned = prepare.align(cluster, spec, tables)
+    features = prepare.features(cluster, spec, aligned, {n: needed.get(n, []) for n in spec.parties})
+    scores = {}
+    for kind, params in chosen:
+        directory = {n: directories[n][kind] for n in spec.parties}
+        model: Any
+        if kind == "secureboost":
+            model = accord.ml.SecureBoost.load(cluster, directory, party, list(spec.parties))
+        else:
+            engine = _engine(cluster, spec, dict(params).get("mpc"))
+            model = accord.ml.LogisticRegression.load(engine, directory, party)
+        scores[f"score_{kind}"] = model.predict([features[n] for n in spec.parties])
+    if not aligned[party].is_local:
         return None
     keys = aligned[party].get()[spec.parties[party].key]
-    target = spec.score[party].get("output", spec.parties[party].output / "scores.csv")
-    write_table(keys.assign(score=scores.get()), target, party=party)
+    target = _scores_file(spec, party)
+    write_table(keys.assign(**{column: s.get() for column, s in scores.items()}), target, party=party)
     cluster.record_output(party, str(target))
     return len(keys)
 
 
-def _prepare_scoring(cluster: Cluster, spec: JobSpec) -> tuple[dict[str, PartyObject], ...]:
-    tables = _load(cluster, spec, {n: spec.score[n]["input"] for n in spec.parties})
-    names = list(spec.parties)
-    a, b = accord.psi.align(tables[names[0]], tables[names[1]], on={n: spec.parties[n].key for n in names},
-                            protocol=spec.psi_protocol)
-    aligned = {names[0]: a, names[1]: b}
-    features = {}
-    for name, table in aligned.items():
-        p = spec.parties[name]
-        drop = p.key + ([p.label] if p.label else [])
-        features[name] = cluster.party(name).apply(
-            lambda df, d=drop, n=name: _numeric(df.drop(columns=[c for c in d if c in df.columns]), n), table)
-    return features, {}, {}, aligned
+def _scores_file(spec: JobSpec, party: str) -> Path:
+    """Where the label holder's scores go (localised job files always name it; the default is for the type)."""
+    return spec.score[party].output or spec.parties[party].output / "scores.csv"

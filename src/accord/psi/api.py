@@ -8,7 +8,7 @@ without revealing the intersection to one party, so :func:`count` is ECDH only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from accord.errors import ConfigurationError, UnsupportedError
@@ -44,7 +44,7 @@ def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
     first, second = _pair(a, b)
     out = _run(first, second, on, [first.owner, second.owner], "join", protocol, threads,
                "the rows of the inner join and, per matching key, the other party's row count; both set sizes")
-    return out[a.owner], out[b.owner]  # type: ignore[return-value]
+    return out[a.owner].as_table(), out[b.owner].as_table()
 
 
 def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str], protocol: str = "ecdh",
@@ -58,7 +58,8 @@ def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str]
     receivers = _receivers(to, first, second)
     out = _run(first, second, on, receivers, "semi", protocol, threads,
                "its rows whose key the other party holds; both set sizes")
-    return out[receivers[0]] if len(receivers) == 1 else (out[a.owner], out[b.owner])  # type: ignore[return-value]
+    tables = {p: out[p].as_table() for p in receivers}  # a table handle at every party, not only the receiver
+    return tables[receivers[0]] if len(receivers) == 1 else (tables[a.owner], tables[b.owner])
 
 
 def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = ("*",), protocol: str = "ecdh",
@@ -76,6 +77,8 @@ def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = (
 def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], mode: str, protocol: str,
          threads: int | None, learned: str) -> dict[str, Any]:
     parties = (first.owner, second.owner)
+    fn: Callable[..., Any]
+    extra: tuple[int | None, ...]
     if protocol == "ecdh":
         fn, extra = ecdh_psi, (threads,)
     elif protocol == "kkrt":
@@ -102,7 +105,7 @@ def _pair(a: PartyTable, b: PartyTable) -> tuple[PartyTable, PartyTable]:
         raise ConfigurationError("the two tables belong to different clusters")
     if a.owner == b.owner:
         raise ConfigurationError(f"both tables belong to {a.owner!r}; PSI needs one table from each of two parties")
-    return a, b  # type: ignore[return-value]
+    return a, b
 
 
 def _receivers(to: str | Sequence[str], first: PartyTable, second: PartyTable) -> list[str]:

@@ -20,14 +20,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from accord.crypto.random import Rng
 from accord.errors import (
     AccordError,
-    CodecError,
     ConfigurationError,
-    MalformedMessage,
     NotLocalError,
     PeerAborted,
     PeerTimeout,
@@ -35,10 +33,15 @@ from accord.errors import (
 )
 from accord.net.base import Link
 from accord.net.memory import MemoryHub
+from accord.runtime._handshake import check_agree, handshake
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, ProtocolSpec, RunRecord, spec_of
 
-_PROTOCOL_VERSION = 1
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from accord.devices.he import HEDevice
+    from accord.mpc.session import MPC
 _SECONDARY_ERRORS = (PeerAborted, PeerTimeout, PeerUnavailable)
 
 
@@ -76,6 +79,17 @@ class PartyObject:
                 f"{list(self.cluster.hosted)}; only a protocol can move data between parties"
             )
         return self._value
+
+    def as_table(self) -> PartyTable:
+        """This handle as a :class:`PartyTable`, for a result that is a table at its owner.
+
+        Protocols return plain handles; an API whose result is a table (such as PSI's) wraps it, so the
+        handle has the table methods at every party and a non-owner's ``to_pandas()`` raises
+        :class:`~accord.errors.NotLocalError` just as ``get()`` does.
+        """
+        if self.is_local and not _is_frame(self._value):
+            raise TypeError(f"the value at party {self.owner!r} is a {type(self._value).__name__}, not a table")
+        return PartyTable(self.cluster, self.owner, self._value)
 
     def __repr__(self) -> str:
         kind = type(self._value).__name__ if self.is_local else "remote"
@@ -137,11 +151,19 @@ class Party:
         """Whether this process hosts the party."""
         return self.name in self.cluster.hosted
 
+    @overload
+    def put(self, value: pd.DataFrame) -> PartyTable: ...
+    @overload
+    def put(self, value: Any) -> PartyObject: ...
     def put(self, value: Any) -> PartyObject:
         """Wrap a value this party already holds (dropped in processes that do not host it)."""
         wrapper = PartyTable if _is_frame(value) else PartyObject
         return wrapper(self.cluster, self.name, value if self.is_local else REMOTE)
 
+    @overload
+    def apply(self, fn: Callable[..., pd.DataFrame], *args: Any, **kwargs: Any) -> PartyTable: ...
+    @overload
+    def apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> PartyObject: ...
     def apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> PartyObject:
         """Run ``fn`` locally at this party on its own objects; returns a handle to the result."""
         for value in (*args, *kwargs.values()):
@@ -156,13 +178,13 @@ class Party:
         """Read a CSV file that this party holds."""
         from accord.data.tables import read_table
 
-        return self.apply(lambda: read_table(path, party=self.name, fmt="csv", **options))  # type: ignore[return-value]
+        return self.apply(lambda: read_table(path, party=self.name, fmt="csv", **options))
 
     def read_table(self, path: str | os.PathLike[str], **options: Any) -> PartyTable:
         """Read a CSV or Parquet file (chosen by extension) that this party holds."""
         from accord.data.tables import read_table
 
-        return self.apply(lambda: read_table(path, party=self.name, **options))  # type: ignore[return-value]
+        return self.apply(lambda: read_table(path, party=self.name, **options))
 
     def remote_table(self) -> PartyTable:
         """A handle for a table this party supplies in its own process (production drivers only)."""
@@ -174,7 +196,7 @@ class Party:
         """Read a Parquet file that this party holds."""
         from accord.data.tables import read_table
 
-        return self.apply(lambda: read_table(path, party=self.name, fmt="parquet", **options))  # type: ignore[return-value]
+        return self.apply(lambda: read_table(path, party=self.name, fmt="parquet", **options))
 
     def __repr__(self) -> str:
         return f"<Party {self.name!r}{' (local)' if self.is_local else ''}>"
@@ -261,17 +283,22 @@ class Cluster:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         startup_timeout: float | None = None,
+        agree: Mapping[str, str | int] | None = None,
     ) -> Cluster:
         """This process becomes party ``me`` of the cluster described in the ``config`` file.
 
         Starts ``me``'s server, waits up to ``startup_timeout`` (default: the receive timeout) for every
-        peer to answer, and agrees a fresh session with them: every party must pass the same ``job``
-        name and hold the same cluster file, or the handshake fails naming the difference.
+        peer to answer, and agrees a fresh session with them. Every party must run the same accord
+        version, pass the same ``job`` name, hold the same cluster file and pass equal values for every
+        parameter in ``agree`` (e.g. ``{"protocol": "kkrt", "keys": 2}``), or the handshake fails at
+        every party with a :class:`~accord.errors.ConfigurationError` naming each difference.
         """
+        from accord.net import codec
         from accord.net.grpc_link import GRPCLink, Peer
         from accord.net.tls import check_key_matches
         from accord.runtime.config import load_cluster_config
 
+        agreed = check_agree(agree or {})
         cfg = load_cluster_config(config)
         if me not in cfg.parties:
             raise ConfigurationError(f"party {me!r} is not in cluster file {cfg.source}; it lists "
@@ -290,10 +317,11 @@ class Cluster:
         connect_timeout = cfg.connect_timeout if connect_timeout is None else connect_timeout
         peers = [Peer(p.name, p.address, p.cert_pem) for n, p in cfg.parties.items() if n != me]
         link = GRPCLink(me, peers, key_pem=key_pem, cert_pem=mine.cert_pem, listen=mine.listen,
-                        connect_timeout=connect_timeout)
+                        connect_timeout=connect_timeout, limits=codec.Limits(max_bytes=cfg.max_message),
+                        max_buffered=cfg.max_buffered)
         try:
             link.wait_for_peers(startup_timeout if startup_timeout is not None else timeout)
-            session = _handshake(link, me, job, cfg.digest(), timeout)
+            session = handshake(link, me, job, cfg.digest(), timeout, agreed)
         except BaseException:
             link.close()
             raise
@@ -402,13 +430,15 @@ class Cluster:
             for op, tracker in accounting.ops.items():
                 record.ops.setdefault(op, {})[party] = tracker.counters
 
-    def he(self, key_owner: str, **kw: Any) -> Any:
-        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.he.device.HEDevice`)."""
-        from accord.he.device import HEDevice
+    # The two facades below are the runtime's only upward imports (docs/architecture.md): drivers write
+    # cluster.he(...) / cluster.mpc(...), while the devices and sessions live at the protocol layer.
+    def he(self, key_owner: str, **kw: Any) -> HEDevice:
+        """Homomorphic encryption under a key only ``key_owner`` holds (see :class:`accord.devices.he.HEDevice`)."""
+        from accord.devices.he import HEDevice
 
         return HEDevice(self, key_owner, **kw)
 
-    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> Any:
+    def mpc(self, parties: Sequence[str], dealer: str | None = None, **kw: Any) -> MPC:
         """A secure-computation session among ``parties`` (see :class:`accord.mpc.MPC`)."""
         from accord.mpc.session import MPC
 
@@ -435,6 +465,7 @@ class Cluster:
             try:
                 if error is not None and not isinstance(error, _SECONDARY_ERRORS):
                     link.abort(self.session, f"{type(error).__name__}: {error}")
+                if error is not None:  # a failed job's pending messages matter little: do not wait on a gone peer
                     link.flush(timeout=2.0)
                 else:
                     link.flush(timeout=self.timeout)
@@ -471,34 +502,3 @@ def _root_cause(errors: Mapping[str, BaseException]) -> BaseException:
         if not isinstance(exc, _SECONDARY_ERRORS):
             return exc
     return next(iter(errors.values()))
-
-
-def _handshake(link: Link, me: str, job: str, digest: str, timeout: float) -> str:
-    """Agree a fresh session id with every peer and check everyone runs the same job and cluster."""
-    from accord.net import codec
-
-    nonce = os.urandom(16)
-    hello = {"version": _PROTOCOL_VERSION, "job": job, "cluster": digest, "nonce": nonce}
-    for peer in link.peers:
-        link.send(peer, "hello", "hello", codec.encode_parts(hello))
-    nonces = {me: nonce}
-    for peer in link.peers:
-        try:
-            theirs = codec.decode(link.recv(peer, "hello", "hello", timeout))
-        except CodecError as exc:
-            raise MalformedMessage(f"party {peer!r} sent an undecodable hello: {exc}", party=peer,
-                                   step="hello") from None
-        if not isinstance(theirs, dict) or not isinstance(theirs.get("nonce"), bytes) or len(theirs["nonce"]) != 16:
-            raise MalformedMessage(f"party {peer!r} sent a malformed hello", party=peer, step="hello")
-        if theirs.get("version") != _PROTOCOL_VERSION:
-            raise ConfigurationError(f"party {peer!r} speaks another accord protocol version ({theirs!r:.80})")
-        if theirs.get("job") != job:
-            raise ConfigurationError(f"party {peer!r} is running job {theirs.get('job')!r}, but {me!r} is running "
-                                     f"job {job!r}: start both with the same job name")
-        if theirs.get("cluster") != digest:
-            raise ConfigurationError(
-                f"party {peer!r} holds a different cluster file (digest {theirs.get('cluster')} vs ours {digest}): "
-                "every party must list the same parties, addresses and certificates")
-        nonces[peer] = theirs["nonce"]
-    material = b"".join(name.encode() + b"=" + nonces[name] for name in sorted(nonces))
-    return hashlib.sha256(job.encode() + b"|" + material).hexdigest()[:16]

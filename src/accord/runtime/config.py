@@ -14,14 +14,19 @@
         cert: certs/partner.crt
     timeout: 120                      # seconds a receive waits for a silent peer (default 120)
     connect_timeout: 10               # seconds a peer may be unreachable mid-job (default 10)
+    max_message: 2 GiB                # largest message this party accepts (default 2 GiB)
+    max_buffered: 4 GiB               # most bytes one peer may have waiting here (default 4 GiB)
 
-Relative paths are resolved against the directory of the cluster file.
+Relative paths are resolved against the directory of the cluster file. The two limits are this party's
+own memory policy: they are not part of the digest every party must share, and sizes are a number of
+bytes or a number with a unit (``KiB``, ``MiB``, ``GiB``, ``TiB``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +34,12 @@ from typing import Any
 import yaml
 
 from accord.errors import ConfigurationError
+from accord.net.codec import DEFAULT_LIMITS
+from accord.net.inbox import DEFAULT_MAX_BUFFERED
 from accord.net.tls import certificate_party, fingerprint
+
+_UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class ClusterConfig:
     timeout: float
     connect_timeout: float
     source: Path
+    max_message: int = DEFAULT_LIMITS.max_bytes
+    max_buffered: int = DEFAULT_MAX_BUFFERED
 
     def digest(self) -> str:
         """A hash of names, addresses and certificates: every party must hold the same cluster."""
@@ -73,19 +85,35 @@ def load_cluster_config(path: str | os.PathLike[str]) -> ClusterConfig:
         raise ConfigurationError(f"cluster file {source} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("parties"), dict) or not raw["parties"]:
         raise ConfigurationError(f"cluster file {source} needs a 'parties' map of name -> settings")
-    unknown = set(raw) - {"parties", "timeout", "connect_timeout"}
+    unknown = set(raw) - {"parties", "timeout", "connect_timeout", "max_message", "max_buffered"}
     if unknown:
         raise ConfigurationError(f"cluster file {source}: unknown top-level fields {sorted(unknown)}")
     base = source.parent
     parties = {str(name): _party(str(name), entry, base, source) for name, entry in raw["parties"].items()}
     if len(parties) < 2:
         raise ConfigurationError(f"cluster file {source} lists {len(parties)} party; at least 2 are needed")
+    max_message = _size(raw.get("max_message", DEFAULT_LIMITS.max_bytes), "max_message", source)
+    max_buffered = _size(raw.get("max_buffered", max(DEFAULT_MAX_BUFFERED, max_message)), "max_buffered", source)
+    if max_buffered < max_message:
+        raise ConfigurationError(f"cluster file {source}: max_buffered ({max_buffered} bytes) must be at least "
+                                 f"max_message ({max_message} bytes), or no message of that size could arrive")
     return ClusterConfig(
         parties=parties,
         timeout=_positive(raw.get("timeout", 120), "timeout", source),
         connect_timeout=_positive(raw.get("connect_timeout", 10), "connect_timeout", source),
-        source=source,
+        source=source, max_message=max_message, max_buffered=max_buffered,
     )
+
+
+def _size(value: Any, field: str, source: Path) -> int:
+    """A byte count given as an integer or as a number with a binary unit (``"2 GiB"``)."""
+    match = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is not None and match.group(2) in _UNITS:
+        value = float(match.group(1)) * _UNITS[match.group(2)]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        raise ConfigurationError(f"cluster file {source}: {field!r} must be a positive number of bytes, optionally "
+                                 f"with a unit ({', '.join(u for u in _UNITS if u)}), got {value!r}")
+    return int(value)
 
 
 def _positive(value: Any, field: str, source: Path) -> float:

@@ -163,7 +163,7 @@ class Context:
         self.accounting.total.on_recv(nbytes)
         self._op_tracker.on_recv(nbytes)
         try:
-            return codec.decode(raw)
+            return codec.decode(raw, self._link.limits)
         except Exception as exc:
             raise MalformedMessage(f"party {peer!r} sent an undecodable message for step {key!r}: {exc}",
                                    party=peer, step=key) from None

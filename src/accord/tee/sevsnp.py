@@ -18,6 +18,7 @@ VCEK's product line), ``crl`` (DER, optional).
 from __future__ import annotations
 
 import struct
+from typing import cast
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -48,7 +49,7 @@ def default_chain(product: str) -> tuple[x509.Certificate, x509.Certificate]:
     """The shipped (ASK, ARK) pair of a product line; the ARK is the root pinned for it."""
     if product not in PRODUCTS:
         raise EvidenceRejected(f"unknown AMD product line {product!r}; expected one of {PRODUCTS}", check="root")
-    pem = resources.files("accord.tee").joinpath("roots", f"amd_ask_ark_{product.lower()}.pem").read_bytes()
+    pem = (resources.files("accord.tee") / "roots" / f"amd_ask_ark_{product.lower()}.pem").read_bytes()
     ask, ark = x509.load_pem_x509_certificates(pem)
     return ask, ark
 
@@ -111,7 +112,8 @@ def _pss_signed(cert: x509.Certificate | x509.CertificateRevocationList, issuer:
 
 def _int_extension(cert: x509.Certificate, oid: str) -> int | bytes | None:
     try:
-        raw = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(_OID + oid)).value.value
+        extension = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(_OID + oid)).value
+        raw = cast(x509.UnrecognizedExtension, extension).value
     except x509.ExtensionNotFound:
         return None
     if len(raw) >= 3 and raw[0] == 0x02 and raw[1] == len(raw) - 2:  # a DER INTEGER

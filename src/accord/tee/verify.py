@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def intel_root() -> bytes:
     """The pinned Intel SGX Root CA (PEM; valid to 2049-12-31), the one root of SGX and TDX quotes."""
-    return resources.files("accord.tee").joinpath("roots", "intel_sgx_root_ca.pem").read_bytes()
+    return (resources.files("accord.tee") / "roots" / "intel_sgx_root_ca.pem").read_bytes()
 
 
 def verify_evidence(evidence: Evidence, *, at: int, intel_root_pem: bytes | None = None,

@@ -1,6 +1,14 @@
-"""The process pool gives the same results as one process (deterministic randomness makes them equal)."""
+"""The process pool gives the same results as one process, and its workers never outlive their job."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,3 +54,54 @@ def test_pool_results_equal_single_process_results(he, monkeypatch, shared_memor
 def test_pool_size_is_validated():
     with pytest.raises(ValueError, match="at least one"):
         WorkerPool(0)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has exited and holds nothing)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_for_exit(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _running(pid)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_stop_all_pools_kills_busy_workers_without_waiting_for_their_tasks():
+    pool = WorkerPool(2)
+    _, worker = pool.run(lambda: None, os.getpid, [()])
+    errors = []
+
+    def busy() -> None:
+        try:
+            pool.run(lambda: None, time.sleep, [(60,)])
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=busy)
+    thread.start()
+    time.sleep(0.5)  # the worker is now sleeping through its task
+    workers.stop_all_pools()
+    thread.join(10)
+    assert not _running(worker) and not thread.is_alive()
+    assert errors  # the abandoned task's caller is told, not left waiting
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    script = ("import os, signal\nfrom accord.he.workers import WorkerPool\n"
+              "print(WorkerPool(2).run(lambda: None, os.getpid, [()])[1], flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    with (tmp_path / "out").open("w") as out:  # a file: a surviving worker would hold a pipe open
+        subprocess.run([sys.executable, "-c", script], stdout=out, stderr=subprocess.DEVNULL, timeout=60)
+    worker = int((tmp_path / "out").read_text().split()[0])
+    exited = _wait_for_exit(worker, timeout=5)
+    if not exited:
+        os.kill(worker, signal.SIGKILL)
+    assert exited

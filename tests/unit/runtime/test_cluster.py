@@ -75,6 +75,11 @@ def test_values_stay_with_their_owner():
         bank.apply(lambda x: x, theirs)
     with pytest.raises(NotLocalError):
         cluster.run(ping, {"bank": (theirs,)})
+    # A protocol result that is a table at its owner is a table handle everywhere (see accord.psi's API).
+    with pytest.raises(NotLocalError, match="lives at party 'partner'"):
+        partner.put(None).as_table().to_pandas()
+    with pytest.raises(TypeError, match="not a table"):
+        mine.as_table()
 
 
 def test_bad_cluster_definitions():

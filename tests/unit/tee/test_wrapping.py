@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from accord.errors import CryptoError
 from accord.tee.wrapping import KeyPair, unwrap_key, wrap_key
 
 pyhpke = pytest.importorskip("pyhpke")
-VECTOR = json.loads((Path(__file__).resolve().parents[2] / "vectors" / "rfc9180_hpke_a1.json").read_text())
 
 
-def test_pyhpke_reproduces_rfc9180_a1_base_mode():
+def test_pyhpke_reproduces_rfc9180_a1_base_mode(vectors):
+    VECTOR = vectors("rfc9180_hpke_a1.json")  # noqa: N806
     h = bytes.fromhex
     suite = pyhpke.CipherSuite.new(pyhpke.KEMId(VECTOR["kem_id"]), pyhpke.KDFId(VECTOR["kdf_id"]),
                                    pyhpke.AEADId(VECTOR["aead_id"]))

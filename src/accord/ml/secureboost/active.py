@@ -14,7 +14,7 @@ from accord.he.packing import SlotPacking
 from accord.ml.metrics import log_loss
 from accord.ml.secureboost.grower import Grower
 from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, used_cells
-from accord.ml.tree import Tree, best_split, gradients, histograms, sigmoid
+from accord.ml.tree import Split, Tree, best_split, gradients, histograms, sigmoid
 from accord.runtime.context import Context
 
 
@@ -87,7 +87,8 @@ class Active(Grower):
                 in_node = rows[node_of[rows] == node_id]
                 hg, hh = histograms(self.binned.bins[np.ix_(in_node, features)], g[position[in_node]],
                                     h[position[in_node]], p.n_bins)
-                options = [(best_split(hg, hh, p.reg_lambda, p.min_child_weight, p.gamma), ctx.me, features)]
+                options: list[tuple[Split | None, str, np.ndarray | None]] = [
+                    (best_split(hg, hh, p.reg_lambda, p.min_child_weight, p.gamma), ctx.me, features)]
                 for peer, hists in remote.items():
                     rg, rh = hists[i][..., 0], hists[i][..., 1]
                     options.append((best_split(rg, rh, p.reg_lambda, p.min_child_weight, p.gamma), peer, None))
@@ -96,7 +97,7 @@ class Active(Grower):
                     decisions.append([node_id, "", -1, -1])
                     continue
                 split, owner, feats = max(found, key=lambda o: o[0].gain)
-                feature = int(feats[split.feature]) if owner == ctx.me else split.feature
+                feature = int(feats[split.feature]) if feats is not None else split.feature   # None: a peer's
                 importance[(owner, feature)] = importance.get((owner, feature), 0.0) + split.gain
                 decisions.append([node_id, owner, feature, split.bin])
                 if owner == ctx.me:

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accord.devices.he import setup_paillier
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.he.device import setup_paillier
 from accord.ml._checks import binary_labels, check_bin_counts
 from accord.ml.secureboost.active import Active
 from accord.ml.secureboost.params import (

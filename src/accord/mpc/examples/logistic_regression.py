@@ -50,8 +50,8 @@ def train(spu: MPC, features: Sequence[PartyObject], labels: PartyObject, *, epo
         d = x.shape[1]
         w = Shared(m, m.engine.public(np.zeros(d, dtype=np.uint64)), (d,), "fixed")
         # Every epoch visits the same batches: slice and transpose them once (local copies).
-        batches = [(x[s:s + batch], target[s:s + batch]) for s in range(0, n - batch + 1, batch)]
-        batches = [(xb, xb.T, yb) for xb, yb in batches]
+        blocks = [(x[s:s + batch], target[s:s + batch]) for s in range(0, n - batch + 1, batch)]
+        batches = [(xb, xb.T, yb) for xb, yb in blocks]
         for _ in range(epochs):
             for xb, xbt, yb in batches:
                 g = sigmoid(xb @ w) - yb

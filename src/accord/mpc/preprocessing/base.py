@@ -52,8 +52,9 @@ class Roles:
 class CorrelationProvider(Protocol):
     """Correlated randomness for two-party additive (Z_2^64) and XOR sharing.
 
-    Every array returned is this party's share; reconstruction is ``+`` modulo 2^64 for arithmetic
-    values and ``^`` for boolean words. A dealer (``roles.index is None``) gets ``None``.
+    Each method returns the tuple its docstring names; every array in it is this party's share, and
+    reconstruction is ``+`` modulo 2^64 for arithmetic values and ``^`` for boolean words. A dealer
+    (``roles.index is None``) gets ``None``.
     """
 
     roles: Roles
@@ -61,42 +62,38 @@ class CorrelationProvider(Protocol):
     threat_model: str
     one_sided_truncation: bool
 
-    def triples(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def triples(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...] | None:
         """Beaver triples ``(a, b, c)`` with ``c = a * b`` elementwise."""
 
-    def square_pairs(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, np.ndarray] | None:
+    def square_pairs(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...] | None:
         """Pairs ``(a, c)`` with ``c = a * a`` (for squaring with one opening instead of two)."""
 
-    def matrix_triples(self, ctx: Context, m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray,
-                                                                              np.ndarray] | None:
+    def matrix_triples(self, ctx: Context, m: int, k: int, n: int) -> tuple[np.ndarray, ...] | None:
         """Matrix triples ``(A, B, C)``, ``A`` of shape (m, k), ``B`` (k, n) and ``C = A @ B``."""
 
-    def trunc_pairs(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, np.ndarray,
-                                                                          np.ndarray] | None:
+    def trunc_pairs(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...] | None:
         """Truncation triples ``(r, t, s)``: uniform ``r``, ``t = (r mod 2^63) >> bits`` and ``s = r >> 63``.
 
         ``s`` is shared modulo 2^32 only (it is always multiplied by ``2^(63 - bits)``).
         """
 
-    def trunc_cots(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def trunc_cots(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...] | None:
         """One-sided truncation correlations: the first party gets ``(r, m0)`` with ``r`` uniform and known
         to it alone, the second ``(rho, m_rho)`` with a random bit ``rho`` and
         ``m_rho = m0 + rho * msb(r) * 2^(64 - bits)`` (not additive shares: a correlated OT).
         """
 
-    def bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray,
-                                                                                  np.ndarray] | None:
+    def bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, ...] | None:
         """XOR-shared AND triples on words of ``dtype``: ``c = a & b``."""
 
-    def cross_bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray,
-                                                                                        np.ndarray] | None:
+    def cross_bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, ...] | None:
         """Random words ``u`` held whole by one party plus an XOR share of ``a & b``.
 
         The first party gets ``(a, c0)``, the second ``(b, c1)`` with ``c0 ^ c1 = a & b``. This is
         what an AND of two values each held in full by one party needs (one word sent each way).
         """
 
-    def dabits(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, np.ndarray] | None:
+    def dabits(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...] | None:
         """Random bits shared both ways: ``(u8 XOR share, uint64 additive share)`` of the same bit."""
 
 

@@ -1,6 +1,6 @@
 """Correlated randomness made by the two computing parties themselves, with oblivious transfer.
 
-No third party: each party runs IKNP OT extension (:mod:`accord.crypto.ot`) as sender towards the
+No third party: each party runs IKNP OT extension (:mod:`accord.correlations.ot`) as sender towards the
 other and as receiver from it. Products of values held by different parties use Gilboa's method
 (Gilboa, CRYPTO 1999; as in MASCOT, Keller, Orsini and Scholl, CCS 2016, and SecureML, Sec. 4.2):
 for ``a`` at the sender and ``b`` at the receiver, one correlated OT per bit ``b_t`` with correlation
@@ -19,12 +19,16 @@ correlation robustness of fixed-key AES (in the ideal-permutation model).
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
-from accord.crypto.ot import ExtensionReceiver, ExtensionSender, hash_rows
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender, hash_rows
 from accord.errors import MalformedMessage
+from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array
+from accord.mpc.protocols.binary import b2a, carries
 from accord.runtime.context import Context
 
 THREAT_MODEL = ("semi-honest 2PC with no trusted party: correlations from IKNP oblivious transfer (Chou-Orlandi "
@@ -180,8 +184,6 @@ class OTProvider:
     def matrix_triples(self, ctx: Context, m: int, k: int, n: int) -> tuple[np.ndarray, ...]:
         """Matrix triples: ``C_i = A_i B_i + share of (A0 B1 + A1 B0)``."""
         a, b = ctx.rng.uint64((m, k)), ctx.rng.uint64((k, n))
-        from accord.math.matmul import ring_matmul
-
         sub = ctx.sub("ot")
         if k * n * (16 + 8 * m) <= m * k * (16 + 8 * n):
             cross = self._matrix_cross(sub, a, b, m, k, n)
@@ -191,14 +193,13 @@ class OTProvider:
 
     def trunc_pairs(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...]:
         """``(r, (r mod 2^63) >> bits, r >> 63)`` from the carries of ``r0 + r1`` (binary protocol)."""
-        from accord.mpc.protocols.binary import b2a, carries
-
         shape = check_shape(shape)
         sub = ctx.sub("ot-trunc")
         r = ctx.rng.uint64(shape)
-        c = carries(sub, self, shape, r, [bits, 63])
+        # Both parties compute (there is no dealer here), so the binary protocols return arrays, never None.
+        c = cast(np.ndarray, carries(sub, self, shape, r, [bits, 63]))
         s = c[1] ^ (r >> np.uint64(63)).astype(np.uint8)
-        arith = b2a(sub, self, (3, *shape), np.stack([c[0], c[1], s]))
+        arith = cast(np.ndarray, b2a(sub, self, (3, *shape), np.stack([c[0], c[1], s])))
         t = ((r & _LOW63) >> np.uint64(bits)) + arith[0] - (arith[1] << np.uint64(63 - bits))
         return r, t, arith[2]
 
@@ -240,5 +241,5 @@ class OTProvider:
         first = self.roles.index == 0
         deltas = rho.reshape(-1, 1).astype(DTYPE) if first else None
         x, out = self._cot(ctx.sub("ot"), deltas, None if first else rho.reshape(-1), 1)
-        cross = (-x if x is not None else out).reshape(shape)  # type: ignore[operator,union-attr]
+        cross = (-x if x is not None else out).reshape(shape)  # type: ignore[union-attr]
         return rho, rho.astype(DTYPE) - (cross << np.uint64(1))

@@ -85,7 +85,7 @@ def fingerprints(keys: list[bytes], key: bytes) -> np.ndarray:
         buf = np.empty(state.size + 16, dtype=np.uint8)
         for b in range(count):
             state ^= data[:, 16 * b : 16 * b + 16]
-            enc.update_into(memoryview(state).cast("B"), memoryview(buf))
+            enc.update_into(state.data.cast("B"), buf.data)
             state[...] = buf[: state.size].reshape(state.shape)
         out[group] = state
     return out
@@ -121,7 +121,7 @@ def prf(rows: np.ndarray, bins: np.ndarray, nbytes: int) -> np.ndarray:
     buf = np.empty(16 * n + 16, dtype=np.uint8)
     for b in range(_BLOCKS):
         z ^= words[:, 2 * b : 2 * b + 2]
-        enc.update_into(memoryview(z).cast("B"), memoryview(buf))
+        enc.update_into(z.data.cast("B"), buf.data)
         z ^= buf[: 16 * n].view(np.uint64).reshape(n, 2)
     return np.ascontiguousarray(z.view(np.uint8)[:, :nbytes])
 

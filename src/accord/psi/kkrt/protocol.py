@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from accord.crypto.ot import ExtensionReceiver, ExtensionSender
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender
 from accord.errors import MalformedMessage
 from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
 from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
@@ -74,7 +74,7 @@ def kkrt_psi(
     on: Sequence[str],
     receivers: Sequence[str],
     mode: str = "join",
-) -> pd.DataFrame | None:
+) -> pd.DataFrame | int | None:
     """Run KKRT PSI between the two parties of ``ctx`` on the key columns ``on`` of ``table``.
 
     Parameters
@@ -130,7 +130,7 @@ def _oprf_receiver(parties: Sequence[str], receivers: list[str], sizes: dict[str
 
 
 def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str],
-             fps: np.ndarray, code: oprf.Code, nbytes: int, n_sender: int) -> pd.DataFrame:
+             fps: np.ndarray, code: oprf.Code, nbytes: int, n_sender: int) -> pd.DataFrame | int:
     peer = ctx.peers[0]
     with ctx.timed("cuckoo"):
         placed = cuckoo.build(fps, ctx.rng)
@@ -159,7 +159,7 @@ def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, recei
 
 
 def _send(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str],
-          fps: np.ndarray, code: oprf.Code, nbytes: int, bins: int) -> pd.DataFrame | None:
+          fps: np.ndarray, code: oprf.Code, nbytes: int, bins: int) -> pd.DataFrame | int | None:
     peer = ctx.peers[0]
     seed = ctx.recv(peer, "seed")
     if not isinstance(seed, bytes) or len(seed) != cuckoo.SEED_BYTES:

@@ -64,8 +64,8 @@ def setup_paillier(ctx: Context, owner: str, bits: int, frac_bits: int, workers:
     owner, public-only elsewhere. Receivers check the key's form and size
     (:class:`~accord.errors.MalformedMessage` or :class:`~accord.errors.ConfigurationError` naming the owner).
     """
-    options = {"encoding": FixedPoint(frac_bits=frac_bits, scalar_frac_bits=frac_bits), "rng": ctx.rng.child("he"),
-               "pool": WorkerPool(workers), "party": ctx.me}
+    options: dict[str, Any] = {"encoding": FixedPoint(frac_bits=frac_bits, scalar_frac_bits=frac_bits),
+                               "rng": ctx.rng.child("he"), "pool": WorkerPool(workers), "party": ctx.me}
     if ctx.me == owner:
         engine = Paillier.generate(bits, allow_insecure_key_size=allow_insecure_key_size, **options)
         ctx.send_all(engine.public_key.to_wire(), "public-key")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import accord
-from accord.crypto.ot import ExtensionReceiver, ExtensionSender, base_receive, base_send, hash_rows, transpose
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender, base_receive, base_send, hash_rows, transpose
 from accord.errors import MalformedMessage
 from accord.runtime import protocol
 

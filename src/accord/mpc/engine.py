@@ -1,0 +1,86 @@
+"""The interface every secret-sharing engine implements: the primitives :class:`~accord.mpc.tensor.Shared` calls.
+
+An engine is one party's half (or third) of a session: it holds no values itself, only the keys or
+correlation provider it needs, and turns ring-level operations on *raw* shares into protocol runs.
+What a raw share is belongs to the engine (``uint64`` arrays for two-party additive sharing, pairs
+of them for three-party replicated sharing, ``None`` at a party without a share, e.g. a dealer);
+callers pass them through untouched. Every method is SPMD: each participant calls it with the same
+public arguments, in the same order.
+
+Two engines implement it: :class:`~accord.mpc.additive_engine.AdditiveEngine` (two parties, with a
+dealer, OT, or the insecure self-dealer as provider) and
+:class:`~accord.mpc.replicated_engine.ReplicatedEngine` (three parties, honest majority).
+``tests/protocol/test_engine_conformance.py`` runs one suite over both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from accord.mpc.preprocessing.base import Shape
+from accord.runtime.context import Context
+
+R = TypeVar("R")
+
+
+@runtime_checkable
+class Engine(Protocol[R]):
+    """Ring primitives on raw shares of type ``R`` over Z_2^64 (wrapping ``uint64`` arithmetic)."""
+
+    @property
+    def name(self) -> str:
+        """The engine's name in job reports."""
+
+    @property
+    def threat_model(self) -> str:
+        """Who must be trusted, and for what."""
+
+    @property
+    def computing(self) -> tuple[str, ...]:
+        """The parties that hold shares."""
+
+    @property
+    def participants(self) -> tuple[str, ...]:
+        """Everyone who takes part in its protocols (the computing parties and a dealer, if any)."""
+
+    def local(self, fn: Callable[..., np.ndarray], *raws: R) -> R:
+        """Apply a linear or structural map (add, negate, reshape, slice, ...) to each share, no messages."""
+
+    def add_public(self, raw: R, value: np.ndarray) -> R:
+        """Add a public ring value."""
+
+    def public(self, value: np.ndarray) -> R:
+        """A sharing of a public ring value."""
+
+    def share(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape) -> R:
+        """Shares of ``value``, a ring array known at ``owner`` only."""
+
+    def reveal(self, ctx: Context, raw: R, shape: Shape, to: Sequence[str]) -> np.ndarray | None:
+        """The ring value at each party in ``to``; ``None`` elsewhere."""
+
+    def mul(self, ctx: Context, a: R, b: R, shape: Shape) -> R:
+        """Elementwise ring product."""
+
+    def square(self, ctx: Context, a: R, shape: Shape) -> R:
+        """Elementwise ring square."""
+
+    def matmul(self, ctx: Context, a: R, b: R, m: int, k: int, n: int) -> R:
+        """Ring matrix product of an ``(m, k)`` and a ``(k, n)`` array."""
+
+    def trunc(self, ctx: Context, a: R, shape: Shape, bits: int) -> R:
+        """``floor(a / 2^bits)`` or one more, for ``|a| < 2^62`` and ``1 <= bits <= 31``."""
+
+    def mul_trunc(self, ctx: Context, a: R, b: R, shape: Shape, bits: int) -> R:
+        """Elementwise product, truncated by ``bits`` (a fixed-point product)."""
+
+    def matmul_trunc(self, ctx: Context, a: R, b: R, m: int, k: int, n: int, bits: int) -> R:
+        """Matrix product, truncated by ``bits``."""
+
+    def mul_split(self, ctx: Context, a: R, b: R, size: int, fixed: int, bits: int) -> R:
+        """Products of flat arrays of ``size``; the first ``fixed`` are truncated by ``bits``."""
+
+    def bits(self, ctx: Context, a: R, shape: Shape, positions: Sequence[int]) -> R:
+        """0/1 shares of the bits of ``a``'s encoding at ``positions``: shape ``(len(positions),) + shape``."""

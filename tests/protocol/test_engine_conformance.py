@@ -1,0 +1,111 @@
+"""One conformance suite over every MPC engine: the Engine protocol's members, and each primitive against numpy.
+
+Every session mode builds its engine with ``accord.mpc.setup.setup_engine``; the suite checks that the
+engine has exactly the protocol's signatures and that each primitive, called directly on raw shares,
+gives the ring result numpy gives (truncations: ``floor`` or one more).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import accord
+from accord.mpc.engine import Engine
+from accord.mpc.setup import setup_engine
+from accord.runtime import protocol
+
+MODES = {"dealer": (["a", "b"], "c"), "insecure-self-dealer": (["a", "b"], None), "ot": (["a", "b"], None),
+         "replicated": (["a", "b", "c"], None)}
+SHAPE = (4, 3)
+BITS = 18
+GEN = np.random.default_rng(11)
+X = GEN.integers(-2**40, 2**40, SHAPE).astype(np.int64)
+Y = GEN.integers(-2**20, 2**20, SHAPE).astype(np.int64)
+X[0, :3] = [0, -1, 2**BITS]
+MEMBERS = [name for name in dir(Engine) if not name.startswith("_")]
+
+
+def _ring(values):
+    return np.asarray(values, dtype=np.int64).view(np.uint64)
+
+
+@protocol("test.engine", threat_model="test only", leakage="test only: every result is revealed to a")
+def _exercise(ctx, mode, parties, dealer, x, y):
+    engine = setup_engine(ctx, mode, parties, dealer, allow_insecure_test_mode=True)
+    sx = engine.share(ctx.sub("x"), "a", None if x is None else _ring(x), SHAPE)
+    sy = engine.share(ctx.sub("y"), "b", None if y is None else _ring(y), SHAPE)
+    flat_x, flat_y = engine.local(lambda r: r.reshape(-1), sx), engine.local(lambda r: r.reshape(-1), sy)
+    results = {
+        "local": (engine.local(np.add, sx, sy), SHAPE),
+        "add_public": (engine.add_public(sx, _ring(np.arange(3))), SHAPE),
+        "public": (engine.public(_ring(np.arange(3))), (3,)),
+        "mul": (engine.mul(ctx.sub("mul"), sx, sy, SHAPE), SHAPE),
+        "square": (engine.square(ctx.sub("square"), sy, SHAPE), SHAPE),
+        "matmul": (engine.matmul(ctx.sub("matmul"), sx, engine.local(lambda r: r.T.copy(), sy), 4, 3, 4), (4, 4)),
+        "trunc": (engine.trunc(ctx.sub("trunc"), sx, SHAPE, BITS), SHAPE),
+        "mul_trunc": (engine.mul_trunc(ctx.sub("mul_trunc"), sx, sy, SHAPE, BITS), SHAPE),
+        "matmul_trunc": (engine.matmul_trunc(ctx.sub("matmul_trunc"), sy, engine.local(lambda r: r.T.copy(), sy),
+                                             4, 3, 4, BITS), (4, 4)),
+        "mul_split": (engine.mul_split(ctx.sub("mul_split"), flat_x, flat_y, 12, 5, BITS), (12,)),
+        "bits": (engine.bits(ctx.sub("bits"), sx, SHAPE, [0, 5, 63]), (3, *SHAPE)),
+    }
+    opened = {name: engine.reveal(ctx.sub(f"reveal-{name}"), raw, shape, ["a"]) for name, (raw, shape) in
+              results.items()}
+    return engine, opened
+
+
+def _floor_or_one_more(got, exact):
+    diff = got.view(np.int64) - exact
+    return set(np.unique(diff).tolist()) <= {0, 1}
+
+
+@pytest.fixture(scope="module", params=sorted(MODES))
+def run(request):
+    parties, dealer = MODES[request.param]
+    names = ["a", "b", "c"]
+    with accord.Cluster.simulate(names) as cluster:
+        participants = parties + ([dealer] if dealer else [])
+        out = cluster.run(_exercise, {p: (request.param, parties, dealer, X if p == "a" else None,
+                                          Y if p == "b" else None) for p in participants})
+        yield {p: out[p].get() for p in participants}
+
+
+def test_every_engine_has_the_protocols_members_and_signatures(run):
+    for engine, _ in run.values():
+        assert isinstance(engine, Engine)
+        for name in MEMBERS:
+            want, got = inspect.getattr_static(Engine, name), inspect.getattr_static(type(engine), name, None)
+            if isinstance(want, property):
+                assert isinstance(getattr(engine, name), str if name in ("name", "threat_model") else tuple), name
+                continue
+            assert got is not None, f"{type(engine).__name__} lacks {name}"
+            assert list(inspect.signature(got).parameters) == list(inspect.signature(want).parameters), name
+
+
+def test_every_primitive_gives_the_ring_result(run):
+    _, opened = run["a"]
+    x, y = X, Y
+    ring = {k: v.view(np.int64) for k, v in opened.items()}
+    assert np.array_equal(ring["local"], x + y)
+    assert np.array_equal(ring["add_public"], x + np.arange(3))
+    assert np.array_equal(ring["public"], np.arange(3))
+    assert np.array_equal(opened["mul"], _ring(x) * _ring(y))
+    assert np.array_equal(ring["square"], y * y)
+    assert np.array_equal(ring["matmul"], (_ring(x) @ _ring(y).T).view(np.int64))
+    assert _floor_or_one_more(opened["trunc"], x >> BITS)
+    assert _floor_or_one_more(opened["mul_trunc"], (x * y) >> BITS)
+    assert _floor_or_one_more(opened["matmul_trunc"], (y @ y.T) >> BITS)
+    flat = (x * y).reshape(-1)
+    assert _floor_or_one_more(opened["mul_split"][:5], flat[:5] >> BITS)
+    assert np.array_equal(ring["mul_split"][5:], flat[5:])
+    want_bits = np.stack([(_ring(x) >> np.uint64(p)) & np.uint64(1) for p in (0, 5, 63)]).view(np.int64)
+    assert np.array_equal(ring["bits"], want_bits)
+
+
+def test_parties_other_than_a_learn_nothing_from_reveal_to_a(run):
+    for party, (_, opened) in run.items():
+        if party != "a":
+            assert all(value is None for value in opened.values())
