@@ -10,8 +10,8 @@ certificate from the job file. Every call has a deadline.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, cast
 from concurrent import futures
+from typing import Any, cast
 
 import grpc
 

@@ -18,11 +18,11 @@ VCEK's product line), ``crl`` (DER, optional).
 from __future__ import annotations
 
 import struct
-from typing import cast
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import resources
+from typing import cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
