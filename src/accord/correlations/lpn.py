@@ -1,0 +1,117 @@
+"""Dual-LPN parameters and the expand-accumulate code that compresses a sparse correlation into a dense one.
+
+Silent correlations (Boyle, Couteau, Gilboa, Ishai, Kohl and Scholl, CCS 2019; Boyle et al., CRYPTO
+2022) first give the two parties a *sparse* correlation of length ``N``: the receiver's noise
+vector ``e`` has ``t`` nonzero entries, one in each of ``t`` blocks of ``N / t`` positions (regular
+noise), and the parties hold ``w = v + e Delta``. Both then apply one public linear map
+``F^N -> F^m`` (``m = N / 5``); by linearity the outputs still satisfy ``c = b + a Delta``, and
+``a = e H^T`` is pseudo-random under the dual-LPN (syndrome decoding) assumption for the code ``H``.
+
+The code. ``H`` is an expand-accumulate (EA) code (Boyle, Couteau, Gilboa, Ishai, Kohl, Resch and
+Scholl, "Correlated Pseudorandomness from Expand-Accumulate Codes", CRYPTO 2022): ``x -> x A B^T``
+with ``A`` the accumulator (prefix XOR) and ``B`` a random matrix with :data:`EXPANDER_WEIGHT`
+ones per output, drawn from a public seed. In numpy the accumulator is one
+``bitwise_xor.accumulate`` and the expander 11 gathers per output; no field multiplication at all.
+
+Security level (128 bits against the known attacks, stated for the estimates below):
+
+* Linear tests, the attacks that break every broken LPN variant so far (Couteau, "LPN versus linear
+  tests", and Couteau, Rindal and Raghuraman, CRYPTO 2021, Sec. 3): a test ``u`` sees the codeword
+  ``u H``, of weight ``w >= delta N``. With uniform noise values in GF(2^128) and one noise point in
+  each block ``b`` of ``B`` positions, the test's output is uniform unless its support misses every
+  noise point, so its bias is at most ``prod_b (1 - w_b / B) <= exp(-delta t)`` whatever the blocks
+  are; ``exp(-delta t) <= 2^-128`` needs ``t >= 888``. For noise in GF(2) (correlated OT) we use
+  libOTe's heuristic ``(1 - 2 delta)^t <= 2^-128``, ``t >= 400``. We take ``delta = 0.1``, libOTe's
+  minimum-distance estimate for weight-11 EA codes at rate 1/5 (``EAConfigure``, ``ExAcc11``). The
+  estimate is empirical, as all published ones for EA codes are; BCGIKRS22 prove that EA codes have
+  linear minimum distance with high probability, but not this constant.
+* Information-set decoding: Prange's algorithm needs the ``t`` noise positions to fall inside ``m``
+  chosen columns, probability ``(m / N)^t = 5^-t``; at ``t >= 398`` this is below ``2^-900``.
+* Attacks that exploit regular noise (Briaud and Øygarden, EUROCRYPT 2023) cost a few bits on some
+  primal-LPN parameter sets (Ferret's); we have not run their estimator on these dual parameters,
+  which follow libOTe's regime (rate-1/5 EA codes, regular noise) with twice its noise weight for
+  VOLE because the noise values are field elements.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from accord.crypto.random import Rng
+
+SECURITY_BITS = 128
+SCALER = 5  # noise length N per output: the EA code has rate 1/5
+EXPANDER_WEIGHT = 11
+MIN_DISTANCE_RATIO = 0.1
+MIN_OUTPUTS = 1 << 14  # smaller requests are computed at this size and truncated
+_ROWS_PER_STEP = 1 << 16
+
+
+def noise_weight(field: bool, bits: int = SECURITY_BITS) -> int:
+    """Noise points ``t`` for a linear-test bias of at most ``2^-bits`` (module docstring), a multiple of 8."""
+    if field:
+        t = math.ceil(bits * math.log(2) / MIN_DISTANCE_RATIO)
+    else:
+        t = math.ceil(bits / -math.log2(1 - 2 * MIN_DISTANCE_RATIO))
+    return -(-t // 8) * 8
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The sizes of one expansion: ``trees`` GGM trees of ``2^depth`` leaves give ``N`` noise positions."""
+
+    outputs: int
+    trees: int
+    depth: int
+
+    @property
+    def length(self) -> int:
+        """``N``, the length of the sparse correlation."""
+        return self.trees << self.depth
+
+
+def plan(outputs: int, field: bool) -> Plan:
+    """Tree count and depth for ``outputs`` correlations: ``N >= 5 m`` and at least :func:`noise_weight` trees."""
+    m = max(int(outputs), MIN_OUTPUTS)
+    t_min = noise_weight(field)
+    depth = max(1, math.floor(math.log2(SCALER * m / t_min)))
+    return Plan(m, -(-SCALER * m // (1 << depth)), depth)
+
+
+class ExpandAccumulate:
+    """The EA compression ``F^N -> F^m`` for a public seed, applied to dense or sparse vectors of words."""
+
+    def __init__(self, seed: bytes, length: int, outputs: int) -> None:
+        if not 0 < length < 2**31:
+            raise ValueError(f"the code length must be in [1, 2^31), got {length}")
+        self.length = length
+        self.outputs = outputs
+        rng = Rng(seed=b"accord-ea-code|" + seed + length.to_bytes(8, "little"))
+        # The expander: EXPANDER_WEIGHT uniform positions per output, scaling 32-bit words to [0, N)
+        # (bias below N / 2^32 per position, and public; float64 rounding is the same at both parties).
+        words = rng.uint8((EXPANDER_WEIGHT, outputs, 4)).view("<u4").reshape(EXPANDER_WEIGHT, outputs)
+        self._positions = (words * (length / 2**32)).astype(np.int32)
+
+    def compress(self, x: np.ndarray) -> np.ndarray:
+        """``x A B^T`` for a C-contiguous ``x`` of shape ``(N, k)`` (any unsigned dtype; ``x`` is overwritten).
+
+        Each column is accumulated on its own (a strided 1-d prefix XOR runs at memory speed, a 2-d one
+        does not), and rows are gathered as single ``k``-word records: numpy moves a record per index
+        many times faster than it gathers the rows of a 2-d array.
+        """
+        if x.shape[0] != self.length or x.ndim != 2 or not x.flags.c_contiguous:
+            raise ValueError(f"expected a C-contiguous ({self.length}, k) array, got {x.shape}")
+        for j in range(x.shape[1]):
+            np.bitwise_xor.accumulate(x[:, j], out=x[:, j])
+        records = x.view(f"V{x.shape[1] * x.itemsize}").reshape(self.length)
+        out = np.empty_like(x, shape=(self.outputs, x.shape[1]))
+        for start in range(0, self.outputs, _ROWS_PER_STEP):
+            stop = min(self.outputs, start + _ROWS_PER_STEP)
+            part = records[self._positions[0, start:stop]].view(x.dtype).reshape(stop - start, -1)
+            for k in range(1, EXPANDER_WEIGHT):
+                part ^= records[self._positions[k, start:stop]].view(x.dtype).reshape(stop - start, -1)
+            out[start:stop] = part
+        return out

@@ -1,0 +1,206 @@
+"""Silent VOLE over GF(2^128) and silent correlated OT: millions of correlations for a few hundred KiB.
+
+Both parties first run IKNP (:mod:`accord.correlations.ot`) once; the VOLE *sender* is IKNP's sender and its
+secret ``s`` is the global ``Delta``. One :meth:`VOLESender.extend` / :meth:`VOLEReceiver.extend`
+pair then yields ``m`` correlations
+
+* VOLE (``field=True``): the receiver gets ``a, c`` in GF(2^128)^m, the sender ``b`` with
+  ``c = b + a Delta``; ``a`` is pseudo-random;
+* correlated OT (``field=False``, subfield VOLE over GF(2)): the receiver gets choice bits ``a``
+  and ``c = b + a Delta``; hashing gives random OT (``H(c)`` against ``H(b), H(b + Delta)``).
+
+Construction (Boyle, Couteau, Gilboa, Ishai, Kohl and Scholl, CCS 2019, "Efficient Two-Round OT
+Extension and Silent Non-Interactive Secure Computation", Sec. 5, with the expand-accumulate code of
+Boyle et al., CRYPTO 2022, and Ferret's GGM single-point correlations, Yang et al., CCS 2020):
+
+1. The receiver picks ``t`` noise points ``alpha_j`` (one per block of ``2^depth`` positions) and
+   values ``beta_j`` (uniform in GF(2^128), or 1 for OT). IKNP gives it, per tree, 128 correlated OTs
+   on the bits of ``beta_j`` (combined into a VOLE ``delta_j = gamma_j + beta_j Delta`` with
+   :func:`accord.correlations.gf128.combine_powers`; one OT with choice 1 for OT) and one per tree
+   level on the complement of the path bit of ``alpha_j``.
+2. The sender expands ``t`` GGM trees from random roots (:mod:`accord.correlations.ggm`) and sends,
+   per level, both sides' sums masked by the two OT pads, and per tree ``delta_j`` plus the XOR of the
+   tree's leaves. The receiver rebuilds every leaf but ``alpha_j`` and sets that one to
+   ``v_alpha + beta_j Delta``: now ``w = v + e Delta`` for its sparse noise vector ``e``.
+3. Both compress with the public EA code (:mod:`accord.correlations.lpn`): ``b = v H^T``,
+   ``c = w H^T``, ``a = e H^T``.
+
+Cost per call of ``m`` correlations: ``t (128 + depth)`` IKNP OTs for VOLE, ``t (1 + depth)`` for OT
+(``t = 888 .. 1776`` and ``400 .. 800`` trees, see :func:`accord.correlations.lpn.plan`), plus
+``32 depth + 16`` bytes per tree; 1 round trip. Requests above :data:`CHUNK` outputs are split into
+independent chunks, so memory stays bounded.
+
+Security: semi-honest, two parties; CDH (base OT), fixed-key AES as an ideal permutation (IKNP hash,
+GGM PRG) and dual LPN with regular noise for the EA code at the stated parameters
+(:mod:`accord.correlations.lpn`: 128 bits against linear tests under the code's distance estimate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from accord.correlations import gf128, ggm, lpn
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender, hash_rows
+from accord.errors import MalformedMessage
+from accord.runtime.context import Context
+
+CHUNK = 1 << 20  # outputs per independent expansion: bounds memory at about 0.4 GB per party
+SEED_BYTES = 16
+
+
+def _plans(count: int, field_noise: bool) -> list[lpn.Plan]:
+    if count < 0:
+        raise ValueError(f"cannot make a negative number of correlations ({count})")
+    sizes = [min(CHUNK, count - start) for start in range(0, count, CHUNK)] or [0]
+    return [lpn.plan(size, field_noise) for size in sizes]
+
+
+def _base_width(field_noise: bool) -> int:
+    """IKNP OTs per tree for the noise value: 128 bit-OTs for a GF(2^128) value, one OT for the value 1."""
+    return 128 if field_noise else 1
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    """The sender's one message per call: the code seed, masked level sums and per-tree corrections."""
+
+    seed: bytes
+    sums: np.ndarray  # per chunk (depth, 2 sides, t, 2 words), flattened to (sum of depth * 2 * t, 2)
+    corrections: np.ndarray  # (sum of t, 2)
+
+    def to_wire(self) -> dict[str, object]:
+        return {"seed": self.seed, "sums": self.sums, "corrections": self.corrections}
+
+    @classmethod
+    def from_wire(cls, value: object, plans: list[lpn.Plan], peer: str, step: str) -> _Expansion:
+        levels = sum(p.trees * p.depth for p in plans)
+        trees = sum(p.trees for p in plans)
+        if (not isinstance(value, dict) or not isinstance(value.get("seed"), bytes)
+                or len(value["seed"]) != SEED_BYTES
+                or not _is_array(value.get("sums"), (2 * levels, 2))
+                or not _is_array(value.get("corrections"), (trees, 2))):
+            raise MalformedMessage(f"party {peer!r} sent a malformed silent-correlation expansion for {step!r}: "
+                                   f"expected a {SEED_BYTES}-byte seed, ({2 * levels}, 2) sums and ({trees}, 2) "
+                                   "corrections of uint64", party=peer, step=step)
+        return cls(value["seed"], value["sums"], value["corrections"])
+
+
+def _is_array(value: object, shape: tuple[int, ...]) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype == np.uint64 and value.shape == shape
+
+
+def _split(rows: np.ndarray, plans: list[lpn.Plan], width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Split an extension's rows per chunk: noise-value rows ``(t, width, ...)``, path rows ``(depth, t, ...)``."""
+    bases, paths, start = [], [], 0
+    for p in plans:
+        bases.append(rows[start : start + p.trees * width].reshape(p.trees, width, *rows.shape[1:]))
+        start += p.trees * width
+    for p in plans:
+        paths.append(rows[start : start + p.trees * p.depth].reshape(p.depth, p.trees, *rows.shape[1:]))
+        start += p.trees * p.depth
+    return bases, paths
+
+
+@dataclass
+class VOLESender:
+    """The side that holds ``Delta`` (IKNP's sender) and gets ``b``."""
+
+    peer: str
+    ot: ExtensionSender
+    delta: int
+    multiplier: gf128.Multiplier = field(repr=False)
+
+    @classmethod
+    def setup(cls, ctx: Context, peer: str) -> VOLESender:
+        """128 base OTs (as base-OT receiver); ``Delta`` is IKNP's secret ``s``."""
+        ot = ExtensionSender.setup(ctx.sub("iknp"), peer)
+        delta = gf128.to_int(gf128.from_rows(ot.s[None, :])[0])
+        return cls(peer, ot, delta, gf128.Multiplier(delta))
+
+    def extend(self, ctx: Context, count: int, field_noise: bool = True) -> np.ndarray:
+        """``b`` for ``count`` correlations: ``(count, 2)`` uint64 (1 message received, 1 sent)."""
+        plans = _plans(count, field_noise)
+        width = _base_width(field_noise)
+        total = sum(p.trees * (width + p.depth) for p in plans)
+        with ctx.timed("iknp"):
+            q, tweak = self.ot.extend(ctx, total)
+            q_words = gf128.from_rows(q)
+            pads = np.stack([hash_rows(q, tweak, 1), hash_rows(q ^ self.ot.s[None, :], tweak, 1)], axis=1)
+        bases, _ = _split(q_words, plans, width)
+        _, pad_rows = _split(pads, plans, width)
+        seed = ctx.rng.bytes(SEED_BYTES)
+        sums, corrections, outputs = [], [], []
+        for p, base, pad in zip(plans, bases, pad_rows):
+            with ctx.timed("ggm"):
+                leaves, level_sums = ggm.expand(ctx.rng.uint64((p.trees, 2)), p.depth)
+                delta_j = gf128.combine_powers(base) if field_noise else base[:, 0]
+                sums.append((level_sums ^ pad.transpose(0, 2, 1, 3)).reshape(-1, 2))
+                corrections.append(delta_j ^ np.bitwise_xor.reduce(leaves, axis=0))
+            outputs.append((p, leaves.reshape(-1, 2)))
+        message = _Expansion(seed, np.concatenate(sums), np.concatenate(corrections))
+        ctx.send(self.peer, message.to_wire(), f"expansion{self.ot.counter}")
+        out = []
+        for k, (p, leaves) in enumerate(outputs):
+            with ctx.timed("lpn"):
+                code = lpn.ExpandAccumulate(seed + k.to_bytes(4, "little"), p.length, p.outputs)
+                out.append(code.compress(leaves))
+        return np.concatenate(out)[:count]
+
+
+@dataclass
+class VOLEReceiver:
+    """The side that gets ``a`` and ``c`` (IKNP's receiver)."""
+
+    peer: str
+    ot: ExtensionReceiver
+
+    @classmethod
+    def setup(cls, ctx: Context, peer: str) -> VOLEReceiver:
+        """128 base OTs (as base-OT sender)."""
+        return cls(peer, ExtensionReceiver.setup(ctx.sub("iknp"), peer))
+
+    def extend(self, ctx: Context, count: int, field_noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, c)`` for ``count`` correlations: ``a`` is ``(count, 2)`` uint64, or ``(count,)`` uint8 bits for OT."""
+        plans = _plans(count, field_noise)
+        width = _base_width(field_noise)
+        points = [(ctx.rng.uint64(p.trees) & np.uint64((1 << p.depth) - 1)).astype(np.int64) for p in plans]
+        if field_noise:
+            values = [ctx.rng.uint64((p.trees, 2)) for p in plans]
+            base_bits = [np.unpackbits(gf128.to_rows(v), axis=1, bitorder="little") for v in values]
+        else:
+            values = [np.ones(p.trees, dtype=np.uint8) for p in plans]
+            base_bits = [v[:, None] for v in values]
+        path_choices = [1 - ggm.path_bits(a, p.depth) for a, p in zip(points, plans)]
+        choices = np.concatenate([b.reshape(-1) for b in base_bits] + [c.reshape(-1) for c in path_choices])
+        with ctx.timed("iknp"):
+            t, tweak = self.ot.extend(ctx, choices)
+            t_words = gf128.from_rows(t)
+            pads = hash_rows(t, tweak, 1)
+        bases, _ = _split(t_words, plans, width)
+        _, pad_rows = _split(pads, plans, width)
+        tag = f"expansion{self.ot.counter}"
+        message = _Expansion.from_wire(ctx.recv(self.peer, tag), plans, self.peer, f"{ctx.path}/{tag}")
+        a_out, c_out, level_start, tree_start = [], [], 0, 0
+        for k, (p, alpha, beta, base, pad, choice) in enumerate(zip(plans, points, values, bases, pad_rows,
+                                                                    path_choices)):
+            size = 2 * p.depth * p.trees
+            masked = message.sums[level_start : level_start + size].reshape(p.depth, 2, p.trees, 2)
+            correction = message.corrections[tree_start : tree_start + p.trees]
+            level_start += size
+            tree_start += p.trees
+            trees = np.arange(p.trees)
+            with ctx.timed("ggm"):
+                chosen = masked[np.arange(p.depth)[:, None], choice, trees[None, :]]
+                leaves = ggm.punctured(alpha, p.depth, chosen ^ pad)
+                gamma = gf128.combine_powers(base) if field_noise else base[:, 0]
+                leaves[alpha, trees] = correction ^ np.bitwise_xor.reduce(leaves, axis=0) ^ gamma
+            code = lpn.ExpandAccumulate(message.seed + k.to_bytes(4, "little"), p.length, p.outputs)
+            with ctx.timed("lpn"):
+                noise = np.zeros((1 << p.depth, p.trees, 2 if field_noise else 1), dtype=beta.dtype)
+                noise[alpha, trees] = beta if field_noise else beta[:, None]
+                a = code.compress(noise.reshape(p.length, -1))
+                a_out.append(a if field_noise else a[:, 0])
+                c_out.append(code.compress(leaves.reshape(-1, 2)))
+        return np.concatenate(a_out)[:count], np.concatenate(c_out)[:count]
