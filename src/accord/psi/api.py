@@ -14,10 +14,11 @@ from typing import Any
 from accord.errors import ConfigurationError, UnsupportedError
 from accord.psi.ecdh import ecdh_psi
 from accord.psi.kkrt import kkrt_psi
+from accord.psi.rr22 import rr22_psi
 from accord.runtime.cluster import PartyObject, PartyTable
 
 Keys = str | Sequence[str] | Mapping[str, str | Sequence[str]]
-PROTOCOLS = ("ecdh", "kkrt")
+PROTOCOLS = ("ecdh", "kkrt", "rr22")
 
 
 def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
@@ -81,13 +82,13 @@ def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], 
     extra: tuple[int | None, ...]
     if protocol == "ecdh":
         fn, extra = ecdh_psi, (threads,)
-    elif protocol == "kkrt":
+    elif protocol in ("kkrt", "rr22"):
         if mode == "count":
-            raise UnsupportedError("protocol='kkrt' cannot count privately: its receiver learns which keys match, "
-                                   "not only how many; use protocol='ecdh' for a count-only result")
+            raise UnsupportedError(f"protocol={protocol!r} cannot count privately: its receiver learns which keys "
+                                   "match, not only how many; use protocol='ecdh' for a count-only result")
         if threads is not None:
-            raise ConfigurationError("threads sets ECDH's curve threads; protocol='kkrt' does not use it")
-        fn, extra = kkrt_psi, ()
+            raise ConfigurationError(f"threads sets ECDH's curve threads; protocol={protocol!r} does not use it")
+        fn, extra = (kkrt_psi if protocol == "kkrt" else rr22_psi), ()
     else:
         raise ConfigurationError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     return first.cluster.run(

@@ -1,0 +1,206 @@
+"""The RR22 PSI driver: VOLE plus OKVS, semi-honest (Raghuraman and Rindal, CCS 2022, Fig. 4, "fast" variant).
+
+The OKVS receiver R holds distinct keys X, the sender S keys Y; ``H`` hashes a key to GF(2^128)
+(AES under a session key over its fingerprint) and ``H_o`` is the output hash (fixed-key AES
+``pi(v) ^ v`` truncated to ``l`` bytes):
+
+1. both: a schema (key-column kinds, distinct-key counts, mode, receivers, a 16-byte nonce);
+2. silent VOLE of length ``m = 1.23 n_R + 64`` (:mod:`accord.correlations.silent`): S gets
+   ``Delta, B``, R gets ``A, C`` with ``C = B + A Delta``;
+3. R encodes ``P`` with ``Decode(P, x) = H(x)`` for its keys (:mod:`accord.psi.rr22.okvs`) and sends
+   the OKVS seed and ``A + P`` (16 bytes per column; ``A`` is pseudo-random, so this hides ``P``);
+4. S sends, in a secret random order, ``H_o(Decode(B, y) + Delta (Decode(A + P, y) + H(y)))`` for its
+   keys: by linearity this is ``H_o(Decode(C, y) + Delta (Decode(P, y) + H(y)))``, which equals
+   R's ``H_o(Decode(C, x))`` exactly when ``y = x`` is in X, and is masked by the unknown ``Delta``
+   otherwise;
+5. delivery as in the other PSIs (:mod:`accord.psi._delivery`).
+
+Bytes: the VOLE (about 2 MB at any size up to a million keys), ``16 m`` from R and ``l n_S`` from S,
+``l = ceil((40 + log2 n_R + log2 n_S) / 8)``. Rounds (flights): R 3, S 2 (one more each when both
+receive). When both receive, R is the party with fewer distinct keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from accord.correlations import VOLEReceiver, VOLESender
+from accord.errors import MalformedMessage
+from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
+from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
+from accord.psi.kkrt.oprf import fingerprints, value_bytes
+from accord.psi.rr22 import okvs
+from accord.runtime.context import Context
+from accord.runtime.report import protocol
+
+THREAT_MODEL = (
+    "semi-honest (passive) adversaries; 2 parties, no trusted third party; secure under CDH in the random-oracle "
+    "model (Chou-Orlandi base OTs), fixed-key AES as an ideal permutation (OT-extension hash, GGM trees, output "
+    "hash), AES as a pseudo-random function (key hashing), and dual LPN with regular noise over GF(2^128) for the "
+    "expand-accumulate code (128 bits against linear tests at the code's estimated minimum distance); statistical "
+    "parameter 40 for OKVS encoding and for false matches"
+)
+LEAKAGE = (
+    "both parties learn both parties' numbers of distinct keys and the type of each key column; the OKVS sender "
+    "also learns the receiver's OKVS seed, which is uniform except that the receiver's keys encode under it "
+    "(within statistical distance 2^-40 of uniform); the OKVS receiver (the only result receiver, or the party "
+    "with fewer distinct keys when both receive) learns which of its keys the other party holds (the "
+    "intersection); when both receive, the other party learns which of its keys are shared, and the join's row "
+    "order follows that party's secret random permutation, independent of both input orders; in join mode each "
+    "receiver also learns, for every matching key, how many rows the other party holds with it; a key the "
+    "sender lacks is reported as shared with probability at most 2^-40"
+)
+MODES = ("join", "semi")
+NONCE_BYTES = 16
+_OUTPUT_KEY = hashlib.sha256(b"accord-rr22-output-hash").digest()[:16]
+_ATTEMPTS = 8
+
+
+@protocol("psi.rr22", threat_model=THREAT_MODEL, leakage=LEAKAGE)
+def rr22_psi(
+    ctx: Context,
+    table: pd.DataFrame,
+    on: Sequence[str],
+    receivers: Sequence[str],
+    mode: str = "join",
+) -> pd.DataFrame | None:
+    """Run RR22 PSI between the two parties of ``ctx`` on the key columns ``on`` of ``table``.
+
+    Parameters and results are those of :func:`accord.psi.kkrt.kkrt_psi`: ``mode`` is ``"join"``
+    (both receive their rows of the inner join in a shared order) or ``"semi"`` (each receiver gets
+    its own matching rows in table order). There is no count-only mode: the OKVS receiver learns
+    which of its keys match.
+    """
+    receivers = check_call(ctx, "RR22", mode, MODES, receivers)
+    peer = ctx.peers[0]
+    kinds, raw_keys = encode_keys(table, on, party=ctx.me)
+    keyset = group_keys(kinds, raw_keys)
+    n = len(keyset.keys)
+    schema = {"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers,
+              "nonce": ctx.rng.bytes(NONCE_BYTES)}
+    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
+    if len(theirs["nonce"]) != NONCE_BYTES:
+        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step=f"{ctx.path}/schema")
+    check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
+    sizes = {ctx.me: n, peer: theirs["n"]}
+    receiver = receivers[0] if len(receivers) == 1 else min(ctx.parties, key=lambda p: sizes[p])
+    sender = peer if receiver == ctx.me else ctx.me
+    # Both nonces key the fingerprints and H after both inputs are fixed: neither party chooses them.
+    session = b"".join({ctx.me: schema["nonce"], peer: theirs["nonce"]}[p] for p in ctx.parties)
+    with ctx.timed("hashing"):
+        fps = fingerprints(keyset.keys, hashlib.sha256(b"accord-rr22-fingerprint|" + session).digest()[:16])
+        targets = _aes_blocks(fps, hashlib.sha256(b"accord-rr22-value|" + session).digest()[:16])
+    nbytes = value_bytes(sizes[receiver], sizes[sender])
+    shape = okvs.shape(sizes[receiver])
+    if ctx.me == receiver:
+        return _receive(ctx, table, keyset, mode, receivers, fps, targets, shape, nbytes, sizes[sender])
+    return _send(ctx, table, keyset, mode, receivers, fps, targets, shape, nbytes)
+
+
+def _aes_blocks(fps: np.ndarray, key: bytes) -> np.ndarray:
+    """AES under ``key`` of each 16-byte fingerprint, as ``(n, 2)`` uint64 field elements."""
+    # ECB is AES used as a keyed pseudo-random function on distinct 16-byte inputs, not as encryption.
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
+    return np.frombuffer(enc.update(np.ascontiguousarray(fps).tobytes()), dtype="<u8").reshape(-1, 2).astype(np.uint64)
+
+
+def output_hash(values: np.ndarray, nbytes: int) -> np.ndarray:
+    """``H_o(v) = pi(v) ^ v`` truncated to ``nbytes``: ``(n, 2)`` uint64 -> ``(n, nbytes)`` uint8."""
+    data = np.ascontiguousarray(values, dtype="<u8")
+    # ECB is fixed-key AES used as a public random permutation, not as encryption.
+    enc = Cipher(algorithms.AES(_OUTPUT_KEY), modes.ECB()).encryptor()  # noqa: S305
+    out = np.frombuffer(enc.update(data.tobytes()), dtype="<u8").reshape(-1, 2) ^ data
+    return np.ascontiguousarray(out.view(np.uint8).reshape(-1, 16)[:, :nbytes])
+
+
+def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str], fps: np.ndarray,
+             targets: np.ndarray, shape: okvs.Shape, nbytes: int, n_sender: int) -> pd.DataFrame:
+    peer = ctx.peers[0]
+    with ctx.timed("okvs"):
+        for _ in range(_ATTEMPTS):
+            seed = ctx.rng.bytes(okvs.SEED_BYTES)
+            rows = okvs.rows(fps, seed, shape)
+            encoding = okvs.encode(rows, targets, shape)
+            if encoding is not None:
+                break
+        else:
+            raise ValueError(f"OKVS encoding of {len(fps)} keys failed with {_ATTEMPTS} seeds; the failure "
+                             "probability per seed should be below 2^-40")
+    vole = VOLEReceiver.setup(ctx.sub("vole"), peer)
+    with ctx.timed("vole"):
+        a, c = vole.extend(ctx.sub("vole"), shape.size)
+    a ^= encoding
+    ctx.send(peer, {"seed": seed, "masked": a}, "okvs")
+    with ctx.timed("decode"):
+        mine = output_hash(okvs.decode(c, rows), nbytes)
+    theirs = ctx.recv(peer, "values", timeout=ctx.timeout + min(n_sender / 100_000, 86_400.0))
+    if not isinstance(theirs, np.ndarray) or theirs.dtype != np.uint8 or theirs.shape != (n_sender, nbytes):
+        raise MalformedMessage(f"party {peer!r} sent PSI values that are not a ({n_sender}, {nbytes}) byte array",
+                               party=peer, step=f"{ctx.path}/values")
+    with ctx.timed("match"):
+        mine_idx, theirs_idx = match(mine, theirs)
+    return finish_receiver(ctx, table, keyset, mode, receivers, mine_idx, theirs_idx)
+
+
+def _send(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str], fps: np.ndarray,
+          targets: np.ndarray, shape: okvs.Shape, nbytes: int) -> pd.DataFrame | None:
+    peer = ctx.peers[0]
+    vole = VOLESender.setup(ctx.sub("vole"), peer)
+    with ctx.timed("vole"):
+        b = vole.extend(ctx.sub("vole"), shape.size)
+    got = ctx.recv(peer, "okvs")
+    if (not isinstance(got, dict) or not isinstance(got.get("seed"), bytes) or len(got["seed"]) != okvs.SEED_BYTES
+            or not isinstance(got.get("masked"), np.ndarray) or got["masked"].dtype != np.uint64
+            or got["masked"].shape != (shape.size, 2)):
+        raise MalformedMessage(f"party {peer!r} sent a malformed OKVS message: expected a {okvs.SEED_BYTES}-byte "
+                               f"seed and a ({shape.size}, 2) uint64 array", party=peer, step=f"{ctx.path}/okvs")
+    order = ctx.rng.permutation(len(fps))
+    with ctx.timed("decode"):
+        rows = okvs.rows(fps[order], got["seed"], shape)
+        masked = okvs.decode(got["masked"], rows)
+        masked ^= targets[order]
+        values = okvs.decode(b, rows)
+        values ^= vole.multiplier.mul(masked)
+        ctx.send(peer, output_hash(values, nbytes), "values")
+    if ctx.me not in receivers:
+        return None
+    return finish_sender(ctx, table, keyset, mode, order)
+
+
+def match(mine: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(own key, sender position)`` of equal values, in increasing sender position.
+
+    The sender's order is its secret random permutation, so the result order reveals neither input
+    order. A value equal to two on the other side (a false positive, probability ``<= 2^-40`` in all)
+    keeps one pair, so each index appears at most once.
+    """
+    mine_hi, mine_lo = _words(mine)
+    their_hi, their_lo = _words(theirs)
+    index = pd.Index(mine_hi)
+    if index.is_unique:
+        found = index.get_indexer(their_hi)
+        hit = np.flatnonzero(found >= 0)
+        hit = hit[mine_lo[found[hit]] == their_lo[hit]]
+        mine_idx, theirs_idx = found[hit].astype(np.int64), hit.astype(np.int64)
+    else:  # two own values share their first 64 bits (probability about n^2 / 2^65): a full join
+        pairs = pd.DataFrame({"hi": mine_hi, "lo": mine_lo, "mine": np.arange(len(mine))}).merge(
+            pd.DataFrame({"hi": their_hi, "lo": their_lo, "theirs": np.arange(len(theirs))}), on=["hi", "lo"])
+        pairs = pairs.sort_values("theirs", kind="stable")
+        mine_idx, theirs_idx = pairs["mine"].to_numpy(np.int64), pairs["theirs"].to_numpy(np.int64)
+    # Keep the first sender position per own key (sender positions are already unique and increasing).
+    keep = np.zeros(len(mine_idx), dtype=bool)
+    keep[np.unique(mine_idx, return_index=True)[1]] = True
+    return mine_idx[keep], theirs_idx[keep]
+
+
+def _words(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of up to 16 bytes as two big-endian 64-bit words (zero-padded)."""
+    padded = np.zeros((len(values), 16), dtype=np.uint8)
+    padded[:, : values.shape[1]] = values
+    words = padded.view(">u8").astype(np.uint64)
+    return words[:, 0], words[:, 1]
