@@ -5,7 +5,8 @@
 Each party holds ``n`` distinct string ids; ``overlap`` of them are shared; both receive the join
 (``accord.psi.align``). Time is measured inside each process from the start of ``align`` to its end
 (process start-up and the mTLS handshake excluded); the figure reported is the slower party's, with a
-breakdown of the slower party's time by phase, and each party's peak resident memory (``ru_maxrss``). Compare with SecretFlow's ECDH / KKRT PSI run by
+breakdown of the slower party's time by phase, and each party's peak resident memory (``ru_maxrss``).
+Compare with SecretFlow's ECDH / KKRT / RR22 PSI run by
 ../shared/anchors/bench_psi.py on the same machine.
 """
 
@@ -46,7 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="distinct ids per party")
     parser.add_argument("--overlap", type=float, default=0.5, help="fraction of ids both hold")
-    parser.add_argument("--protocol", choices=("ecdh", "kkrt", "rr22"), default="ecdh", help="PSI protocol (default ecdh)")
+    parser.add_argument("--protocol", choices=("ecdh", "kkrt", "rr22"), default="ecdh",
+                        help="PSI protocol (default ecdh)")
     parser.add_argument("--threads", type=int, default=None, help="ECDH curve threads per party (default: all cores)")
     parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
