@@ -82,36 +82,50 @@ def plan(outputs: int, field: bool) -> Plan:
 
 
 class ExpandAccumulate:
-    """The EA compression ``F^N -> F^m`` for a public seed, applied to dense or sparse vectors of words."""
+    """The EA compression ``F^N -> F^m`` for a public seed, applied to vectors of words."""
 
     def __init__(self, seed: bytes, length: int, outputs: int) -> None:
         if not 0 < length < 2**31:
             raise ValueError(f"the code length must be in [1, 2^31), got {length}")
         self.length = length
         self.outputs = outputs
-        rng = Rng(seed=b"accord-ea-code|" + seed + length.to_bytes(8, "little"))
-        # The expander: EXPANDER_WEIGHT uniform positions per output, scaling 32-bit words to [0, N)
-        # (bias below N / 2^32 per position, and public; float64 rounding is the same at both parties).
-        words = rng.uint8((EXPANDER_WEIGHT, outputs, 4)).view("<u4").reshape(EXPANDER_WEIGHT, outputs)
-        self._positions = (words * (length / 2**32)).astype(np.int32)
+        self._seed = b"accord-ea-code|" + seed + length.to_bytes(8, "little")
 
-    def compress(self, x: np.ndarray) -> np.ndarray:
-        """``x A B^T`` for a C-contiguous ``x`` of shape ``(N, k)`` (any unsigned dtype; ``x`` is overwritten).
+    def _steps(self) -> list[tuple[int, int, np.ndarray]]:
+        """The expander in steps of rows ``(start, stop, positions)``, positions ``(EXPANDER_WEIGHT, rows)``.
+
+        Each output takes ``EXPANDER_WEIGHT`` uniform positions, 32-bit words scaled to ``[0, N)``
+        (bias below ``N / 2^32`` per position, and public; float64 rounding is the same at both parties).
+        Drawn step by step, so no buffer grows with ``m``.
+        """
+        rng = Rng(seed=self._seed)
+        scale = self.length / 2**32
+        steps = []
+        for start in range(0, self.outputs, _ROWS_PER_STEP):
+            stop = min(self.outputs, start + _ROWS_PER_STEP)
+            words = rng.uint8((EXPANDER_WEIGHT, stop - start, 4)).view("<u4").reshape(EXPANDER_WEIGHT, -1)
+            steps.append((start, stop, (words * scale).astype(np.int32)))
+        return steps
+
+    def compress(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        """``x A B^T`` for each C-contiguous ``x`` of shape ``(N, k)`` (any unsigned dtype; overwritten).
 
         Each column is accumulated on its own (a strided 1-d prefix XOR runs at memory speed, a 2-d one
         does not), and rows are gathered as single ``k``-word records: numpy moves a record per index
         many times faster than it gathers the rows of a 2-d array.
         """
-        if x.shape[0] != self.length or x.ndim != 2 or not x.flags.c_contiguous:
-            raise ValueError(f"expected a C-contiguous ({self.length}, k) array, got {x.shape}")
-        for j in range(x.shape[1]):
-            np.bitwise_xor.accumulate(x[:, j], out=x[:, j])
-        records = x.view(f"V{x.shape[1] * x.itemsize}").reshape(self.length)
-        out = np.empty_like(x, shape=(self.outputs, x.shape[1]))
-        for start in range(0, self.outputs, _ROWS_PER_STEP):
-            stop = min(self.outputs, start + _ROWS_PER_STEP)
-            part = records[self._positions[0, start:stop]].view(x.dtype).reshape(stop - start, -1)
-            for k in range(1, EXPANDER_WEIGHT):
-                part ^= records[self._positions[k, start:stop]].view(x.dtype).reshape(stop - start, -1)
-            out[start:stop] = part
-        return out
+        records, outs = [], []
+        for x in arrays:
+            if x.shape[0] != self.length or x.ndim != 2 or not x.flags.c_contiguous:
+                raise ValueError(f"expected a C-contiguous ({self.length}, k) array, got {x.shape}")
+            for j in range(x.shape[1]):
+                np.bitwise_xor.accumulate(x[:, j], out=x[:, j])
+            records.append(x.view(f"V{x.shape[1] * x.itemsize}").reshape(self.length))
+            outs.append(np.empty_like(x, shape=(self.outputs, x.shape[1])))
+        for start, stop, positions in self._steps():
+            for x, rec, out in zip(arrays, records, outs):
+                part = rec[positions[0]].view(x.dtype).reshape(stop - start, -1)
+                for k in range(1, EXPANDER_WEIGHT):
+                    part ^= rec[positions[k]].view(x.dtype).reshape(stop - start, -1)
+                out[start:stop] = part
+        return outs

@@ -145,7 +145,7 @@ class VOLESender:
         for k, (p, leaves) in enumerate(outputs):
             with ctx.timed("lpn"):
                 code = lpn.ExpandAccumulate(seed + k.to_bytes(4, "little"), p.length, p.outputs)
-                out.append(code.compress(leaves))
+                out.extend(code.compress(leaves))
         return np.concatenate(out)[:count]
 
 
@@ -200,7 +200,7 @@ class VOLEReceiver:
             with ctx.timed("lpn"):
                 noise = np.zeros((1 << p.depth, p.trees, 2 if field_noise else 1), dtype=beta.dtype)
                 noise[alpha, trees] = beta if field_noise else beta[:, None]
-                a = code.compress(noise.reshape(p.length, -1))
+                a, c = code.compress(noise.reshape(p.length, -1), leaves.reshape(-1, 2))
                 a_out.append(a if field_noise else a[:, 0])
-                c_out.append(code.compress(leaves.reshape(-1, 2)))
+                c_out.append(c)
         return np.concatenate(a_out)[:count], np.concatenate(c_out)[:count]
