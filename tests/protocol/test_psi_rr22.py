@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accord
-from accord.errors import InputError, MalformedMessage, UnsupportedError
+from accord.errors import ConfigurationError, InputError, MalformedMessage, UnsupportedError
 from accord.psi.rr22 import rr22_psi
 from accord.runtime import protocol
 from tests.protocol import wiretap
@@ -137,3 +137,18 @@ def test_malformed_peer_messages_name_the_peer(cluster, cheater, tag, value, mes
         cluster.run(_tampered, {"bank": (bank, both, "join", cheater, tag, value),
                                 "partner": (partner, both, "join", cheater, tag, value)})
     assert err.value.party == cheater
+
+
+def test_the_default_protocol_is_the_fastest_for_the_output(cluster):
+    a, b = put(cluster, pd.DataFrame({"id": ["a", "b", "c"]}), pd.DataFrame({"id": ["b", "c", "d"]}))
+    runs = lambda: [r.spec.name for r in cluster.report().runs]  # noqa: E731
+    before = len(runs())
+    accord.psi.align(a, b, on="id")
+    accord.psi.intersect(a, b, on="id", to="bank")
+    counts = accord.psi.count(a, b, on="id", to="bank")
+    assert counts.get() == 2
+    accord.psi.align(a, b, on="id", threads=1)
+    accord.psi.align(a, b, on="id", protocol="kkrt")
+    assert runs()[before:] == ["psi.rr22", "psi.rr22", "psi.ecdh", "psi.ecdh", "psi.kkrt"]
+    with pytest.raises(ConfigurationError, match="protocol must be one of"):
+        accord.psi.align(a, b, on="id", protocol="fastest")
