@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from accord.correlations import VOLEReceiver, VOLESender
 from accord.errors import MalformedMessage
 from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
+from accord.psi._matching import equal_rows, one_to_one
 from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
 from accord.psi.kkrt.oprf import fingerprints, value_bytes
 from accord.psi.rr22 import okvs
@@ -143,7 +144,7 @@ def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, recei
         raise MalformedMessage(f"party {peer!r} sent PSI values that are not a ({n_sender}, {nbytes}) byte array",
                                party=peer, step=f"{ctx.path}/values")
     with ctx.timed("match"):
-        mine_idx, theirs_idx = match(mine, theirs)
+        mine_idx, theirs_idx = one_to_one(*equal_rows(mine, theirs))
     return finish_receiver(ctx, table, keyset, mode, receivers, mine_idx, theirs_idx)
 
 
@@ -170,37 +171,3 @@ def _send(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receiver
     if ctx.me not in receivers:
         return None
     return finish_sender(ctx, table, keyset, mode, order)
-
-
-def match(mine: np.ndarray, theirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs ``(own key, sender position)`` of equal values, in increasing sender position.
-
-    The sender's order is its secret random permutation, so the result order reveals neither input
-    order. A value equal to two on the other side (a false positive, probability ``<= 2^-40`` in all)
-    keeps one pair, so each index appears at most once.
-    """
-    mine_hi, mine_lo = _words(mine)
-    their_hi, their_lo = _words(theirs)
-    index = pd.Index(mine_hi)
-    if index.is_unique:
-        found = index.get_indexer(their_hi)
-        hit = np.flatnonzero(found >= 0)
-        hit = hit[mine_lo[found[hit]] == their_lo[hit]]
-        mine_idx, theirs_idx = found[hit].astype(np.int64), hit.astype(np.int64)
-    else:  # two own values share their first 64 bits (probability about n^2 / 2^65): a full join
-        pairs = pd.DataFrame({"hi": mine_hi, "lo": mine_lo, "mine": np.arange(len(mine))}).merge(
-            pd.DataFrame({"hi": their_hi, "lo": their_lo, "theirs": np.arange(len(theirs))}), on=["hi", "lo"])
-        pairs = pairs.sort_values("theirs", kind="stable")
-        mine_idx, theirs_idx = pairs["mine"].to_numpy(np.int64), pairs["theirs"].to_numpy(np.int64)
-    # Keep the first sender position per own key (sender positions are already unique and increasing).
-    keep = np.zeros(len(mine_idx), dtype=bool)
-    keep[np.unique(mine_idx, return_index=True)[1]] = True
-    return mine_idx[keep], theirs_idx[keep]
-
-
-def _words(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Values of up to 16 bytes as two big-endian 64-bit words (zero-padded)."""
-    padded = np.zeros((len(values), 16), dtype=np.uint8)
-    padded[:, : values.shape[1]] = values
-    words = padded.view(">u8").astype(np.uint64)
-    return words[:, 0], words[:, 1]
