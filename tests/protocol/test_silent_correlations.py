@@ -94,3 +94,16 @@ def _bad(ctx):
 def test_malformed_expansion_names_the_peer():
     with accord.Cluster.simulate(["s", "r"]) as cluster, pytest.raises(MalformedMessage, match="'s'"):
         cluster.run(_bad, {"s": (), "r": ()})
+
+
+@pytest.mark.parametrize("field_noise", [True, False])
+def test_requests_above_a_chunk_are_split_and_stay_correct(monkeypatch, field_noise):
+    from accord.correlations import lpn, silent
+
+    monkeypatch.setattr(silent, "CHUNK", 20_000)
+    monkeypatch.setattr(lpn, "MIN_OUTPUTS", 1 << 12)
+    (delta, (b,)), ((a, c),) = _run([45_000], field_noise)  # chunks of 20000, 20000 and 5000
+    assert len(b) == len(c) == 45_000
+    for i in range(0, 45_000, 997):
+        a_i = _int(a[i]) if field_noise else int(a[i])
+        assert _int(c[i]) == _int(b[i]) ^ clmul_mod(a_i, delta)
