@@ -107,12 +107,17 @@ class ExpandAccumulate:
             steps.append((start, stop, (words * scale).astype(np.int32)))
         return steps
 
-    def compress(self, *arrays: np.ndarray) -> list[np.ndarray]:
+    def compress(self, *arrays: np.ndarray, sparse: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
         """``x A B^T`` for each C-contiguous ``x`` of shape ``(N, k)`` (any unsigned dtype; overwritten).
 
         Each column is accumulated on its own (a strided 1-d prefix XOR runs at memory speed, a 2-d one
         does not), and rows are gathered as single ``k``-word records: numpy moves a record per index
         many times faster than it gathers the rows of a 2-d array.
+
+        ``sparse = (points, values)`` adds, as the last output, the compression of the vector that is
+        ``values[i]`` at ``points[i]`` (distinct, fewer than 2^16) and zero elsewhere. Its accumulation
+        is constant between points, so it is held as a 16-bit segment index per position (a tenth of
+        the memory of the vector) and each gathered index looks up the segment's prefix XOR.
         """
         records, outs = [], []
         for x in arrays:
@@ -122,10 +127,25 @@ class ExpandAccumulate:
                 np.bitwise_xor.accumulate(x[:, j], out=x[:, j])
             records.append(x.view(f"V{x.shape[1] * x.itemsize}").reshape(self.length))
             outs.append(np.empty_like(x, shape=(self.outputs, x.shape[1])))
+        segments = prefixes = None
+        if sparse is not None:
+            points, values = sparse
+            order = np.argsort(points, kind="stable")
+            segments = np.zeros(self.length, dtype=np.uint16)
+            segments[points] = 1
+            np.cumsum(segments, out=segments)
+            prefixes = np.zeros((len(points) + 1, *values.shape[1:]), dtype=values.dtype)
+            np.bitwise_xor.accumulate(values[order], axis=0, out=prefixes[1:])
+            outs.append(np.empty((self.outputs, *values.shape[1:]), dtype=values.dtype))
         for start, stop, positions in self._steps():
             for x, rec, out in zip(arrays, records, outs):
                 part = rec[positions[0]].view(x.dtype).reshape(stop - start, -1)
                 for k in range(1, EXPANDER_WEIGHT):
                     part ^= rec[positions[k]].view(x.dtype).reshape(stop - start, -1)
                 out[start:stop] = part
+            if prefixes is not None and segments is not None:
+                part = prefixes[segments[positions[0]]]
+                for k in range(1, EXPANDER_WEIGHT):
+                    part ^= prefixes[segments[positions[k]]]
+                outs[-1][start:stop] = part
         return outs

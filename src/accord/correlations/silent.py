@@ -198,9 +198,7 @@ class VOLEReceiver:
                 leaves[alpha, trees] = correction ^ np.bitwise_xor.reduce(leaves, axis=0) ^ gamma
             code = lpn.ExpandAccumulate(message.seed + k.to_bytes(4, "little"), p.length, p.outputs)
             with ctx.timed("lpn"):
-                noise = np.zeros((1 << p.depth, p.trees, 2 if field_noise else 1), dtype=beta.dtype)
-                noise[alpha, trees] = beta if field_noise else beta[:, None]
-                a, c = code.compress(noise.reshape(p.length, -1), leaves.reshape(-1, 2))
-                a_out.append(a if field_noise else a[:, 0])
+                c, a = code.compress(leaves.reshape(-1, 2), sparse=(alpha * p.trees + trees, beta))
+                a_out.append(a)
                 c_out.append(c)
         return np.concatenate(a_out)[:count], np.concatenate(c_out)[:count]
