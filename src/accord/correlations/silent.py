@@ -14,10 +14,11 @@ Extension and Silent Non-Interactive Secure Computation", Sec. 5, with the expan
 Boyle et al., CRYPTO 2022, and Ferret's GGM single-point correlations, Yang et al., CCS 2020):
 
 1. The receiver picks ``t`` noise points ``alpha_j`` (one per block of ``2^depth`` positions) and
-   values ``beta_j`` (uniform in GF(2^128), or 1 for OT). IKNP gives it, per tree, 128 correlated OTs
-   on the bits of ``beta_j`` (combined into a VOLE ``delta_j = gamma_j + beta_j Delta`` with
-   :func:`accord.correlations.gf128.combine_powers`; one OT with choice 1 for OT) and one per tree
-   level on the complement of the path bit of ``alpha_j``.
+   values ``beta_j``: 1 for OT, each with one IKNP OT of choice 1 as its base correlation; for VOLE
+   uniform in GF(2^128), obtained with their base VOLEs ``delta_j = gamma_j + beta_j Delta`` from a
+   first, silent correlated-OT call of ``128 t`` OTs whose random choice bits are the bits of
+   ``beta_j`` (:func:`accord.correlations.gf128.combine_powers`; the bootstrapping of Ferret and
+   Wolverine). IKNP also gives one OT per tree level on the complement of the path bit of ``alpha_j``.
 2. The sender expands ``t`` GGM trees from random roots (:mod:`accord.correlations.ggm`) and sends,
    per level, both sides' sums masked by the two OT pads, and per tree ``delta_j`` plus the XOR of the
    tree's leaves. The receiver rebuilds every leaf but ``alpha_j`` and sets that one to
@@ -25,10 +26,10 @@ Boyle et al., CRYPTO 2022, and Ferret's GGM single-point correlations, Yang et a
 3. Both compress with the public EA code (:mod:`accord.correlations.lpn`): ``b = v H^T``,
    ``c = w H^T``, ``a = e H^T``.
 
-Cost per call of ``m`` correlations: ``t (128 + depth)`` IKNP OTs for VOLE, ``t (1 + depth)`` for OT
-(``t = 888 .. 1776`` and ``400 .. 800`` trees, see :func:`accord.correlations.lpn.plan`), plus
-``32 depth + 16`` bytes per tree; 1 round trip. Requests above :data:`CHUNK` outputs are split into
-independent chunks, so memory stays bounded.
+Cost per call of ``m`` correlations: ``t (1 + depth)`` IKNP OTs for OT and ``t depth`` for VOLE plus the
+base call (``t = 400 .. 800`` and ``888 .. 1776`` trees, see :func:`accord.correlations.lpn.plan`),
+``32 depth + 16`` bytes per tree from the sender; 1 round trip for OT, 2 for VOLE. Requests above
+:data:`CHUNK` outputs are split into independent chunks, so memory stays bounded.
 
 Security: semi-honest, two parties; CDH (base OT), fixed-key AES as an ideal permutation (IKNP hash,
 GGM PRG) and dual LPN with regular noise for the EA code at the stated parameters
@@ -58,8 +59,18 @@ def _plans(count: int, field_noise: bool) -> list[lpn.Plan]:
 
 
 def _base_width(field_noise: bool) -> int:
-    """IKNP OTs per tree for the noise value: 128 bit-OTs for a GF(2^128) value, one OT for the value 1."""
-    return 128 if field_noise else 1
+    """IKNP OTs per tree for the noise value: one OT for the value 1; none for a GF(2^128) value, whose
+    128 correlated OTs come from a silent correlated-OT call instead."""
+    return 0 if field_noise else 1
+
+
+def _per_tree(rows: np.ndarray, plans: list[lpn.Plan], width: int) -> list[np.ndarray]:
+    """Consecutive rows, ``width`` per tree, as one ``(trees, width, ...)`` array per chunk."""
+    out, start = [], 0
+    for p in plans:
+        out.append(rows[start : start + p.trees * width].reshape(p.trees, width, *rows.shape[1:]))
+        start += p.trees * width
+    return out
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,9 @@ class VOLESender:
         """``b`` for ``count`` correlations: ``(count, 2)`` uint64 (1 message received, 1 sent)."""
         plans = _plans(count, field_noise)
         width = _base_width(field_noise)
+        if field_noise:  # the noise values' base VOLEs, from 128 silent correlated OTs each
+            cots = self.extend(ctx, 128 * sum(p.trees for p in plans), field_noise=False)
+            base_vole = _per_tree(cots, plans, 128)
         total = sum(p.trees * (width + p.depth) for p in plans)
         with ctx.timed("iknp"):
             q, tweak = self.ot.extend(ctx, total)
@@ -130,6 +144,8 @@ class VOLESender:
             pads = np.stack([hash_rows(q, tweak, 1), hash_rows(q ^ self.ot.s[None, :], tweak, 1)], axis=1)
         bases, _ = _split(q_words, plans, width)
         _, pad_rows = _split(pads, plans, width)
+        if field_noise:
+            bases = base_vole
         seed = ctx.rng.bytes(SEED_BYTES)
         sums, corrections, outputs = [], [], []
         for p, base, pad in zip(plans, bases, pad_rows):
@@ -167,8 +183,13 @@ class VOLEReceiver:
         width = _base_width(field_noise)
         points = [(ctx.rng.uint64(p.trees) & np.uint64((1 << p.depth) - 1)).astype(np.int64) for p in plans]
         if field_noise:
-            values = [ctx.rng.uint64((p.trees, 2)) for p in plans]
-            base_bits = [np.unpackbits(gf128.to_rows(v), axis=1, bitorder="little") for v in values]
+            # Random noise values with their base VOLEs from 128 silent correlated OTs each: the OTs'
+            # random choice bits are the bits of beta (Wolverine's and Ferret's bootstrapping).
+            bits, cots = self.extend(ctx, 128 * sum(p.trees for p in plans), field_noise=False)
+            base_vole = _per_tree(cots, plans, 128)
+            values = [gf128.from_rows(np.packbits(b.reshape(-1, 128), axis=1, bitorder="little"))
+                      for b in _per_tree(bits, plans, 128)]
+            base_bits: list[np.ndarray] = []
         else:
             values = [np.ones(p.trees, dtype=np.uint8) for p in plans]
             base_bits = [v[:, None] for v in values]
@@ -180,6 +201,8 @@ class VOLEReceiver:
             pads = hash_rows(t, tweak, 1)
         bases, _ = _split(t_words, plans, width)
         _, pad_rows = _split(pads, plans, width)
+        if field_noise:
+            bases = base_vole
         tag = f"expansion{self.ot.counter}"
         message = _Expansion.from_wire(ctx.recv(self.peer, tag), plans, self.peer, f"{ctx.path}/{tag}")
         a_out, c_out, level_start, tree_start = [], [], 0, 0
