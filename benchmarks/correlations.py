@@ -4,7 +4,8 @@
 
 Each party runs the setup (base OTs) untimed, then one timed call per kind for ``n`` correlations:
 
-* ``silent-vole``: VOLE over GF(2^128) (:mod:`accord.correlations.silent`, ``field_noise=True``);
+* ``silent-vole``: VOLE over GF(2^128) (:mod:`accord.correlations.silent`, ``field_noise=True``), base
+  VOLEs bootstrapped from silent OT; ``silent-vole-iknp``: the same with base VOLEs from IKNP (as RR22);
 * ``silent-cot``: correlated OT with 128-bit messages (``field_noise=False``);
 * ``iknp-cot``: correlated OT straight from IKNP extension (:mod:`accord.correlations.ot`), the baseline.
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from benchmarks.common import run_processes, write_json
 
-KINDS = ("silent-vole", "silent-cot", "iknp-cot")
+KINDS = ("silent-vole", "silent-vole-iknp", "silent-cot", "iknp-cot")
 
 
 def _protocols() -> dict[str, Any]:
@@ -32,19 +33,19 @@ def _protocols() -> dict[str, Any]:
     from accord.runtime import protocol
 
     @protocol("bench.silent", threat_model="benchmark", leakage="benchmark: correlations stay local")
-    def silent(ctx: Any, n: int, field_noise: bool) -> float:
+    def silent(ctx: Any, n: int, field_noise: bool, bootstrap: bool = True) -> float:
         if ctx.me == "bank":
             sender = VOLESender.setup(ctx, "partner")
             start = time.perf_counter()
-            sender.extend(ctx, n, field_noise)
+            sender.extend(ctx, n, field_noise, bootstrap)
         else:
             receiver = VOLEReceiver.setup(ctx, "bank")
             start = time.perf_counter()
-            receiver.extend(ctx, n, field_noise)
+            receiver.extend(ctx, n, field_noise, bootstrap)
         return time.perf_counter() - start
 
     @protocol("bench.iknp", threat_model="benchmark", leakage="benchmark: correlations stay local")
-    def iknp(ctx: Any, n: int, _: bool) -> float:
+    def iknp(ctx: Any, n: int, *_: bool) -> float:
         if ctx.me == "bank":
             sender = ExtensionSender.setup(ctx, "partner")
             start = time.perf_counter()
@@ -56,14 +57,15 @@ def _protocols() -> dict[str, Any]:
             receiver.extend(ctx, choices)
         return time.perf_counter() - start
 
-    return {"silent-vole": (silent, True), "silent-cot": (silent, False), "iknp-cot": (iknp, False)}
+    return {"silent-vole": (silent, (True, True)), "silent-vole-iknp": (silent, (True, False)),
+            "silent-cot": (silent, (False, True)), "iknp-cot": (iknp, ())}
 
 
 def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for kind in args["kinds"]:
-        fn, field_noise = _protocols()[kind]
-        result = cluster.run(fn, {p: (args["n"], field_noise) for p in ("bank", "partner")})[me]
+        fn, options = _protocols()[kind]
+        result = cluster.run(fn, {p: (args["n"], *options) for p in ("bank", "partner")})[me]
         seconds = result.get()
         costs = cluster.report().runs[-1].costs[me]
         out[kind] = {"seconds": seconds, "bytes_sent": costs.bytes_sent,
@@ -86,12 +88,12 @@ def main() -> None:
     results = run_processes("benchmarks.correlations:party_main", ["bank", "partner"], {"n": n, "kinds": kinds})
     figures = {}
     print(f"{n} correlations per call, two processes over loopback mTLS (setup excluded)")
-    print(f"{'kind':>12} {'seconds':>8} {'corr/s':>12} {'bytes/corr':>11} {'peak bank':>10} {'peak partner':>12}")
+    print(f"{'kind':>16} {'seconds':>8} {'corr/s':>12} {'bytes/corr':>11} {'peak bank':>10} {'peak partner':>12}")
     for kind in kinds:
         seconds = max(results[p][kind]["seconds"] for p in results)
         nbytes = sum(results[p][kind]["bytes_sent"] for p in results)
         peaks = {p: results[p][kind]["peak_rss"] for p in results}
-        print(f"{kind:>12} {seconds:8.3f} {n / seconds:12,.0f} {nbytes / n:11.2f} "
+        print(f"{kind:>16} {seconds:8.3f} {n / seconds:12,.0f} {nbytes / n:11.2f} "
               f"{peaks['bank'] / 2**20:9.0f}M {peaks['partner'] / 2**20:11.0f}M")
         figures[f"{kind}_{n}"] = {"seconds": seconds, "bytes": nbytes, "per_second": n / seconds,
                                   "bytes_per_correlation": nbytes / n, "peak_rss_per_party": peaks}

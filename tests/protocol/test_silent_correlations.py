@@ -17,17 +17,18 @@ from tests.unit.correlations.test_gf128 import clmul_mod
 
 
 @protocol("test.silent", threat_model="test only", leakage="test only: returns correlations")
-def _silent(ctx, counts, field_noise):
+def _silent(ctx, counts, field_noise, bootstrap):
     if ctx.me == "s":
         sender = VOLESender.setup(ctx, "r")
-        return sender.delta, [sender.extend(ctx, n, field_noise) for n in counts]
+        return sender.delta, [sender.extend(ctx, n, field_noise, bootstrap) for n in counts]
     receiver = VOLEReceiver.setup(ctx, "s")
-    return [receiver.extend(ctx, n, field_noise) for n in counts]
+    return [receiver.extend(ctx, n, field_noise, bootstrap) for n in counts]
 
 
-def _run(counts, field_noise):
+def _run(counts, field_noise, bootstrap=True):
+    args = (counts, field_noise, bootstrap)
     with accord.Cluster.simulate(["s", "r"]) as cluster:
-        out = cluster.run(_silent, {"s": (counts, field_noise), "r": (counts, field_noise)})
+        out = cluster.run(_silent, {"s": args, "r": args})
         return out["s"].get(), out["r"].get()
 
 
@@ -36,9 +37,9 @@ def _int(row: np.ndarray) -> int:
 
 
 @settings(max_examples=4, deadline=None)
-@given(st.lists(st.integers(0, 40_000), min_size=1, max_size=2))
-def test_vole_satisfies_c_equals_b_plus_a_delta(counts):
-    (delta, bs), got = _run(counts, True)
+@given(st.lists(st.integers(0, 40_000), min_size=1, max_size=2), st.booleans())
+def test_vole_satisfies_c_equals_b_plus_a_delta(counts, bootstrap):
+    (delta, bs), got = _run(counts, True, bootstrap)
     for n, b, (a, c) in zip(counts, bs, got):
         assert b.shape == a.shape == c.shape == (n, 2)
         # Check a sample against GF(2^128) arithmetic written in the test (all rows through XOR when a = 0).
@@ -89,7 +90,7 @@ def _bad(ctx):
         ctx.send("r", {"seed": b"x", "sums": np.zeros(3, np.uint64)}, "expansion1")
         return None
     receiver = VOLEReceiver.setup(ctx, "s")
-    return receiver.extend(ctx, 10)
+    return receiver.extend(ctx, 10, bootstrap=False)
 
 
 def test_malformed_expansion_names_the_peer():

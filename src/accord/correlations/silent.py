@@ -15,10 +15,12 @@ Boyle et al., CRYPTO 2022, and Ferret's GGM single-point correlations, Yang et a
 
 1. The receiver picks ``t`` noise points ``alpha_j`` (one per block of ``2^depth`` positions) and
    values ``beta_j``: 1 for OT, each with one IKNP OT of choice 1 as its base correlation; for VOLE
-   uniform in GF(2^128), obtained with their base VOLEs ``delta_j = gamma_j + beta_j Delta`` from a
-   first, silent correlated-OT call of ``128 t`` OTs whose random choice bits are the bits of
-   ``beta_j`` (:func:`accord.correlations.gf128.combine_powers`; the bootstrapping of Ferret and
-   Wolverine). IKNP also gives one OT per tree level on the complement of the path bit of ``alpha_j``.
+   uniform in GF(2^128), with base VOLEs ``delta_j = gamma_j + beta_j Delta`` combined from 128
+   correlated OTs on the bits of ``beta_j`` (:func:`accord.correlations.gf128.combine_powers`). Those
+   come from a first, silent correlated-OT call whose random choice bits are the bits of ``beta_j``
+   (``bootstrap=True``, the bootstrapping of Ferret and Wolverine: fewer bytes), or from IKNP
+   (``bootstrap=False``: less computation). IKNP also gives one OT per tree level on the complement
+   of the path bit of ``alpha_j``.
 2. The sender expands ``t`` GGM trees from random roots (:mod:`accord.correlations.ggm`) and sends,
    per level, both sides' sums masked by the two OT pads, and per tree ``delta_j`` plus the XOR of the
    tree's leaves. The receiver rebuilds every leaf but ``alpha_j`` and sets that one to
@@ -26,9 +28,10 @@ Boyle et al., CRYPTO 2022, and Ferret's GGM single-point correlations, Yang et a
 3. Both compress with the public EA code (:mod:`accord.correlations.lpn`): ``b = v H^T``,
    ``c = w H^T``, ``a = e H^T``.
 
-Cost per call of ``m`` correlations: ``t (1 + depth)`` IKNP OTs for OT and ``t depth`` for VOLE plus the
-base call (``t = 400 .. 800`` and ``888 .. 1776`` trees, see :func:`accord.correlations.lpn.plan`),
-``32 depth + 16`` bytes per tree from the sender; 1 round trip for OT, 2 for VOLE. Requests above
+Cost per call of ``m`` correlations: ``t (1 + depth)`` IKNP OTs for OT, and for VOLE ``t depth`` plus
+the base call's, or ``t (128 + depth)`` without bootstrapping (``t = 400 .. 800`` and ``888 .. 1776``
+trees, see :func:`accord.correlations.lpn.plan`); ``32 depth + 16`` bytes per tree from the sender;
+1 round trip (2 for a bootstrapped VOLE). Requests above
 :data:`CHUNK` outputs are split into independent chunks, so memory stays bounded.
 
 Security: semi-honest, two parties; CDH (base OT), fixed-key AES as an ideal permutation (IKNP hash,
@@ -58,10 +61,12 @@ def _plans(count: int, field_noise: bool) -> list[lpn.Plan]:
     return [lpn.plan(size, field_noise) for size in sizes]
 
 
-def _base_width(field_noise: bool) -> int:
-    """IKNP OTs per tree for the noise value: one OT for the value 1; none for a GF(2^128) value, whose
-    128 correlated OTs come from a silent correlated-OT call instead."""
-    return 0 if field_noise else 1
+def _base_width(field_noise: bool, bootstrap: bool) -> int:
+    """IKNP OTs per tree for the noise value: one for the value 1, 128 for a GF(2^128) value, or none when
+    those 128 correlated OTs come from a silent correlated-OT call (``bootstrap``)."""
+    if not field_noise:
+        return 1
+    return 0 if bootstrap else 128
 
 
 def _per_tree(rows: np.ndarray, plans: list[lpn.Plan], width: int) -> list[np.ndarray]:
@@ -130,11 +135,13 @@ class VOLESender:
         delta = gf128.to_int(gf128.from_rows(ot.s[None, :])[0])
         return cls(peer, ot, delta, gf128.Multiplier(delta))
 
-    def extend(self, ctx: Context, count: int, field_noise: bool = True) -> np.ndarray:
-        """``b`` for ``count`` correlations: ``(count, 2)`` uint64 (1 message received, 1 sent)."""
+    def extend(self, ctx: Context, count: int, field_noise: bool = True, bootstrap: bool = True) -> np.ndarray:
+        """``b`` for ``count`` correlations: ``(count, 2)`` uint64 (1 message received, 1 sent; 2 of each
+        for a bootstrapped VOLE). Both parties must pass the same ``field_noise`` and ``bootstrap``."""
         plans = _plans(count, field_noise)
-        width = _base_width(field_noise)
-        if field_noise:  # the noise values' base VOLEs, from 128 silent correlated OTs each
+        bootstrap = bootstrap and field_noise
+        width = _base_width(field_noise, bootstrap)
+        if bootstrap:  # the noise values' base VOLEs, from 128 silent correlated OTs each
             cots = self.extend(ctx, 128 * sum(p.trees for p in plans), field_noise=False)
             base_vole = _per_tree(cots, plans, 128)
         total = sum(p.trees * (width + p.depth) for p in plans)
@@ -144,7 +151,7 @@ class VOLESender:
             pads = np.stack([hash_rows(q, tweak, 1), hash_rows(q ^ self.ot.s[None, :], tweak, 1)], axis=1)
         bases, _ = _split(q_words, plans, width)
         _, pad_rows = _split(pads, plans, width)
-        if field_noise:
+        if bootstrap:
             bases = base_vole
         seed = ctx.rng.bytes(SEED_BYTES)
         sums, corrections, outputs = [], [], []
@@ -177,12 +184,18 @@ class VOLEReceiver:
         """128 base OTs (as base-OT sender)."""
         return cls(peer, ExtensionReceiver.setup(ctx.sub("iknp"), peer))
 
-    def extend(self, ctx: Context, count: int, field_noise: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """``(a, c)`` for ``count`` correlations: ``a`` is ``(count, 2)`` uint64, or ``(count,)`` uint8 bits for OT."""
+    def extend(self, ctx: Context, count: int, field_noise: bool = True,
+               bootstrap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(a, c)`` for ``count`` correlations: ``a`` is ``(count, 2)`` uint64, or ``(count,)`` uint8 bits for OT.
+
+        ``bootstrap=False`` takes a VOLE's base correlations from IKNP (128 OTs per tree, 2-4 MB more
+        traffic) instead of a silent correlated-OT call: less computation, more bytes.
+        """
         plans = _plans(count, field_noise)
-        width = _base_width(field_noise)
+        bootstrap = bootstrap and field_noise
+        width = _base_width(field_noise, bootstrap)
         points = [(ctx.rng.uint64(p.trees) & np.uint64((1 << p.depth) - 1)).astype(np.int64) for p in plans]
-        if field_noise:
+        if bootstrap:
             # Random noise values with their base VOLEs from 128 silent correlated OTs each: the OTs'
             # random choice bits are the bits of beta (Wolverine's and Ferret's bootstrapping).
             bits, cots = self.extend(ctx, 128 * sum(p.trees for p in plans), field_noise=False)
@@ -190,6 +203,9 @@ class VOLEReceiver:
             values = [gf128.from_rows(np.packbits(b.reshape(-1, 128), axis=1, bitorder="little"))
                       for b in _per_tree(bits, plans, 128)]
             base_bits: list[np.ndarray] = []
+        elif field_noise:
+            values = [ctx.rng.uint64((p.trees, 2)) for p in plans]
+            base_bits = [np.unpackbits(gf128.to_rows(v), axis=1, bitorder="little") for v in values]
         else:
             values = [np.ones(p.trees, dtype=np.uint8) for p in plans]
             base_bits = [v[:, None] for v in values]
@@ -201,7 +217,7 @@ class VOLEReceiver:
             pads = hash_rows(t, tweak, 1)
         bases, _ = _split(t_words, plans, width)
         _, pad_rows = _split(pads, plans, width)
-        if field_noise:
+        if bootstrap:
             bases = base_vole
         tag = f"expansion{self.ot.counter}"
         message = _Expansion.from_wire(ctx.recv(self.peer, tag), plans, self.peer, f"{ctx.path}/{tag}")

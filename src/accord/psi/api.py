@@ -31,7 +31,7 @@ def choose_protocol(mode: str, protocol: str = AUTO, threads: int | None = None)
     A named protocol is checked and returned. ``"auto"`` picks the fastest that gives the output:
     ECDH for ``"count"`` (the only one whose receivers learn just the size) or when ``threads`` (ECDH's
     curve threads) is given, and RR22 otherwise: on two cores it aligns 10^5 keys in about a fifth of
-    ECDH's time, and its fixed cost (base OTs and about 2.7 MB of VOLE setup, under 0.2 s) is below
+    ECDH's time, and its fixed cost (base OTs and under 1 MB of VOLE setup, under 0.2 s) is below
     ECDH's from a few thousand keys on. Both parties decide alike: the rule reads only the call.
 
     >>> choose_protocol("join"), choose_protocol("count"), choose_protocol("semi", "kkrt")
