@@ -123,6 +123,7 @@ def _tampered(ctx, table, receivers, mode, cheater, tag, value):
 @pytest.mark.parametrize("cheater, tag, value, message", [
     ("partner", "schema", {"kinds": ["str"], "n": 5, "mode": "join", "receivers": ["bank", "partner"],
                            "nonce": b"short"}, "malformed PSI schema"),
+    ("bank", "seed", b"\x00" * 3, "malformed OKVS seed"),
     ("bank", "okvs", {"seed": b"\x00" * 16, "masked": np.zeros((3, 2), np.uint64)}, "malformed OKVS message"),
     ("bank", "okvs", {"seed": b"\x00", "masked": np.zeros((1, 2), np.uint64)}, "malformed OKVS message"),
     ("partner", "values", np.zeros((5, 3), np.uint8), "PSI values that are not"),
@@ -152,3 +153,21 @@ def test_the_default_protocol_is_the_fastest_for_the_output(cluster):
     assert runs()[before:] == ["psi.rr22", "psi.rr22", "psi.ecdh", "psi.ecdh", "psi.kkrt"]
     with pytest.raises(ConfigurationError, match="protocol must be one of"):
         accord.psi.align(a, b, on="id", protocol="fastest")
+
+
+def test_a_seed_that_fails_to_encode_is_replaced_and_the_sender_follows(cluster, monkeypatch):
+    """The receiver announces its seed before encoding; if encoding fails it sends a new one with the OKVS."""
+    from accord.psi.rr22 import okvs
+
+    real, calls = okvs.encode, []
+
+    def fail_first(*args):
+        calls.append(1)
+        return None if len(calls) == 1 else real(*args)
+
+    monkeypatch.setattr(okvs, "encode", fail_first)
+    bank_df = pd.DataFrame({"id": [f"c{i}" for i in range(300)], "v": range(300)})
+    partner_df = pd.DataFrame({"id": [f"c{i}" for i in range(100, 700)]})
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id", protocol="rr22")
+    check_join(a2, b2, bank_df, partner_df, ["id"])
+    assert len(calls) == 2

@@ -5,18 +5,21 @@ The OKVS receiver R holds distinct keys X, the sender S keys Y; ``H`` hashes a k
 ``pi(v) ^ v`` truncated to ``l`` bytes):
 
 1. both: a schema (key-column kinds, distinct-key counts, mode, receivers, a 16-byte nonce);
-2. silent VOLE of length ``m = 1.23 n_R + 64`` (:mod:`accord.correlations.silent`): S gets
+2. R: a random OKVS seed, sent first so that S can compute its keys' rows and ``Decode(B, y)`` while R
+   encodes;
+3. silent VOLE of length ``m = 1.23 n_R + 64`` (:mod:`accord.correlations.silent`): S gets
    ``Delta, B``, R gets ``A, C`` with ``C = B + A Delta``;
-3. R encodes ``P`` with ``Decode(P, x) = H(x)`` for its keys (:mod:`accord.psi.rr22.okvs`) and sends
-   the OKVS seed and ``A + P`` (16 bytes per column; ``A`` is pseudo-random, so this hides ``P``);
-4. S sends, in a secret random order, ``H_o(Decode(B, y) + Delta (Decode(A + P, y) + H(y)))`` for its
+4. R encodes ``P`` with ``Decode(P, x) = H(x)`` for its keys (:mod:`accord.psi.rr22.okvs`) and sends
+   the seed (a fresh one if the first failed, probability below 2^-40) and ``A + P`` (16 bytes per
+   column; ``A`` is pseudo-random, so this hides ``P``);
+5. S sends, in a secret random order, ``H_o(Decode(B, y) + Delta (Decode(A + P, y) + H(y)))`` for its
    keys: by linearity this is ``H_o(Decode(C, y) + Delta (Decode(P, y) + H(y)))``, which equals
    R's ``H_o(Decode(C, x))`` exactly when ``y = x`` is in X, and is masked by the unknown ``Delta``
    otherwise;
-5. delivery as in the other PSIs (:mod:`accord.psi._delivery`).
+6. delivery as in the other PSIs (:mod:`accord.psi._delivery`).
 
 Bytes: the VOLE (2-4 MB at any size up to a million keys), ``16 m`` from R and ``l n_S`` from S,
-``l = ceil((40 + log2 n_R + log2 n_S) / 8)``. Rounds (flights): R 3, S 2 (one more each when both
+``l = ceil((40 + log2 n_R + log2 n_S) / 8)``. Rounds (flights): R 4, S 3 (one more each when both
 receive). When both receive, R is the party with fewer distinct keys.
 """
 
@@ -125,19 +128,22 @@ def output_hash(values: np.ndarray, nbytes: int) -> np.ndarray:
 def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str], fps: np.ndarray,
              targets: np.ndarray, shape: okvs.Shape, nbytes: int, n_sender: int) -> pd.DataFrame:
     peer = ctx.peers[0]
+    # The seed goes first, so the sender computes its rows and Decode(B, y) while this party encodes.
+    seed = ctx.rng.bytes(okvs.SEED_BYTES)
+    ctx.send(peer, seed, "seed")
+    vole = VOLEReceiver.setup(ctx.sub("vole"), peer)
+    with ctx.timed("vole"):
+        a, c = vole.extend(ctx.sub("vole"), shape.size, bootstrap=_BOOTSTRAP)
     with ctx.timed("okvs"):
         for _ in range(_ATTEMPTS):
-            seed = ctx.rng.bytes(okvs.SEED_BYTES)
             rows = okvs.rows(fps, seed, shape)
             encoding = okvs.encode(rows, targets, shape)
             if encoding is not None:
                 break
+            seed = ctx.rng.bytes(okvs.SEED_BYTES)  # fails with probability below 2^-40: the sender redoes its rows
         else:
             raise ValueError(f"OKVS encoding of {len(fps)} keys failed with {_ATTEMPTS} seeds; the failure "
                              "probability per seed should be below 2^-40")
-    vole = VOLEReceiver.setup(ctx.sub("vole"), peer)
-    with ctx.timed("vole"):
-        a, c = vole.extend(ctx.sub("vole"), shape.size, bootstrap=_BOOTSTRAP)
     a ^= encoding
     ctx.send(peer, {"seed": seed, "masked": a}, "okvs")
     with ctx.timed("decode"):
@@ -154,21 +160,29 @@ def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, recei
 def _send(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str], fps: np.ndarray,
           targets: np.ndarray, shape: okvs.Shape, nbytes: int) -> pd.DataFrame | None:
     peer = ctx.peers[0]
+    seed = ctx.recv(peer, "seed")
+    if not isinstance(seed, bytes) or len(seed) != okvs.SEED_BYTES:
+        raise MalformedMessage(f"party {peer!r} sent a malformed OKVS seed", party=peer, step=f"{ctx.path}/seed")
     vole = VOLESender.setup(ctx.sub("vole"), peer)
     with ctx.timed("vole"):
         b = vole.extend(ctx.sub("vole"), shape.size, bootstrap=_BOOTSTRAP)
-    got = ctx.recv(peer, "okvs")
+    order = ctx.rng.permutation(len(fps))
+    fps, targets = fps[order], targets[order]
+    with ctx.timed("decode"):
+        rows = okvs.rows(fps, seed, shape)
+        values = okvs.decode(b, rows)
+    got = ctx.recv(peer, "okvs", timeout=ctx.timeout + min(shape.keys / 100_000, 86_400.0))
     if (not isinstance(got, dict) or not isinstance(got.get("seed"), bytes) or len(got["seed"]) != okvs.SEED_BYTES
             or not isinstance(got.get("masked"), np.ndarray) or got["masked"].dtype != np.uint64
             or got["masked"].shape != (shape.size, 2)):
         raise MalformedMessage(f"party {peer!r} sent a malformed OKVS message: expected a {okvs.SEED_BYTES}-byte "
                                f"seed and a ({shape.size}, 2) uint64 array", party=peer, step=f"{ctx.path}/okvs")
-    order = ctx.rng.permutation(len(fps))
     with ctx.timed("decode"):
-        rows = okvs.rows(fps[order], got["seed"], shape)
+        if got["seed"] != seed:  # the first seed did not encode the receiver's keys
+            rows = okvs.rows(fps, got["seed"], shape)
+            values = okvs.decode(b, rows)
         masked = okvs.decode(got["masked"], rows)
-        masked ^= targets[order]
-        values = okvs.decode(b, rows)
+        masked ^= targets
         values ^= vole.multiplier.mul(masked)
         ctx.send(peer, output_hash(values, nbytes), "values")
     if ctx.me not in receivers:
