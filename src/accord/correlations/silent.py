@@ -220,7 +220,9 @@ class VOLEReceiver:
         if bootstrap:
             bases = base_vole
         tag = f"expansion{self.ot.counter}"
-        message = _Expansion.from_wire(ctx.recv(self.peer, tag), plans, self.peer, f"{ctx.path}/{tag}")
+        # The sender expands every tree before it answers: allow for >= 50k correlations per second.
+        got = ctx.recv(self.peer, tag, timeout=ctx.timeout + min(count / 50_000, 86_400.0))
+        message = _Expansion.from_wire(got, plans, self.peer, f"{ctx.path}/{tag}")
         a_out, c_out, level_start, tree_start = [], [], 0, 0
         for k, (p, alpha, beta, base, pad, choice) in enumerate(zip(plans, points, values, bases, pad_rows,
                                                                     path_choices)):
