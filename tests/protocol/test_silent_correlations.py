@@ -87,7 +87,7 @@ def _bad(ctx):
     if ctx.me == "s":
         VOLESender.setup(ctx, "r")
         ctx.recv("r", "u1")  # the receiver's IKNP matrix; answer with garbage
-        ctx.send("r", {"seed": b"x", "sums": np.zeros(3, np.uint64)}, "expansion1")
+        ctx.send("r", {"seed": b"x", "sums": np.zeros(3, np.uint64)}, "expansion1.0.0")
         return None
     receiver = VOLEReceiver.setup(ctx, "s")
     return receiver.extend(ctx, 10, bootstrap=False)

@@ -30,9 +30,10 @@ Boyle et al., CRYPTO 2022, and Ferret's GGM single-point correlations, Yang et a
 
 Cost per call of ``m`` correlations: ``t (1 + depth)`` IKNP OTs for OT, and for VOLE ``t depth`` plus
 the base call's, or ``t (128 + depth)`` without bootstrapping (``t = 400 .. 800`` and ``888 .. 1776``
-trees, see :func:`accord.correlations.lpn.plan`); ``32 depth + 16`` bytes per tree from the sender;
-1 round trip (2 for a bootstrapped VOLE). Requests above
-:data:`CHUNK` outputs are split into independent chunks, so memory stays bounded.
+trees, see :func:`accord.correlations.lpn.plan`); ``32 depth + 16`` bytes per tree from the sender, one
+message per :data:`GROUP_TREES` trees so that the receiver works on a group while the sender expands
+the next; 1 round trip (2 for a bootstrapped VOLE). Requests above :data:`CHUNK` outputs are split
+into independent chunks, so memory stays bounded.
 
 Security: semi-honest, two parties; CDH (base OT), fixed-key AES as an ideal permutation (IKNP hash,
 GGM PRG) and dual LPN with regular noise for the EA code at the stated parameters
@@ -52,6 +53,7 @@ from accord.runtime.context import Context
 
 CHUNK = 1 << 20  # outputs per independent expansion: bounds memory at about 0.4 GB per party
 SEED_BYTES = 16
+GROUP_TREES = 256  # trees per expansion message
 
 
 def _plans(count: int, field_noise: bool) -> list[lpn.Plan]:
@@ -80,27 +82,33 @@ def _per_tree(rows: np.ndarray, plans: list[lpn.Plan], width: int) -> list[np.nd
 
 @dataclass(frozen=True)
 class _Expansion:
-    """The sender's one message per call: the code seed, masked level sums and per-tree corrections."""
+    """The sender's message for one group of trees: the code seed, masked level sums, per-tree corrections.
+
+    Trees go in groups of :data:`GROUP_TREES`, one message each, so the receiver rebuilds a group's
+    leaves while the sender expands the next.
+    """
 
     seed: bytes
-    sums: np.ndarray  # per chunk (depth, 2 sides, t, 2 words), flattened to (sum of depth * 2 * t, 2)
-    corrections: np.ndarray  # (sum of t, 2)
+    sums: np.ndarray  # (depth, 2 sides, trees, 2 words)
+    corrections: np.ndarray  # (trees, 2)
 
     def to_wire(self) -> dict[str, object]:
         return {"seed": self.seed, "sums": self.sums, "corrections": self.corrections}
 
     @classmethod
-    def from_wire(cls, value: object, plans: list[lpn.Plan], peer: str, step: str) -> _Expansion:
-        levels = sum(p.trees * p.depth for p in plans)
-        trees = sum(p.trees for p in plans)
+    def from_wire(cls, value: object, depth: int, trees: int, peer: str, step: str) -> _Expansion:
         if (not isinstance(value, dict) or not isinstance(value.get("seed"), bytes)
                 or len(value["seed"]) != SEED_BYTES
-                or not _is_array(value.get("sums"), (2 * levels, 2))
+                or not _is_array(value.get("sums"), (depth, 2, trees, 2))
                 or not _is_array(value.get("corrections"), (trees, 2))):
             raise MalformedMessage(f"party {peer!r} sent a malformed silent-correlation expansion for {step!r}: "
-                                   f"expected a {SEED_BYTES}-byte seed, ({2 * levels}, 2) sums and ({trees}, 2) "
-                                   "corrections of uint64", party=peer, step=step)
+                                   f"expected a {SEED_BYTES}-byte seed, ({depth}, 2, {trees}, 2) sums and "
+                                   f"({trees}, 2) corrections of uint64", party=peer, step=step)
         return cls(value["seed"], value["sums"], value["corrections"])
+
+
+def _groups(trees: int) -> list[tuple[int, int]]:
+    return [(g, min(trees, g + GROUP_TREES)) for g in range(0, trees, GROUP_TREES)]
 
 
 def _is_array(value: object, shape: tuple[int, ...]) -> bool:
@@ -154,21 +162,20 @@ class VOLESender:
         if bootstrap:
             bases = base_vole
         seed = ctx.rng.bytes(SEED_BYTES)
-        sums, corrections, outputs = [], [], []
-        for p, base, pad in zip(plans, bases, pad_rows):
-            with ctx.timed("ggm"):
-                leaves, level_sums = ggm.expand(ctx.rng.uint64((p.trees, 2)), p.depth)
-                delta_j = gf128.combine_powers(base) if field_noise else base[:, 0]
-                sums.append((level_sums ^ pad.transpose(0, 2, 1, 3)).reshape(-1, 2))
-                corrections.append(delta_j ^ np.bitwise_xor.reduce(leaves, axis=0))
-            outputs.append((p, leaves.reshape(-1, 2)))
-        message = _Expansion(seed, np.concatenate(sums), np.concatenate(corrections))
-        ctx.send(self.peer, message.to_wire(), f"expansion{self.ot.counter}")
         out = []
-        for k, (p, leaves) in enumerate(outputs):
+        for k, (p, base, pad) in enumerate(zip(plans, bases, pad_rows)):
+            leaves = np.empty((1 << p.depth, p.trees, 2), dtype=np.uint64)
+            delta_j = gf128.combine_powers(base) if field_noise else base[:, 0]
+            for g0, g1 in _groups(p.trees):
+                with ctx.timed("ggm"):
+                    group, level_sums = ggm.expand(ctx.rng.uint64((g1 - g0, 2)), p.depth)
+                    leaves[:, g0:g1] = group
+                    message = _Expansion(seed, level_sums ^ pad[:, g0:g1].transpose(0, 2, 1, 3),
+                                         delta_j[g0:g1] ^ np.bitwise_xor.reduce(group, axis=0))
+                ctx.send(self.peer, message.to_wire(), f"expansion{self.ot.counter}.{k}.{g0}")
             with ctx.timed("lpn"):
                 code = lpn.ExpandAccumulate(seed + k.to_bytes(4, "little"), p.length, p.outputs)
-                out.extend(code.compress(leaves))
+                out.extend(code.compress(leaves.reshape(-1, 2)))
         return np.concatenate(out)[:count]
 
 
@@ -219,27 +226,28 @@ class VOLEReceiver:
         _, pad_rows = _split(pads, plans, width)
         if bootstrap:
             bases = base_vole
-        tag = f"expansion{self.ot.counter}"
-        # The sender expands every tree before it answers: allow for >= 50k correlations per second.
-        got = ctx.recv(self.peer, tag, timeout=ctx.timeout + min(count / 50_000, 86_400.0))
-        message = _Expansion.from_wire(got, plans, self.peer, f"{ctx.path}/{tag}")
-        a_out, c_out, level_start, tree_start = [], [], 0, 0
+        # The sender expands its trees before it answers: allow for >= 50k correlations per second.
+        timeout = ctx.timeout + min(count / 50_000, 86_400.0)
+        a_out, c_out = [], []
         for k, (p, alpha, beta, base, pad, choice) in enumerate(zip(plans, points, values, bases, pad_rows,
                                                                     path_choices)):
-            size = 2 * p.depth * p.trees
-            masked = message.sums[level_start : level_start + size].reshape(p.depth, 2, p.trees, 2)
-            correction = message.corrections[tree_start : tree_start + p.trees]
-            level_start += size
-            tree_start += p.trees
-            trees = np.arange(p.trees)
-            with ctx.timed("ggm"):
-                chosen = masked[np.arange(p.depth)[:, None], choice, trees[None, :]]
-                leaves = ggm.punctured(alpha, p.depth, chosen ^ pad)
-                gamma = gf128.combine_powers(base) if field_noise else base[:, 0]
-                leaves[alpha, trees] = correction ^ np.bitwise_xor.reduce(leaves, axis=0) ^ gamma
+            leaves = np.empty((1 << p.depth, p.trees, 2), dtype=np.uint64)
+            gamma = gf128.combine_powers(base) if field_noise else base[:, 0]
+            for g0, g1 in _groups(p.trees):
+                tag = f"expansion{self.ot.counter}.{k}.{g0}"
+                message = _Expansion.from_wire(ctx.recv(self.peer, tag, timeout=timeout), p.depth, g1 - g0,
+                                               self.peer, f"{ctx.path}/{tag}")
+                with ctx.timed("ggm"):
+                    trees = np.arange(g1 - g0)
+                    chosen = message.sums[np.arange(p.depth)[:, None], choice[:, g0:g1], trees[None, :]]
+                    group = ggm.punctured(alpha[g0:g1], p.depth, chosen ^ pad[:, g0:g1])
+                    group[alpha[g0:g1], trees] = (message.corrections ^ np.bitwise_xor.reduce(group, axis=0)
+                                                  ^ gamma[g0:g1])
+                    leaves[:, g0:g1] = group
             code = lpn.ExpandAccumulate(message.seed + k.to_bytes(4, "little"), p.length, p.outputs)
             with ctx.timed("lpn"):
-                c, a = code.compress(leaves.reshape(-1, 2), sparse=(alpha * p.trees + trees, beta))
+                noise_at = alpha * p.trees + np.arange(p.trees)
+                c, a = code.compress(leaves.reshape(-1, 2), sparse=(noise_at, beta))
                 a_out.append(a)
                 c_out.append(c)
         return np.concatenate(a_out)[:count], np.concatenate(c_out)[:count]
