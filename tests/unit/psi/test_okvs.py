@@ -76,3 +76,12 @@ def test_expansion_follows_the_fitted_bound():
     assert okvs.shape(2**20).sparse / 2**20 < 1.235
     assert 1.43 < okvs.expansion(2**10) < 1.45
     assert okvs.shape(10).sparse == okvs.shape(64).sparse
+
+
+def test_sets_beyond_32_bit_column_indices_are_refused():
+    import pytest
+
+    from accord.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match="2\\^31"):
+        okvs.shape(2_000_000_000)

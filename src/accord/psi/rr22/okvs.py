@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from accord.errors import UnsupportedError
+
 STAT_BITS = 40
 DENSE = 64
 MAX_GAP = DENSE - STAT_BITS
@@ -60,9 +62,12 @@ class Shape:
 
 
 def shape(n: int) -> Shape:
-    """The OKVS shape for ``n`` keys."""
+    """The OKVS shape for ``n`` keys (up to about 1.7 billion: columns are indexed with 32-bit integers)."""
     keys = max(n, _FIT_MIN_KEYS)
     third = math.ceil(expansion(keys) * keys / 3)
+    if 3 * third >= 2**31:
+        raise UnsupportedError(f"an OKVS for {n} keys needs {3 * third} columns, more than the 2^31 this "
+                               "implementation indexes; split the keys into buckets")
     return Shape(n, 3 * third)
 
 
