@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accord.crypto.random import Rng
+from accord.errors import UnsupportedError
 from accord.psi.rr22 import okvs
 
 
@@ -79,9 +81,5 @@ def test_expansion_follows_the_fitted_bound():
 
 
 def test_sets_beyond_32_bit_column_indices_are_refused():
-    import pytest
-
-    from accord.errors import UnsupportedError
-
     with pytest.raises(UnsupportedError, match="2\\^31"):
         okvs.shape(2_000_000_000)
