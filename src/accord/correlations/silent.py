@@ -117,14 +117,11 @@ def _is_array(value: object, shape: tuple[int, ...]) -> bool:
 
 def _split(rows: np.ndarray, plans: list[lpn.Plan], width: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Split an extension's rows per chunk: noise-value rows ``(t, width, ...)``, path rows ``(depth, t, ...)``."""
-    bases, paths, start = [], [], 0
-    for p in plans:
-        bases.append(rows[start : start + p.trees * width].reshape(p.trees, width, *rows.shape[1:]))
-        start += p.trees * width
+    paths, start = [], sum(p.trees * width for p in plans)
     for p in plans:
         paths.append(rows[start : start + p.trees * p.depth].reshape(p.depth, p.trees, *rows.shape[1:]))
         start += p.trees * p.depth
-    return bases, paths
+    return _per_tree(rows, plans, width), paths
 
 
 @dataclass
