@@ -33,11 +33,11 @@ def _children(level: np.ndarray) -> np.ndarray:
     words = 2 * k * t
     # Two spare words: OpenSSL's update_into wants 15 bytes of room after its output.
     buf = np.empty(2 * words + 2, dtype=np.uint64)
-    data = memoryview(np.ascontiguousarray(level)).cast("B")
+    data = np.ascontiguousarray(level).data.cast("B")
     for side, key in enumerate(_KEYS):
         # ECB is fixed-key AES used as a public random permutation (a PRG in the ideal-permutation model).
         enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
-        enc.update_into(data, memoryview(buf[side * words :]).cast("B"))
+        enc.update_into(data, buf[side * words :].data.cast("B"))
     out = buf[: 2 * words].reshape(2, k, t, 2)
     out ^= level[None]
     return out.reshape(2 * k, t, 2)

@@ -75,7 +75,7 @@ def rr22_psi(
     on: Sequence[str],
     receivers: Sequence[str],
     mode: str = "join",
-) -> pd.DataFrame | None:
+) -> pd.DataFrame | int | None:
     """Run RR22 PSI between the two parties of ``ctx`` on the key columns ``on`` of ``table``.
 
     Parameters and results are those of :func:`accord.psi.kkrt.kkrt_psi`: ``mode`` is ``"join"``
@@ -126,7 +126,7 @@ def output_hash(values: np.ndarray, nbytes: int) -> np.ndarray:
 
 
 def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str], fps: np.ndarray,
-             targets: np.ndarray, shape: okvs.Shape, nbytes: int, n_sender: int) -> pd.DataFrame:
+             targets: np.ndarray, shape: okvs.Shape, nbytes: int, n_sender: int) -> pd.DataFrame | int:
     peer = ctx.peers[0]
     # The seed goes first, so the sender computes its rows and Decode(B, y) while this party encodes.
     seed = ctx.rng.bytes(okvs.SEED_BYTES)
@@ -158,7 +158,7 @@ def _receive(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, recei
 
 
 def _send(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: list[str], fps: np.ndarray,
-          targets: np.ndarray, shape: okvs.Shape, nbytes: int) -> pd.DataFrame | None:
+          targets: np.ndarray, shape: okvs.Shape, nbytes: int) -> pd.DataFrame | int | None:
     peer = ctx.peers[0]
     seed = ctx.recv(peer, "seed")
     if not isinstance(seed, bytes) or len(seed) != okvs.SEED_BYTES:
