@@ -3,8 +3,11 @@
 SecureBoost (:mod:`accord.ml.secureboost`) and its plaintext reference share these functions, so the
 only difference between them is where the histograms come from. Conventions follow XGBoost: logistic
 loss with gradient ``g = p - y`` and hessian ``h = p (1 - p)``; a split's gain is
-``1/2 [G_L^2/(H_L+lambda) + G_R^2/(H_R+lambda) - G^2/(H+lambda)]``; a leaf's weight is
-``-G / (H + lambda)``. Features are pre-binned: bin ``b`` of a feature goes left when ``b <= split_bin``.
+``G_L^2/(H_L+lambda) + G_R^2/(H_R+lambda) - G^2/(H+lambda)`` and a node splits only if its best gain
+exceeds ``gamma``. That is XGBoost's implementation (``loss_chg`` against ``min_split_loss``), which
+drops the paper's factor 1/2 (Chen & Guestrin 2016, eq. 7), so ``gamma`` means what it means in
+XGBoost. A leaf's weight is ``-G / (H + lambda)``. Features are pre-binned: bin ``b`` of a feature goes
+left when ``b <= split_bin``.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def best_split(hist_g: np.ndarray, hist_h: np.ndarray, lam: float, min_child_wei
     g_total = hist_g.sum(axis=1, keepdims=True)
     h_total = hist_h.sum(axis=1, keepdims=True)
     gr, hr = g_total - gl, h_total - hl
-    gain = 0.5 * (gl**2 / (hl + lam) + gr**2 / (hr + lam) - g_total**2 / (h_total + lam))
+    gain = gl**2 / (hl + lam) + gr**2 / (hr + lam) - g_total**2 / (h_total + lam)
     gain = np.where((hl >= min_child_weight) & (hr >= min_child_weight), gain, -np.inf)
     if gain.size == 0 or not np.isfinite(gain).any():
         return None
