@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accord.ml.tree import best_split, gradients, histograms
+from accord.ml.splits import SplitRules, best_split
+from accord.ml.tree import gradients, histograms
 
 # Eight rows, base margin 0 (p = 1/2): g = 1/2 - y = -1/2 for y = 1 and +1/2 for y = 0; h = 1/4 everywhere.
 Y = np.array([1, 1, 1, 1, 0, 1, 0, 0], dtype=float)
@@ -39,11 +40,11 @@ def test_gains_and_best_split_by_hand():
     # G = -1, H = 2, lambda = 1: the parent's term is 1/3.
     # feature 0 after bin 0: 1/1.5 + 0/2.5 - 1/3 = 1/3; after bin 1: 4/2 + 1/2 - 1/3 = 13/6;
     #           after bin 2: 4/2.5 + 1/1.5 - 1/3 = 29/15.   feature 1 after bin 0: 0/2 + 1/2 - 1/3 = 1/6.
-    split = best_split(hg, hh, lam=1.0, min_child_weight=0.0)
+    split = best_split(hg, hh, SplitRules(reg_lambda=1.0, min_child_weight=0.0))
     assert (split.feature, split.bin) == (0, 1)
     assert split.gain == pytest.approx(13 / 6, rel=1e-12)
     # With lambda = 3: after bin 1, 4/4 + 1/4 - 1/5 = 21/20; after bin 2, 4/4.5 + 1/3.5 - 1/5 = 307/315 (smaller).
-    split = best_split(hg, hh, lam=3.0, min_child_weight=0.0)
+    split = best_split(hg, hh, SplitRules(reg_lambda=3.0, min_child_weight=0.0))
     assert (split.feature, split.bin, split.gain) == (0, 1, pytest.approx(21 / 20, rel=1e-12))
 
 
@@ -52,10 +53,10 @@ def test_min_child_weight_and_gamma_by_hand():
     hh = np.array([[0.5, 1.0, 1.0]])
     # G = -1, H = 2.5, lambda = 1: parent term 1/3.5 = 2/7.
     # after bin 0: 4/1.5 + 1/3 - 2/7 = 8/3 + 1/3 - 2/7 = 19/7; after bin 1: 2.25/2.5 + 0.25/2 - 2/7 = 0.9 + 0.125 - 2/7.
-    assert best_split(hg, hh, 1.0, min_child_weight=0.5).bin == 0
+    assert best_split(hg, hh, SplitRules(1.0, min_child_weight=0.5)).bin == 0
     # The left child of bin 0 has hessian 0.5 < 1, so only bin 1 is allowed.
-    split = best_split(hg, hh, 1.0, min_child_weight=1.0)
+    split = best_split(hg, hh, SplitRules(1.0, min_child_weight=1.0))
     assert split.bin == 1 and split.gain == pytest.approx(0.9 + 0.125 - 2 / 7, rel=1e-12)
     # gamma is compared with the whole gain (XGBoost's min_split_loss): 19/7 = 2.714 splits at 2.7, not at 2.72.
-    assert best_split(hg, hh, 1.0, 0.5, min_gain=2.7) is not None
-    assert best_split(hg, hh, 1.0, 0.5, min_gain=2.72) is None
+    assert best_split(hg, hh, SplitRules(1.0, 0.5, gamma=2.7)) is not None
+    assert best_split(hg, hh, SplitRules(1.0, 0.5, gamma=2.72)) is None

@@ -40,7 +40,8 @@ class Passive(Grower):
             raise MalformedMessage(f"party {self.active!r} sent malformed importances", party=self.active,
                                    step="importance")
         importance = {self.binned.columns[int(f)]: v for f, v in gains.items()}
-        return BoosterPart(ctx.me, self.active, self.binned.columns, self.trees, self.splits, 0.0, importance)
+        return BoosterPart(ctx.me, self.active, self.binned.columns, self.trees, self.splits, self.binned.specs, 0.0,
+                           importance, dropped=self.binned.dropped)
 
     def _parse_gradients(self, ctx: Context, message: object) -> tuple[np.ndarray, PackedCipherArray]:
         if not isinstance(message, dict) or message.get("continue") is not True:
@@ -72,7 +73,7 @@ class Passive(Grower):
             with ctx.timed("histogram sums"):
                 hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
                                          parent_of)
-            cells = used_cells(self.binned.bin_counts(), features, p.n_bins)
+            cells = used_cells(self.binned.layout(), features, p.width)
             with ctx.timed("compress"):
                 level_hists = _pick([hists[n] for n in candidates], cells).compress()
             with ctx.timed("re-randomise"):
@@ -81,10 +82,7 @@ class Passive(Grower):
                      "histograms")
             message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))
             decisions, masks = self._parse_decisions(message, candidates, node_of)
-            mine = {}
-            for node_id, owner, feature, split_bin in decisions:
-                if owner == ctx.me:
-                    mine[str(node_id)] = self.binned.bins[node_of == node_id, feature] <= split_bin
+            mine = {str(d[0]): self.own_mask(node_of, d) for d in decisions if d[1] == ctx.me}
             if mine:
                 ctx.send(self.active, mine, "masks")
                 masks.update(mine)
@@ -93,7 +91,7 @@ class Passive(Grower):
                 if not isinstance(others, dict):
                     raise MalformedMessage(f"party {self.active!r} sent malformed partitions", party=self.active,
                                            step="all-masks")
-                for node_id, owner, _, _ in decisions:
+                for node_id, owner, *_ in decisions:
                     if owner and owner not in (ctx.me, self.active):
                         masks[str(node_id)] = self.check_mask(others.get(str(node_id)), node_of, node_id,
                                                               self.active, "all-masks")
@@ -129,7 +127,7 @@ class Passive(Grower):
                 features: np.ndarray, node_id: int) -> PackedCipherArray:
         in_node = rows[node_of[rows] == node_id]
         picked = cipher[position[in_node]]
-        return picked.bucket_sum(self.binned.bins[np.ix_(in_node, features)], self.params.n_bins)
+        return picked.bucket_sum(self.binned.bins[np.ix_(in_node, features)], self.params.width)
 
     def _parse_decisions(self, message: object, candidates: list[int],
                          node_of: np.ndarray) -> tuple[list[list[Any]], dict[str, np.ndarray]]:
@@ -138,15 +136,14 @@ class Passive(Grower):
                 or not isinstance(message.get("masks"), dict):
             raise MalformedMessage(f"party {peer!r} sent malformed split decisions", party=peer, step="decisions")
         decisions = message["decisions"]
-        well_formed = all(isinstance(d, list) and len(d) == 4 and isinstance(d[1], str)
-                          and all(isinstance(v, int) and not isinstance(v, bool) for v in (d[0], d[2], d[3]))
-                          for d in decisions)
+        well_formed = all(isinstance(d, list) and len(d) == 6 and isinstance(d[1], str) and isinstance(d[4], bool)
+                          and all(_is_int(v) for v in (d[0], d[2], d[3])) and isinstance(d[5], list)
+                          and all(_is_int(v) for v in d[5]) for d in decisions)
         if not well_formed or [d[0] for d in decisions] != candidates:
             raise MalformedMessage(f"party {peer!r} sent decisions for other nodes", party=peer, step="decisions")
         masks: dict[str, np.ndarray] = {}
-        for node_id, owner, feature, split_bin in decisions:
-            if owner == self.ctx.me and not (isinstance(feature, int) and 0 <= feature < len(self.binned.columns)
-                                             and isinstance(split_bin, int) and 0 <= split_bin < self.params.n_bins):
+        for node_id, owner, feature, split_bin, _, right in decisions:
+            if owner == self.ctx.me and not self._valid_split(feature, split_bin, right):
                 raise MalformedMessage(f"party {peer!r} chose an invalid split on our feature {feature!r}",
                                        party=peer, step="decisions")
             if owner and owner not in self.ctx.parties:
@@ -156,6 +153,19 @@ class Passive(Grower):
                 masks[str(node_id)] = self.check_mask(message["masks"].get(str(node_id)), node_of, node_id, peer,
                                                       "decisions")
         return decisions, masks
+
+    def _valid_split(self, feature: int, split_bin: int, right: list[int]) -> bool:
+        """A numeric split names a bin in ``[-1, bins)``; a categorical one a non-empty set of its levels."""
+        if not 0 <= feature < len(self.binned.specs):
+            return False
+        spec = self.binned.specs[feature]
+        if spec.categorical:
+            return split_bin == -1 and 0 < len(right) == len(set(right)) and all(0 <= v < spec.n_bins for v in right)
+        return not right and -1 <= split_bin < spec.n_bins
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _pick(hists: list[PackedCipherArray], cells: np.ndarray) -> PackedCipherArray:
