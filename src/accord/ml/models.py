@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from accord.errors import ConfigurationError, InputError
 from accord.ml._checks import binary_labels, read_part, write_json
 from accord.ml.metrics import evaluate as evaluate_scores
@@ -122,6 +124,13 @@ class SecureBoost:
         """Total split gain per column, each party seeing only its own columns."""
         parts = self._require_fit()
         return {p: self.cluster.party(p).apply(lambda part: dict(part.importance), obj) for p, obj in parts.items()}
+
+    def bin_summary(self) -> dict[str, PartyObject]:
+        """Each party's bins of its own columns (values and training rows per bin, missing rows), kept at that party."""
+        parts = self._require_fit()
+        return {p: self.cluster.party(p).apply(lambda part: pd.concat([c.describe() for c in part.bins],
+                                                                       ignore_index=True), obj)
+                for p, obj in parts.items()}
 
     def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None, *,
              record: bool = True) -> None:

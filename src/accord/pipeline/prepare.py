@@ -103,14 +103,28 @@ def features(cluster: Cluster, spec: JobSpec, aligned: dict[str, PartyObject],
 
 
 def _numeric(df: pd.DataFrame, party: PartySpec, columns: list[str] | None) -> pd.DataFrame:
+    """Columns as numbers where every present cell reads as one (CSV cells arrive as text).
+
+    Other columns stay text, and the models treat them as categorical, as they do the party's
+    declared ``categorical`` columns; empty cells are missing values.
+    """
     if columns is None:
         columns = [c for c in df.columns if c not in (*party.key, party.label)]
-    return pd.DataFrame({c: pd.to_numeric(df[c]) for c in columns})
+    out = {}
+    for c in columns:
+        if c in party.categorical:
+            out[c] = df[c].astype("category")
+            continue
+        numbers = pd.to_numeric(df[c], errors="coerce")
+        out[c] = numbers if (numbers.notna() | df[c].isna()).all() else df[c]
+    return pd.DataFrame(out)
 
 
 def label_table(cluster: Cluster, spec: JobSpec, aligned: dict[str, PartyObject]) -> PartyObject:
-    """The label holder's label column, as numbers."""
+    """The label holder's label column: as numbers, or as text when the job declares its positive class."""
     party = spec.parties[spec.label_party]
+    if party.positive is not None:
+        return cluster.party(party.name).apply(lambda df: df[[party.label]], aligned[party.name])
     return cluster.party(party.name).apply(lambda df: pd.DataFrame({party.label: pd.to_numeric(df[party.label])}),
                                            aligned[party.name])
 
