@@ -107,6 +107,20 @@ def test_partner_receives_only_ciphertexts_and_partitions(cluster, monkeypatch):
         assert not floats, f"plaintext numbers reached the partner at {key}: {floats[:3]}"
 
 
+def test_partner_sends_only_the_smaller_sibling_of_each_pair(cluster, monkeypatch):
+    """The label holder derives each larger sibling as parent minus sibling: half the histograms cross."""
+    bank_df, partner_df = make_data(400, seed=17)
+    received = tap(monkeypatch, "bank")
+    bank, partner = cluster.parties("bank", "partner")
+    a, b = bank.put(bank_df), partner.put(partner_df)
+    model = accord.ml.SecureBoost(label=a["y"], n_trees=1, max_depth=4, **FAST).fit([a.drop(columns="y"), b])
+    sent = [len(msg["direct"]) for key, msg in received if key.endswith("/histograms")]
+    tree = model.parts["bank"].get().trees[0]
+    splits = [sum(1 for n in tree.nodes if n.depth == d and not n.is_leaf) for d in range(3)]
+    assert splits[2] > 2  # a full enough tree for the count to mean something
+    assert sent == [1, *splits]  # each split of the level before gives two nodes (of >= 4 rows), one is sent
+
+
 def test_save_load_and_score_again(cluster, tmp_path):
     bank_df, partner_df = make_data(200, seed=7)
     bank, partner = cluster.parties("bank", "partner")

@@ -90,7 +90,8 @@ class SecureBoost:
                   for p, t in tables.items()}
         learned = {p: "the row partition at every tree node, its own chosen splits and their gains"
                    for p in tables if p != self.active}
-        learned[self.active] = "per-bin gradient sums of the partners' features, the row partition at every node"
+        learned[self.active] = ("per-bin and missing-value gradient sums of the partners' features, their bin counts "
+                                "and kinds, the row partition at every node")
         self.parts = self.cluster.run(secureboost_fit, inputs, learned=learned)
         for party, part in self.parts.items():
             if part.is_local and part.get().dropped:

@@ -78,12 +78,14 @@ class Active(Grower):
         features = self.own_features()
         position = self.positions(rows)
         layout = self.binned.layout()
+        grids: dict[str, dict[int, np.ndarray]] = {peer: {} for peer in self.passives}
         level = [0]
         for _depth in range(p.max_depth):
             _, candidates = self.candidates(tree, node_of, rows, level)
             if not candidates:
                 break
-            remote = {peer: self._receive_histograms(ctx, peer, len(candidates)) for peer in self.passives}
+            remote = {peer: self._receive_histograms(ctx, peer, tree, level, candidates, grids[peer])
+                      for peer in self.passives}
             decisions: list[list[Any]] = []
             masks: dict[str, np.ndarray] = {}
             for i, node_id in enumerate(candidates):
@@ -126,27 +128,44 @@ class Active(Grower):
                           missing_h=grid[:, -1, 1], categorical=np.array([c for _, _, c in layout], dtype=bool),
                           n_bins=np.array([n for n, _, _ in layout], dtype=np.int64))
 
-    def _receive_histograms(self, ctx: Context, peer: str, count: int) -> list[np.ndarray]:
-        """Decrypt a passive party's histograms into ``(features, width, 2)`` grids (unsampled: zero)."""
-        data = ctx.recv(peer, "histograms", timeout=ctx.timeout + 60 * count)
+    def _receive_histograms(self, ctx: Context, peer: str, tree: Tree, level: list[int], candidates: list[int],
+                            grids: dict[int, np.ndarray]) -> list[np.ndarray]:
+        """A passive party's ``(features, width, 2)`` grids of the candidates (unsampled features: zero).
+
+        It sends the nodes it summed directly; the larger of two siblings is the decrypted parent
+        minus the smaller one. ``grids`` keeps this tree's grids for the next level.
+        """
+        data = ctx.recv(peer, "histograms", timeout=ctx.timeout + 60 * len(candidates))
         layout = self.layouts[peer]
         n_features, width = len(layout), self.params.width
         features = data.get("features") if isinstance(data, dict) else None
+        direct = data.get("direct") if isinstance(data, dict) else None
         if (not isinstance(features, np.ndarray) or features.dtype != np.int64 or features.ndim != 1
                 or not len(features) or features.min() < 0 or features.max() >= n_features
-                or np.any(np.diff(features) <= 0)):
+                or np.any(np.diff(features) <= 0)
+                or not isinstance(direct, np.ndarray) or direct.dtype != np.int64 or direct.ndim != 1
+                or not set(direct.tolist()) <= set(level) or len(set(direct.tolist())) != len(direct)):
             raise MalformedMessage(f"party {peer!r} sent malformed histograms", party=peer, step="histograms")
         cells = used_cells(layout, features, width)
         array = self.engine.receive(data.get("hists"), party=peer, step=f"{ctx.path}/histograms")
-        if not isinstance(array, PackedCipherArray) or array.shape != (count * len(cells),):
+        if not isinstance(array, PackedCipherArray) or array.shape != (len(direct) * len(cells),):
             raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
                                    step="histograms")
         with ctx.timed("decrypt histograms"):
-            sums = self.engine.decrypt(array).reshape(count, len(cells), 2)
+            sums = self.engine.decrypt(array).reshape(len(direct), len(cells), 2) if len(direct) else []
         positions = (features[:, None] * width + np.arange(width)).ravel()[cells]
-        out = []
-        for node_sums in sums:
+        for node_id, node_sums in zip(direct.tolist(), sums):
             grid = np.zeros((n_features * width, 2))
             grid[positions] = node_sums
-            out.append(grid.reshape(n_features, width, 2))
-        return out
+            grids[node_id] = grid.reshape(n_features, width, 2)
+        parent_of = {child: n.id for n in tree.nodes if not n.is_leaf for child in (n.left, n.right)}
+        for node_id in candidates:
+            if node_id in grids:
+                continue
+            parent = parent_of.get(node_id, -1)
+            sibling = tree.nodes[parent].left + tree.nodes[parent].right - node_id if parent >= 0 else -1
+            if parent not in grids or sibling not in grids:
+                raise MalformedMessage(f"party {peer!r} sent no histogram for node {node_id}", party=peer,
+                                       step="histograms")
+            grids[node_id] = grids[parent] - grids[sibling]
+        return [grids[n] for n in candidates]

@@ -64,6 +64,7 @@ class Passive(Grower):
         features = self.own_features()
         position = self.positions(rows)
         cache: dict[int, PackedCipherArray] = {}
+        pending: dict[int, tuple[int, int]] = {}
         parent_of: dict[int, int] = {}
         level = [0]
         for _depth in range(p.max_depth):
@@ -71,15 +72,15 @@ class Passive(Grower):
             if not candidates:
                 break
             with ctx.timed("histogram sums"):
-                hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
-                                         parent_of)
+                direct = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
+                                          pending, parent_of)
             cells = used_cells(self.binned.layout(), features, p.width)
             with ctx.timed("compress"):
-                level_hists = _pick([hists[n] for n in candidates], cells).compress()
+                level_hists = _pick([cache[n] for n in direct], cells).compress()
             with ctx.timed("re-randomise"):
                 level_hists = level_hists.rerandomize()
-            ctx.send(self.active, {"features": features.astype(np.int64), "hists": level_hists.to_wire()},
-                     "histograms")
+            ctx.send(self.active, {"features": features.astype(np.int64), "direct": np.array(direct, dtype=np.int64),
+                                   "hists": level_hists.to_wire()}, "histograms")
             message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))
             decisions, masks = self._parse_decisions(message, candidates, node_of)
             mine = {str(d[0]): self.own_mask(node_of, d) for d in decisions if d[1] == ctx.me}
@@ -102,26 +103,40 @@ class Passive(Grower):
 
     def _histograms(self, tree: Tree, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray,
                     cipher: PackedCipherArray, features: np.ndarray, candidates: list[int], counts: np.ndarray,
-                    cache: dict[int, PackedCipherArray], parent_of: dict[int, int]) -> dict[int, PackedCipherArray]:
-        """Encrypted (feature, bin) sums per candidate node; the larger sibling by subtraction from the parent."""
-        out: dict[int, PackedCipherArray] = {}
+                    cache: dict[int, PackedCipherArray], pending: dict[int, tuple[int, int]],
+                    parent_of: dict[int, int]) -> list[int]:
+        """Encrypted (feature, bin) sums of the level's nodes; returns the nodes summed directly, to be sent.
+
+        The larger of two siblings is the parent minus the smaller one: the label holder derives it
+        from the decrypted parent, so it is not sent; here it is derived under encryption only when a
+        later level needs it as a parent (``pending`` until then).
+        """
+        direct: list[int] = []
+
+        def materialise(node_id: int) -> PackedCipherArray:
+            if node_id not in cache:
+                parent, sibling = pending.pop(node_id)
+                cache[node_id] = _subtract(materialise(parent), cache[sibling])
+            return cache[node_id]
+
         for node_id in candidates:
-            if node_id in cache:
-                out[node_id] = cache[node_id]
+            if node_id in cache:  # summed directly earlier in this level, as a smaller sibling
                 continue
             parent = parent_of.get(node_id)
             sibling = None
             if parent is not None:
                 node = tree.nodes[parent]
                 sibling = node.right if node.left == node_id else node.left
-            if parent in cache and sibling is not None and counts[sibling] <= counts[node_id]:
+            if (parent in cache or parent in pending) and sibling is not None and counts[sibling] <= counts[node_id]:
                 if sibling not in cache:
                     cache[sibling] = self._direct(node_of, rows, position, cipher, features, sibling)
-                out[node_id] = _subtract(cache[parent], cache[sibling])
+                    direct.append(sibling)
+                materialise(parent)
+                pending[node_id] = (parent, sibling)
             else:
-                out[node_id] = self._direct(node_of, rows, position, cipher, features, node_id)
-            cache[node_id] = out[node_id]
-        return out
+                cache[node_id] = self._direct(node_of, rows, position, cipher, features, node_id)
+                direct.append(node_id)
+        return direct
 
     def _direct(self, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray, cipher: PackedCipherArray,
                 features: np.ndarray, node_id: int) -> PackedCipherArray:
