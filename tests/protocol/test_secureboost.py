@@ -69,7 +69,7 @@ def test_predictions_match_xgboost(cluster, params):
     bank_df, partner_df = (df.round(1) for df in make_data())
     bank, partner = cluster.parties("bank", "partner")
     a, b = bank.put(bank_df), partner.put(partner_df)
-    model = accord.ml.SecureBoost(label=a["y"], **params, **FAST)
+    model = accord.ml.SecureBoost(label=a["y"], max_bin=256, **params, **FAST)
     scores = model.fit([a.drop(columns="y"), b]).predict([a.drop(columns="y"), b]).get()
     x = pd.concat([bank_df[["a0", "a1"]], partner_df], axis=1)
     y = bank_df["y"].to_numpy()
@@ -186,7 +186,7 @@ def test_categorical_and_missing_match_xgboost(cluster):
     bank_df, partner_df = mixed_data()
     bank, partner = cluster.parties("bank", "partner")
     a, b = bank.put(bank_df), partner.put(partner_df)
-    params = {"n_trees": 4, "max_depth": 4, "learning_rate": 0.3, "min_level_rows": 1}
+    params = {"n_trees": 4, "max_depth": 4, "learning_rate": 0.3, "min_level_rows": 1, "max_bin": 256}
     model = accord.ml.SecureBoost(label=a["y"], positive="bad", **params, **FAST)
     scores = model.fit([a.drop(columns="y"), b]).predict([a.drop(columns="y"), b]).get()
     x = pd.concat([bank_df.drop(columns="y"), partner_df], axis=1)
