@@ -38,7 +38,7 @@ def test_one_split_by_hand(cluster):
     a = bank.put(pd.DataFrame({"b0": [0.0, 1.0] * 4, "y": y}))
     b = partner.put(pd.DataFrame({"p0": [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]}))
     model = accord.ml.SecureBoost(label=a["y"], n_trees=1, max_depth=1, learning_rate=1.0, reg_lambda=1.0,
-                                  min_child_weight=0.4, **FAST).fit([a.drop(columns="y"), b])
+                                  min_child_weight=0.4, min_bin_rows=1, **FAST).fit([a.drop(columns="y"), b])
     # p0 (bins = values): per-bin G = -3/4, -3/4, 1/4, 5/4 and H = 15/32 each; G = 0, H = 15/8.
     # Split after bin 1: G_L = -3/2, H_L = 15/16, so the gain is 2 * (9/4) / (31/16) = 72/31 (after bin 0:
     # 0.617, after bin 2: 1.713). b0: G = 1/2 and -1/2 over H = 15/16 each, gain 2 * (1/4) / (31/16) = 8/31.
@@ -58,7 +58,8 @@ def test_predictions_match_xgboost(cluster, params):
     """XGBoost (``hist``) on the same rows, with the same hyper-parameters and base score.
 
     The columns have fewer distinct values than ``max_bin`` (256 in both), so both boosters give each
-    distinct value its own bin and XGBoost reads the raw values.
+    distinct value its own bin (``min_bin_rows=1``: no merging of small bins) and XGBoost reads the raw
+    values.
 
     Tolerance 1e-5 on probabilities: XGBoost keeps gradients and leaf values in float32 (relative error
     about 6e-8 per value, a few 1e-7 on a margin), and accord's Paillier plaintexts hold gradients with
@@ -69,7 +70,7 @@ def test_predictions_match_xgboost(cluster, params):
     bank_df, partner_df = (df.round(1) for df in make_data())
     bank, partner = cluster.parties("bank", "partner")
     a, b = bank.put(bank_df), partner.put(partner_df)
-    model = accord.ml.SecureBoost(label=a["y"], max_bin=256, **params, **FAST)
+    model = accord.ml.SecureBoost(label=a["y"], max_bin=256, min_bin_rows=1, **params, **FAST)
     scores = model.fit([a.drop(columns="y"), b]).predict([a.drop(columns="y"), b]).get()
     x = pd.concat([bank_df[["a0", "a1"]], partner_df], axis=1)
     y = bank_df["y"].to_numpy()
@@ -186,7 +187,7 @@ def test_categorical_and_missing_match_xgboost(cluster):
     bank_df, partner_df = mixed_data()
     bank, partner = cluster.parties("bank", "partner")
     a, b = bank.put(bank_df), partner.put(partner_df)
-    params = {"n_trees": 4, "max_depth": 4, "learning_rate": 0.3, "min_level_rows": 1, "max_bin": 256}
+    params = {"n_trees": 4, "max_depth": 4, "learning_rate": 0.3, "min_bin_rows": 1, "max_bin": 256}
     model = accord.ml.SecureBoost(label=a["y"], positive="bad", **params, **FAST)
     scores = model.fit([a.drop(columns="y"), b]).predict([a.drop(columns="y"), b]).get()
     x = pd.concat([bank_df.drop(columns="y"), partner_df], axis=1)

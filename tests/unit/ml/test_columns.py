@@ -44,15 +44,26 @@ def test_ties_stay_together_and_bins_stay_within_max_bin():
 
 
 def test_categorical_levels_rare_group_unseen_and_missing():
-    values = pd.Series(["b", "a", "b", "c", None, "a", "b", "d"], name="city")
-    spec = fit_column(values, 256, categorical=True, min_level_rows=2)
-    assert spec.levels == ("a", "b", OTHER) and spec.rows.tolist() == [2, 3, 2] and spec.missing == 1
+    values = pd.Series(["b", "a", "b", "c", None, "a", "b", "d", None], name="city")
+    spec = fit_column(values, 256, categorical=True, min_rows=2)
+    assert spec.levels == ("a", "b", OTHER) and spec.rows.tolist() == [2, 3, 2] and spec.missing == 2
     assert spec.assign(pd.Series(["a", "c", "zzz", None, "b"])).tolist() == [0, 2, 2, MISSING, 1]
     table = spec.describe()
-    assert table["values"].tolist() == ["a", "b", OTHER, "missing"] and table["rows"].tolist() == [2, 3, 2, 1]
+    assert table["values"].tolist() == ["a", "b", OTHER, "missing"] and table["rows"].tolist() == [2, 3, 2, 2]
     plain = fit_column(values, 256, categorical=True)
     assert plain.levels == ("a", "b", "c", "d")
     assert plain.assign(pd.Series(["zzz"])).tolist() == [MISSING]  # no group: an unseen level counts as missing
+
+
+def test_small_bins_merge_and_few_missing_values_join_the_largest_bin():
+    x = pd.Series([1.0] * 5 + [2.0] * 2 + [3.0] * 6 + [4.0] + [None] * 2, name="x")
+    spec = fit_column(x, 256, categorical=False, min_rows=3)
+    assert spec.rows.tolist() == [5, 9] and spec.edges.tolist() == [1.0]  # 2 joins 3; 4 (alone) joins them
+    assert not spec.missing_bucket and spec.missing_to == 1  # 2 missing rows < 3: they join the largest bin
+    assert spec.assign(pd.Series([None, 0.0])).tolist() == [1, 0]
+    assert spec.describe()["values"].tolist()[-1] == "missing (in bin 1)"
+    levels = pd.Series(["a"] * 5 + ["b"] * 4 + ["c"], name="c")
+    assert fit_column(levels, 256, categorical=True, min_rows=3).levels == ("a", OTHER)  # b joins the 1-row group
 
 
 def test_too_many_levels_group_the_smallest():

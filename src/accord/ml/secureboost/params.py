@@ -27,7 +27,8 @@ FIT_LEAKAGE = (
     "holder learns, per node, the sums of gradients and hessians in every bin of every passive feature and in its "
     "bucket of rows with a missing value (not the values, thresholds or level names), each passive feature's number "
     "of bins, whether it is categorical and whether it has missing values, the row partition at every node (so a "
-    "split that separates missing from present values shows which rows lack that value), and which passive feature "
+    "split that separates missing from present values shows which rows lack that value; a bin holding few of a "
+    "node's rows lets the label holder match its sums to those rows' gradients), and which passive feature "
     "index and bins each passive split uses (for a categorical split, which of its level indices go right, chosen "
     "from the decrypted per-level sums); labels, gradients, passive feature values, level names and which rows are "
     "missing (beyond those partitions) never leave their owners"
@@ -59,8 +60,10 @@ class BoostParams:
         Categorical features with fewer levels than ``max_cat_to_onehot`` (4) split one level against
         the rest; others split a partition of their levels sorted by gradient statistics, scanning at
         most ``max_cat_threshold`` (64) levels from each end (XGBoost's names and defaults).
-    min_level_rows:
-        Levels of a categorical column with fewer rows are grouped into one bin (default 10).
+    min_bin_rows:
+        Every bin, group of rare levels and missing-value bucket holds at least this many training
+        rows (default 10); smaller ones are merged (:mod:`accord.ml.columns`), so the label holder
+        never sees the gradient sum of a bin of one or two rows at the root.
     integer_levels:
         Integer columns with at most this many distinct values are categorical (default 0: none;
         strings, booleans and pandas categoricals always are).
@@ -86,7 +89,7 @@ class BoostParams:
     max_bin: int = 64
     max_cat_to_onehot: int = 4
     max_cat_threshold: int = 64
-    min_level_rows: int = 10
+    min_bin_rows: int = 10
     integer_levels: int = 0
     row_subsample: float = 1.0
     col_subsample: float = 1.0
@@ -98,7 +101,7 @@ class BoostParams:
     allow_insecure_key_size: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("n_trees", "max_depth", "max_bin", "max_cat_to_onehot", "max_cat_threshold", "min_level_rows"):
+        for name in ("n_trees", "max_depth", "max_bin", "max_cat_to_onehot", "max_cat_threshold", "min_bin_rows"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.max_bin < 2:
@@ -182,7 +185,7 @@ class Binned:
 
     def layout(self) -> list[list[int]]:
         """Per feature: bins of present values, whether any value is missing, whether it is categorical."""
-        return [[s.n_bins, int(s.missing > 0), int(s.categorical)] for s in self.specs]
+        return [[s.n_bins, int(s.missing_bucket), int(s.categorical)] for s in self.specs]
 
 
 def used_cells(layout: list[list[int]], features: np.ndarray, width: int) -> np.ndarray:
@@ -200,7 +203,7 @@ def bin_table(table: pd.DataFrame, params: BoostParams, party: str) -> Binned:
     for name, c in names.items():
         column = table[c].rename(name)
         spec = fit_column(column, params.max_bin, categorical=is_categorical(column, params.integer_levels),
-                          min_level_rows=params.min_level_rows, party=party)
+                          min_rows=params.min_bin_rows, party=party)
         if spec is None:
             dropped.append(name)
         else:

@@ -53,10 +53,10 @@ def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, 
 @protocol("ml.secureboost.predict", threat_model=THREAT_MODEL, leakage=PREDICT_LEAKAGE)
 def secureboost_predict(ctx: Context, part: BoosterPart, table: pd.DataFrame) -> np.ndarray | None:
     """Scores (probabilities) of the aligned rows of ``table``, returned at the label holder only."""
-    missing = [c for c in part.columns if c not in {str(c) for c in table.columns}]
+    names = {str(c): c for c in table.columns}
+    missing = [c for c in part.columns if c not in names]
     if missing:
         raise InputError(f"the model needs columns {missing} that the table lacks", party=ctx.me, field=missing[0])
-    names = {str(c): c for c in table.columns}
     bins = [spec.assign(table[names[spec.column]]) for spec in part.bins]
     n_rows = len(table)
     theirs = ctx.exchange({"rows": n_rows, "trees": len(part.trees)}, "hello")
