@@ -49,8 +49,8 @@ def is_categorical(values: pd.Series, integer_levels: int = 0) -> bool:
         present = values.dropna()
         return bool(pd.to_numeric(present, errors="coerce").isna().any()) if len(present) else False
     if integer_levels and pd.api.types.is_numeric_dtype(dtype):
-        present = values.dropna().to_numpy(dtype=np.float64)
-        return bool(np.all(present == np.round(present))) and len(np.unique(present)) <= integer_levels
+        numbers = values.dropna().to_numpy(dtype=np.float64)
+        return bool(np.all(numbers == np.round(numbers))) and len(np.unique(numbers)) <= integer_levels
     return False
 
 
@@ -184,8 +184,8 @@ def fit_column(values: pd.Series, max_bin: int, *, categorical: bool, min_rows: 
     if categorical:
         keys = level_keys(values)
         present = keys[pd.notna(keys)]
-        levels, counts = np.unique(present.astype(str), return_counts=True) if len(present) else ([], [])
-        levels, counts = [str(v) for v in levels], np.asarray(counts, dtype=np.int64)
+        names, tally = np.unique(present.astype(str), return_counts=True)
+        levels, counts = [str(v) for v in names], np.asarray(tally, dtype=np.int64)
         rare = counts < min_rows
         if len(levels) - rare.sum() > max_bin - int(rare.any()):  # too many levels: the smallest join the group
             rare[np.argsort(-counts, kind="stable")[max_bin - 1:]] = True

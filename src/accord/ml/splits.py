@@ -73,7 +73,7 @@ def best_split(hist_g: np.ndarray, hist_h: np.ndarray, rules: SplitRules, *, mis
     best: Split | None = None
     for candidate in [*_numeric(hist_g, hist_h, mg, mh, rules, ~cat),
                       *(_categorical(hist_g[f, : counts[f]], hist_h[f, : counts[f]], mg[f], mh[f], rules, f)
-                        for f in np.flatnonzero(cat))]:
+                        for f in np.flatnonzero(cat).tolist())]:
         if candidate is not None and (best is None or candidate.gain > best.gain
                                       or (candidate.gain == best.gain and candidate.feature < best.feature)):
             best = candidate

@@ -79,7 +79,8 @@ def training_problems(df: pd.DataFrame, party: PartySpec) -> list[Problem]:
     if not features:
         problems.append(Problem("", "the table has no feature columns besides the key and the label"))
     problems += [Problem(c, f"column {c!r}, declared categorical, not found{_columns(df)}",
-                         f"declared categorical column {c!r} not found") for c in party.categorical if c not in features]
+                         f"declared categorical column {c!r} not found")
+                 for c in party.categorical if c not in features]
     return problems + feature_problems(df, features, categorical=party.categorical)
 
 

@@ -152,7 +152,7 @@ class Active(Grower):
             raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
                                    step="histograms")
         with ctx.timed("decrypt histograms"):
-            sums = self.engine.decrypt(array).reshape(len(direct), len(cells), 2) if len(direct) else []
+            sums = self.engine.decrypt(array).reshape(len(direct), len(cells), 2) if len(direct) else np.zeros((0,))
         positions = (features[:, None] * width + np.arange(width)).ravel()[cells]
         for node_id, node_sums in zip(direct.tolist(), sums):
             grid = np.zeros((n_features * width, 2))
