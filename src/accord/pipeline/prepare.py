@@ -19,6 +19,7 @@ import accord
 from accord.data.tables import read_table
 from accord.errors import AccordError, ConfigurationError, InputError
 from accord.ml._checks import read_part
+from accord.ml.secureboost.params import FORMAT as SECUREBOOST_FORMAT
 from accord.pipeline.checks import InputProblems, Problem, check_job, public_summary
 from accord.pipeline.job import JobSpec, PartySpec
 from accord.psi.join import encode_keys
@@ -152,11 +153,13 @@ def rows(cluster: Cluster, obj: PartyObject, mask: PartyObject, keep: bool) -> P
 def model_columns(kind: str, directory: Path, party: str) -> list[str]:
     """The feature columns ``party``'s saved part of a ``kind`` model uses, read before any protocol."""
     if kind == "secureboost":
-        data: Any = read_part(directory / f"{party}.secureboost.json", party, "accord.secureboost.v1")
+        data: Any = read_part(directory / f"{party}.secureboost.json", party, SECUREBOOST_FORMAT)
         columns = data.get("columns")
     else:
         data = read_part(directory / f"{party}.lr.json", party, "accord.lr.v1")
-        columns = (data.get("scaler") or {}).get("columns", [])
+        scaler = data.get("scaler") or {}
+        encoder = scaler.get("encoder")  # the source columns, before one-hot encoding
+        columns = [*encoder["fill"], *encoder["levels"]] if isinstance(encoder, dict) else scaler.get("columns", [])
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise InputError(f"model file in {directory} does not list its columns", party=party, field=str(directory))
     return columns
