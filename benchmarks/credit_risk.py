@@ -47,7 +47,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     """One party of one workload: PSI, split, train, evaluate (a dealer takes part in MPC steps only)."""
     import accord
 
-    data = DATASETS[args["data"]]
+    data = DATASETS[args.get("data", "uci")]  # benchmarks/tee.py --compare passes no table
     bank_df, partner_df = split_parties(load(data.name, CACHE), data=data)
     mine = {"bank": bank_df, "partner": partner_df}.get(me)
     tables = {p: cluster.party(p).put(mine) if p == me else cluster.party(p).remote_table()
@@ -66,7 +66,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     before = len(cluster.report().runs)
     start = time.perf_counter()
     if args["workload"] == "secureboost":
-        bins = {"max_bin": args["max_bin"]} if args["max_bin"] else {}
+        bins = {"max_bin": args["max_bin"]} if args.get("max_bin") else {}
         model = accord.ml.SecureBoost(label=a_tr[data.label], positive=data.positive, n_trees=args["trees"],
                                       max_depth=args["depth"], learning_rate=args["lr"], workers=args["workers"],
                                       **bins)
