@@ -19,6 +19,7 @@ LAYERS = [
     ("math",),
     ("crypto",),
     ("he",),                          # HE schemes: no I/O
+    ("dp",),                          # DP samplers, accounting, ledgers: local, no network
     ("net", "data"),
     ("runtime",),
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
