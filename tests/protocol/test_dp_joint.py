@@ -60,7 +60,6 @@ def test_noise_protects_the_count_from_each_party(monkeypatch):
         got, _ = _count(keys_a, keys_b, Budget(0.5))
         assert len(draws) == 2 and got == 40 + sum(draws)
         misses.append(min(abs(got - d - 40) for d in draws))  # the best a single party can do
-    r = math.exp(-0.5)
     assert sum(m == 0 for m in misses) <= 6  # P(other draw = 0) = (1-r)/(1+r) = 0.24 per run
 
 

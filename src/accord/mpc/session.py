@@ -199,6 +199,19 @@ class MPC:
         return out[targets[0]] if len(targets) == 1 else {t: out[t] for t in targets}
 
 
+def _check_insecure_opt_in(cluster: Cluster, parties: tuple[str, ...], allowed: bool) -> None:
+    """Refuse the self-dealer mode unless a simulated cluster opts in explicitly; note it in the report."""
+    why = (f"MPC mode 'insecure-self-dealer' is INSECURE: party {parties[0]!r} would hold both PRG keys and "
+           f"could learn party {parties[1]!r}'s inputs")
+    fix = "use dealer=<third party> or mode='ot'"
+    if cluster.mode != "simulation":
+        raise ConfigurationError(f"{why}; it is refused outside Cluster.simulate: {fix}")
+    if not allowed:
+        raise ConfigurationError(f"{why}; it exists for tests only and needs allow_insecure_test_mode=True in a "
+                                 f"simulated cluster: otherwise {fix}")
+    cluster.report().notes.append(f"{why} (test-only mode, opted in with allow_insecure_test_mode=True)")
+
+
 class SecretArray:
     """A secret-shared array at the driver level: each computing party holds a share."""
 
