@@ -174,9 +174,9 @@ def epsilon(costs: Sequence[Cost], delta: float) -> float:
     if not costs:
         return 0.0
     bounds = []
-    closed = [c.pure() for c in costs]
-    if all(p is not None for p in closed) and sum(p[1] for p in closed) <= delta:  # type: ignore[index]
-        bounds.append(sum(p[0] for p in closed))  # type: ignore[index]
+    closed = [p for p in (c.pure() for c in costs) if p is not None]
+    if len(closed) == len(costs) and sum(d for _, d in closed) <= delta:
+        bounds.append(sum(e for e, _ in closed))
     _dp_accounting()
     if all(_has_cheap_pld(c) for c in costs):
         composed = _pld(costs[0])

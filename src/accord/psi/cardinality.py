@@ -38,11 +38,12 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
-from accord.crypto.ot import ExtensionReceiver, ExtensionSender
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender
 from accord.dp.budget import Budget
 from accord.dp.ledger import Ledger
 from accord.dp.mechanisms import Noise, noise_for
@@ -101,7 +102,8 @@ def dp_cardinality(ctx: Context, table: pd.DataFrame, on: Sequence[str], receive
 
     sizes = {ctx.me: n, peer: theirs["n"]}
     receiver = min(ctx.parties, key=lambda p: sizes[p])  # the cuckoo side: fewer keys, fewer bins
-    session = b"".join((schema if p == ctx.me else theirs)["nonce"] for p in ctx.parties)
+    nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
+    session = b"".join(bytes(nonces[p]) for p in ctx.parties)
     code = oprf.Code(hashlib.sha256(b"accord-psi-ca-code-seed|" + session).digest())
     with ctx.timed("fingerprints"):
         fps = oprf.fingerprints(keyset.keys, hashlib.sha256(b"accord-psi-ca-fingerprint|" + session).digest()[:16])
@@ -270,5 +272,6 @@ def _zero_count(ctx: Context, word: np.ndarray) -> np.ndarray:
             z = and_bits(sub, prov, x.shape, dtype, hi, lo)
             x = (z & dtype.type(low)).astype(_WORD)
             width = half
-        bits = b2a(sub, prov, x.shape, x.astype(np.uint8))
+        # Both parties hold shares here (b2a returns None only at a dealer, and this protocol has none).
+        bits = cast(np.ndarray, b2a(sub, prov, x.shape, x.astype(np.uint8)))
     return np.array([bits.sum(dtype=_WORD)], dtype=_WORD)
