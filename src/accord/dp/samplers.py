@@ -30,6 +30,7 @@ from accord.crypto.random import Rng
 
 _U64 = np.uint64
 _GRID_BITS = 20  # power-of-two denominators for scales rounded up from floats
+_V_LIMIT = 128  # geometric counts below this keep U + t V within 64 bits for t < 2**56
 
 
 # ------------------------------------------------------------------------------ uniform integers
@@ -155,7 +156,7 @@ def _bernoulli_exp_big(rng: Rng, num: list[int], den: list[int]) -> np.ndarray:
 def discrete_laplace(rng: Rng, scale: Fraction, size: int) -> np.ndarray:
     """``size`` draws of the discrete Laplace with scale ``t/s``: P(x) ∝ exp(-|x| s / t) (CKS Alg. 2).
 
-    Returns int64. ``scale`` is a positive Fraction whose numerator and denominator are below 2**40.
+    Returns int64. ``scale`` is a positive Fraction whose numerator and denominator are below 2**56.
     """
     t, s = _check_scale(scale)
     out = np.empty(size, dtype=np.int64)
@@ -171,7 +172,13 @@ def discrete_laplace(rng: Rng, scale: Fraction, size: int) -> np.ndarray:
             ok = _bernoulli_exp_minus_one(rng, going.size)
             v[going[ok]] += _U64(1)
             going = going[ok]
-        y = ((u + _U64(t) * v) // _U64(s)).astype(np.int64)  # Y = floor((U + t V) / s)
+        if v.size and int(v.max()) >= _V_LIMIT:  # probability below e^-128: finish those in Python integers
+            y = np.array([(int(a) + t * int(b)) // s for a, b in zip(u.tolist(), v.tolist())], dtype=object)
+            if max(y.tolist(), default=0) >= 1 << 62:
+                raise ValueError("discrete Laplace draw beyond 2**62")
+            y = y.astype(np.int64)
+        else:
+            y = ((u + _U64(t) * v) // _U64(s)).astype(np.int64)  # Y = floor((U + t V) / s)
         negative = rng.uint8(y.size) & 1
         accept = ~((negative == 1) & (y == 0))  # reject "-0" so that 0 is not counted twice
         z = np.where(negative[accept] == 1, -y[accept], y[accept])
@@ -213,8 +220,8 @@ def _check_scale(scale: Fraction) -> tuple[int, int]:
     if scale <= 0:
         raise ValueError(f"the discrete Laplace needs a positive scale, got {scale}")
     t, s = scale.numerator, scale.denominator
-    if t >= 1 << 40 or s >= 1 << 40:
-        raise ValueError(f"discrete Laplace scale {scale} has a numerator or denominator of 2**40 or more")
+    if t >= 1 << 56 or s >= 1 << 56:
+        raise ValueError(f"discrete Laplace scale {scale} has a numerator or denominator of 2**56 or more")
     return t, s
 
 

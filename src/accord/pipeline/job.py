@@ -16,6 +16,9 @@
       bank: {input: data/bank_new.csv, output: out/bank/scores.csv}
       partner: {input: data/partner_new.csv}
     security: {key_bits: 2048}
+    dp:                                           # optional: DP summaries of each party's columns
+      ledger: {epsilon: 3.0, delta: 1.0e-6}
+      summaries: {epsilon: 1.0, bank: {PAY_0: [-2, 8]}, partner: {AGE: [18, 80]}}
 
 Every party must hold the same job file (the runner compares a digest of its text before anything
 runs). Input paths resolve against the job file's directory. Output paths (``output``,
@@ -36,7 +39,9 @@ from typing import Any
 
 import yaml
 
+from accord.dp.ledger import check_dataset
 from accord.errors import ConfigurationError
+from accord.pipeline.privacy import DPJob, parse_dp
 
 MODEL_KINDS = ("secureboost", "logistic_regression")
 
@@ -50,6 +55,7 @@ class PartySpec:
     key: list[str]
     output: Path
     label: str | None = None
+    dataset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,8 @@ class LocalSettings:
         This party's training input and output directory, replacing ``parties.<me>.input/output``.
     score_input, scores:
         This party's rows to score and scores file, replacing ``score.<me>.input/output``.
+    state_dir:
+        This party's state directory (its privacy-budget ledgers), default ``$ACCORD_STATE_DIR``.
     """
 
     out_dir: Path | None = None
@@ -83,6 +91,7 @@ class LocalSettings:
     output: Path | None = None
     score_input: Path | None = None
     scores: Path | None = None
+    state_dir: Path | None = None
 
     def overrides(self) -> list[str]:
         """The names of the per-party paths set here."""
@@ -105,6 +114,8 @@ class JobSpec:
     digest: str
     source: Path
     psi_protocol: str = "ecdh"
+    dp: DPJob | None = None
+    state_dir: Path | None = None  # this party's own setting (not in the job file)
 
     @property
     def label_party(self) -> str:
@@ -142,7 +153,7 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
     where = f"job file {source}"
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where} must be a map")
-    unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security"}
+    unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security", "dp"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown fields {sorted(unknown)}")
     jobdir = source.parent
@@ -176,7 +187,7 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
         name=str(raw.get("job", source.stem)), parties=specs, test_fraction=float(fraction),
         seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
         plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
-        psi_protocol=str(psi.get("protocol", "ecdh")),
+        psi_protocol=str(psi.get("protocol", "ecdh")), dp=parse_dp(raw.get("dp"), list(specs), where),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
     )
     return _localise(spec, me, local, base, where)
@@ -206,7 +217,7 @@ def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple
 def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> PartySpec:
     if not isinstance(entry, dict) or "input" not in entry or "key" not in entry:
         raise ConfigurationError(f"{where}: party {name!r} needs 'input' and 'key'")
-    unknown = set(entry) - {"input", "key", "label", "output"}
+    unknown = set(entry) - {"input", "key", "label", "output", "dataset"}
     if unknown:
         raise ConfigurationError(f"{where}: party {name!r} has unknown fields {sorted(unknown)}")
     key = entry["key"]
@@ -216,8 +227,12 @@ def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> Party
     label = entry.get("label")
     if label is not None and (not isinstance(label, str) or not label):
         raise ConfigurationError(f"{where}: parties.{name}.label must be a column name, got {label!r}")
+    dataset = entry.get("dataset")
+    if dataset is not None:
+        check_dataset(dataset)
     return PartySpec(name, _input(entry["input"], jobdir, f"parties.{name}.input", where), keys,
-                     _output(entry.get("output", f"out/{name}"), base, f"parties.{name}.output", where), label)
+                     _output(entry.get("output", f"out/{name}"), base, f"parties.{name}.output", where), label,
+                     dataset)
 
 
 def _input(value: Any, jobdir: Path, field: str, where: str) -> Path:
@@ -261,7 +276,7 @@ def _localise(spec: JobSpec, me: str | None, local: LocalSettings, base: Path, w
             score[name] = ScoreSpec(_local(local.score_input) or job.input, scores)
         elif local.score_input is not None or local.scores is not None:
             raise ConfigurationError(f"{where} has no 'score' entry for {name!r} whose paths could be replaced")
-    return replace(spec, parties=parties, score=score)
+    return replace(spec, parties=parties, score=score, state_dir=_local(local.state_dir))
 
 
 def _local(path: Path | str | None) -> Path | None:
