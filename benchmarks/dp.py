@@ -150,7 +150,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     import accord
     from accord.dp import Budget
 
-    df = pd.DataFrame(args["tables"][me])
+    df = pd.read_csv(args["tables"][me])
     tables = {p: cluster.party(p).put(df) if p == me else cluster.party(p).remote_table() for p in ("bank", "partner")}
     figures: dict[str, Any] = {}
     start = time.perf_counter()
@@ -182,8 +182,11 @@ def _costs(cluster: Any, me: str, start: float) -> dict[str, Any]:
 
 def joint(df: pd.DataFrame, rows: int) -> dict[str, Any]:
     bank, partner = split_parties(df.iloc[:rows].reset_index(drop=True))
-    tables = {"bank": bank.to_dict(orient="list"), "partner": partner[["id", "AGE"]].to_dict(orient="list")}
-    results = run_processes("benchmarks.dp:party_main", ["bank", "partner"], {"tables": tables})
+    with tempfile.TemporaryDirectory(prefix="accord-dp-bench-") as tmp:
+        tables = {"bank": str(Path(tmp) / "bank.csv"), "partner": str(Path(tmp) / "partner.csv")}
+        bank.to_csv(tables["bank"], index=False)
+        partner[["id", "AGE"]].to_csv(tables["partner"], index=False)
+        results = run_processes("benchmarks.dp:party_main", ["bank", "partner"], {"tables": tables})
     return {f"{what}/{party}": figures for party, r in results.items() for what, figures in r.items()}
 
 
