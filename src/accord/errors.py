@@ -118,3 +118,28 @@ class PrivacyBudgetExceeded(AccordError):
     """The privacy ledger refused a release."""
 
     exit_code = 8
+
+
+class AttestationError(AccordError):
+    """Trusted-execution evidence or a key-release request was refused; ``check`` names the failed check.
+
+    The check is a short stable name (``quote-signature``, ``root``, ``crl-validity``, ``debug``,
+    ``measurement``, ``simulation``, ...) so operators and tests can tell refusals apart without
+    parsing the message.
+    """
+
+    exit_code = 9
+
+    def __init__(self, message: str, *, check: str, party: str | None = None) -> None:
+        prefix = f"party {party!r}: " if party else ""
+        super().__init__(f"{prefix}{check}: {message}")
+        self.check = check
+        self.party = party
+
+
+class EvidenceRejected(AttestationError):
+    """Attestation evidence failed verification (signature, chain, revocation, collateral, TCB)."""
+
+
+class PolicyRefused(AttestationError):
+    """Verified evidence or a request does not satisfy a data owner's policy (measurement, job, expiry, ...)."""

@@ -18,13 +18,14 @@ LAYERS = [
     ("errors",),
     ("math",),
     ("crypto",),
-    ("he",),                          # HE schemes: no I/O
+    ("he", "tee"),                    # HE schemes; TEE evidence, sealing, wrapping: no network
     ("dp",),                          # DP samplers, accounting, ledgers: local, no network
     ("net", "data"),
     ("runtime",),
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
     ("mpc", "psi", "devices"),        # protocols and their driver APIs
     ("ml",),
+    ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API
     ("pipeline",),                    # job files are written against that public API
     ("cli",),

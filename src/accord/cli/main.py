@@ -159,9 +159,12 @@ def _parser() -> argparse.ArgumentParser:
                              help="score with this model of the job only, e.g. secureboost (repeat for several; "
                                   "default: every model)")
         cmd.set_defaults(func=_run if name == "run" else _score)
+
     from accord.cli import dp
+    from accord.cli.tee import register as register_tee
 
     dp.register(sub)
+    register_tee(sub)
     return parser
 
 

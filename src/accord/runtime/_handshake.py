@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from importlib import metadata
 from typing import Any
 
 from accord.errors import AccordError, CodecError, ConfigurationError, MalformedMessage
@@ -32,10 +33,8 @@ def check_agree(agree: Mapping[str, str | int]) -> dict[str, str | int]:
 
 def handshake(link: Link, me: str, job: str, digest: str, timeout: float, agree: dict[str, str | int]) -> str:
     """The session id agreed with every peer, once each has been found to run the same job (see above)."""
-    from accord import __version__
-
     nonce = os.urandom(16)
-    mine = {"version": _PROTOCOL_VERSION, "accord": __version__, "job": job, "cluster": digest, "agree": agree,
+    mine = {"version": _PROTOCOL_VERSION, "accord": _accord_version(), "job": job, "cluster": digest, "agree": agree,
             "nonce": nonce}
     for peer in link.peers:
         link.send(peer, HANDSHAKE_SESSION, "hello", codec.encode_parts(mine))
@@ -95,3 +94,11 @@ def _differences(mine: dict[str, Any], theirs: dict[str, Any], me: str, peer: st
 
 def _shown(values: dict[str, Any], name: str) -> str:
     return repr(values[name]) if name in values else "(not set)"
+
+
+def _accord_version() -> str:
+    """The installed accord release (from the package metadata: the runtime sits below ``accord/__init__``)."""
+    try:
+        return metadata.version("accord")
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,9 @@
+"""Trusted execution below the runtime: evidence verification, policies, sealing, key wrapping, audit log.
+
+Hazmat tier: the broker and the enclave runner (:mod:`accord.enclave`) are the documented entry points.
+"""
+
+from accord.tee.claims import SIMULATION_WARNING, Claims, Evidence, EvidenceKind, binding
+from accord.tee.verify import verify_evidence
+
+__all__ = ["SIMULATION_WARNING", "Claims", "Evidence", "EvidenceKind", "binding", "verify_evidence"]
