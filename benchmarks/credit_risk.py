@@ -1,18 +1,22 @@
-"""Vertical credit-risk models on the UCI credit-card data, as separate processes over loopback mTLS.
+"""Vertical credit-risk models on public tables, as separate processes over loopback mTLS.
 
-    python -m benchmarks.credit_risk [--models secureboost,lr-ot,lr-dealer] [--json out.json]
+    python -m benchmarks.credit_risk [--data uci,adult] [--models secureboost,lr-ot,lr-dealer]
+                                     [--max-bin N] [--json out.json]
 
-The bank holds PAY_* and BILL_AMT* and the label, the partner LIMIT_BAL, SEX, EDUCATION, MARRIAGE,
-AGE and PAY_AMT*, and each holds 20% extra customers the other lacks (benchmarks/credit_data.py).
-Each process aligns its table with PSI, splits 70/30 by a public hash of the id, trains, and the bank
-scores the test rows. Workloads:
+Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), and
+``adult``, the UCI Adult census table (string columns, missing values, mostly-zero columns, a text
+label). The bank holds some columns and the label, the partner the others, and each holds 20% extra
+customers the other lacks. Each process aligns its table with PSI, splits 70/30 by a public hash of
+the id, trains, and the bank scores the test rows. Workloads:
 
 - ``secureboost``: 5 trees, depth 5, learning rate 0.3, Paillier 2048 (two processes);
 - ``lr-ot``: secure logistic regression, two processes, correlated randomness by OT (no third party);
 - ``lr-dealer``: the same with a third process dealing correlated randomness.
 
-For comparison the same models are trained in plaintext on the joined data: XGBoost (same depth,
-trees, learning rate, 32 bins) and scikit-learn's LogisticRegression on standardised features.
+For comparison the same models are trained in plaintext on the joined rows: XGBoost with its default
+``hist`` settings (256 bins, native categorical splits, learned missing directions) and the same trees,
+depth and learning rate, and scikit-learn's LogisticRegression on one-hot, mean-imputed, standardised
+features.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import human_bytes, run_processes, write_json
-from benchmarks.credit_data import BANK_COLUMNS, LABEL, PARTNER_COLUMNS, load_uci, split_parties
+from benchmarks.credit_data import DATASETS, load, split_parties
 
 CACHE = Path.home() / ".cache" / "accord-benchmarks"
 SPLIT_SEED = 7
@@ -43,7 +47,8 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     """One party of one workload: PSI, split, train, evaluate (a dealer takes part in MPC steps only)."""
     import accord
 
-    bank_df, partner_df = split_parties(load_uci(CACHE))
+    data = DATASETS[args.get("data", "uci")]  # benchmarks/tee.py --compare passes no table
+    bank_df, partner_df = split_parties(load(data.name, CACHE), data=data)
     mine = {"bank": bank_df, "partner": partner_df}.get(me)
     tables = {p: cluster.party(p).put(mine) if p == me else cluster.party(p).remote_table()
               for p in ("bank", "partner")}
@@ -56,22 +61,25 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         return cluster.party(t.owner).apply(lambda df: df.iloc[_split(df["id"])[int(test)]].reset_index(drop=True), t)
 
     a_tr, a_te, b_tr, b_te = pick(a, False), pick(a, True), pick(b, False), pick(b, True)
-    train = [a_tr[BANK_COLUMNS], b_tr[PARTNER_COLUMNS]]
-    test = [a_te[BANK_COLUMNS], b_te[PARTNER_COLUMNS]]
+    train = [a_tr[data.bank], b_tr[data.partner]]
+    test = [a_te[data.bank], b_te[data.partner]]
     before = len(cluster.report().runs)
     start = time.perf_counter()
     if args["workload"] == "secureboost":
-        model = accord.ml.SecureBoost(label=a_tr[LABEL], n_trees=args["trees"], max_depth=args["depth"],
-                                      learning_rate=args["lr"], workers=args["workers"])
+        bins = {"max_bin": args["max_bin"]} if args.get("max_bin") else {}
+        model = accord.ml.SecureBoost(label=a_tr[data.label], positive=data.positive, n_trees=args["trees"],
+                                      max_depth=args["depth"], learning_rate=args["lr"], workers=args["workers"],
+                                      **bins)
     else:
         engine = cluster.mpc(["bank", "partner"], dealer="carol") if args["workload"] == "lr-dealer" \
             else cluster.mpc(["bank", "partner"], mode="ot")
-        model = accord.ml.LogisticRegression(label=a_tr[[LABEL]], engine=engine, epochs=args["epochs"],
-                                             batch_size=args["batch"], learning_rate=args["lr_step"])
+        model = accord.ml.LogisticRegression(label=a_tr[[data.label]], positive=data.positive, engine=engine,
+                                             epochs=args["epochs"], batch_size=args["batch"],
+                                             learning_rate=args["lr_step"])
     model.fit(train)
     fit_seconds = time.perf_counter() - start
     runs = cluster.report().runs[before:]
-    metrics = model.evaluate(test, a_te[LABEL])
+    metrics = model.evaluate(test, a_te[data.label])
     return {
         "rows": len(ids.get()) if ids is not None else None, "psi_seconds": psi_seconds, "seconds": fit_seconds,
         "bytes": sum(r.costs[me].bytes_sent for r in runs if me in r.costs),
@@ -81,30 +89,40 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def plaintext_baselines(trees: int, depth: int, lr: float) -> dict[str, float]:
-    """Test AUC of XGBoost and scikit-learn logistic regression on the joined data, same split."""
+def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[str, float]:
+    """Test AUC of XGBoost (default ``hist``) and scikit-learn logistic regression on the joined rows, same split."""
+    from accord.ml.columns import is_categorical
     from accord.ml.metrics import roc_auc
 
-    bank_df, partner_df = split_parties(load_uci(CACHE))
+    data = DATASETS[name]
+    bank_df, partner_df = split_parties(load(name, CACHE), data=data)
     joined = bank_df.merge(partner_df, on="id")  # the rows PSI finds
     train, test = _split(joined["id"])
-    x, y = joined[BANK_COLUMNS + PARTNER_COLUMNS].to_numpy(dtype=float), joined[LABEL].to_numpy()
+    x = joined[data.bank + data.partner].copy()
+    y = (joined[data.label].astype(str) == str(data.positive)).to_numpy().astype(int)
+    categorical = [c for c in x.columns if is_categorical(x[c])]
     out: dict[str, float] = {}
     try:
         import xgboost
 
+        boosted = x.astype({c: "category" for c in categorical})
         booster = xgboost.XGBClassifier(n_estimators=trees, max_depth=depth, learning_rate=lr, tree_method="hist",
-                                        max_bin=32)
-        booster.fit(x[train], y[train])
-        out["xgboost"] = roc_auc(y[test], booster.predict_proba(x[test])[:, 1])
+                                        enable_categorical=True)
+        booster.fit(boosted.iloc[train], y[train])
+        out["xgboost"] = roc_auc(y[test], booster.predict_proba(boosted.iloc[test])[:, 1])
     except ImportError:
-        print("xgboost not installed: pip install xgboost for the plaintext boosting baseline")
+        print("xgboost not installed: pip install xgboost-cpu for the plaintext boosting baseline")
     try:
         from sklearn.linear_model import LogisticRegression
 
-        mean, std = x[train].mean(axis=0), x[train].std(axis=0)
-        model = LogisticRegression(max_iter=5000).fit((x[train] - mean) / std, y[train])
-        out["sklearn_lr"] = roc_auc(y[test], model.decision_function((x[test] - mean) / std))
+        numeric = x.drop(columns=categorical).astype(float)
+        numeric = numeric.fillna(numeric.iloc[train].mean())
+        dummies = [pd.get_dummies(x[categorical], dtype=float)] if categorical else []
+        wide = pd.concat([numeric, *dummies], axis=1).to_numpy()
+        mean, std = wide[train].mean(axis=0), wide[train].std(axis=0)
+        std[std == 0] = 1.0
+        model = LogisticRegression(max_iter=5000).fit((wide[train] - mean) / std, y[train])
+        out["sklearn_lr"] = roc_auc(y[test], model.decision_function((wide[test] - mean) / std))
     except ImportError:
         print("scikit-learn not installed: pip install scikit-learn for the plaintext LR baseline")
     return out
@@ -112,7 +130,9 @@ def plaintext_baselines(trees: int, depth: int, lr: float) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="uci,adult", help="tables, comma-separated (uci, adult)")
     parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
+    parser.add_argument("--max-bin", type=int, default=0, help="SecureBoost max_bin (default: accord's)")
     parser.add_argument("--trees", type=int, default=5)
     parser.add_argument("--depth", type=int, default=5)
     parser.add_argument("--lr", type=float, default=0.3, help="SecureBoost learning rate")
@@ -122,27 +142,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="Paillier processes per party (default: cores)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    load_uci(CACHE)  # fetch once before the parties start
-    baselines = plaintext_baselines(args.trees, args.depth, args.lr)
     figures: dict[str, dict[str, Any]] = {}
-    for workload in args.models.split(","):
-        parties = ["bank", "partner", "carol"] if workload == "lr-dealer" else ["bank", "partner"]
-        results = run_processes("benchmarks.credit_risk:party_main", parties, {
-            "workload": workload, "trees": args.trees, "depth": args.depth, "lr": args.lr, "epochs": args.epochs,
-            "batch": args.batch, "lr_step": args.lr_step, "workers": args.workers})
-        bank = results["bank"]
-        seconds = max(r["seconds"] for r in results.values())
-        baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
-        sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
-        print(f"{workload}: {seconds:.1f} s, test AUC {bank['auc']:.4f} (plaintext "
-              f"{'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; sent {sent}; "
-              f"{bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows")
-        for party, r in results.items():
-            if r["phases"]:
-                print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
-        figures[workload] = {"seconds": seconds, "bytes": sum(r["bytes"] for r in results.values()),
-                             "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"],
-                             "plaintext_auc": baseline}
+    for name in args.data.split(","):
+        load(name, CACHE)  # fetch once before the parties start
+        baselines = plaintext_baselines(name, args.trees, args.depth, args.lr)
+        for workload in args.models.split(","):
+            parties = ["bank", "partner", "carol"] if workload == "lr-dealer" else ["bank", "partner"]
+            results = run_processes("benchmarks.credit_risk:party_main", parties, {
+                "data": name, "workload": workload, "trees": args.trees, "depth": args.depth, "lr": args.lr,
+                "epochs": args.epochs, "batch": args.batch, "lr_step": args.lr_step, "workers": args.workers,
+                "max_bin": args.max_bin})
+            bank = results["bank"]
+            seconds = max(r["seconds"] for r in results.values())
+            baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
+            sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
+            print(f"{name} {workload}: {seconds:.1f} s, test AUC {bank['auc']:.4f} (plaintext "
+                  f"{'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; sent {sent}; "
+                  f"{bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows")
+            for party, r in results.items():
+                if r["phases"]:
+                    print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
+            figures[f"{name}/{workload}"] = {"seconds": seconds, "bytes": sum(r["bytes"] for r in results.values()),
+                                             "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"],
+                                             "plaintext_auc": baseline, "xgboost_auc": baselines.get("xgboost"),
+                                             "sklearn_lr_auc": baselines.get("sklearn_lr")}
     write_json(args.json, figures)
 
 

@@ -128,14 +128,29 @@ def test_a_job_failing_after_its_first_model_writes_nothing(tmp_path):
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
 
 
-def test_a_non_numeric_feature_is_named(tmp_path):
-    job = write_job(tmp_path)
-    partner = pd.read_csv(tmp_path / "partner.csv")
+def test_text_categoricals_missing_values_and_a_text_label(tmp_path):
+    parties = {"bank": {**JOB["parties"]["bank"], "positive": "bad"},
+               "partner": {**JOB["parties"]["partner"], "categorical": ["EDUCATION"]}}
+    job = write_job(tmp_path, parties=parties, models=JOB["models"][:1])
+    bank, partner = pd.read_csv(tmp_path / "bank.csv"), pd.read_csv(tmp_path / "partner.csv")
+    gen = np.random.default_rng(3)
+    bank["default"] = np.where(bank["default"] == 1, "bad", "good")
+    bank.loc[gen.random(len(bank)) < 0.2, "BILL_AMT1"] = np.nan  # empty cells at both parties
+    partner.loc[gen.random(len(partner)) < 0.2, "AGE"] = np.nan
     partner["SEX"] = np.where(partner["SEX"] == 1, "m", "f")
+    shared = partner["id"].isin(bank["id"])
+    partner["REGION"] = np.where(shared, "north", "south")  # "north" in every joined row: dropped with a notice
+    bank.to_csv(tmp_path / "bank.csv", index=False)
     partner.to_csv(tmp_path / "partner.csv", index=False)
-    _out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
-    assert "party 'partner': input" in err and "column 'SEX' is not numeric" in err
-    assert not (tmp_path / "out/bank/metrics.json").exists()
+    out, err = accord("run", job, cwd=tmp_path).communicate(timeout=300)
+    assert "secureboost: test AUC" in out, err
+    assert "NOTE: SecureBoost: partner dropped columns with a single value in the training rows: REGION" in out
+    assert json.loads((tmp_path / "out/bank/metrics.json").read_text())["secureboost"]["auc"] > 0.7
+    bins = pd.read_csv(tmp_path / "out/partner/models/secureboost/bins.csv")
+    assert set(bins.loc[bins["column"] == "SEX", "values"]) == {"f", "m"}
+    assert "missing" in set(bins.loc[bins["column"] == "AGE", "values"])
+    assert set(bins["column"]) == {"LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE", *[f"PAY_AMT{i}" for i in
+                                                                                       range(1, 7)]}
 
 
 def run_parties(tmp_path: Path, job: Path, *args, extra: dict | None = None) -> dict[str, tuple[str, str, int, float]]:
@@ -156,8 +171,9 @@ def run_parties(tmp_path: Path, job: Path, *args, extra: dict | None = None) -> 
 def test_every_input_problem_is_found_before_psi_and_stops_both_parties(tmp_path):
     job = write_job(tmp_path, parties={**JOB["parties"], "bank": {**JOB["parties"]["bank"], "label": "defualt"}})
     bank = pd.read_csv(tmp_path / "bank.csv")
-    bank["PAY_0"] = bank["PAY_0"].astype(str) + "d"
-    bank.loc[3, "BILL_AMT1"] = None
+    bank["PAY_0"] = bank["PAY_0"].astype(float)
+    bank.loc[3, "PAY_0"] = np.inf
+    bank["BILL_AMT1"] = 7.0
     bank.to_csv(tmp_path / "bank.csv", index=False)
     results = run_parties(tmp_path, job, "run")
     _, bank_err, bank_code, bank_seconds = results["bank"]
@@ -165,7 +181,7 @@ def test_every_input_problem_is_found_before_psi_and_stops_both_parties(tmp_path
     # The bank's own message lists every problem of its input, naming the party and each column.
     assert bank_code == 3, bank_err
     assert "party 'bank'" in bank_err and "3 problems" in bank_err
-    for column in ("'defualt'", "'PAY_0' is not numeric", "'BILL_AMT1' has 1 missing"):
+    for column in ("'defualt'", "'PAY_0' has 1 infinite value", "'BILL_AMT1' is constant"):
         assert column in bank_err
     # The partner stops too, told only what the job file already names (not the bank's other columns).
     assert partner_code == 5 and "party 'bank' cannot start the job" in partner_err, partner_err

@@ -129,13 +129,19 @@ def bin_counts(bins: np.ndarray, labels: np.ndarray, n_bins: int) -> tuple[np.nd
 
 
 def describe(table: pd.DataFrame) -> pd.DataFrame:
-    """Per-column summaries a party computes on its own data: count, missing, distinct, mean, deviation, quantiles."""
+    """Per-column summaries a party computes on its own data: count, missing, distinct, and for numeric
+    columns mean, deviation and quantiles, for text (categorical) columns the most frequent levels."""
     rows = []
     for column in table.columns:
-        values = pd.to_numeric(table[column], errors="coerce")
-        rows.append({
-            "column": str(column), "rows": len(values), "missing": int(values.isna().sum()),
-            "distinct": int(values.nunique()), "mean": values.mean(), "std": values.std(), "min": values.min(),
-            "p25": values.quantile(0.25), "median": values.median(), "p75": values.quantile(0.75), "max": values.max(),
-        })
+        raw = table[column]
+        values = pd.to_numeric(raw, errors="coerce")
+        row: dict[str, object] = {"column": str(column), "rows": len(raw), "missing": int(raw.isna().sum()),
+                                  "distinct": int(raw.nunique())}
+        if (values.notna() | raw.isna()).all() and not isinstance(raw.dtype, pd.CategoricalDtype):
+            row.update({"mean": values.mean(), "std": values.std(), "min": values.min(), "p25": values.quantile(0.25),
+                        "median": values.median(), "p75": values.quantile(0.75), "max": values.max()})
+        else:
+            top = raw.value_counts().head(5)
+            row["top_levels"] = "; ".join(f"{level} ({count})" for level, count in top.items())
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -35,6 +35,7 @@ from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import encode
 from accord.ml._checks import binary_labels, build_params, read_part, write_json
 from accord.ml.metrics import evaluate as evaluate_scores
+from accord.ml.preprocess import IMPUTE, Encoder
 from accord.mpc.approximations import mixed_products, sigmoid, softplus
 from accord.mpc.session import MPC, SecretArray
 from accord.mpc.tensor import Shared, concatenate, sign_bits
@@ -65,6 +66,11 @@ class LRParams:
         tames outliers and keeps products inside the fixed-point range.
     seed:
         Public seed for the validation split and batch order.
+    impute, fill_value, min_level_rows, integer_levels:
+        Local input preparation at each owner (:mod:`accord.ml.preprocess`): missing numeric values
+        filled with the training rows' ``"mean"`` (default), ``"median"`` or a ``"constant"``
+        ``fill_value``; categorical columns one-hot encoded, levels with fewer than ``min_level_rows``
+        (10) rows grouped; integer columns with at most ``integer_levels`` values count as categorical.
     """
 
     epochs: int = 5
@@ -76,8 +82,14 @@ class LRParams:
     average: bool = True
     clip: float = 5.0
     seed: int = 0
+    impute: str = "mean"
+    fill_value: float = 0.0
+    min_level_rows: int = 10
+    integer_levels: int = 0
 
     def __post_init__(self) -> None:
+        if self.impute not in IMPUTE:
+            raise ValueError(f"impute must be one of {IMPUTE}, got {self.impute!r}")
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0 or self.l2 < 0:
             raise ValueError("epochs and batch_size must be >= 1, learning_rate > 0 and l2 >= 0")
         if not 0 <= self.validation_fraction < 1:
@@ -101,20 +113,28 @@ class Scaler:
     mean: np.ndarray
     std: np.ndarray
     clip: float = 5.0
+    encoder: Encoder | None = None
 
     @classmethod
-    def fit(cls, table: pd.DataFrame, party: str, clip: float = 5.0) -> Scaler:
-        """Means and deviations of ``table``'s columns, with errors naming bad columns."""
+    def fit(cls, table: pd.DataFrame, party: str, clip: float = 5.0, params: LRParams | None = None) -> Scaler:
+        """Means and deviations of ``table``'s prepared columns, with errors naming bad columns."""
+        p = params or LRParams()
+        encoder = None
+        if isinstance(table, pd.DataFrame) and table.shape[1]:
+            encoder = Encoder.fit(table, party, p.impute, p.fill_value, p.min_level_rows, p.integer_levels)
+            table = encoder.transform(table, party)
         values = _matrix(table, party)
         std = values.std(axis=0)
         constant = [c for c, s in zip(table.columns, std) if s == 0]
         if constant:
             raise InputError(f"column {constant[0]!r} is constant; it carries no information, drop it", party=party,
                              field=str(constant[0]))
-        return cls([str(c) for c in table.columns], values.mean(axis=0), std, clip)
+        return cls([str(c) for c in table.columns], values.mean(axis=0), std, clip, encoder)
 
     def transform(self, table: pd.DataFrame, party: str) -> np.ndarray:
         """Standardised values of the same columns."""
+        if self.encoder is not None:
+            table = self.encoder.transform(table, party)
         missing = [c for c in self.columns if c not in table.columns]
         if missing:
             raise InputError(f"the model needs columns {missing} that the table lacks", party=party, field=missing[0])
@@ -236,7 +256,9 @@ class LogisticRegression:
     Parameters
     ----------
     label:
-        The 0/1 label column, a party-owned table with one column.
+        The label column, a party-owned table with one column.
+    positive:
+        The label value that counts as 1 (e.g. ``"bad"``); without it the label must be 0/1.
     engine:
         The :class:`accord.mpc.MPC` session to compute in; by default the label holder and the other
         feature owner in two-party mode without a third party (``mode="ot"``).
@@ -254,8 +276,9 @@ class LogisticRegression:
     scores to the label holder only.
     """
 
-    def __init__(self, label: PartyObject, engine: MPC | None = None, **params: Any) -> None:
+    def __init__(self, label: PartyObject, engine: MPC | None = None, positive: Any = None, **params: Any) -> None:
         self.label = label
+        self.positive = positive
         self.engine = engine
         self.params = lr_params(params)
         self.scalers: dict[str, PartyObject] = {}
@@ -282,8 +305,13 @@ class LogisticRegression:
             raise ConfigurationError(f"pass one feature table per party, including the label holder {self.active!r}")
         spu = self._session(owners)
         p = self.params
-        rows = cluster.party(self.active).apply(lambda y: binary_labels(y, len(y), self.active), self.label)
-        self.scalers = {t.owner: cluster.party(t.owner).apply(Scaler.fit, t, t.owner, p.clip) for t in features}
+        rows = cluster.party(self.active).apply(lambda y: binary_labels(y, len(y), self.active, self.positive),
+                                                self.label)
+        self.scalers = {t.owner: cluster.party(t.owner).apply(Scaler.fit, t, t.owner, p.clip, p) for t in features}
+        for owner, scaler in self.scalers.items():
+            if scaler.is_local and scaler.get().encoder is not None and scaler.get().encoder.dropped:
+                cluster.report().notes.append(f"logistic regression: {owner} dropped columns with a single value in "
+                                              f"the training rows: {', '.join(scaler.get().encoder.dropped)}")
         standard = [cluster.party(t.owner).apply(lambda s, df, o=t.owner: s.transform(df, o), self.scalers[t.owner], t)
                     for t in features]
         # Every process, the dealer's included, must take the same steps: all learn the row count.
@@ -345,7 +373,8 @@ class LogisticRegression:
         """AUC, KS, Gini, precision and recall at the label holder only."""
         scores = self.predict(features)
         return self.label.cluster.party(self.active).apply(
-            lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)
+            lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active, self.positive), s, threshold), scores,
+            label)
 
     # ------------------------------------------------------------------------------ persistence
     def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None, *,
@@ -361,8 +390,9 @@ class LogisticRegression:
                 data = {"format": "accord.lr.v1", "party": party, "active": self.active,
                         "mode": self.engine.mode if self.engine else None, "shape": list(self.weights.shape),
                         "share": _pack(share.get()), "params": asdict(self.params),
-                        "scaler": None if scaler is None else {"columns": scaler.columns, "mean": scaler.mean.tolist(),
-                                                               "std": scaler.std.tolist(), "clip": scaler.clip}}
+                        "scaler": None if scaler is None else {
+                            "columns": scaler.columns, "mean": scaler.mean.tolist(), "std": scaler.std.tolist(),
+                            "clip": scaler.clip, "encoder": scaler.encoder and scaler.encoder.to_dict()}}
                 path = out / f"{party}.lr.json"
                 write_json(path, data)
                 if record:
@@ -389,7 +419,8 @@ class LogisticRegression:
             shares[party] = cluster.party(party).apply(lambda d: _unpack(d["share"]), part)
             model.scalers[party] = cluster.party(party).apply(
                 lambda d: Scaler(d["scaler"]["columns"], np.array(d["scaler"]["mean"]), np.array(d["scaler"]["std"]),
-                                 float(d["scaler"]["clip"])), part)
+                                 float(d["scaler"]["clip"]),
+                                 d["scaler"].get("encoder") and Encoder.from_dict(d["scaler"]["encoder"])), part)
         shape = _agreed_shape(cluster, engine, shape)
         model.weights = SecretArray(engine, shares, shape, "fixed")
         return model

@@ -26,10 +26,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from accord.errors import ConfigurationError, InputError
 from accord.ml._checks import binary_labels, read_part, write_json
 from accord.ml.metrics import evaluate as evaluate_scores
 from accord.ml.secureboost import BoosterPart, params_from, secureboost_fit, secureboost_predict
+from accord.ml.secureboost.params import FORMAT
 from accord.ml.woe import woe_binning, woe_params
 from accord.runtime.cluster import Cluster, PartyObject
 
@@ -49,13 +52,23 @@ class SecureBoost:
     Parameters
     ----------
     label:
-        The 0/1 label column, a party-owned table with one column; its owner becomes the active party.
+        The label column, a party-owned table with one column; its owner becomes the active party.
+    positive:
+        The label value that counts as 1 (e.g. ``"bad"``); without it the label must be 0/1. It stays
+        at the label holder.
     **params:
         Hyper-parameters of :class:`~accord.ml.secureboost.BoostParams`.
+
+    Notes
+    -----
+    Each party's feature table may hold numeric and categorical columns (strings, booleans, pandas
+    categoricals) and missing values; see :mod:`accord.ml.columns`. A column with a single value in
+    the training rows is dropped by its owner, and the job report says so.
     """
 
-    def __init__(self, label: PartyObject, **params: Any) -> None:
+    def __init__(self, label: PartyObject, positive: Any = None, **params: Any) -> None:
         self.label = label
+        self.positive = positive
         self.params = params_from(params)
         self.parts: dict[str, PartyObject] = {}
 
@@ -72,13 +85,25 @@ class SecureBoost:
     def fit(self, features: Sequence[PartyObject]) -> SecureBoost:
         """Train on aligned feature tables, one per party."""
         tables = _inputs(features, self.active)
-        inputs = {p: (t, self.label if p == self.active else None, self.active, self.params)
+        label = self._labels(self.label)
+        inputs = {p: (t, label if p == self.active else None, self.active, self.params)
                   for p, t in tables.items()}
         learned = {p: "the row partition at every tree node, its own chosen splits and their gains"
                    for p in tables if p != self.active}
-        learned[self.active] = "per-bin gradient sums of the partners' features, the row partition at every node"
+        learned[self.active] = ("per-bin and missing-value gradient sums of the partners' features, their bin counts "
+                                "and kinds, the row partition at every node")
         self.parts = self.cluster.run(secureboost_fit, inputs, learned=learned)
+        for party, part in self.parts.items():
+            if part.is_local and part.get().dropped:
+                self.cluster.report().notes.append(
+                    f"SecureBoost: {party} dropped columns with a single value in the training rows: "
+                    f"{', '.join(part.get().dropped)}")
         return self
+
+    def _labels(self, label: PartyObject) -> PartyObject:
+        """The label as 0/1 at its owner (``positive`` never leaves it)."""
+        return self.cluster.party(label.owner).apply(
+            lambda y, positive=self.positive: binary_labels(y, len(y), label.owner, positive), label)
 
     def predict(self, features: Sequence[PartyObject]) -> PartyObject:
         """Probabilities of label 1 for aligned rows; the result lives at the label holder."""
@@ -94,12 +119,19 @@ class SecureBoost:
             raise ConfigurationError(f"the evaluation label must be held by {self.active!r}")
         scores = self.predict(features)
         return self.cluster.party(self.active).apply(
-            lambda s, y: evaluate_scores(binary_labels(y, len(s), self.active), s, threshold), scores, label)
+            lambda s, y: evaluate_scores(y, s, threshold), scores, self._labels(label))
 
     def feature_importance(self) -> dict[str, PartyObject]:
         """Total split gain per column, each party seeing only its own columns."""
         parts = self._require_fit()
         return {p: self.cluster.party(p).apply(lambda part: dict(part.importance), obj) for p, obj in parts.items()}
+
+    def bin_summary(self) -> dict[str, PartyObject]:
+        """Each party's bins of its own columns (values and training rows per bin, missing rows), kept at that party."""
+        parts = self._require_fit()
+        return {p: self.cluster.party(p).apply(lambda part: pd.concat([c.describe() for c in part.bins],
+                                                                       ignore_index=True), obj)
+                for p, obj in parts.items()}
 
     def save(self, directory: str | os.PathLike[str], parties: Sequence[str] | None = None, *,
              record: bool = True) -> None:
@@ -175,7 +207,7 @@ class WOEBinning:
 
 
 def _read_part(path: Path, party: str) -> BoosterPart:
-    data = read_part(path, party, "accord.secureboost.v1")
+    data = read_part(path, party, FORMAT)
     try:
         return BoosterPart.from_dict(data)
     except (ValueError, KeyError, TypeError) as exc:

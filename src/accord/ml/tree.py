@@ -1,10 +1,7 @@
-"""Histogram gradient boosting for binary labels: the split search and tree bookkeeping, no I/O.
+"""Histogram gradient boosting for binary labels: gradients, histograms and tree bookkeeping, no I/O.
 
-SecureBoost (:mod:`accord.ml.secureboost`) and its plaintext reference share these functions, so the
-only difference between them is where the histograms come from. Conventions follow XGBoost: logistic
-loss with gradient ``g = p - y`` and hessian ``h = p (1 - p)``; a split's gain is
-``1/2 [G_L^2/(H_L+lambda) + G_R^2/(H_R+lambda) - G^2/(H+lambda)]``; a leaf's weight is
-``-G / (H + lambda)``. Features are pre-binned: bin ``b`` of a feature goes left when ``b <= split_bin``.
+Conventions follow XGBoost: logistic loss with gradient ``g = p - y`` and hessian ``h = p (1 - p)``;
+a leaf's weight is ``-G / (H + lambda)``. The split search is in :mod:`accord.ml.splits`.
 """
 
 from __future__ import annotations
@@ -32,34 +29,6 @@ def histograms(bins: np.ndarray, g: np.ndarray, h: np.ndarray, n_bins: int) -> t
     hg = np.bincount(flat, weights=np.repeat(g, features), minlength=features * n_bins)
     hh = np.bincount(flat, weights=np.repeat(h, features), minlength=features * n_bins)
     return hg.reshape(features, n_bins), hh.reshape(features, n_bins)
-
-
-@dataclass(frozen=True)
-class Split:
-    """The best split found in one party's histograms."""
-
-    gain: float
-    feature: int
-    bin: int
-
-
-def best_split(hist_g: np.ndarray, hist_h: np.ndarray, lam: float, min_child_weight: float,
-               min_gain: float = 0.0) -> Split | None:
-    """The highest-gain ``(feature, bin)`` split with both children's hessian >= ``min_child_weight``."""
-    if hist_g.size == 0:
-        return None
-    gl = np.cumsum(hist_g, axis=1)[:, :-1]
-    hl = np.cumsum(hist_h, axis=1)[:, :-1]
-    g_total = hist_g.sum(axis=1, keepdims=True)
-    h_total = hist_h.sum(axis=1, keepdims=True)
-    gr, hr = g_total - gl, h_total - hl
-    gain = 0.5 * (gl**2 / (hl + lam) + gr**2 / (hr + lam) - g_total**2 / (h_total + lam))
-    gain = np.where((hl >= min_child_weight) & (hr >= min_child_weight), gain, -np.inf)
-    if gain.size == 0 or not np.isfinite(gain).any():
-        return None
-    feature, split_bin = np.unravel_index(int(np.argmax(gain)), gain.shape)
-    best = float(gain[feature, split_bin])
-    return Split(best, int(feature), int(split_bin)) if best > min_gain else None
 
 
 @dataclass

@@ -73,12 +73,15 @@ def training_problems(df: pd.DataFrame, party: PartySpec) -> list[Problem]:
     problems = key_problems(df, party.key, party.name)
     named = set(party.key)
     if party.label is not None:
-        problems += label_problems(df, party.label, party.name)
+        problems += label_problems(df, party.label, party.name, party.positive)
         named.add(party.label)
     features = [c for c in df.columns if c not in named]
     if not features:
         problems.append(Problem("", "the table has no feature columns besides the key and the label"))
-    return problems + feature_problems(df, features)
+    problems += [Problem(c, f"column {c!r}, declared categorical, not found{_columns(df)}",
+                         f"declared categorical column {c!r} not found")
+                 for c in party.categorical if c not in features]
+    return problems + feature_problems(df, features, categorical=party.categorical)
 
 
 def scoring_problems(df: pd.DataFrame, party: PartySpec, needed: Sequence[str]) -> list[Problem]:
@@ -88,7 +91,8 @@ def scoring_problems(df: pd.DataFrame, party: PartySpec, needed: Sequence[str]) 
     problems = key_problems(df, party.key, party.name)
     missing = [c for c in needed if c not in df.columns]
     problems += [Problem(c, f"column {c!r}, which the saved model uses, is missing") for c in missing]
-    return problems + feature_problems(df, [c for c in needed if c in df.columns], constant_ok=True)
+    return problems + feature_problems(df, [c for c in needed if c in df.columns], constant_ok=True,
+                                       categorical=party.categorical)
 
 
 def key_problems(df: pd.DataFrame, keys: Sequence[str], party: str) -> list[Problem]:
@@ -106,33 +110,42 @@ def key_problems(df: pd.DataFrame, keys: Sequence[str], party: str) -> list[Prob
     return problems
 
 
-def label_problems(df: pd.DataFrame, label: str, party: str) -> list[Problem]:
-    """A label column that is missing, or not binary 0/1 with both classes present."""
+def label_problems(df: pd.DataFrame, label: str, party: str, positive: str | None = None) -> list[Problem]:
+    """A label column that is missing, or not binary (0/1, or holding the declared positive class) with both classes."""
     if label not in df.columns:
         return [Problem(label, f"label column {label!r} not found{_columns(df)}", f"label column {label!r} not found")]
     try:
-        binary_labels(df[[label]], len(df), party)
+        binary_labels(df[[label]], len(df), party, positive)
     except InputError as exc:
         return [Problem(label, f"label column {label!r}: {_detail(exc, party)}",
                         f"label column {label!r} cannot be used")]
     return []
 
 
-def feature_problems(df: pd.DataFrame, columns: Sequence[str], *, constant_ok: bool = False) -> list[Problem]:
-    """Feature columns that are not numeric, hold missing or infinite values, or (in training) are constant."""
+def feature_problems(df: pd.DataFrame, columns: Sequence[str], *, constant_ok: bool = False,
+                     categorical: Sequence[str] = ()) -> list[Problem]:
+    """Feature columns the models cannot use: no value at all, infinite values, or (in training) one value only.
+
+    Text columns (and the ``categorical`` ones) are categorical and empty cells are missing values:
+    both models take them (:mod:`accord.ml.columns`, :mod:`accord.ml.preprocess`).
+    """
     problems = []
     for column in columns:
-        try:
-            values = pd.to_numeric(df[column]).to_numpy(dtype=np.float64)
-        except (ValueError, TypeError):
-            problems.append(Problem(str(column), f"column {column!r} is not numeric; encode it as numbers first"))
+        raw = df[column]
+        present = raw[raw.notna() & (raw.astype(str).str.strip() != "")]
+        if not len(present):
+            problems.append(Problem(str(column), f"column {column!r} has no values"))
             continue
-        bad = int((~np.isfinite(values)).sum())
-        if bad:
-            problems.append(Problem(str(column), f"column {column!r} has {bad} missing or infinite "
-                                                 f"value{'s' if bad > 1 else ''}; fill them first"))
-        elif not constant_ok and values.min() == values.max():
-            problems.append(Problem(str(column), f"column {column!r} is constant ({values[0]:g}); it carries no "
+        numbers = pd.to_numeric(present, errors="coerce")
+        one_value = len(present) == len(raw) and present.astype(str).nunique() == 1
+        if column not in categorical and numbers.notna().all():
+            infinite = int(np.isinf(numbers.to_numpy(dtype=np.float64)).sum())
+            if infinite:
+                problems.append(Problem(str(column), f"column {column!r} has {infinite} infinite "
+                                                     f"value{'s' if infinite > 1 else ''}"))
+                continue
+        if not constant_ok and one_value:
+            problems.append(Problem(str(column), f"column {column!r} is constant ({present.iloc[0]}); it carries no "
                                                  "information, drop it"))
     return problems
 

@@ -6,6 +6,8 @@
     parties:
       bank:    {input: data/bank.csv, key: id, label: default, output: out/bank}
       partner: {input: data/partner.csv, key: id, output: out/partner}
+      # optional: `positive: bad` (the label's positive class when it is text), `categorical: [EDUCATION]`
+      # (integer-coded columns to split as categories; text columns always are)
     psi: {protocol: kkrt}                         # ecdh (default) or kkrt (OT-based, much faster on large tables)
     split: {test_fraction: 0.3, seed: 7}          # public, by a hash of the key: same rows at every party
     models:
@@ -55,6 +57,8 @@ class PartySpec:
     key: list[str]
     output: Path
     label: str | None = None
+    positive: str | None = None
+    categorical: tuple[str, ...] = ()
     dataset: str | None = None
 
 
@@ -217,7 +221,7 @@ def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple
 def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> PartySpec:
     if not isinstance(entry, dict) or "input" not in entry or "key" not in entry:
         raise ConfigurationError(f"{where}: party {name!r} needs 'input' and 'key'")
-    unknown = set(entry) - {"input", "key", "label", "output", "dataset"}
+    unknown = set(entry) - {"input", "key", "label", "output", "positive", "categorical", "dataset"}
     if unknown:
         raise ConfigurationError(f"{where}: party {name!r} has unknown fields {sorted(unknown)}")
     key = entry["key"]
@@ -227,12 +231,18 @@ def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> Party
     label = entry.get("label")
     if label is not None and (not isinstance(label, str) or not label):
         raise ConfigurationError(f"{where}: parties.{name}.label must be a column name, got {label!r}")
+    categorical = entry.get("categorical") or []
+    if not isinstance(categorical, list) or not all(isinstance(c, str) for c in categorical):
+        raise ConfigurationError(f"{where}: parties.{name}.categorical must be a list of column names")
+    if "positive" in entry and not label:
+        raise ConfigurationError(f"{where}: parties.{name}.positive needs a 'label'")
+    positive = entry.get("positive")
     dataset = entry.get("dataset")
     if dataset is not None:
         check_dataset(dataset)
     return PartySpec(name, _input(entry["input"], jobdir, f"parties.{name}.input", where), keys,
                      _output(entry.get("output", f"out/{name}"), base, f"parties.{name}.output", where), label,
-                     dataset)
+                     None if positive is None else str(positive), tuple(categorical), dataset)
 
 
 def _input(value: Any, jobdir: Path, field: str, where: str) -> Path:

@@ -19,6 +19,7 @@ import accord
 from accord.data.tables import read_table
 from accord.errors import AccordError, ConfigurationError, InputError
 from accord.ml._checks import read_part
+from accord.ml.secureboost.params import FORMAT as SECUREBOOST_FORMAT
 from accord.pipeline.checks import InputProblems, Problem, check_job, public_summary
 from accord.pipeline.job import JobSpec, PartySpec
 from accord.psi.join import encode_keys
@@ -103,14 +104,28 @@ def features(cluster: Cluster, spec: JobSpec, aligned: dict[str, PartyObject],
 
 
 def _numeric(df: pd.DataFrame, party: PartySpec, columns: list[str] | None) -> pd.DataFrame:
+    """Columns as numbers where every present cell reads as one (CSV cells arrive as text).
+
+    Other columns stay text, and the models treat them as categorical, as they do the party's
+    declared ``categorical`` columns; empty cells are missing values.
+    """
     if columns is None:
         columns = [c for c in df.columns if c not in (*party.key, party.label)]
-    return pd.DataFrame({c: pd.to_numeric(df[c]) for c in columns})
+    out = {}
+    for c in columns:
+        if c in party.categorical:
+            out[c] = df[c].astype("category")
+            continue
+        numbers = pd.to_numeric(df[c], errors="coerce")
+        out[c] = numbers if (numbers.notna() | df[c].isna()).all() else df[c]
+    return pd.DataFrame(out)
 
 
 def label_table(cluster: Cluster, spec: JobSpec, aligned: dict[str, PartyObject]) -> PartyObject:
-    """The label holder's label column, as numbers."""
+    """The label holder's label column: as numbers, or as text when the job declares its positive class."""
     party = spec.parties[spec.label_party]
+    if party.positive is not None:
+        return cluster.party(party.name).apply(lambda df: df[[party.label]], aligned[party.name])
     return cluster.party(party.name).apply(lambda df: pd.DataFrame({party.label: pd.to_numeric(df[party.label])}),
                                            aligned[party.name])
 
@@ -138,11 +153,13 @@ def rows(cluster: Cluster, obj: PartyObject, mask: PartyObject, keep: bool) -> P
 def model_columns(kind: str, directory: Path, party: str) -> list[str]:
     """The feature columns ``party``'s saved part of a ``kind`` model uses, read before any protocol."""
     if kind == "secureboost":
-        data: Any = read_part(directory / f"{party}.secureboost.json", party, "accord.secureboost.v1")
+        data: Any = read_part(directory / f"{party}.secureboost.json", party, SECUREBOOST_FORMAT)
         columns = data.get("columns")
     else:
         data = read_part(directory / f"{party}.lr.json", party, "accord.lr.v1")
-        columns = (data.get("scaler") or {}).get("columns", [])
+        scaler = data.get("scaler") or {}
+        encoder = scaler.get("encoder")  # the source columns, before one-hot encoding
+        columns = [*encoder["fill"], *encoder["levels"]] if isinstance(encoder, dict) else scaler.get("columns", [])
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise InputError(f"model file in {directory} does not list its columns", party=party, field=str(directory))
     return columns

@@ -30,7 +30,7 @@ import pandas as pd
 from accord.dp.accounting import ApproxDPCost, Cost
 from accord.dp.budget import Budget
 from accord.dp.ledger import Ledger, ledger_path
-from accord.dp.mechanisms import plan_count, plan_sum
+from accord.dp.mechanisms import numeric_values, plan_count, plan_sum
 from accord.dp.table import PrivateTable
 from accord.errors import ConfigurationError
 
@@ -105,6 +105,7 @@ def planned_costs(dp: DPJob, party: str, frame: pd.DataFrame) -> list[Cost]:
     for column, (lower, upper) in dp.columns.get(party, {}).items():
         if column not in frame.columns:
             raise ConfigurationError(f"dp.summaries.{party}.{column}: party {party!r} has no column {column!r}")
+        numeric_values(frame[column], column, party)  # missing or non-numeric cells stop the job before PSI
         costs += [plan_sum(lower, upper, half, _step(lower, upper, 1e6), column=column, party=party).cost,
                   plan_count(half).cost, ApproxDPCost(share.epsilon, 0.0)]
     return costs

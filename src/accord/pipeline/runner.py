@@ -81,8 +81,11 @@ def _train(cluster: Cluster, spec: JobSpec, outputs: Outputs, tables: dict[str, 
         scores = model.predict(test)  # every party takes part; only the label holder gets the scores
         for name in outputs.stage:
             model.save(outputs.path(name, "models", kind, ""), parties=[name], record=False)
+            if kind == "secureboost":  # each party's bins of its own columns, rows per bin and missing
+                write_table(model.bin_summary()[name].get(), outputs.path(name, "models", kind, "bins.csv"),
+                            party=name)
         if scores.is_local:
-            y = binary_labels(y_test.get(), len(scores.get()), label_party)
+            y = binary_labels(y_test.get(), len(scores.get()), label_party, spec.parties[label_party].positive)
             summary[kind] = evaluate(y, scores.get(), spec.threshold)
             summary[kind]["calibration"] = calibration_table(y, scores.get()).to_dict(orient="records")
             if spec.plots:
@@ -110,11 +113,12 @@ def _plot(spec: JobSpec, path: Path, y: np.ndarray, scores: np.ndarray) -> None:
 
 
 def _fit(kind: str, params: dict[str, Any], spec: JobSpec, label: PartyObject, train: list[PartyObject]) -> Any:
+    positive = spec.parties[spec.label_party].positive
     if kind == "secureboost":
-        return accord.ml.SecureBoost(label=label, **{"key_bits": spec.key_bits, **params}).fit(train)
+        return accord.ml.SecureBoost(label=label, positive=positive, **{"key_bits": spec.key_bits, **params}).fit(train)
     options = dict(params)
     engine = _engine(label.cluster, spec, options.pop("mpc", None))
-    return accord.ml.LogisticRegression(label=label, engine=engine, **options).fit(train)
+    return accord.ml.LogisticRegression(label=label, engine=engine, positive=positive, **options).fit(train)
 
 
 def _engine(cluster: Cluster, spec: JobSpec, settings: dict[str, Any] | None) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, overload
 from accord.crypto.random import Rng
 from accord.errors import (
     AccordError,
+    AuthenticationError,
     ConfigurationError,
     NotLocalError,
     PeerAborted,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
     from accord.devices.he import HEDevice
     from accord.mpc.session import MPC
+_AUTH_LINGER = 3.0  # seconds a party that refused a peer's certificate keeps listening before it exits
 _SECONDARY_ERRORS = (PeerAborted, PeerTimeout, PeerUnavailable)
 
 
@@ -322,6 +324,12 @@ class Cluster:
         try:
             link.wait_for_peers(startup_timeout if startup_timeout is not None else timeout)
             session = handshake(link, me, job, cfg.digest(), timeout, agreed)
+        except AuthenticationError:
+            # Keep our port open a moment: the peer diagnoses the same mismatch by reading our certificate,
+            # and would otherwise find only a closed port ("connection refused") and a vaguer error.
+            time.sleep(_AUTH_LINGER)
+            link.close()
+            raise
         except BaseException:
             link.close()
             raise

@@ -29,13 +29,13 @@ def test_a_clean_table_has_no_problems():
 
 
 def test_every_problem_of_a_table_is_reported_at_once():
-    df = table(id=["a", None, "c", "d"], income=["1", "x", "3", "4"], age=["5", "5", "5", "5"])
+    df = table(id=["a", None, "c", "d"], income=["1", "inf", "3", "4"], age=["5", "5", "5", "5"])
     problems = training_problems(df.rename(columns={"default": "defualt"}), BANK)
     error = InputProblems(problems, party="bank", source="bank.csv")
     text = str(error)
     assert text.startswith("party 'bank': input bank.csv has 4 problems")
     for part in ("key column 'id' has 1 missing value", "label column 'default' not found",
-                 "column 'income' is not numeric", "column 'age' is constant"):
+                 "column 'income' has 1 infinite value", "column 'age' is constant"):
         assert part in text
     assert isinstance(error, InputError) and error.exit_code == 3 and error.field == "id"
     # Peers learn the problems on columns the job file names, and only a count of the others.
@@ -45,12 +45,24 @@ def test_every_problem_of_a_table_is_reported_at_once():
 
 
 def test_label_values_and_missing_features_are_checked():
-    problems = training_problems(table(default=["0", "2", "0", "1"], income=["1", "", "3", "inf"]), BANK)
+    problems = training_problems(table(default=["0", "2", "0", "1"], income=["1", "", "inf", "inf"]), BANK)
     assert [p.column for p in problems] == ["default", "income"]
-    assert "binary" in problems[0].message and "2 missing or infinite values" in problems[1].message
+    assert "binary" in problems[0].message and "2 infinite values" in problems[1].message
     assert problems[0].public == "label column 'default' cannot be used"  # values are not quoted to peers
     missing = scoring_problems(table(), BANK, ["income", "limit"])
     assert [p.message for p in missing] == ["column 'limit', which the saved model uses, is missing"]
+
+
+def test_text_columns_missing_cells_and_a_text_label_are_accepted():
+    party = PartySpec("bank", Path("bank.csv"), ["id"], Path("out/bank"), label="default", positive="bad",
+                      categorical=("age", "region"))
+    df = table(default=["bad", "good", "good", "bad"], income=["1", "", "3", None], city=["x", "y", "x", None])
+    problems = training_problems(df, party)
+    assert [p.message for p in problems] == ["column 'region', declared categorical, not found; the table has "
+                                             "['id', 'default', 'income', 'age', 'city']"]
+    assert training_problems(df.assign(city=["x", "x", "x", "x"]), BANK)[-1].message.startswith(
+        "column 'city' is constant")
+    assert [p.column for p in training_problems(df, BANK)] == ["default"]  # text label without a positive class
 
 
 def test_check_job_tells_the_peers_only_the_public_summary(monkeypatch):

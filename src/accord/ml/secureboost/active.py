@@ -14,18 +14,19 @@ from accord.he.packing import SlotPacking
 from accord.ml.metrics import log_loss
 from accord.ml.secureboost.grower import Grower
 from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, used_cells
-from accord.ml.tree import Split, Tree, best_split, gradients, histograms, sigmoid
+from accord.ml.splits import Split, best_split
+from accord.ml.tree import Tree, gradients, histograms, sigmoid
 from accord.runtime.context import Context
 
 
 class Active(Grower):
     def __init__(self, ctx: Context, engine: Paillier, binned: Binned, y: np.ndarray, params: BoostParams,
-                 passive_bins: dict[str, list[int]]) -> None:
+                 layouts: dict[str, list[list[int]]]) -> None:
         super().__init__(ctx, binned, params)
         self.engine = engine
         self.y = y
         self.passives = list(ctx.peers)
-        self.passive_bins = passive_bins
+        self.layouts = layouts
 
     def fit(self) -> BoosterPart:
         ctx, p = self.ctx, self.params
@@ -68,76 +69,103 @@ class Active(Grower):
         own = {self.binned.columns[f]: gain for (owner, f), gain in importance.items() if owner == ctx.me}
         for peer in self.passives:
             ctx.send(peer, {str(f): gain for (owner, f), gain in importance.items() if owner == peer}, "importance")
-        return BoosterPart(ctx.me, ctx.me, self.binned.columns, self.trees, self.splits, base, own, history)
+        return BoosterPart(ctx.me, ctx.me, self.binned.columns, self.trees, self.splits, self.binned.specs, base, own,
+                           history, self.binned.dropped)
 
     def _grow(self, ctx: Context, tree: Tree, node_of: np.ndarray, rows: np.ndarray, g: np.ndarray,
               h: np.ndarray, importance: dict[tuple[str, int], float]) -> None:
         p = self.params
         features = self.own_features()
         position = self.positions(rows)
+        layout = self.binned.layout()
+        grids: dict[str, dict[int, np.ndarray]] = {peer: {} for peer in self.passives}
         level = [0]
         for _depth in range(p.max_depth):
             _, candidates = self.candidates(tree, node_of, rows, level)
             if not candidates:
                 break
-            remote = {peer: self._receive_histograms(ctx, peer, len(candidates)) for peer in self.passives}
+            remote = {peer: self._receive_histograms(ctx, peer, tree, level, candidates, grids[peer])
+                      for peer in self.passives}
             decisions: list[list[Any]] = []
             masks: dict[str, np.ndarray] = {}
             for i, node_id in enumerate(candidates):
                 in_node = rows[node_of[rows] == node_id]
-                hg, hh = histograms(self.binned.bins[np.ix_(in_node, features)], g[position[in_node]],
-                                    h[position[in_node]], p.n_bins)
-                options: list[tuple[Split | None, str, np.ndarray | None]] = [
-                    (best_split(hg, hh, p.reg_lambda, p.min_child_weight, p.gamma), ctx.me, features)]
+                hist = histograms(self.binned.bins[np.ix_(in_node, features)], g[position[in_node]],
+                                  h[position[in_node]], p.width)
+                own = self._search(np.stack(hist, axis=-1), [layout[f] for f in features])
+                options: list[tuple[Split | None, str, np.ndarray | None]] = [(own, ctx.me, features)]
                 for peer, hists in remote.items():
-                    rg, rh = hists[i][..., 0], hists[i][..., 1]
-                    options.append((best_split(rg, rh, p.reg_lambda, p.min_child_weight, p.gamma), peer, None))
+                    options.append((self._search(hists[i], self.layouts[peer]), peer, None))
                 found = [(s, owner, f) for s, owner, f in options if s is not None]
                 if not found:
-                    decisions.append([node_id, "", -1, -1])
+                    decisions.append([node_id, "", -1, -1, False, []])
                     continue
                 split, owner, feats = max(found, key=lambda o: o[0].gain)
                 feature = int(feats[split.feature]) if feats is not None else split.feature   # None: a peer's
                 importance[(owner, feature)] = importance.get((owner, feature), 0.0) + split.gain
-                decisions.append([node_id, owner, feature, split.bin])
+                decision = [node_id, owner, feature, split.bin, split.default_left, list(split.right_levels)]
+                decisions.append(decision)
                 if owner == ctx.me:
-                    masks[str(node_id)] = self.binned.bins[node_of == node_id, feature] <= split.bin
-            for peer in self.passives:  # each passive party sees the feature and bin of its own splits only
-                mine = [[n, o, f, b] if o == peer else [n, o, -1, -1] for n, o, f, b in decisions]
+                    masks[str(node_id)] = self.own_mask(node_of, decision)
+            for peer in self.passives:  # each passive party sees the feature and bins of its own splits only
+                mine = [d if d[1] == peer else [d[0], d[1], -1, -1, False, []] for d in decisions]
                 ctx.send(peer, {"decisions": mine, "masks": masks}, "decisions")
             for peer in self.passives:
                 if any(d[1] == peer for d in decisions):
                     theirs = ctx.recv(peer, "masks")
                     if not isinstance(theirs, dict):
                         raise MalformedMessage(f"party {peer!r} sent malformed partitions", party=peer, step="masks")
-                    for node_id, _, _, _ in (d for d in decisions if d[1] == peer):
+                    for node_id in (d[0] for d in decisions if d[1] == peer):
                         masks[str(node_id)] = self.check_mask(theirs.get(str(node_id)), node_of, node_id, peer,
                                                               "masks")
             if len(self.passives) > 1:
                 ctx.send_all(masks, "all-masks")
             level = self.apply_decisions(tree, node_of, decisions, masks)
 
-    def _receive_histograms(self, ctx: Context, peer: str, count: int) -> list[np.ndarray]:
-        """Decrypt a passive party's histograms into ``(features, n_bins, 2)`` grids (unsampled: zero)."""
-        data = ctx.recv(peer, "histograms", timeout=ctx.timeout + 60 * count)
-        counts = self.passive_bins[peer]
-        n_features, n_bins = len(counts), self.params.n_bins
+    def _search(self, grid: np.ndarray, layout: list[list[int]]) -> Split | None:
+        """Best split of a ``(features, width, 2)`` histogram grid whose last cell is the missing bucket."""
+        return best_split(grid[:, :-1, 0], grid[:, :-1, 1], self.params.rules(), missing_g=grid[:, -1, 0],
+                          missing_h=grid[:, -1, 1], categorical=np.array([c for _, _, c in layout], dtype=bool),
+                          n_bins=np.array([n for n, _, _ in layout], dtype=np.int64))
+
+    def _receive_histograms(self, ctx: Context, peer: str, tree: Tree, level: list[int], candidates: list[int],
+                            grids: dict[int, np.ndarray]) -> list[np.ndarray]:
+        """A passive party's ``(features, width, 2)`` grids of the candidates (unsampled features: zero).
+
+        It sends the nodes it summed directly; the larger of two siblings is the decrypted parent
+        minus the smaller one. ``grids`` keeps this tree's grids for the next level.
+        """
+        data = ctx.recv(peer, "histograms", timeout=ctx.timeout + 60 * len(candidates))
+        layout = self.layouts[peer]
+        n_features, width = len(layout), self.params.width
         features = data.get("features") if isinstance(data, dict) else None
+        direct = data.get("direct") if isinstance(data, dict) else None
         if (not isinstance(features, np.ndarray) or features.dtype != np.int64 or features.ndim != 1
                 or not len(features) or features.min() < 0 or features.max() >= n_features
-                or np.any(np.diff(features) <= 0)):
+                or np.any(np.diff(features) <= 0)
+                or not isinstance(direct, np.ndarray) or direct.dtype != np.int64 or direct.ndim != 1
+                or not set(direct.tolist()) <= set(level) or len(set(direct.tolist())) != len(direct)):
             raise MalformedMessage(f"party {peer!r} sent malformed histograms", party=peer, step="histograms")
-        cells = used_cells(counts, features, n_bins)
+        cells = used_cells(layout, features, width)
         array = self.engine.receive(data.get("hists"), party=peer, step=f"{ctx.path}/histograms")
-        if not isinstance(array, PackedCipherArray) or array.shape != (count * len(cells),):
+        if not isinstance(array, PackedCipherArray) or array.shape != (len(direct) * len(cells),):
             raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
                                    step="histograms")
         with ctx.timed("decrypt histograms"):
-            sums = self.engine.decrypt(array).reshape(count, len(cells), 2)
-        positions = (features[:, None] * n_bins + np.arange(n_bins)).ravel()[cells]
-        out = []
-        for node_sums in sums:
-            grid = np.zeros((n_features * n_bins, 2))
+            sums = self.engine.decrypt(array).reshape(len(direct), len(cells), 2) if len(direct) else np.zeros((0,))
+        positions = (features[:, None] * width + np.arange(width)).ravel()[cells]
+        for node_id, node_sums in zip(direct.tolist(), sums):
+            grid = np.zeros((n_features * width, 2))
             grid[positions] = node_sums
-            out.append(grid.reshape(n_features, n_bins, 2))
-        return out
+            grids[node_id] = grid.reshape(n_features, width, 2)
+        parent_of = {child: n.id for n in tree.nodes if not n.is_leaf for child in (n.left, n.right)}
+        for node_id in candidates:
+            if node_id in grids:
+                continue
+            parent = parent_of.get(node_id, -1)
+            sibling = tree.nodes[parent].left + tree.nodes[parent].right - node_id if parent >= 0 else -1
+            if parent not in grids or sibling not in grids:
+                raise MalformedMessage(f"party {peer!r} sent no histogram for node {node_id}", party=peer,
+                                       step="histograms")
+            grids[node_id] = grids[parent] - grids[sibling]
+        return [grids[n] for n in candidates]

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from accord.errors import MalformedMessage
-from accord.ml.secureboost.params import Binned, BoostParams
+from accord.ml.secureboost.params import Binned, BoostParams, SplitRecord
+from accord.ml.splits import Split
 from accord.ml.tree import Tree
 from accord.runtime.context import Context
 
@@ -20,7 +21,7 @@ class Grower:
         self.binned = binned
         self.params = params
         self.n_rows = len(binned.bins)
-        self.splits: list[tuple[int, float]] = []
+        self.splits: list[SplitRecord] = []
         self.trees: list[Tree] = []
 
     def new_tree(self) -> tuple[Tree, np.ndarray]:
@@ -36,11 +37,11 @@ class Grower:
             return np.arange(count)
         return np.sort(self.ctx.rng.permutation(count)[:keep])
 
-    def record_split(self, feature: int, split_bin: int) -> int:
-        edges = self.binned.edges[feature]
-        threshold = float(edges[split_bin]) if split_bin < len(edges) else math.inf
-        self.splits.append((feature, threshold))
-        return len(self.splits) - 1
+    def own_mask(self, node_of: np.ndarray, decision: list) -> np.ndarray:
+        """Go-left flags of the rows of a node that this party's split (a decision entry) divides."""
+        node_id, _, feature, split_bin, default_left, right = decision
+        split = Split(0.0, feature, split_bin, default_left, tuple(right))
+        return split.goes_left(self.binned.bins[node_of == node_id, feature], self.params.width - 1)
 
     @staticmethod
     def apply_split(tree: Tree, node_of: np.ndarray, node_id: int, owner: str, ref: int,
@@ -77,10 +78,13 @@ class Grower:
                         ) -> list[int]:
         """Split every node the level's decisions name; returns the next level's nodes."""
         level: list[int] = []
-        for node_id, owner, feature, split_bin in decisions:
+        for node_id, owner, feature, split_bin, default_left, right in decisions:
             if not owner:
                 continue
-            ref = self.record_split(feature, split_bin) if owner == self.ctx.me else -1
+            ref = -1
+            if owner == self.ctx.me:
+                self.splits.append((feature, split_bin, bool(default_left), tuple(right)))
+                ref = len(self.splits) - 1
             self.apply_split(tree, node_of, node_id, owner, ref, masks[str(node_id)])
             level += [tree.nodes[node_id].left, tree.nodes[node_id].right]
         return level

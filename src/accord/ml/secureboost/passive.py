@@ -40,7 +40,8 @@ class Passive(Grower):
             raise MalformedMessage(f"party {self.active!r} sent malformed importances", party=self.active,
                                    step="importance")
         importance = {self.binned.columns[int(f)]: v for f, v in gains.items()}
-        return BoosterPart(ctx.me, self.active, self.binned.columns, self.trees, self.splits, 0.0, importance)
+        return BoosterPart(ctx.me, self.active, self.binned.columns, self.trees, self.splits, self.binned.specs, 0.0,
+                           importance, dropped=self.binned.dropped)
 
     def _parse_gradients(self, ctx: Context, message: object) -> tuple[np.ndarray, PackedCipherArray]:
         if not isinstance(message, dict) or message.get("continue") is not True:
@@ -63,6 +64,7 @@ class Passive(Grower):
         features = self.own_features()
         position = self.positions(rows)
         cache: dict[int, PackedCipherArray] = {}
+        pending: dict[int, tuple[int, int]] = {}
         parent_of: dict[int, int] = {}
         level = [0]
         for _depth in range(p.max_depth):
@@ -70,21 +72,18 @@ class Passive(Grower):
             if not candidates:
                 break
             with ctx.timed("histogram sums"):
-                hists = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
-                                         parent_of)
-            cells = used_cells(self.binned.bin_counts(), features, p.n_bins)
+                direct = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
+                                          pending, parent_of)
+            cells = used_cells(self.binned.layout(), features, p.width)
             with ctx.timed("compress"):
-                level_hists = _pick([hists[n] for n in candidates], cells).compress()
+                level_hists = _pick([cache[n] for n in direct], cells).compress()
             with ctx.timed("re-randomise"):
                 level_hists = level_hists.rerandomize()
-            ctx.send(self.active, {"features": features.astype(np.int64), "hists": level_hists.to_wire()},
-                     "histograms")
+            ctx.send(self.active, {"features": features.astype(np.int64), "direct": np.array(direct, dtype=np.int64),
+                                   "hists": level_hists.to_wire()}, "histograms")
             message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))
             decisions, masks = self._parse_decisions(message, candidates, node_of)
-            mine = {}
-            for node_id, owner, feature, split_bin in decisions:
-                if owner == ctx.me:
-                    mine[str(node_id)] = self.binned.bins[node_of == node_id, feature] <= split_bin
+            mine = {str(d[0]): self.own_mask(node_of, d) for d in decisions if d[1] == ctx.me}
             if mine:
                 ctx.send(self.active, mine, "masks")
                 masks.update(mine)
@@ -93,7 +92,7 @@ class Passive(Grower):
                 if not isinstance(others, dict):
                     raise MalformedMessage(f"party {self.active!r} sent malformed partitions", party=self.active,
                                            step="all-masks")
-                for node_id, owner, _, _ in decisions:
+                for node_id, owner, *_ in decisions:
                     if owner and owner not in (ctx.me, self.active):
                         masks[str(node_id)] = self.check_mask(others.get(str(node_id)), node_of, node_id,
                                                               self.active, "all-masks")
@@ -104,32 +103,46 @@ class Passive(Grower):
 
     def _histograms(self, tree: Tree, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray,
                     cipher: PackedCipherArray, features: np.ndarray, candidates: list[int], counts: np.ndarray,
-                    cache: dict[int, PackedCipherArray], parent_of: dict[int, int]) -> dict[int, PackedCipherArray]:
-        """Encrypted (feature, bin) sums per candidate node; the larger sibling by subtraction from the parent."""
-        out: dict[int, PackedCipherArray] = {}
+                    cache: dict[int, PackedCipherArray], pending: dict[int, tuple[int, int]],
+                    parent_of: dict[int, int]) -> list[int]:
+        """Encrypted (feature, bin) sums of the level's nodes; returns the nodes summed directly, to be sent.
+
+        The larger of two siblings is the parent minus the smaller one: the label holder derives it
+        from the decrypted parent, so it is not sent; here it is derived under encryption only when a
+        later level needs it as a parent (``pending`` until then).
+        """
+        direct: list[int] = []
+
+        def materialise(node_id: int) -> PackedCipherArray:
+            if node_id not in cache:
+                parent, sibling = pending.pop(node_id)
+                cache[node_id] = _subtract(materialise(parent), cache[sibling])
+            return cache[node_id]
+
         for node_id in candidates:
-            if node_id in cache:
-                out[node_id] = cache[node_id]
+            if node_id in cache:  # summed directly earlier in this level, as a smaller sibling
                 continue
             parent = parent_of.get(node_id)
             sibling = None
             if parent is not None:
                 node = tree.nodes[parent]
                 sibling = node.right if node.left == node_id else node.left
-            if parent in cache and sibling is not None and counts[sibling] <= counts[node_id]:
+            if (parent in cache or parent in pending) and sibling is not None and counts[sibling] <= counts[node_id]:
                 if sibling not in cache:
                     cache[sibling] = self._direct(node_of, rows, position, cipher, features, sibling)
-                out[node_id] = _subtract(cache[parent], cache[sibling])
+                    direct.append(sibling)
+                materialise(parent)
+                pending[node_id] = (parent, sibling)
             else:
-                out[node_id] = self._direct(node_of, rows, position, cipher, features, node_id)
-            cache[node_id] = out[node_id]
-        return out
+                cache[node_id] = self._direct(node_of, rows, position, cipher, features, node_id)
+                direct.append(node_id)
+        return direct
 
     def _direct(self, node_of: np.ndarray, rows: np.ndarray, position: np.ndarray, cipher: PackedCipherArray,
                 features: np.ndarray, node_id: int) -> PackedCipherArray:
         in_node = rows[node_of[rows] == node_id]
         picked = cipher[position[in_node]]
-        return picked.bucket_sum(self.binned.bins[np.ix_(in_node, features)], self.params.n_bins)
+        return picked.bucket_sum(self.binned.bins[np.ix_(in_node, features)], self.params.width)
 
     def _parse_decisions(self, message: object, candidates: list[int],
                          node_of: np.ndarray) -> tuple[list[list[Any]], dict[str, np.ndarray]]:
@@ -138,15 +151,14 @@ class Passive(Grower):
                 or not isinstance(message.get("masks"), dict):
             raise MalformedMessage(f"party {peer!r} sent malformed split decisions", party=peer, step="decisions")
         decisions = message["decisions"]
-        well_formed = all(isinstance(d, list) and len(d) == 4 and isinstance(d[1], str)
-                          and all(isinstance(v, int) and not isinstance(v, bool) for v in (d[0], d[2], d[3]))
-                          for d in decisions)
+        well_formed = all(isinstance(d, list) and len(d) == 6 and isinstance(d[1], str) and isinstance(d[4], bool)
+                          and all(_is_int(v) for v in (d[0], d[2], d[3])) and isinstance(d[5], list)
+                          and all(_is_int(v) for v in d[5]) for d in decisions)
         if not well_formed or [d[0] for d in decisions] != candidates:
             raise MalformedMessage(f"party {peer!r} sent decisions for other nodes", party=peer, step="decisions")
         masks: dict[str, np.ndarray] = {}
-        for node_id, owner, feature, split_bin in decisions:
-            if owner == self.ctx.me and not (isinstance(feature, int) and 0 <= feature < len(self.binned.columns)
-                                             and isinstance(split_bin, int) and 0 <= split_bin < self.params.n_bins):
+        for node_id, owner, feature, split_bin, _, right in decisions:
+            if owner == self.ctx.me and not self._valid_split(feature, split_bin, right):
                 raise MalformedMessage(f"party {peer!r} chose an invalid split on our feature {feature!r}",
                                        party=peer, step="decisions")
             if owner and owner not in self.ctx.parties:
@@ -156,6 +168,19 @@ class Passive(Grower):
                 masks[str(node_id)] = self.check_mask(message["masks"].get(str(node_id)), node_of, node_id, peer,
                                                       "decisions")
         return decisions, masks
+
+    def _valid_split(self, feature: int, split_bin: int, right: list[int]) -> bool:
+        """A numeric split names a bin in ``[-1, bins)``; a categorical one a non-empty set of its levels."""
+        if not 0 <= feature < len(self.binned.specs):
+            return False
+        spec = self.binned.specs[feature]
+        if spec.categorical:
+            return split_bin == -1 and 0 < len(right) == len(set(right)) and all(0 <= v < spec.n_bins for v in right)
+        return not right and -1 <= split_bin < spec.n_bins
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _pick(hists: list[PackedCipherArray], cells: np.ndarray) -> PackedCipherArray:

@@ -9,7 +9,8 @@ import pandas as pd
 
 from accord.devices.he import setup_paillier
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.ml._checks import binary_labels, check_bin_counts
+from accord.ml._checks import binary_labels, check_layout
+from accord.ml.columns import MISSING
 from accord.ml.secureboost.active import Active
 from accord.ml.secureboost.params import (
     FIT_LEAKAGE,
@@ -31,9 +32,9 @@ def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, 
 
     Returns this party's :class:`BoosterPart`.
     """
-    binned = bin_table(table, params.n_bins, ctx.me)
+    binned = bin_table(table, params, ctx.me)
     n_rows = len(binned.bins)
-    theirs = ctx.exchange({"rows": n_rows, "params": params.public(), "bins": binned.bin_counts()}, "hello")
+    theirs = ctx.exchange({"rows": n_rows, "params": params.public(), "bins": binned.layout()}, "hello")
     for peer, info in theirs.items():
         if not isinstance(info, dict) or info.get("params") != params.public():
             raise ConfigurationError(f"party {peer!r} trains with different parameters than {ctx.me!r}")
@@ -43,21 +44,21 @@ def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, 
     engine = setup_paillier(ctx.sub("he.setup"), active, params.key_bits, params.frac_bits, params.workers,
                             params.allow_insecure_key_size)
     if ctx.me == active:
-        bins = {peer: check_bin_counts(info.get("bins"), params.n_bins, peer) for peer, info in theirs.items()}
-        return Active(ctx, engine, binned, binary_labels(label, n_rows, ctx.me), params, bins).fit()
+        layouts = {peer: check_layout(info.get("bins"), params.max_bin, peer) for peer, info in theirs.items()}
+        y = binary_labels(label, n_rows, ctx.me)
+        return Active(ctx, engine, binned, y, params, layouts).fit()
     return Passive(ctx, engine, binned, active, params).fit()
 
 
 @protocol("ml.secureboost.predict", threat_model=THREAT_MODEL, leakage=PREDICT_LEAKAGE)
 def secureboost_predict(ctx: Context, part: BoosterPart, table: pd.DataFrame) -> np.ndarray | None:
     """Scores (probabilities) of the aligned rows of ``table``, returned at the label holder only."""
-    missing = [c for c in part.columns if c not in table.columns]
+    names = {str(c): c for c in table.columns}
+    missing = [c for c in part.columns if c not in names]
     if missing:
         raise InputError(f"the model needs columns {missing} that the table lacks", party=ctx.me, field=missing[0])
-    values = table[part.columns].to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise InputError("the features hold NaN or infinite values", party=ctx.me)
-    n_rows = len(values)
+    bins = [spec.assign(table[names[spec.column]]) for spec in part.bins]
+    n_rows = len(table)
     theirs = ctx.exchange({"rows": n_rows, "trees": len(part.trees)}, "hello")
     for peer, info in theirs.items():
         if info != {"rows": n_rows, "trees": len(part.trees)}:
@@ -65,7 +66,7 @@ def secureboost_predict(ctx: Context, part: BoosterPart, table: pd.DataFrame) ->
                              party=ctx.me)
     masks = []
     for tree in part.trees:
-        decisions = {n.id: values[:, part.splits[n.split_ref][0]] <= part.splits[n.split_ref][1]
+        decisions = {n.id: part.split(n.split_ref).goes_left(bins[part.splits[n.split_ref][0]], MISSING)
                      for n in tree.nodes if not n.is_leaf and n.owner == ctx.me}
         masks.append(tree.leaf_masks(decisions, n_rows))
     mine = np.concatenate(masks, axis=1) if masks else np.zeros((n_rows, 0), dtype=bool)
