@@ -19,10 +19,12 @@ LAYERS = [
     ("math",),
     ("crypto",),
     ("he", "tee"),                    # HE schemes; TEE evidence, sealing, wrapping: no network
+    ("dp",),                          # DP samplers, accounting, ledgers: local, no network
     ("net", "data"),
     ("runtime",),
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
-    ("mpc", "psi", "devices"),        # protocols and their driver APIs
+    ("mpc", "devices"),               # secure computation and the HE device: protocols and driver APIs
+    ("psi",),                         # PSI protocols (DP cardinality counts on the MPC layer's binary protocols)
     ("ml",),
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API

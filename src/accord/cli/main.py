@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="this party's input, replacing the job file's (needs --me; not part of the job digest)")
         cmd.add_argument("--output", type=Path, default=None,
                          help="this party's output directory, replacing the job file's (needs --me)")
+        cmd.add_argument("--state-dir", type=Path, default=None,
+                         help="this party's state directory (privacy-budget ledgers; default: $ACCORD_STATE_DIR, "
+                              "else ~/.local/state/accord)")
         if name == "score":
             cmd.add_argument("--scores", type=Path, default=None,
                              help="the label holder's scores file, replacing the job file's (needs --me)")
@@ -157,8 +160,10 @@ def _parser() -> argparse.ArgumentParser:
                                   "default: every model)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
+    from accord.cli import dp
     from accord.cli.tee import register as register_tee
 
+    dp.register(sub)
     register_tee(sub)
     return parser
 
@@ -299,9 +304,10 @@ def _job(args: argparse.Namespace, command: str) -> JobSpec:
         raise ConfigurationError("--cluster needs --me: the name of the party this process is")
     out_dir = args.out_dir or (Path(os.environ[OUT_DIR_ENV]) if os.environ.get(OUT_DIR_ENV) else None)
     if command == "run":
-        local = LocalSettings(out_dir=out_dir, input=args.input, output=args.output)
+        local = LocalSettings(out_dir=out_dir, input=args.input, output=args.output, state_dir=args.state_dir)
     else:
-        local = LocalSettings(out_dir=out_dir, score_input=args.input, output=args.output, scores=args.scores)
+        local = LocalSettings(out_dir=out_dir, score_input=args.input, output=args.output, scores=args.scores,
+                              state_dir=args.state_dir)
     return load_job(args.job, me=args.me, local=local)
 
 

@@ -19,7 +19,7 @@ same driver code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,9 +34,17 @@ from accord.runtime.cluster import Cluster, PartyObject
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
+if TYPE_CHECKING:
+    from accord.dp.budget import Budget
+    from accord.dp.mechanisms import Noise
+
 LEAKAGE = ("nothing beyond the values revealed to their named receivers; array shapes and kinds (fixed, int, "
            "bool) are public")
 MODES = ("dealer", "ot", "insecure-self-dealer")
+DP_LEAKAGE = ("the receivers learn the value plus one independent noise draw per computing party, each calibrated "
+              "alone to the budget; array shapes are public; no party sees the exact value")
+DP_THREAT_MODEL = ("differential privacy towards each computing party holds as long as one other computing party "
+                   "adds its draw: a party that withholds its own learns nothing more, but can bias the result")
 
 
 class MPC:
@@ -95,12 +103,13 @@ class MPC:
                                                      allow_insecure_test_mode) for p in self.participants})
 
     # ---------------------------------------------------------------------------- plumbing
-    def _protocol(self, op: str, body: Callable[..., Any]) -> Callable[..., Any]:
+    def _protocol(self, op: str, body: Callable[..., Any], leakage: str = LEAKAGE,
+                  threat_model: str | None = None) -> Callable[..., Any]:
         key = f"{op}:{id(body)}"
         if key not in self._protocols:
             dealers = (self.dealer,) if self.dealer else ()
-            fn = protocol(f"mpc.{self.engine_name}.{op}", threat_model=self.threat_model, leakage=LEAKAGE,
-                          dealers=dealers)(_wrap(body))
+            fn = protocol(f"mpc.{self.engine_name}.{op}", threat_model=threat_model or self.threat_model,
+                          leakage=leakage, dealers=dealers)(_wrap(body))
             self._protocols[key] = fn
         return self._protocols[key]
 
@@ -155,17 +164,38 @@ class MPC:
         arrays = self._wrap_outputs(out, out_metas)
         return arrays[0] if structure == "single" else tuple(arrays) if structure == "tuple" else arrays
 
-    def reveal(self, x: SecretArray, to: str | Sequence[str]) -> Any:
-        """Open ``x`` to the named computing parties only; returns a party-owned numpy array (or a dict)."""
+    def reveal(self, x: SecretArray, to: str | Sequence[str], *, dp: Budget | None = None,
+               sensitivity: int = 1) -> Any:
+        """Open ``x`` to the named computing parties only; returns a party-owned numpy array (or a dict).
+
+        With ``dp=Budget(...)`` the value is noised under the shares before it is opened: each computing
+        party draws discrete Laplace (δ = 0) or discrete Gaussian (δ > 0) noise calibrated to the budget
+        for an L1 (Laplace) / L2 (Gaussian) ``sensitivity`` of ``x`` in integer units, and adds it as a
+        secret input, so nobody ever sees the exact value. Each party's draw alone meets the budget, so the
+        release is DP towards every party, even one whose own draw is withheld (see docs/dp.md). ``x``
+        must be an integer array: scale and round fixed-point values first, so that the sensitivity is exact.
+        """
         targets = [to] if isinstance(to, str) else list(to)
         bad = [t for t in targets if t not in self.parties]
         if bad or not targets:
             raise ConfigurationError(f"reveal(to=...) must name computing parties among {list(self.parties)}, "
                                      f"got {targets}")
-        proto = self._protocol("reveal", _reveal_body)
-        inputs = {p: (self._engines[p], self.frac, x.shares[p], x.shape, x.kind, targets) for p in self.participants}
-        out = self.cluster.run(proto, inputs, learned={t: f"the value of a secret {x.kind} array of shape {x.shape}"
-                                                       for t in targets})
+        noise = None
+        what = f"the value of a secret {x.kind} array of shape {x.shape}"
+        if dp is not None:
+            from accord.dp.mechanisms import noise_for
+
+            if x.kind != "int":
+                raise ConfigurationError(f"a DP reveal takes an integer array (kind 'int'), got kind {x.kind!r}: "
+                                         "scale and round the values so the sensitivity is an exact integer")
+            noise = noise_for(dp, sensitivity)
+            what = (f"a secret int array of shape {x.shape} plus {len(self.parties)} independent noise draws "
+                    f"({noise.describe()}; ε={dp.epsilon:g}, δ={dp.delta:g}, sensitivity {sensitivity})")
+        proto = (self._protocol("reveal", _reveal_body) if noise is None else
+                 self._protocol("reveal-dp", _reveal_body, DP_LEAKAGE, f"{self.threat_model}; {DP_THREAT_MODEL}"))
+        inputs = {p: (self._engines[p], self.frac, x.shares[p], x.shape, x.kind, targets, noise)
+                  for p in self.participants}
+        out = self.cluster.run(proto, inputs, learned={t: what for t in targets})
         return out[targets[0]] if len(targets) == 1 else {t: out[t] for t in targets}
 
 
@@ -303,7 +333,13 @@ def _run_body(ctx: Context, engine: Any, frac: int, call: Callable[..., Any], me
 
 
 def _reveal_body(ctx: Context, engine: Any, frac: int, raw: Any, shape: tuple[int, ...], kind: str,
-                 targets: list[str]) -> Any:
+                 targets: list[str], noise: Noise | None = None) -> Any:
+    if noise is not None:  # every computing party adds its own draw as a secret input before anything opens
+        size = int(np.prod(shape))
+        for owner in engine.computing:
+            mine = noise.sample(ctx.rng, size).reshape(shape).astype(np.uint64) if ctx.me == owner else None
+            drawn = engine.share(ctx.sub("noise"), owner, mine, shape)
+            raw = engine.local(lambda a, b: a + b, raw, drawn)
     ring = engine.reveal(ctx.sub("reveal"), raw, shape, targets)
     if ring is None:
         return None

@@ -18,6 +18,9 @@
       bank: {input: data/bank_new.csv, output: out/bank/scores.csv}
       partner: {input: data/partner_new.csv}
     security: {key_bits: 2048}
+    dp:                                           # optional: DP summaries of each party's columns
+      ledger: {epsilon: 3.0, delta: 1.0e-6}
+      summaries: {epsilon: 1.0, bank: {PAY_0: [-2, 8]}, partner: {AGE: [18, 80]}}
 
 Every party must hold the same job file (the runner compares a digest of its text before anything
 runs). Input paths resolve against the job file's directory. Output paths (``output``,
@@ -38,7 +41,9 @@ from typing import Any
 
 import yaml
 
+from accord.dp.ledger import check_dataset
 from accord.errors import ConfigurationError
+from accord.pipeline.privacy import DPJob, parse_dp
 
 MODEL_KINDS = ("secureboost", "logistic_regression")
 
@@ -54,6 +59,7 @@ class PartySpec:
     label: str | None = None
     positive: str | None = None
     categorical: tuple[str, ...] = ()
+    dataset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,8 @@ class LocalSettings:
         This party's training input and output directory, replacing ``parties.<me>.input/output``.
     score_input, scores:
         This party's rows to score and scores file, replacing ``score.<me>.input/output``.
+    state_dir:
+        This party's state directory (its privacy-budget ledgers), default ``$ACCORD_STATE_DIR``.
     """
 
     out_dir: Path | None = None
@@ -87,6 +95,7 @@ class LocalSettings:
     output: Path | None = None
     score_input: Path | None = None
     scores: Path | None = None
+    state_dir: Path | None = None
 
     def overrides(self) -> list[str]:
         """The names of the per-party paths set here."""
@@ -109,6 +118,8 @@ class JobSpec:
     digest: str
     source: Path
     psi_protocol: str = "auto"
+    dp: DPJob | None = None
+    state_dir: Path | None = None  # this party's own setting (not in the job file)
 
     @property
     def label_party(self) -> str:
@@ -146,7 +157,7 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
     where = f"job file {source}"
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where} must be a map")
-    unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security"}
+    unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security", "dp"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown fields {sorted(unknown)}")
     jobdir = source.parent
@@ -181,7 +192,7 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
         name=str(raw.get("job", source.stem)), parties=specs, test_fraction=float(fraction),
         seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
         plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
-        psi_protocol=str(psi.get("protocol", "auto")),
+        psi_protocol=str(psi.get("protocol", "auto")), dp=parse_dp(raw.get("dp"), list(specs), where),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
     )
     return _localise(spec, me, local, base, where)
@@ -211,7 +222,7 @@ def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple
 def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> PartySpec:
     if not isinstance(entry, dict) or "input" not in entry or "key" not in entry:
         raise ConfigurationError(f"{where}: party {name!r} needs 'input' and 'key'")
-    unknown = set(entry) - {"input", "key", "label", "output", "positive", "categorical"}
+    unknown = set(entry) - {"input", "key", "label", "output", "positive", "categorical", "dataset"}
     if unknown:
         raise ConfigurationError(f"{where}: party {name!r} has unknown fields {sorted(unknown)}")
     key = entry["key"]
@@ -227,9 +238,12 @@ def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> Party
     if "positive" in entry and not label:
         raise ConfigurationError(f"{where}: parties.{name}.positive needs a 'label'")
     positive = entry.get("positive")
+    dataset = entry.get("dataset")
+    if dataset is not None:
+        check_dataset(dataset)
     return PartySpec(name, _input(entry["input"], jobdir, f"parties.{name}.input", where), keys,
                      _output(entry.get("output", f"out/{name}"), base, f"parties.{name}.output", where), label,
-                     None if positive is None else str(positive), tuple(categorical))
+                     None if positive is None else str(positive), tuple(categorical), dataset)
 
 
 def _input(value: Any, jobdir: Path, field: str, where: str) -> Path:
@@ -273,7 +287,7 @@ def _localise(spec: JobSpec, me: str | None, local: LocalSettings, base: Path, w
             score[name] = ScoreSpec(_local(local.score_input) or job.input, scores)
         elif local.score_input is not None or local.scores is not None:
             raise ConfigurationError(f"{where} has no 'score' entry for {name!r} whose paths could be replaced")
-    return replace(spec, parties=parties, score=score)
+    return replace(spec, parties=parties, score=score, state_dir=_local(local.state_dir))
 
 
 def _local(path: Path | str | None) -> Path | None:

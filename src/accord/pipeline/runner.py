@@ -18,11 +18,12 @@ import pandas as pd
 
 import accord
 from accord.data.tables import write_table
+from accord.dp.ledger import Ledger
 from accord.errors import ConfigurationError, UnsupportedError
 from accord.ml._checks import binary_labels, write_json
 from accord.ml.binning import describe
 from accord.ml.metrics import calibration_table, evaluate, plot_roc_ks
-from accord.pipeline import prepare
+from accord.pipeline import prepare, privacy
 from accord.pipeline.checks import scoring_problems, training_problems
 from accord.pipeline.job import JobSpec
 from accord.pipeline.outputs import Outputs, check_output_file
@@ -36,17 +37,25 @@ def train_job(cluster: Cluster, spec: JobSpec) -> dict[str, Any]:
     """
     outputs = Outputs({n: p.output for n, p in spec.parties.items() if cluster.party(n).is_local},
                       cluster.record_output)
+    ledgers: dict[str, Ledger] = {}
 
     def local(name: str) -> pd.DataFrame | None:
         if name not in spec.parties:
             return None  # a dealer holds no data
         df = prepare.read_checked(spec.parties[name].input, spec.parties[name], training_problems)
         outputs.prepare(name)
+        if spec.dp is not None and name in spec.dp.columns:  # can the ledger pay? (before any protocol)
+            party = spec.parties[name]
+            ledgers[name] = privacy.open_ledger(spec.dp, name, party.dataset or privacy.dataset_name(party.input),
+                                                spec.state_dir)
+            ledgers[name].check(privacy.planned_costs(spec.dp, name, df))
         return df
 
     try:
         tables = prepare.start(cluster, spec, local)
         summary = _train(cluster, spec, outputs, tables)
+        for name, ledger in ledgers.items():
+            _publish(cluster, spec, outputs, name, tables[name].get(), ledger)
     except BaseException:
         outputs.discard()
         raise
@@ -84,6 +93,16 @@ def _train(cluster: Cluster, spec: JobSpec, outputs: Outputs, tables: dict[str, 
     if label_party in outputs.stage:
         write_json(outputs.path(label_party, "metrics.json"), summary)
     return summary
+
+
+def _publish(cluster: Cluster, spec: JobSpec, outputs: Outputs, name: str, frame: pd.DataFrame,
+             ledger: Ledger) -> None:
+    """``name``'s DP summaries of its own input (charged release by release), saved and reported."""
+    if spec.dp is None:
+        return
+    released = privacy.summaries(spec.dp, name, frame, ledger, f"{spec.name}/{cluster.session}")
+    write_json(outputs.path(name, "dp_summary.json"), released)
+    cluster.record_privacy(name, ledger.dataset, "job summaries", released["spent"], released["cap"])
 
 
 def _plot(spec: JobSpec, path: Path, y: np.ndarray, scores: np.ndarray) -> None:

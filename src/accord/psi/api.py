@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from accord.dp.budget import Budget
+from accord.dp.ledger import Ledger
 from accord.errors import ConfigurationError, UnsupportedError
 from accord.psi.ecdh import ecdh_psi
 from accord.psi.kkrt import kkrt_psi
@@ -89,16 +91,57 @@ def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str]
 
 
 def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = ("*",), protocol: str = AUTO,
-          threads: int | None = None) -> PartyObject | tuple[PartyObject, PartyObject]:
+          threads: int | None = None, dp: Budget | None = None,
+          ledgers: Mapping[str, Ledger] | None = None) -> PartyObject | tuple[PartyObject, PartyObject]:
     """The number of distinct keys both tables hold, revealed only to ``to`` (default: both).
 
     Only ECDH can do this (``"auto"`` picks it): the receivers of KKRT and RR22 learn which keys match,
-    not just how many.
+    not just how many. With ``dp=Budget(...)`` no party learns the exact number: the size stays
+    secret-shared until each party's noise is in it (:mod:`accord.psi.cardinality`; ``protocol`` is then
+    not used), and each data owner's ledger in ``ledgers`` (the ones this process hosts) is charged
+    first. The result is then the noisy count.
+
+    >>> import accord, pandas as pd
+    >>> from accord.dp import Budget
+    >>> with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+    ...     bank, partner = cluster.parties("bank", "partner")
+    ...     a = bank.put(pd.DataFrame({"id": [str(i) for i in range(100)]}))
+    ...     b = partner.put(pd.DataFrame({"id": [str(i) for i in range(50, 150)]}))
+    ...     n = accord.psi.count(a, b, on="id", to="partner", dp=Budget(epsilon=1.0))
+    ...     abs(n.get() - 50) < 30
+    True
     """
     first, second = _pair(a, b)
     receivers = _receivers(to, first, second)
+    if dp is not None:
+        return _count_dp(first, second, on, receivers, dp, dict(ledgers or {}), (a.owner, b.owner))
     out = _run(first, second, on, receivers, "count", protocol, threads, "the intersection size; both set sizes")
     return out[receivers[0]] if len(receivers) == 1 else (out[a.owner], out[b.owner])
+
+
+def _count_dp(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], budget: Budget,
+              ledgers: dict[str, Ledger], order: tuple[str, str]) -> PartyObject | tuple[PartyObject, PartyObject]:
+    from accord.psi.cardinality import dp_cardinality
+
+    if not isinstance(budget, Budget):
+        raise TypeError(f"dp= takes an accord.dp.Budget, got {type(budget).__name__}")
+    cluster = first.cluster
+    parties = (first.owner, second.owner)
+    unknown = set(ledgers) - set(parties)
+    if unknown:
+        raise ConfigurationError(f"ledgers given for parties {sorted(unknown)} that hold neither table")
+    learned = f"the intersection size plus noise (ε={budget.epsilon:g}, δ={budget.delta:g}); both set sizes"
+    out = cluster.run(dp_cardinality, {p: (t, _keys(on, p), receivers, budget, ledgers.get(p),
+                                           ledgers[p].dataset if p in ledgers else "")
+                                       for p, t in zip(parties, (first, second))},
+                      learned={p: learned if p in receivers else "both set sizes" for p in parties})
+    for party, result in out.items():
+        if result.is_local and result.get()["spent"] is not None:
+            ledger = ledgers[party]
+            cluster.record_privacy(party, ledger.dataset, f"psi.count ε={budget.epsilon:g} δ={budget.delta:g}",
+                                   result.get()["spent"], ledger.cap.epsilon)
+    values = {p: cluster.party(p).apply(lambda r: r["count"], out[p]) for p in parties}
+    return values[receivers[0]] if len(receivers) == 1 else (values[order[0]], values[order[1]])
 
 
 def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], mode: str, protocol: str,

@@ -36,7 +36,7 @@ from accord.net.base import Link
 from accord.net.memory import MemoryHub
 from accord.runtime._handshake import check_agree, handshake
 from accord.runtime.context import Accounting, Context
-from accord.runtime.report import JobReport, ProtocolSpec, RunRecord, spec_of
+from accord.runtime.report import JobReport, PrivacySpend, ProtocolSpec, RunRecord, spec_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -456,6 +456,10 @@ class Cluster:
     def record_output(self, party: str, where: str) -> None:
         """Note in the report that ``party`` wrote an output to ``where``."""
         self._report.outputs.append((party, where))
+
+    def record_privacy(self, party: str, dataset: str, release: str, spent: float, cap: float) -> None:
+        """Note in the report that a DP release charged ``dataset`` of ``party`` (ε spent so far, ε cap)."""
+        self._report.privacy.append(PrivacySpend(party, dataset, release, spent, cap))
 
     def report(self) -> JobReport:
         """The job report so far: protocols, threat models, leakage, who learned what, costs."""

@@ -72,6 +72,22 @@ class RunRecord:
     ops: dict[str, dict[str, Counters]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PrivacySpend:
+    """A differentially private release charged to a dataset's budget ledger."""
+
+    party: str
+    dataset: str
+    release: str
+    spent: float
+    cap: float
+
+    @property
+    def remaining(self) -> float:
+        """ε left on the dataset after this release."""
+        return max(0.0, self.cap - self.spent)
+
+
 @dataclass
 class JobReport:
     """What a job ran, under which security assumptions, at what cost, and who learned what."""
@@ -83,6 +99,7 @@ class JobReport:
     runs: list[RunRecord] = field(default_factory=list)
     outputs: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    privacy: list[PrivacySpend] = field(default_factory=list)
 
     def protocols(self) -> dict[str, ProtocolSpec]:
         """Distinct protocols that ran, by name."""
@@ -132,6 +149,8 @@ class JobReport:
                 for run in self.runs if run.status not in ("ok", "running")
             ],
             "outputs": [{"party": p, "where": w} for p, w in self.outputs],
+            "privacy": [{"party": e.party, "dataset": e.dataset, "release": e.release, "epsilon_spent": e.spent,
+                         "epsilon_cap": e.cap, "epsilon_remaining": e.remaining} for e in self.privacy],
         }
 
     def to_json(self) -> str:
@@ -165,6 +184,10 @@ class JobReport:
         failed = [run for run in self.runs if run.status not in ("ok", "running")]
         for run in failed:
             lines.append(f"\nrun {run.index} ({run.spec.name}) FAILED: {run.status}")
+        if self.privacy:
+            lines.append("\nprivacy budgets (ε at each dataset's cap δ):")
+            lines.extend(f"  {e.party:>12}: dataset {e.dataset!r} {e.release}: spent {e.spent:.4g} of {e.cap:g}, "
+                         f"{e.remaining:.4g} left" for e in self.privacy)
         if self.outputs:
             lines.append("\noutputs:")
             lines.extend(f"  {party:>12}: {where}" for party, where in self.outputs)
