@@ -111,6 +111,10 @@ def test_job_file_errors_name_the_field(tmp_path):
         load_job(write_job(tmp_path, parties={**JOB["parties"], "third": {"input": "t.csv", "key": "id"}}))
     with pytest.raises(ConfigurationError, match="'psi' takes only protocol: auto, rr22, kkrt or ecdh"):
         load_job(write_job(tmp_path, psi={"protocol": "fastest"}))
+    with pytest.raises(ConfigurationError, match=r"evaluate\.label_names"):
+        load_job(write_job(tmp_path, evaluate={"label_names": {"positive": "bad"}}))
+    named = load_job(write_job(tmp_path, evaluate={"label_names": {"positive": "bad", "negative": "good"}}))
+    assert named.label_names == ("bad", "good")
 
 
 def test_job_files_choose_the_psi_protocol(tmp_path):

@@ -330,6 +330,8 @@ def _run(args: argparse.Namespace) -> int:
         for kind, metrics in summary.items():
             print(f"{kind}: test AUC {metrics['auc']:.4f}, KS {metrics['ks']:.4f}, Gini {metrics['gini']:.4f}, "
                   f"precision {metrics['precision']:.3f} / recall {metrics['recall']:.3f} at {metrics['threshold']}")
+            if "note" in metrics:
+                print(f"{kind}: note: {metrics['note']}")
         _finish(cluster, args)
     return 0
 

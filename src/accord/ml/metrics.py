@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -93,16 +94,30 @@ def calibration_table(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -
     })
 
 
-def evaluate(y_true: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
-    """AUC, KS, Gini, precision and recall at ``threshold``."""
+def evaluate(y_true: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
+    """AUC, KS, Gini, precision and recall at ``threshold``, and how many rows were predicted positive.
+
+    When no score reaches ``threshold``, precision is undefined: it is reported as 0 and ``note`` says so
+    (at a 5 % positive rate a threshold of 0.5 often flags nobody).
+    """
     precision, recall = precision_recall(y_true, score, threshold)
     auc = roc_auc(y_true, score)
-    return {"auc": auc, "ks": ks_statistic(y_true, score), "gini": 2 * auc - 1, "precision": precision,
-            "recall": recall, "threshold": threshold, "rows": len(np.asarray(y_true))}
+    flagged = int(np.sum(np.asarray(score, dtype=np.float64) >= threshold))
+    out: dict[str, Any] = {"auc": auc, "ks": ks_statistic(y_true, score), "gini": 2 * auc - 1,
+                           "precision": precision, "recall": recall, "threshold": threshold,
+                           "rows": len(np.asarray(y_true)), "predicted_positive": flagged}
+    if not flagged:
+        out["note"] = (f"no row scored {threshold:g} or more: nothing was predicted positive, so precision is "
+                       "undefined (shown as 0); a lower evaluate.threshold flags the riskiest rows")
+    return out
 
 
-def plot_roc_ks(y_true: np.ndarray, score: np.ndarray, path: str | os.PathLike[str]) -> Path:
-    """Write a PNG with the ROC curve and the KS curves side by side."""
+def plot_roc_ks(y_true: np.ndarray, score: np.ndarray, path: str | os.PathLike[str],
+                names: tuple[str, str] = ("positives", "negatives")) -> Path:
+    """Write a PNG with the ROC curve and the KS curves side by side.
+
+    ``names`` label the classes in the legend (positive first), in the words of the job file's label.
+    """
     try:
         import matplotlib
 
@@ -119,8 +134,8 @@ def plot_roc_ks(y_true: np.ndarray, score: np.ndarray, path: str | os.PathLike[s
     positives = float(np.sum(np.asarray(y_true) == 1))
     share = (tpr * positives + fpr * (len(np.asarray(y_true)) - positives)) / len(np.asarray(y_true))
     gap = int(np.argmax(tpr - fpr))
-    ks_ax.plot(share, tpr, label="defaulters (cumulative)")
-    ks_ax.plot(share, fpr, label="non-defaulters (cumulative)")
+    ks_ax.plot(share, tpr, label=f"{names[0]} (cumulative)")
+    ks_ax.plot(share, fpr, label=f"{names[1]} (cumulative)")
     ks_ax.vlines(share[gap], fpr[gap], tpr[gap], colors="red", label=f"KS = {tpr[gap] - fpr[gap]:.3f}")
     ks_ax.set(xlabel="share of customers (riskiest first)", ylabel="cumulative share", title="KS")
     ks_ax.legend(loc="lower right")

@@ -13,7 +13,7 @@
     models:
       - secureboost: {n_trees: 5, max_depth: 4, learning_rate: 0.3}
       - logistic_regression: {epochs: 5, batch_size: 256, learning_rate: 1.0, l2: 0.001, mpc: {mode: ot}}
-    evaluate: {threshold: 0.5, plots: true}
+    evaluate: {threshold: 0.5, plots: true}      # label_names: {positive: defaulters, negative: repaid}
     score:                                        # `accord score`: new rows, same columns
       bank: {input: data/bank_new.csv, output: out/bank/scores.csv}
       partner: {input: data/partner_new.csv}
@@ -118,6 +118,7 @@ class JobSpec:
     digest: str
     source: Path
     psi_protocol: str = "auto"
+    label_names: tuple[str, str] | None = None  # (positive, negative) in the job's words, for plots
     dp: DPJob | None = None
     state_dir: Path | None = None  # this party's own setting (not in the job file)
 
@@ -193,9 +194,24 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
         seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
         plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
         psi_protocol=str(psi.get("protocol", "auto")), dp=parse_dp(raw.get("dp"), list(specs), where),
+        label_names=_label_names(evaluate, where),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
     )
     return _localise(spec, me, local, base, where)
+
+
+def _label_names(evaluate: Any, where: str) -> tuple[str, str] | None:
+    """``evaluate.label_names: {positive: ..., negative: ...}``: how plots name the two classes."""
+    if not isinstance(evaluate, dict):
+        raise ConfigurationError(f"{where}: 'evaluate' must be a map, got {evaluate!r}")
+    names = evaluate.get("label_names")
+    if names is None:
+        return None
+    if (not isinstance(names, dict) or set(names) != {"positive", "negative"}
+            or not all(isinstance(v, str) and v for v in names.values())):
+        raise ConfigurationError(f"{where}: evaluate.label_names must be {{positive: <name>, negative: <name>}}, "
+                                 f"got {names!r}")
+    return names["positive"], names["negative"]
 
 
 def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple[str, dict[str, Any]]]:
@@ -213,6 +229,9 @@ def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple
     if not models:
         raise ConfigurationError(f"{where}: 'models' lists nothing to train")
     for _, params in models:
+        if dict(params.get("mpc") or {}).get("mode") == "insecure-self-dealer":  # caught before anything runs
+            raise ConfigurationError(f"{where}: mpc mode 'insecure-self-dealer' is INSECURE and for tests only; job "
+                                     "files may use mode: ot or dealer: <third party>")
         dealer = dict(params.get("mpc") or {}).get("dealer")
         if dealer is not None and dealer in specs:
             raise ConfigurationError(f"{where}: the dealer {dealer!r} must be a third party, not a data holder")

@@ -106,8 +106,11 @@ def _publish(cluster: Cluster, spec: JobSpec, outputs: Outputs, name: str, frame
 
 
 def _plot(spec: JobSpec, path: Path, y: np.ndarray, scores: np.ndarray) -> None:
+    label = spec.parties[spec.label_party]
+    positive = label.positive if label.positive is not None else "1"
+    names = spec.label_names or (f"{label.label} = {positive}", f"{label.label} ≠ {positive}")
     try:
-        plot_roc_ks(y, scores, path)
+        plot_roc_ks(y, scores, path, names)
     except UnsupportedError as exc:
         print(f"{spec.label_party}: no plot ({exc})")
 

@@ -51,3 +51,30 @@ def test_plot_is_written(tmp_path):
     y = rng.integers(0, 2, 200)
     out = metrics.plot_roc_ks(y, y * 0.5 + rng.random(200), tmp_path / "roc.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_says_when_nothing_crosses_the_threshold():
+    y = np.array([0, 0, 1, 0, 1, 0, 0, 0])
+    low = np.array([0.01, 0.02, 0.3, 0.05, 0.2, 0.1, 0.04, 0.03])  # a 25 % positive rate, all scores below 0.5
+    quiet = metrics.evaluate(y, low, 0.5)
+    assert quiet["predicted_positive"] == 0 and quiet["precision"] == 0.0
+    assert "nothing was predicted positive" in quiet["note"]
+    flagged = metrics.evaluate(y, low, 0.2)
+    assert flagged["predicted_positive"] == 2 and "note" not in flagged
+
+
+def test_plot_legend_uses_the_job_files_class_names(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    labels = []
+    original = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        labels.append(kwargs.get("label"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    metrics.plot_roc_ks(np.array([0, 1, 0, 1]), np.array([0.1, 0.9, 0.4, 0.6]), tmp_path / "p.png",
+                ("bad payers", "good payers"))
+    assert "bad payers (cumulative)" in labels and "good payers (cumulative)" in labels
+    assert not any("defaulters" in (label or "") for label in labels)
