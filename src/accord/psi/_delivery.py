@@ -16,16 +16,18 @@ both ways (8 bytes per match each).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.psi.join import KeySet, expand_rows, output_bound
+from accord.psi.join import KeySet, check_kinds, encode_keys, expand_rows, group_keys, output_bound
 from accord.runtime.context import Context
 
 MAX_KEYS = 1 << 32  # distinct keys per party; a peer claiming more is refused
+NONCE_BYTES = 16
 MAX_JOIN_ROWS = 1 << 28  # rows of one party's join result (duplicate keys multiply)
 
 
@@ -63,6 +65,37 @@ def check_schema(theirs: object, mine: Mapping[str, Any], peer: str, ctx: Contex
             f"party {ctx.me!r} runs PSI in mode {mine['mode']!r} with result to {mine['receivers']}, but party "
             f"{peer!r} runs mode {theirs['mode']!r} with result to {theirs['receivers']}: both must call it alike")
     return theirs
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What both parties of a two-party PSI know after the schema round (see :func:`open_psi`)."""
+
+    keyset: KeySet
+    sizes: dict[str, int]    # distinct keys per party
+    session: bytes           # both nonces, in the parties' order: keys the run's hashes, chosen by neither
+    theirs: dict[str, Any]   # the peer's schema message
+
+
+def open_psi(ctx: Context, table: pd.DataFrame, on: Sequence[str], mode: str, receivers: list[str],
+             **extra: Any) -> Opening:
+    """Encode this party's keys and exchange the schema with a fresh nonce from each party.
+
+    ``extra`` entries join the schema and must be present, with the same type, in the peer's (compare
+    their values where both must agree). Key-column kinds are checked against the peer's.
+    """
+    peer = ctx.peers[0]
+    kinds, raw_keys = encode_keys(table, on, party=ctx.me)
+    keyset = group_keys(kinds, raw_keys)
+    schema = {"kinds": list(kinds), "n": len(keyset.keys), "mode": mode, "receivers": receivers,
+              "nonce": ctx.rng.bytes(NONCE_BYTES), **extra}
+    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
+    if len(theirs["nonce"]) != NONCE_BYTES:
+        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step=f"{ctx.path}/schema")
+    check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
+    nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
+    return Opening(keyset, {ctx.me: len(keyset.keys), peer: theirs["n"]},
+                   b"".join(bytes(nonces[p]) for p in ctx.parties), theirs)
 
 
 def finish_receiver(ctx: Context, table: pd.DataFrame, keyset: KeySet, mode: str, receivers: Sequence[str],

@@ -51,8 +51,7 @@ from accord.errors import ConfigurationError, MalformedMessage, PrivacyBudgetExc
 from accord.mpc.preprocessing.base import Roles
 from accord.mpc.preprocessing.ot_provider import OTProvider
 from accord.mpc.protocols.binary import and_bits, b2a
-from accord.psi._delivery import check_call, check_schema
-from accord.psi.join import check_kinds, encode_keys, group_keys
+from accord.psi._delivery import check_call, open_psi
 from accord.psi.kkrt import cuckoo, oprf
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -71,7 +70,6 @@ LEAKAGE = (
     "neither party ever sees the exact size"
 )
 MODES = ("count",)
-NONCE_BYTES = 16
 _WORD = np.uint64
 
 
@@ -85,28 +83,20 @@ def dp_cardinality(ctx: Context, table: pd.DataFrame, on: Sequence[str], receive
     """
     receivers = check_call(ctx, "DP cardinality", "count", MODES, receivers)
     peer = ctx.peers[0]
-    kinds, raw_keys = encode_keys(table, on, party=ctx.me)
-    keyset = group_keys(kinds, raw_keys)
-    n = len(keyset.keys)
-    schema = {"kinds": list(kinds), "n": n, "mode": "count", "receivers": receivers, "epsilon": budget.epsilon,
-              "delta": budget.delta, "nonce": ctx.rng.bytes(NONCE_BYTES)}
-    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
-    if len(theirs["nonce"]) != NONCE_BYTES:
-        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step=f"{ctx.path}/schema")
+    opened = open_psi(ctx, table, on, "count", receivers, epsilon=budget.epsilon, delta=budget.delta)
+    theirs, sizes = opened.theirs, opened.sizes
     if (theirs["epsilon"], theirs["delta"]) != (budget.epsilon, budget.delta):
         raise ConfigurationError(f"party {ctx.me!r} releases the count with ε={budget.epsilon:g}, δ={budget.delta:g} "
                                  f"but party {peer!r} with ε={theirs['epsilon']:g}, δ={theirs['delta']:g}")
-    check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
     noise = noise_for(budget, 1)
     spent = _charge(ctx, ledger, noise, dataset)
 
-    sizes = {ctx.me: n, peer: theirs["n"]}
     receiver = min(ctx.parties, key=lambda p: sizes[p])  # the cuckoo side: fewer keys, fewer bins
-    nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
-    session = b"".join(bytes(nonces[p]) for p in ctx.parties)
+    session = opened.session
     code = oprf.Code(hashlib.sha256(b"accord-psi-ca-code-seed|" + session).digest())
     with ctx.timed("fingerprints"):
-        fps = oprf.fingerprints(keyset.keys, hashlib.sha256(b"accord-psi-ca-fingerprint|" + session).digest()[:16])
+        key = hashlib.sha256(b"accord-psi-ca-fingerprint|" + session).digest()[:16]
+        fps = oprf.fingerprints(opened.keyset.keys, key)
     if ctx.me == receiver:
         share = _receive(ctx, fps, code, sizes[peer])
     else:

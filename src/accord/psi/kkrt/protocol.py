@@ -37,8 +37,8 @@ import pandas as pd
 
 from accord.correlations.ot import ExtensionReceiver, ExtensionSender
 from accord.errors import MalformedMessage
-from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
-from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
+from accord.psi._delivery import check_call, finish_receiver, finish_sender, open_psi
+from accord.psi.join import KeySet
 from accord.psi.kkrt import cuckoo, oprf
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
@@ -61,7 +61,6 @@ LEAKAGE = (
     "reported as shared with probability at most 2^-40"
 )
 MODES = ("join", "semi")
-NONCE_BYTES = 16
 # Bins per OT-extension batch (8 MiB of matrix): the sender works on one batch while the receiver
 # computes the next, and no buffer grows with the set size.
 BATCH_BINS = 1 << 17
@@ -97,22 +96,12 @@ def kkrt_psi(
     """
     receivers = check_call(ctx, "KKRT", mode, MODES, receivers)
     peer = ctx.peers[0]
-
-    kinds, raw_keys = encode_keys(table, on, party=ctx.me)
-    keyset = group_keys(kinds, raw_keys)
-    n = len(keyset.keys)
-    schema = {"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers,
-              "nonce": ctx.rng.bytes(NONCE_BYTES)}
-    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
-    if len(theirs["nonce"]) != NONCE_BYTES:
-        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step=f"{ctx.path}/schema")
-    check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
-    sizes = {ctx.me: n, peer: theirs["n"]}
-    nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
+    opened = open_psi(ctx, table, on, mode, receivers)
+    keyset, sizes = opened.keyset, opened.sizes
     receiver = _oprf_receiver(ctx.parties, receivers, sizes)
     sender = peer if receiver == ctx.me else ctx.me
     # Both nonces fix the fingerprint key and the code after both inputs are fixed: neither party chooses them.
-    session = b"".join(nonces[p] for p in ctx.parties)
+    session = opened.session
     code = oprf.Code(hashlib.sha256(b"accord-kkrt-code-seed|" + session).digest())
     nbytes = oprf.value_bytes(sizes[receiver], sizes[sender])
     with ctx.timed("fingerprints"):

@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from accord.correlations import VOLEReceiver, VOLESender
 from accord.errors import MalformedMessage
-from accord.psi._delivery import check_call, check_schema, finish_receiver, finish_sender
+from accord.psi._delivery import check_call, finish_receiver, finish_sender, open_psi
 from accord.psi._matching import equal_rows, one_to_one
-from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
+from accord.psi.join import KeySet
 from accord.psi.kkrt.oprf import fingerprints, value_bytes
 from accord.psi.rr22 import okvs
 from accord.runtime.context import Context
@@ -60,7 +60,6 @@ LEAKAGE = (
     "sender lacks is reported as shared with probability at most 2^-40"
 )
 MODES = ("join", "semi")
-NONCE_BYTES = 16
 _OUTPUT_KEY = hashlib.sha256(b"accord-rr22-output-hash").digest()[:16]
 _ATTEMPTS = 8
 # Base VOLEs from IKNP, not from a silent OT call: 2-4 MB more traffic, 0.1-0.7 CPU-seconds less
@@ -85,20 +84,12 @@ def rr22_psi(
     """
     receivers = check_call(ctx, "RR22", mode, MODES, receivers)
     peer = ctx.peers[0]
-    kinds, raw_keys = encode_keys(table, on, party=ctx.me)
-    keyset = group_keys(kinds, raw_keys)
-    n = len(keyset.keys)
-    schema = {"kinds": list(kinds), "n": n, "mode": mode, "receivers": receivers,
-              "nonce": ctx.rng.bytes(NONCE_BYTES)}
-    theirs = check_schema(ctx.exchange(schema, "schema")[peer], schema, peer, ctx)
-    if len(theirs["nonce"]) != NONCE_BYTES:
-        raise MalformedMessage(f"party {peer!r} sent a malformed PSI schema", party=peer, step=f"{ctx.path}/schema")
-    check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
-    sizes = {ctx.me: n, peer: theirs["n"]}
+    opened = open_psi(ctx, table, on, mode, receivers)
+    keyset, sizes = opened.keyset, opened.sizes
     receiver = receivers[0] if len(receivers) == 1 else min(ctx.parties, key=lambda p: sizes[p])
     sender = peer if receiver == ctx.me else ctx.me
     # Both nonces key the fingerprints and H after both inputs are fixed: neither party chooses them.
-    session = b"".join({ctx.me: schema["nonce"], peer: theirs["nonce"]}[p] for p in ctx.parties)
+    session = opened.session
     with ctx.timed("hashing"):
         fps = fingerprints(keyset.keys, hashlib.sha256(b"accord-rr22-fingerprint|" + session).digest()[:16])
         targets = _aes_blocks(fps, hashlib.sha256(b"accord-rr22-value|" + session).digest()[:16])
