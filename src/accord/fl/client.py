@@ -19,6 +19,7 @@ import numpy as np
 
 from accord.crypto.random import Rng
 from accord.errors import AccordError, InputError, ProtocolAbort
+from accord.fl.dp import encode_noisy
 from accord.fl.messages import (
     Config,
     EvaluateIns,
@@ -143,8 +144,11 @@ class ClientApp:
             flat = np.concatenate([d.reshape(-1) for d in delta]) if delta else np.zeros(0)
             if flat.size != state.setup.dim:
                 raise InputError(f"update has {flat.size} values, the round expects {state.setup.dim}", party=cid)
-            weight = min(n, state.setup.max_weight) / state.setup.max_weight
-            encoded = encode_update(node.rng, state.setup.quantizer, flat, weight)
+            if state.setup.noise is not None:
+                encoded = encode_noisy(node.rng, state.setup.noise, flat, state.setup.quantizer.dtype)
+            else:
+                weight = min(n, state.setup.max_weight) / state.setup.max_weight
+                encoded = encode_update(node.rng, state.setup.quantizer, flat, weight)
             return secagg.collect(state, collect, encoded).to_wire()
         if stage == SecAggStage.UNMASK.value:
             shares = secagg.unmask(state, UnmaskIns.from_wire(ins.body, AGGREGATOR))

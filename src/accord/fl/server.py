@@ -10,6 +10,7 @@ aggregator given the same checkpoint path resumes after the last completed round
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -24,7 +25,8 @@ import numpy as np
 from accord.crypto.random import Rng
 from accord.errors import MalformedMessage, ProtocolAbort
 from accord.fl import checkpoint
-from accord.fl.messages import EvaluateIns, EvaluateRes, FitIns, FitRes, Stage
+from accord.fl.dp import DPFedAvg
+from accord.fl.messages import EvaluateIns, EvaluateRes, FitIns, FitRes, JoinIns, Stage
 from accord.fl.pool import ClientPool
 from accord.fl.secagg.server import SPEC, SecAggParams, SecAggRound
 from accord.fl.strategy import FedAvg
@@ -102,7 +104,7 @@ class Aggregator:
     """
 
     def __init__(self, pool: ClientPool, strategy: FedAvg, initial: list[np.ndarray], *, rounds: int,
-                 secure: SecAggParams | None = None, dp: Any | None = None,
+                 secure: SecAggParams | None = None, dp: DPFedAvg | None = None,
                  evaluate_fn: Callable[[list[np.ndarray]], dict[str, float]] | None = None,
                  evaluate_every: int = 1, early_stopping: EarlyStopping | None = None,
                  checkpoint_path: str | os.PathLike[str] | None = None, timeout: float = 120.0,
@@ -118,6 +120,7 @@ class Aggregator:
         self.checkpoint_path = None if checkpoint_path is None else Path(checkpoint_path)
         self.timeout, self.rng, self.job = timeout, rng or Rng(), job
         self.history = History()
+        self.refused: set[str] = set()
         if secure is not None:
             self.history.declarations.append({"protocol": SPEC.name, "threat_model": SPEC.threat_model,
                                               "leakage": SPEC.leakage})
@@ -136,7 +139,7 @@ class Aggregator:
             self.strategy.load_state(state)
             log.info("resuming %s after round %d from %s", self.job, start, self.checkpoint_path)
         if self.dp is not None and start == 0:
-            self.dp.join(self.pool, self.timeout)
+            self._join()
         best, stale = None, 0
         for r in range(start + 1, self.rounds + 1):
             record = self._round(r)
@@ -157,13 +160,27 @@ class Aggregator:
                         break
         return self.history
 
+    def _join(self) -> None:
+        """Send the privacy plan to every client; those whose ledger refuses are left out of the job."""
+        body = JoinIns(self.job, self.dp.plan(self.job)).to_wire()
+        exchange = self.pool.request(0, Stage.JOIN.value, {c: body for c in self.pool.available()}, self.timeout)
+        self.refused.update(exchange.failures)
+        for client, why in exchange.failures.items():
+            log.warning("client %s does not join %s: %s", client, self.job, why)
+        if len(exchange.replies) < 2:
+            raise ProtocolAbort(f"job {self.job!r}: only {len(exchange.replies)} clients accepted the privacy plan "
+                                f"({self.dp.plan(self.job)}); refusals: {exchange.failures}", step=Stage.JOIN.value)
+
     def _evaluate_now(self, r: int) -> bool:
         return r % self.evaluate_every == 0 or r == self.rounds
 
     def _round(self, r: int) -> dict[str, Any]:
         started, bytes_before = time.perf_counter(), self.pool.traffic.total
-        sampled = self.strategy.sample(self.rng, self.pool.available())
+        available = [c for c in self.pool.available() if c not in self.refused]
+        sampled = self.strategy.sample(self.rng, available) if self.dp is None else self.dp.sample(self.rng, available)
         fit = FitIns(self.params, self.strategy.fit_config(r))
+        if self.dp is not None and len(sampled) < 2:  # nothing can be aggregated securely; release nothing
+            return {"round": r, "sampled": len(sampled), "skipped": True, "epsilon": self.dp.epsilon(r)}
         if self.secure is not None:
             mean, info = self._secure_round(r, sampled, fit)
         else:
@@ -194,17 +211,17 @@ class Aggregator:
 
     def _secure_round(self, r: int, sampled: list[str], fit: FitIns) -> tuple[np.ndarray, dict[str, Any]]:
         dim = sum(p.size for p in self.params)
-        params = self.secure if self.dp is None else self.dp.secagg_params(self.secure)
-        agg = SecAggRound(self.pool, r, sampled, params, dim, self.rng, self.timeout)
-        if self.dp is not None:
-            agg.noise = self.dp.noise_for(len(sampled))
-        result = agg.run(fit)
+        params, noise = self.secure, None
+        if self.dp is not None and self.secure is not None:
+            noise = self.dp.spec(dim)
+            params = dataclasses.replace(self.secure, ring_bits=self.dp.ring_bits(dim, len(sampled)))
+        result = SecAggRound(self.pool, r, sampled, params, dim, self.rng, self.timeout, noise).run(fit)
         info: dict[str, Any] = {"survivors": len(result.survivors), "failures": result.failures,
                                 "dropped": {k: len(v) for k, v in result.dropped.items()}}
         if self.dp is not None:
-            mean = self.dp.mean(result, len(sampled))
             info["epsilon"] = self.dp.epsilon(r)
-            return mean, info
+            info["honest_noise_shares"] = len(result.survivors)
+            return self.dp.mean(result.weighted_sum), info
         if not result.total_weight > 0:
             raise ProtocolAbort(f"round {r}: the surviving clients carry no weight", step="secagg.unmask")
         return result.weighted_sum / result.total_weight, info

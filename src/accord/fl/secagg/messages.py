@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from accord.fl._wire import Reader
+from accord.fl.dp import NoiseSpec
 from accord.fl.messages import FitIns
 from accord.fl.secagg.crypto import KEY_BYTES, SEED_BYTES
 from accord.fl.secagg.quantize import Quantizer, ring_dtype
@@ -54,12 +55,13 @@ class SetupIns:
     quantizer: Quantizer
     dim: int
     max_weight: int
+    noise: NoiseSpec | None = None
 
     def to_wire(self) -> dict[str, Any]:
         q = self.quantizer
         return {"round_id": self.round_id, "index": self.index, "threshold": self.threshold, "clip": q.clip,
                 "step": q.step, "bits": q.bits, "max_clients": q.max_clients, "dim": self.dim,
-                "max_weight": self.max_weight}
+                "max_weight": self.max_weight, "noise": None if self.noise is None else self.noise.to_wire()}
 
     @classmethod
     def from_wire(cls, value: Any, peer: str) -> SetupIns:
@@ -71,8 +73,13 @@ class SetupIns:
                               r.integer("max_clients", 1, MAX_CLIENTS))
         if quantizer.clip / quantizer.step * quantizer.max_clients >= 2.0 ** (bits - 1):
             raise r.error("clip / step * max_clients overflows the ring")
+        noise = None
+        if r.get("noise", (dict, type(None))) is not None:
+            n = r.sub("noise")
+            noise = NoiseSpec(n.number("l2_clip", 1e-300, 1e300), n.number("granularity", 1e-300, 1e300),
+                              n.number("noise_multiplier", 1e-6, 1e6), n.integer("min_honest", 1, MAX_CLIENTS))
         return cls(r.raw("round_id", 16), r.integer("index", 1, MAX_CLIENTS), r.integer("threshold", 1, MAX_CLIENTS),
-                   quantizer, r.integer("dim", 1, 1 << 34), r.integer("max_weight", 1, 1 << 40))
+                   quantizer, r.integer("dim", 1, 1 << 34), r.integer("max_weight", 1, 1 << 40), noise)
 
 
 @dataclass(frozen=True)

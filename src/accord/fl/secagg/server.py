@@ -34,6 +34,7 @@ import numpy as np
 
 from accord.crypto.random import Rng
 from accord.errors import MalformedMessage, ProtocolAbort
+from accord.fl.dp import NoiseSpec
 from accord.fl.messages import FitIns
 from accord.fl.pool import ClientPool
 from accord.fl.secagg import crypto, shamir
@@ -110,7 +111,7 @@ class SecAggRound:
     """One round of SecAgg+ at the aggregator; :meth:`run` drives the four stages through a pool."""
 
     def __init__(self, pool: ClientPool, round_number: int, clients: list[str], params: SecAggParams, dim: int,
-                 rng: Rng, timeout: float) -> None:
+                 rng: Rng, timeout: float, noise: NoiseSpec | None = None) -> None:
         n = len(clients)
         self.k = params.degree if params.degree is not None else default_degree(n)
         self.k = min(self.k, n - 1)
@@ -118,7 +119,11 @@ class SecAggRound:
         if n < 2 or not 1 <= self.t <= self.k:
             raise ValueError(f"secure aggregation needs 2+ clients and 1 <= t <= k (n={n}, k={self.k}, t={self.t})")
         self.pool, self.round, self.clients, self.rng, self.timeout = pool, round_number, clients, rng, timeout
-        self.quantizer = Quantizer.for_clients(params.clip, n, params.ring_bits)
+        self.noise = noise
+        if noise is None:
+            self.quantizer = Quantizer.for_clients(params.clip, n, params.ring_bits)
+        else:  # DP-FedAvg: integers in units of the granularity, noise added by the clients
+            self.quantizer = Quantizer(noise.l2_clip, noise.granularity, params.ring_bits, n)
         self.dim = dim
         self.max_weight = params.max_weight
         self.round_id = rng.bytes(16)
@@ -152,7 +157,7 @@ class SecAggRound:
 
     def _setup(self) -> dict[str, PublicKeys]:
         bodies = {c: SetupIns(self.round_id, self.index[c], self.t, self.quantizer, self.dim,
-                              self.max_weight).to_wire() for c in self.clients}
+                              self.max_weight, self.noise).to_wire() for c in self.clients}
         keys = self._exchange(SecAggStage.SETUP, bodies, lambda c, body: PublicKeys.from_wire(body, c))
         seen: set[bytes] = set()
         for client, pk in list(keys.items()):  # a repeated key would make two clients' masks cancel
@@ -222,7 +227,11 @@ class SecAggRound:
                     total -= mask
                 else:
                     total += mask
-        weighted, weight = decode_update_sum(self.quantizer, total)
+        if self.noise is None:
+            weighted, weight = decode_update_sum(self.quantizer, total)
+        else:  # the noisy sum in model units, and the number of clients in it
+            values = self.quantizer.decode_sum(total)
+            weighted, weight = values[:-1], float(values[-1]) / self.quantizer.step
         self.result.weighted_sum, self.result.total_weight = weighted, weight
         self.result.survivors = sorted(survivors)
 
