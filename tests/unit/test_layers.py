@@ -23,7 +23,7 @@ LAYERS = [
     ("net", "data"),
     ("runtime",),
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
-    ("mpc", "psi", "devices"),        # protocols and their driver APIs
+    ("mpc", "psi", "devices", "fl"),  # protocols and their driver APIs (fl: horizontal learning)
     ("ml",),
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API
