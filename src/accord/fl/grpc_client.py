@@ -78,7 +78,7 @@ def connect(address: str, app: ClientApp, *, me: str, key_pem: bytes, cert_pem: 
             outbox.put(None)
             stream.cancel()
             channel.close()
-        _raise_if_refused(error, me, address)
+        _raise_if_refused(error, me, address, ever_connected=answered > 0)
         if time.monotonic() - last_contact > connect_timeout:
             raise PeerUnavailable(f"client {me!r} could not reach the aggregator at {address} for "
                                   f"{connect_timeout:g} s ({_details(error)})", party=AGGREGATOR, step="connect")
@@ -118,7 +118,12 @@ def _details(error: Exception | None) -> str:
     return "stream closed"
 
 
-def _raise_if_refused(error: Exception | None, me: str, address: str) -> None:
+def _raise_if_refused(error: Exception | None, me: str, address: str, ever_connected: bool) -> None:
+    """Raise :class:`AuthenticationError` when the failure is the aggregator refusing this client.
+
+    gRPC reports a rejected client certificate as the socket closing during the handshake; before the
+    first successful exchange that means refusal, later it usually means an aggregator restart.
+    """
     if not isinstance(error, grpc.RpcError):
         return
     code, details = error.code(), (error.details() or "")
@@ -126,7 +131,8 @@ def _raise_if_refused(error: Exception | None, me: str, address: str) -> None:
         raise AuthenticationError(f"the aggregator at {address} refused client {me!r}: {details}",
                                   party=AGGREGATOR, step="connect")
     lowered = details.lower()
-    if "handshake" in lowered or "certificate" in lowered or "ssl" in lowered:
+    if "handshake" in lowered or "certificate" in lowered or "ssl" in lowered or (
+            "socket closed" in lowered and not ever_connected):
         raise AuthenticationError(f"mutual TLS between client {me!r} and the aggregator at {address} failed: the "
                                   "aggregator does not accept this client's certificate, or presents another "
                                   f"certificate than the one configured ({details})", party=AGGREGATOR,
