@@ -1,13 +1,10 @@
-"""Shared pieces of the federated-learning tests: clients with known updates, and a pool that records views."""
+"""Shared pieces of the federated-learning tests: clients whose updates the tests know."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from accord.fl.client import ClientApp, NumPyClient
-from accord.fl.simulation import SimulatedPool
 
 
 class FixedUpdateClient(NumPyClient):
@@ -31,16 +28,3 @@ def updates(n: int, size: int, seed: int = 0, scale: float = 1.0) -> dict[str, n
 
 def fixed_app(ups: dict[str, np.ndarray], examples: dict[str, int] | None = None) -> ClientApp:
     return ClientApp(lambda cid: FixedUpdateClient(ups[cid], (examples or {}).get(cid, 1)))
-
-
-class RecordingPool(SimulatedPool):
-    """A simulated pool that keeps every reply the aggregator receives: the aggregator's view."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.view: list[tuple[str, str, dict[str, Any]]] = []
-
-    def request(self, round_number, stage, bodies, timeout):
-        exchange = super().request(round_number, stage, bodies, timeout)
-        self.view.extend((stage, client, body) for client, body in exchange.replies.items())
-        return exchange

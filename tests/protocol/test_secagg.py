@@ -14,14 +14,15 @@ from accord.fl.secagg import client as secagg_client
 from accord.fl.secagg.messages import SecAggStage, UnmaskIns
 from accord.fl.secagg.server import SecAggParams, SecAggRound
 from accord.fl.simulation import SimulatedPool
-from tests.fl_helpers import RecordingPool, fixed_app, updates
+from tests.fl_helpers import fixed_app, updates
+from tests.protocol.wiretap import tap_aggregator
 
 STAGES = [s.value for s in SecAggStage]
 
 
-def run_round(ups, vanish=None, params=SecAggParams(clip=2.0), seed=b"r", pool_cls=SimulatedPool):
+def run_round(ups, vanish=None, params=SecAggParams(clip=2.0), seed=b"r"):
     size = len(next(iter(ups.values())))
-    pool = pool_cls(fixed_app(ups), list(ups), seed=seed, vanish=vanish)
+    pool = SimulatedPool(fixed_app(ups), list(ups), seed=seed, vanish=vanish)
     agg = SecAggRound(pool, 1, sorted(ups), params, size, Rng(seed), timeout=5)
     return agg, agg.run(FitIns([np.zeros(size, np.float32)], {})), pool
 
@@ -90,14 +91,14 @@ def test_a_client_whose_fit_fails_is_a_dropout_and_the_rest_is_summed():
     check_exact(agg, result, ups)
 
 
-def test_the_aggregators_view_reveals_no_single_update():
+def test_the_aggregators_view_reveals_no_single_update(monkeypatch):
     ups = updates(20, 4096, seed=9)
     ups["c000"] = np.zeros(4096, np.float32)  # a known, structured update: its masked form must still look uniform
     gone = {"c005", "c011"}
-    agg, result, pool = run_round(ups, vanish=lambda c, r, s: c in gone and s == SecAggStage.COLLECT.value,
-                                  pool_cls=RecordingPool)
+    view = tap_aggregator(monkeypatch)
+    agg, result, _ = run_round(ups, vanish=lambda c, r, s: c in gone and s == SecAggStage.COLLECT.value)
     check_exact(agg, result, ups)
-    masked = {c: b["vector"] for s, c, b in pool.view if s == SecAggStage.COLLECT.value}
+    masked = {c: b["vector"] for s, c, b in view if s == SecAggStage.COLLECT.value}
     assert set(masked) == set(ups) - gone
     step = agg.quantizer.step
     for client, vector in masked.items():
@@ -106,8 +107,8 @@ def test_the_aggregators_view_reveals_no_single_update():
         u = vector[:-1].astype(np.float64) / 2**32  # uniform on [0, 1): mean 1/2, variance 1/12
         assert abs(u.mean() - 0.5) < 0.02 and abs(u.var() - 1 / 12) < 0.01
     # The aggregator never holds both secrets of one client: seed shares of survivors, key shares of dropouts.
-    seeds = {n for s, _, b in pool.view if s == SecAggStage.UNMASK.value for n in b["seed_shares"]}
-    keys = {n for s, _, b in pool.view if s == SecAggStage.UNMASK.value for n in b["key_shares"]}
+    seeds = {n for s, _, b in view if s == SecAggStage.UNMASK.value for n in b["seed_shares"]}
+    keys = {n for s, _, b in view if s == SecAggStage.UNMASK.value for n in b["key_shares"]}
     assert not seeds & keys and keys == gone and seeds == set(masked)
     # Any single masked input plus the unmasked total still leaves every other client's update hidden.
     assert all(np.abs(result.weighted_sum - ups[c]).max() > 1 for c in masked)
