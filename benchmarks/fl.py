@@ -120,7 +120,7 @@ def mnist(quick: bool, dp: bool) -> dict[str, Any]:
     model = SoftmaxRegression(784, 10)
     names = [f"c{i:02d}" for i in range(clients)]
     app = ClientApp(lambda cid: ModelClient(model, xtr[parts[int(cid[1:])]], ytr[parts[int(cid[1:])]]))
-    config = {"epochs": 1, "lr": 0.1, "batch_size": 32}
+    config = {"epochs": 2, "lr": 0.2, "batch_size": 32}
     plan = None
     if dp:
         plan = DPFedAvg(l2_clip=1.0, noise_multiplier=1.0, sampling_probability=1.0, population=clients,

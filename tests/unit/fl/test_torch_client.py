@@ -34,7 +34,8 @@ def test_a_torch_model_trains_federated_with_secure_aggregation():
     data = {f"c{i}": blobs(200, i) for i in range(3)}
     app = ClientApp(lambda cid: TorchClient(torch.nn.Linear(4, 2), *data[cid], rng=Rng(cid.encode())))
     init = get_parameters(torch.nn.Linear(4, 2))
-    agg = Aggregator(SimulatedPool(app, list(data)), FedAvg(config={"epochs": 1, "lr": 0.1}), init, rounds=3,
+    strategy = FedAvg(config={"epochs": 2, "lr": 0.2, "batch_size": 64})
+    agg = Aggregator(SimulatedPool(app, list(data)), strategy, init, rounds=4,
                      secure=SecAggParams(clip=4.0, max_weight=1000), rng=Rng(b"t"))
     agg.run()
     x, y = blobs(500, 9)
