@@ -38,14 +38,22 @@ def _outgoing(box: queue.Queue[bytes | None]) -> Iterator[bytes]:
         yield frame
 
 
-def _pump(stream: Iterator[bytes], inbox: queue.Queue[object]) -> None:
-    """Move frames from the gRPC response stream into a bounded queue (a thread, so reads can time out)."""
+def _pump(stream: Iterator[bytes], inbox: queue.Queue[object], patience: float) -> None:
+    """Move frames from the gRPC response stream into a bounded queue (a thread, so reads can time out).
+
+    Gives up (and lets the thread end) when nobody takes a frame for ``patience`` seconds.
+    """
     try:
         for frame in stream:
-            inbox.put(frame)
-        inbox.put(_END)
+            inbox.put(frame, timeout=patience)
+        inbox.put(_END, timeout=patience)
     except grpc.RpcError as exc:
-        inbox.put(exc)
+        try:
+            inbox.put(exc, timeout=patience)
+        except queue.Full:
+            return
+    except queue.Full:
+        stream.cancel()  # type: ignore[attr-defined]
 
 
 def connect(address: str, app: ClientApp, *, me: str, key_pem: bytes, cert_pem: bytes, aggregator_cert_pem: bytes,
@@ -63,7 +71,8 @@ def connect(address: str, app: ClientApp, *, me: str, key_pem: bytes, cert_pem: 
         outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         inbox: queue.Queue[object] = queue.Queue(maxsize=8)
         stream = channel.stream_stream(CONNECT)(_outgoing(outbox))
-        threading.Thread(target=_pump, args=(stream, inbox), daemon=True, name=f"accord-fl-{me}").start()
+        threading.Thread(target=_pump, args=(stream, inbox, idle_timeout), daemon=True,
+                         name=f"accord-fl-{me}").start()
         try:
             done, count = _serve(app, me, node, inbox, outbox, idle_timeout, max_message_bytes)
             answered += count
@@ -75,7 +84,10 @@ def connect(address: str, app: ClientApp, *, me: str, key_pem: bytes, cert_pem: 
         except grpc.RpcError as exc:
             error = exc
         finally:
-            outbox.put(None)
+            try:
+                outbox.put_nowait(None)
+            except queue.Full:
+                pass  # cancelling the call below ends the request iterator's consumer anyway
             stream.cancel()
             channel.close()
         _raise_if_refused(error, me, address, ever_connected=answered > 0)
