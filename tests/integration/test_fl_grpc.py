@@ -124,3 +124,15 @@ def test_an_unlisted_certificate_is_refused():
         connect(f"127.0.0.1:{pool.port}", fixed_app(updates(1, 2)), me="c000", key_pem=stranger[0],
                 cert_pem=stranger[1], aggregator_cert_pem=AGG[1], connect_timeout=5)
     pool.close()
+
+
+def test_only_the_first_reply_to_an_instruction_counts():
+    from accord.fl.grpc_server import _Session
+
+    pool = make_pool()
+    session = _Session("c000")
+    session.pending = 7
+    pool._deliver(session, Reply(7, {"update": 1}))
+    pool._deliver(session, Reply(7, {"update": 2}))  # a second answer while the first is still unread
+    assert session.reply.body == {"update": 1} and session.rejected == 1
+    pool.close()

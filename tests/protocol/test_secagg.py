@@ -133,3 +133,24 @@ def _setup_for(agg, client):
     from accord.fl.secagg.messages import SetupIns
 
     return SetupIns(agg.round_id, agg.index[client], agg.t, agg.quantizer, 4, 1)
+
+
+def test_a_client_left_with_fewer_than_t_live_neighbours_is_excluded_before_masking(monkeypatch):
+    from accord.fl.secagg import server as secagg_server
+
+    graphs = []
+
+    def recording_harary(rng, clients, k):
+        graphs.append(secagg_server_harary(rng, clients, k))
+        return graphs[-1]
+
+    secagg_server_harary = secagg_server.harary
+    monkeypatch.setattr(secagg_server, "harary", recording_harary)
+    ups = updates(14, 8, seed=14)
+
+    def vanish(client, r, stage):  # four of c000's six neighbours vanish while sharing keys
+        return stage == SecAggStage.SHARE_KEYS.value and client in graphs[0]["c000"][:4]
+
+    agg, result, _ = run_round(ups, vanish=vanish, params=SecAggParams(degree=6, threshold=3, clip=2.0))
+    assert "c000" in result.dropped[SecAggStage.SHARE_KEYS.value] and "c000" not in result.survivors
+    check_exact(agg, result, ups)
