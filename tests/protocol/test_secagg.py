@@ -52,12 +52,13 @@ def test_hundred_clients_ten_percent_vanish_at_each_stage(stage):
 def test_sums_match_plaintext_for_any_dropout_pattern(n, data):
     ups = updates(n, 16, seed=n)
     names = sorted(ups)
-    plan = {c: data.draw(st.sampled_from([None, *STAGES]), label=c) for c in names}
+    drops = data.draw(st.dictionaries(st.sampled_from(names), st.sampled_from(STAGES), max_size=n // 2), label="drops")
+    plan = {c: drops.get(c) for c in names}
     vanish = lambda c, r, s: plan[c] is not None and STAGES.index(s) >= STAGES.index(plan[c])  # noqa: E731
     try:
         agg, result, _ = run_round(ups, vanish=vanish)
     except ProtocolAbort as exc:
-        assert "threshold" in str(exc) or "need t=" in str(exc) or "fewer than t" in str(exc)
+        assert "threshold" in str(exc) or "t=" in str(exc)
         return
     check_exact(agg, result, ups)
     gone_before_unmask = {c for c, s in plan.items() if s is not None and s != SecAggStage.UNMASK.value}

@@ -159,6 +159,9 @@ class SecAggRound:
         bodies = {c: SetupIns(self.round_id, self.index[c], self.t, self.quantizer, self.dim,
                               self.max_weight, self.noise).to_wire() for c in self.clients}
         keys = self._exchange(SecAggStage.SETUP, bodies, lambda c, body: PublicKeys.from_wire(body, c))
+        if len(keys) <= self.t:
+            raise _abort(self.round, SecAggStage.SETUP, f"only {len(keys)} clients answered; each needs t={self.t} "
+                         "neighbours, so at least t + 1 must take part")
         seen: set[bytes] = set()
         for client, pk in list(keys.items()):  # a repeated key would make two clients' masks cancel
             if pk.c in seen or pk.s in seen:
