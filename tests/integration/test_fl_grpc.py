@@ -136,3 +136,29 @@ def test_only_the_first_reply_to_an_instruction_counts():
     pool._deliver(session, Reply(7, {"update": 2}))  # a second answer while the first is still unread
     assert session.reply.body == {"update": 1} and session.rejected == 1
     pool.close()
+
+
+def test_a_client_process_dying_mid_round_is_a_dropout():
+    from accord.fl.client import ClientApp
+
+    ups = updates(4, 30, seed=8)
+
+    class Dies(ClientApp):
+        def handle(self, cid, ins, node):
+            if cid == "c002" and ins.stage == "secagg.collect":
+                raise RuntimeError("the client process dies")  # ends its connection without a reply
+            return super().handle(cid, ins, node)
+
+    app = Dies(fixed_app(ups).client_fn)
+    pool = make_pool()
+    results = {}
+    threads = [start_client(pool.port, n, app, results) for n in CLIENTS]
+    pool.wait_for_clients(4, 20)
+    agg = Aggregator(pool, FedAvg(), [np.zeros(30, np.float32)], rounds=1, secure=SecAggParams(clip=2.0),
+                     rng=Rng(b"d"))
+    history = agg.run()
+    pool.close()
+    for t in threads:
+        t.join(10)
+    assert history.rounds[0]["survivors"] == 3 and history.rounds[0]["failures"]["c002"].endswith("disconnected")
+    assert np.allclose(agg.params[0], sum(ups[c] for c in ups if c != "c002") / 3, atol=1e-5)
