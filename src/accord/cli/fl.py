@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        "resume from it after a restart")
     serve.add_argument("--out", type=Path, default=None, help="write the final model parameters (.npz)")
     serve.add_argument("--report", type=Path, default=None, help="write the round history as JSON")
-    serve.add_argument("--wait", type=float, default=60.0, help="seconds to wait for every client to connect")
+    serve.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the clients to connect")
+    serve.add_argument("--min-clients", type=int, default=None, help="start once this many are connected "
+                       "(default: every client in the job file)")
     serve.set_defaults(func=_serve)
     client = cmds.add_parser("client", help="run one client of a federated job")
     client.add_argument("job", type=Path, help="FL job file (YAML)")
@@ -33,6 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     client.add_argument("--data", type=Path, required=True, help="this client's rows (.csv): features and the label")
     client.add_argument("--key", type=Path, required=True, help="this client's private key")
     client.add_argument("--ledger-dir", type=Path, default=None, help="privacy ledger folder (default: state dir)")
+    client.add_argument("--connect-timeout", type=float, default=120.0, help="seconds to keep retrying an "
+                        "unreachable aggregator (it may be restarting from its checkpoint)")
     client.set_defaults(func=_client)
 
 
@@ -47,7 +51,7 @@ def _serve(args: argparse.Namespace) -> int:
     pool = GRPCPool(job.address, key_pem=_read(job.aggregator_key), cert_pem=_read(job.aggregator_cert),
                     clients=[_read(p) for p in job.clients.values()], run=job.name)
     try:
-        pool.wait_for_clients(len(job.clients), args.wait)
+        pool.wait_for_clients(args.min_clients or len(job.clients), args.wait)
         agg = Aggregator(pool, job.strategy, job.model.initial(), rounds=job.rounds, secure=job.secure, dp=job.dp,
                          checkpoint_path=args.checkpoint, timeout=job.timeout, job=job.name)
         history = agg.run()
@@ -88,7 +92,8 @@ def _client(args: argparse.Namespace) -> int:
         on_join = ledger_charger(lambda cid: Ledger(ledger_path(cid, args.ledger_dir), cid, cap=cap))
     app = ClientApp(lambda cid: ModelClient(job.model, x, y), on_join=on_join)
     answered = connect(job.address, app, me=args.me, key_pem=_read(args.key), cert_pem=_read(job.clients[args.me]),
-                       aggregator_cert_pem=_read(job.aggregator_cert), idle_timeout=max(600.0, 4 * job.timeout))
+                       aggregator_cert_pem=_read(job.aggregator_cert), idle_timeout=max(600.0, 4 * job.timeout),
+                       connect_timeout=args.connect_timeout)
     print(f"{args.me}: job {job.name!r} finished after {answered} instructions")
     return 0
 
