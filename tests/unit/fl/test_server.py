@@ -78,3 +78,22 @@ def test_a_round_with_no_usable_update_aborts():
     ups = {c: np.full(6, np.nan, np.float32) for c in updates(3, 6)}
     with pytest.raises(ProtocolAbort, match="no client returned a usable update"):
         run(FedAvg(), ups)
+
+
+def test_federated_evaluation_weights_clients_by_examples():
+    from accord.fl.client import ClientApp
+    from tests.fl_helpers import FixedUpdateClient
+
+    class Scored(FixedUpdateClient):
+        def evaluate(self, parameters, config):
+            return float(self.examples), self.examples, {"accuracy": self.examples / 100}
+
+    ups = updates(3, 6)
+    examples = {"c000": 10, "c001": 20, "c002": 70}
+    app = ClientApp(lambda cid: Scored(ups[cid], examples[cid]))
+    agg = Aggregator(SimulatedPool(app, list(ups)), FedAvg(fraction_evaluate=1.0), INIT, rounds=2, evaluate_every=2,
+                     rng=Rng(b"e"))
+    history = agg.run()
+    assert "federated_loss" not in history.rounds[0]
+    assert history.rounds[1]["federated_loss"] == pytest.approx((100 + 400 + 4900) / 100)
+    assert history.rounds[1]["federated_accuracy"] == pytest.approx((1 + 4 + 49) / 100)
