@@ -88,6 +88,8 @@ def _client(args: argparse.Namespace) -> int:
         from accord.dp.ledger import Ledger, ledger_path
         from accord.fl.dp import ledger_charger
 
+        if job.dp_cap is None:
+            raise ConfigurationError(f"{args.job}: dp.cap must give the per-dataset budget {{epsilon, delta}}")
         cap = Budget(*job.dp_cap)
         on_join = ledger_charger(lambda cid: Ledger(ledger_path(cid, args.ledger_dir), cid, cap=cap))
     app = ClientApp(lambda cid: ModelClient(job.model, x, y), on_join=on_join)

@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
@@ -70,7 +71,8 @@ def connect(address: str, app: ClientApp, *, me: str, key_pem: bytes, cert_pem: 
         channel = grpc.secure_channel(address, creds, options=options)
         outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         inbox: queue.Queue[object] = queue.Queue(maxsize=8)
-        stream = channel.stream_stream(CONNECT)(_outgoing(outbox))
+        call: Any = channel.stream_stream(CONNECT)
+        stream = call(_outgoing(outbox))
         threading.Thread(target=_pump, args=(stream, inbox, idle_timeout), daemon=True,
                          name=f"accord-fl-{me}").start()
         try:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent import futures
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -92,7 +92,7 @@ class GRPCPool:
 
     # --------------------------------------------------------------------------------- serving
     def _serve(self, incoming: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
-        certs = context.auth_context().get("x509_pem_cert")
+        certs = cast("list[bytes] | None", context.auth_context().get("x509_pem_cert"))
         name = self._names.get(fingerprint(certs[0])) if certs else None
         if name is None:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, "certificate not on the aggregator's client list")

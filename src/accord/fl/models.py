@@ -115,7 +115,7 @@ class ModelClient(NumPyClient):
     def __init__(self, model: Model, x: np.ndarray, y: np.ndarray, x_test: np.ndarray | None = None,
                  y_test: np.ndarray | None = None, rng: Rng | None = None) -> None:
         self.model, self.x, self.y = model, x, y
-        self.x_test, self.y_test = (x, y) if x_test is None else (x_test, y_test)
+        self.x_test, self.y_test = (x, y) if x_test is None or y_test is None else (x_test, y_test)
         self.rng = rng or Rng()
 
     def get_parameters(self, config: Config) -> list[np.ndarray]:

@@ -162,6 +162,8 @@ class Aggregator:
 
     def _join(self) -> None:
         """Send the privacy plan to every client; those whose ledger refuses are left out of the job."""
+        if self.dp is None:
+            return
         body = JoinIns(self.job, self.dp.plan(self.job)).to_wire()
         exchange = self.pool.request(0, Stage.JOIN.value, {c: body for c in self.pool.available()}, self.timeout)
         self.refused.update(exchange.failures)
@@ -211,8 +213,10 @@ class Aggregator:
 
     def _secure_round(self, r: int, sampled: list[str], fit: FitIns) -> tuple[np.ndarray, dict[str, Any]]:
         dim = sum(p.size for p in self.params)
+        if self.secure is None:
+            raise ValueError("a secure round needs SecAggParams")
         params, noise = self.secure, None
-        if self.dp is not None and self.secure is not None:
+        if self.dp is not None:
             noise = self.dp.spec(dim)
             params = dataclasses.replace(self.secure, ring_bits=self.dp.ring_bits(dim, len(sampled)))
         result = SecAggRound(self.pool, r, sampled, params, dim, self.rng, self.timeout, noise).run(fit)
