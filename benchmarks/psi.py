@@ -1,17 +1,19 @@
 """PSI between two processes over loopback mTLS: seconds, bytes sent per party, rounds.
 
-    python -m benchmarks.psi --n 100000 [--protocol ecdh|kkrt] [--overlap 0.5] [--threads T] [--json out.json]
+    python -m benchmarks.psi --n 100000 [--protocol ecdh|kkrt|rr22] [--overlap 0.5] [--threads T] [--json out.json]
 
 Each party holds ``n`` distinct string ids; ``overlap`` of them are shared; both receive the join
 (``accord.psi.align``). Time is measured inside each process from the start of ``align`` to its end
 (process start-up and the mTLS handshake excluded); the figure reported is the slower party's, with a
-breakdown of the slower party's time by phase. Compare with SecretFlow's ECDH / KKRT PSI run by
+breakdown of the slower party's time by phase, and each party's peak resident memory (``ru_maxrss``).
+Compare with SecretFlow's ECDH / KKRT / RR22 PSI run by
 ../shared/anchors/bench_psi.py on the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 from typing import Any
 
@@ -37,19 +39,21 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     costs = run.costs[me]
     phases = {op: round(c[me].seconds, 3) for op, c in run.ops.items() if me in c and c[me].seconds}
     return {"seconds": seconds, "rows": len(out.get()), "bytes_sent": costs.bytes_sent,
-            "bytes_received": costs.bytes_received, "rounds": costs.rounds, "phases": phases}
+            "bytes_received": costs.bytes_received, "rounds": costs.rounds, "phases": phases,
+            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000, help="distinct ids per party")
     parser.add_argument("--overlap", type=float, default=0.5, help="fraction of ids both hold")
-    parser.add_argument("--protocol", choices=("ecdh", "kkrt"), default="ecdh", help="PSI protocol (default ecdh)")
+    parser.add_argument("--protocol", choices=("ecdh", "kkrt", "rr22"), default="ecdh",
+                        help="PSI protocol (default ecdh)")
     parser.add_argument("--threads", type=int, default=None, help="ECDH curve threads per party (default: all cores)")
     parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
-    if args.protocol == "kkrt" and args.threads is not None:
-        parser.error("--threads sets ECDH's curve threads; KKRT does not use it")
+    if args.protocol != "ecdh" and args.threads is not None:
+        parser.error(f"--threads sets ECDH's curve threads; {args.protocol} does not use it")
     results = run_processes("benchmarks.psi:party_main", ["bank", "partner"],
                             {"n": args.n, "overlap": args.overlap, "threads": args.threads,
                              "protocol": args.protocol})
@@ -57,7 +61,8 @@ def main() -> None:
     for party, r in results.items():
         if r["rows"] != expected:
             raise SystemExit(f"{party} got {r['rows']} rows, expected {expected}")
-        print(f"{party:>8}: {r['seconds']:.2f} s, sent {human_bytes(r['bytes_sent'])}, {r['rounds']} rounds; "
+        print(f"{party:>8}: {r['seconds']:.2f} s, sent {human_bytes(r['bytes_sent'])}, {r['rounds']} rounds, "
+              f"peak memory {human_bytes(r['peak_rss'])}; "
               f"phases {r['phases']}")
     seconds = max(r["seconds"] for r in results.values())
     print(f"{args.protocol.upper()} PSI {args.n} x {args.n} ({expected} shared), two processes over loopback mTLS: "
@@ -65,7 +70,8 @@ def main() -> None:
     write_json(args.json, {f"psi_{args.protocol}_{args.n}": {
         "seconds": seconds, "bytes": sum(r["bytes_sent"] for r in results.values()),
         "rounds": max(r["rounds"] for r in results.values()),
-        "bytes_per_party": {p: r["bytes_sent"] for p, r in results.items()}, "intersection": expected}})
+        "bytes_per_party": {p: r["bytes_sent"] for p, r in results.items()},
+        "peak_rss_per_party": {p: r["peak_rss"] for p, r in results.items()}, "intersection": expected}})
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def _cluster(tmp_path: Path) -> Path:
     return tmp_path / "cluster.yaml"
 
 
-@pytest.mark.parametrize("protocol", ["ecdh", "kkrt"])
+@pytest.mark.parametrize("protocol", ["ecdh", "kkrt", "auto"])
 def test_psi_between_two_operator_processes(tmp_path, protocol):
     cluster = _cluster(tmp_path)
     pd.DataFrame({"id": [f"u{i}" for i in range(0, 300)], "x": range(300)}).to_csv(tmp_path / "bank.csv", index=False)
@@ -64,10 +64,12 @@ def test_psi_between_two_operator_processes(tmp_path, protocol):
         out, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
         assert f"{p}: 50 rows written" in out
+        chosen = "rr22" if protocol == "auto" else protocol
+        assert f"{p}: PSI protocol {chosen} ({'chosen automatically' if protocol == 'auto' else 'as requested'}" in out
     a = pd.read_csv(tmp_path / "bank_out.csv", dtype=str)
     b = pd.read_csv(tmp_path / "partner_out.csv", dtype=str)
     assert a["id"].tolist() == b["id"].tolist() and sorted(a["id"]) == sorted(f"u{i}" for i in range(250, 300))
-    assert f"psi.{protocol}" in (tmp_path / "bank_report.json").read_text()
+    assert f"psi.{chosen}" in (tmp_path / "bank_report.json").read_text()
 
 
 def test_a_failed_psi_leaves_no_output_and_a_clear_error(tmp_path):

@@ -109,6 +109,14 @@ def test_job_file_errors_name_the_field(tmp_path):
         load_job(write_job(tmp_path, models=[{"secureboost": {}}, {"secureboost": {"n_trees": 3}}]))
     with pytest.raises(ConfigurationError, match="exactly two"):
         load_job(write_job(tmp_path, parties={**JOB["parties"], "third": {"input": "t.csv", "key": "id"}}))
+    with pytest.raises(ConfigurationError, match="'psi' takes only protocol: auto, rr22, kkrt or ecdh"):
+        load_job(write_job(tmp_path, psi={"protocol": "fastest"}))
+
+
+def test_job_files_choose_the_psi_protocol(tmp_path):
+    assert load_job(write_job(tmp_path)).psi_protocol == "auto"
+    assert load_job(write_job(tmp_path, psi={"protocol": "rr22"})).psi_protocol == "rr22"
+    assert load_job(write_job(tmp_path, psi={"protocol": "ecdh"})).psi_protocol == "ecdh"
 
 
 def test_a_dealer_named_in_the_job_takes_part_and_a_failure_leaves_nothing(tmp_path):

@@ -1,4 +1,4 @@
-"""ECDH and KKRT PSI between two OS processes over loopback gRPC with mutual TLS, against a plaintext join."""
+"""ECDH, KKRT and RR22 PSI between two OS processes over loopback gRPC with mutual TLS, against a plaintext join."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _tables(tmp_path):
     return bank, partner, paths
 
 
-@pytest.mark.parametrize("protocol", ["ecdh", "kkrt"])
+@pytest.mark.parametrize("protocol", ["ecdh", "kkrt", "rr22"])
 def test_join_matches_plaintext_join(tmp_path, protocol):
     bank, partner, paths = _tables(tmp_path)
     outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
@@ -115,14 +115,15 @@ def test_empty_intersection_between_processes(tmp_path):
     assert pd.read_csv(outputs["bank"]).columns.tolist() == ["id"]
 
 
-def test_kkrt_semi_join_to_one_party(tmp_path):
+@pytest.mark.parametrize("protocol", ["kkrt", "rr22"])
+def test_semi_join_to_one_party(tmp_path, protocol):
     paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
     _ids(paths["bank"], 0, 3000)
     _ids(paths["partner"], 2000, 7000)
     outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
     runs = run_parties(tmp_path, "tests.integration.drivers:psi_driver", ["bank", "partner"],
                        {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id",
-                        "mode": "semi", "to": "bank", "protocol": "kkrt"})
+                        "mode": "semi", "to": "bank", "protocol": protocol})
     assert runs["partner"].result == {"received": False}, runs["partner"].stderr
     assert runs["bank"].result["rows"] == 1000
     got = pd.read_csv(outputs["bank"])["id"].tolist()

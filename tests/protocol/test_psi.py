@@ -42,7 +42,7 @@ def check_join(a2, b2, bank_df, partner_df, on):
 def test_join_equals_pandas_merge_with_duplicates(cluster, xs, ys):
     bank_df = pd.DataFrame({"id": xs, "row_a": range(len(xs))})
     partner_df = pd.DataFrame({"id": ys, "row_b": range(len(ys))})
-    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id", protocol="ecdh")
     check_join(a2, b2, bank_df, partner_df, ["id"])
 
 
@@ -51,19 +51,20 @@ def test_multi_column_keys(cluster):
                             "score": [1, 2, 3, 4]})
     partner_df = pd.DataFrame({"name": ["ann", "ann", "bob", "dan"], "dob": ["1991", "1990", "1999", "2000"],
                                "spend": [10, 20, 30, 40]})
-    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on=["name", "dob"])
+    a2, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on=["name", "dob"], protocol="ecdh")
     check_join(a2, b2, bank_df, partner_df, ["name", "dob"])
     assert len(a2.get()) == 2
 
 
 def test_key_columns_may_have_different_names(cluster):
     a, b = put(cluster, pd.DataFrame({"cid": ["1", "2"]}), pd.DataFrame({"customer": ["2", "3"]}))
-    a2, b2 = accord.psi.align(a, b, on={"bank": "cid", "partner": "customer"})
+    a2, b2 = accord.psi.align(a, b, on={"bank": "cid", "partner": "customer"}, protocol="ecdh")
     assert a2.get()["cid"].tolist() == b2.get()["customer"].tolist() == ["2"]
 
 
 def test_empty_intersection(cluster):
-    a2, b2 = accord.psi.align(*put(cluster, pd.DataFrame({"id": ["a", "b"]}), pd.DataFrame({"id": ["c"]})), on="id")
+    a2, b2 = accord.psi.align(*put(cluster, pd.DataFrame({"id": ["a", "b"]}), pd.DataFrame({"id": ["c"]})), on="id",
+                              protocol="ecdh")
     assert len(a2.get()) == len(b2.get()) == 0
     assert list(a2.get().columns) == ["id"]
 
@@ -72,12 +73,12 @@ def test_semi_join_to_one_party_and_count(cluster):
     bank_df = pd.DataFrame({"id": [5, 1, 2, 2, 9], "v": range(5)})
     partner_df = pd.DataFrame({"id": [2, 5, 7]})
     a, b = put(cluster, bank_df, partner_df)
-    mine = accord.psi.intersect(a, b, on="id", to="bank")
+    mine = accord.psi.intersect(a, b, on="id", to="bank", protocol="ecdh")
     assert mine.owner == "bank"
     pd.testing.assert_frame_equal(mine.get(), bank_df[bank_df.id.isin([2, 5])].reset_index(drop=True))
-    theirs = accord.psi.intersect(a, b, on="id", to="partner")
+    theirs = accord.psi.intersect(a, b, on="id", to="partner", protocol="ecdh")
     assert theirs.get()["id"].tolist() == [2, 5]
-    both = accord.psi.intersect(a, b, on="id", to=["bank", "partner"])
+    both = accord.psi.intersect(a, b, on="id", to=["bank", "partner"], protocol="ecdh")
     assert both[1].get()["id"].tolist() == [2, 5]
     counts = accord.psi.count(a, b, on="id")
     assert counts[0].get() == counts[1].get() == 2
@@ -89,7 +90,7 @@ def test_larger_sets_and_costs(cluster):
     bank_df = pd.DataFrame({"id": [f"c{i}" for i in range(n)]})
     partner_df = pd.DataFrame({"id": [f"c{i}" for i in range(n // 2, n + n // 2)]})
     before = len(cluster.report().runs)
-    a2, _ = accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+    a2, _ = accord.psi.align(*put(cluster, bank_df, partner_df), on="id", protocol="ecdh")
     assert sorted(a2.get()["id"]) == sorted(f"c{i}" for i in range(n // 2, n))
     run = cluster.report().runs[before]
     # Each party sends 32 bytes per own key once; the sender adds 16 per receiver key.
@@ -108,13 +109,13 @@ def test_larger_sets_and_costs(cluster):
 ])
 def test_bad_input_names_party_and_column(cluster, bank_df, partner_df, party, field, message):
     with pytest.raises(InputError, match=message) as err:
-        accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+        accord.psi.align(*put(cluster, bank_df, partner_df), on="id", protocol="ecdh")
     assert (err.value.party, err.value.field) == (party, field)
 
 
 def test_a_failed_run_is_reported(cluster):
     with pytest.raises(InputError):
-        accord.psi.align(*put(cluster, pd.DataFrame({"id": []}), pd.DataFrame({"id": [1]})), on="id")
+        accord.psi.align(*put(cluster, pd.DataFrame({"id": []}), pd.DataFrame({"id": [1]})), on="id", protocol="ecdh")
     assert "InputError" in cluster.report().runs[-1].status
     assert "FAILED" in str(cluster.report())
 
@@ -156,7 +157,7 @@ def test_join_blow_up_is_refused(cluster, monkeypatch):
     monkeypatch.setattr(_delivery, "MAX_JOIN_ROWS", 10)
     a, b = put(cluster, pd.DataFrame({"id": ["k"] * 5}), pd.DataFrame({"id": ["k"] * 5}))
     with pytest.raises(InputError, match="25 rows"):
-        accord.psi.align(a, b, on="id")
+        accord.psi.align(a, b, on="id", protocol="ecdh")
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -178,7 +179,7 @@ def test_the_sender_cannot_read_the_receivers_row_order(cluster, monkeypatch):
     partner_df = pd.DataFrame({"id": [ids[i] for i in rng.permutation(n)], "spend": rng.random(n)})
     at_bank = tap(monkeypatch, "bank")
     at_partner = tap(monkeypatch, "partner")
-    _, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id")
+    _, b2 = accord.psi.align(*put(cluster, bank_df, partner_df), on="id", protocol="ecdh")
 
     # What the partner computed itself: H(x_i)^(ab) for the bank's row i, in the bank's row order.
     twice = next(msg for key, msg in at_bank if key.endswith("/double"))

@@ -103,7 +103,7 @@ def test_count_and_threads_are_refused_with_kkrt(cluster):
     with pytest.raises(ConfigurationError, match="does not use it"):
         accord.psi.align(a, b, on="id", protocol="kkrt", threads=2)
     with pytest.raises(ConfigurationError, match="protocol must be one of"):
-        accord.psi.align(a, b, on="id", protocol="rr22")
+        accord.psi.align(a, b, on="id", protocol="bogus")
     assert accord.psi.count(a, b, on="id", to="bank", protocol="ecdh").get() == 1
 
 

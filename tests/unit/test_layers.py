@@ -23,7 +23,8 @@ LAYERS = [
     ("net", "data"),
     ("runtime",),
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
-    ("mpc", "psi", "devices", "fl"),  # protocols and their driver APIs (fl: horizontal learning)
+    ("mpc", "devices", "fl"),         # secure computation, the HE device, horizontal learning: protocols and APIs
+    ("psi",),                         # PSI protocols (DP cardinality counts on the MPC layer's binary protocols)
     ("ml",),
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API

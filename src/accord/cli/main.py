@@ -126,11 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     psi.add_argument("--job", default="psi", help="job name; every party must pass the same (default 'psi')")
     psi.add_argument("--timeout", type=float, default=None, help="seconds to wait for a silent peer")
     psi.add_argument("--report", type=Path, default=None, help="write the job report as JSON here")
-    psi.add_argument("--protocol", choices=("ecdh", "kkrt"), default="ecdh",
-                     help="ecdh (default) or kkrt (OT-based, faster on large sets, no count mode); every party "
-                          "must pass the same")
+    psi.add_argument("--protocol", choices=("auto", "rr22", "kkrt", "ecdh"), default="auto",
+                     help="auto (default: the fastest for --mode: rr22 for join and semi, ecdh for count), rr22 "
+                          "(silent VOLE), kkrt (OT-based) or ecdh; every party must pass the same")
     psi.add_argument("--threads", type=int, default=None,
-                     help="threads for ECDH curve arithmetic (default: all cores)")
+                     help="threads for ECDH curve arithmetic (default: all cores); selects ecdh under auto")
     psi.set_defaults(func=_psi)
 
     for name, helptext in (("run", "train and evaluate the models of a job file (all parties, or --me)"),
@@ -228,14 +228,17 @@ def _psi(args: argparse.Namespace) -> int:
                   for p in (first, second)}
         a, b = tables[first], tables[second]
         result: PartyObject
+        chosen = accord.psi.choose_protocol(args.mode, args.protocol, args.threads)
+        how = "chosen automatically; pin one with --protocol" if args.protocol == "auto" else "as requested"
+        print(f"{args.me}: PSI protocol {chosen} ({how})")
         if args.mode == "join":
-            result = dict(zip((first, second), accord.psi.align(a, b, on=on, protocol=args.protocol,
+            result = dict(zip((first, second), accord.psi.align(a, b, on=on, protocol=chosen,
                                                                 threads=args.threads)))[args.me]
         elif args.mode == "semi":
-            out = accord.psi.intersect(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
+            out = accord.psi.intersect(a, b, on=on, to=to, protocol=chosen, threads=args.threads)
             result = out if not isinstance(out, tuple) else dict(zip((first, second), out))[args.me]
         else:
-            counts = accord.psi.count(a, b, on=on, to=to, protocol=args.protocol, threads=args.threads)
+            counts = accord.psi.count(a, b, on=on, to=to, protocol=chosen, threads=args.threads)
             result = counts if not isinstance(counts, tuple) else dict(zip((first, second), counts))[args.me]
         if result.owner != args.me:
             print(f"{args.me}: this party receives no result (only the set sizes)")
@@ -276,8 +279,9 @@ def _psi_start(args: argparse.Namespace, me: str, peer: str, on: list[str], to: 
 
     if not to or any(t not in (me, peer) for t in to):
         raise ConfigurationError(f"--to must name {me!r}, {peer!r} or both, got {to}")
-    if args.protocol == "kkrt" and (args.mode == "count" or args.threads is not None):
-        raise ConfigurationError("--protocol kkrt cannot count privately (use ecdh) and takes no --threads")
+    if args.protocol in ("kkrt", "rr22") and (args.mode == "count" or args.threads is not None):
+        raise ConfigurationError(f"--protocol {args.protocol} cannot count privately (use ecdh or auto) and takes "
+                                 "no --threads")
     if args.mode == "join" and len(to) != 2:
         raise ConfigurationError("--mode join gives both parties the join; use --mode semi for one receiver")
     if args.mode != "count" and me in to:

@@ -8,7 +8,7 @@
       partner: {input: data/partner.csv, key: id, output: out/partner}
       # optional: `positive: bad` (the label's positive class when it is text), `categorical: [EDUCATION]`
       # (integer-coded columns to split as categories; text columns always are)
-    psi: {protocol: kkrt}                         # ecdh (default) or kkrt (OT-based, much faster on large tables)
+    psi: {protocol: auto}                         # auto (default: rr22 for joins), rr22, kkrt or ecdh
     split: {test_fraction: 0.3, seed: 7}          # public, by a hash of the key: same rows at every party
     models:
       - secureboost: {n_trees: 5, max_depth: 4, learning_rate: 0.3}
@@ -117,7 +117,7 @@ class JobSpec:
     key_bits: int
     digest: str
     source: Path
-    psi_protocol: str = "ecdh"
+    psi_protocol: str = "auto"
     dp: DPJob | None = None
     state_dir: Path | None = None  # this party's own setting (not in the job file)
 
@@ -171,8 +171,9 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
     if len(labelled) != 1:
         raise ConfigurationError(f"{where}: exactly one party must name a 'label' column, got {labelled}")
     psi = raw.get("psi", {}) or {}
-    if not isinstance(psi, dict) or set(psi) - {"protocol"} or psi.get("protocol", "ecdh") not in ("ecdh", "kkrt"):
-        raise ConfigurationError(f"{where}: 'psi' takes only protocol: ecdh or kkrt, got {psi!r}")
+    if (not isinstance(psi, dict) or set(psi) - {"protocol"}
+            or psi.get("protocol", "auto") not in ("auto", "rr22", "kkrt", "ecdh")):
+        raise ConfigurationError(f"{where}: 'psi' takes only protocol: auto, rr22, kkrt or ecdh, got {psi!r}")
     split = raw.get("split", {}) or {}
     fraction = split.get("test_fraction", 0.3)
     if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
@@ -191,7 +192,7 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
         name=str(raw.get("job", source.stem)), parties=specs, test_fraction=float(fraction),
         seed=int(split.get("seed", 0)), models=models, threshold=float(evaluate.get("threshold", 0.5)),
         plots=bool(evaluate.get("plots", True)), score=score, key_bits=int(security.get("key_bits", 2048)),
-        psi_protocol=str(psi.get("protocol", "ecdh")), dp=parse_dp(raw.get("dp"), list(specs), where),
+        psi_protocol=str(psi.get("protocol", "auto")), dp=parse_dp(raw.get("dp"), list(specs), where),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
     )
     return _localise(spec, me, local, base, where)

@@ -1,9 +1,10 @@
 """Private set intersection: align, intersect or count two parties' tables without revealing the rest.
 
-Two protocols: :mod:`accord.psi.ecdh` (the default) and :mod:`accord.psi.kkrt` (OT-based, faster on
-large sets); each module states its threat model and leakage.
+Three protocols: :mod:`accord.psi.rr22` (silent VOLE, the fastest; the default for joins),
+:mod:`accord.psi.kkrt` (OT-based) and :mod:`accord.psi.ecdh` (the default for counts); each module
+states its threat model and leakage, and :func:`choose_protocol` how the default is picked.
 """
 
-from accord.psi.api import align, count, intersect
+from accord.psi.api import align, choose_protocol, count, intersect
 
-__all__ = ["align", "count", "intersect"]
+__all__ = ["align", "choose_protocol", "count", "intersect"]

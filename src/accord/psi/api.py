@@ -1,13 +1,15 @@
 """Driver-level private set intersection: align, intersect or count two parties' tables.
 
-Two protocols compute the same results: ``protocol="ecdh"`` (the default; :mod:`accord.psi.ecdh`) and
-``protocol="kkrt"`` (OT-based; :mod:`accord.psi.kkrt`), which is several times faster on large sets but
-has a fixed cost of 512 base OTs (about 0.15 s) and sends about three times the bytes. KKRT cannot count
-without revealing the intersection to one party, so :func:`count` is ECDH only.
+Three protocols compute the same joins: ``"rr22"`` (silent VOLE + OKVS; :mod:`accord.psi.rr22`),
+``"kkrt"`` (OT-based; :mod:`accord.psi.kkrt`) and ``"ecdh"`` (:mod:`accord.psi.ecdh`). Only ECDH can
+count without revealing the intersection to one party. ``protocol="auto"`` (the default) runs the
+fastest protocol that gives the requested output (:func:`choose_protocol`): RR22 for joins and
+semi-joins, ECDH for counts; pin one by name. The job report names the protocol that ran.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,13 +18,35 @@ from accord.dp.ledger import Ledger
 from accord.errors import ConfigurationError, UnsupportedError
 from accord.psi.ecdh import ecdh_psi
 from accord.psi.kkrt import kkrt_psi
+from accord.psi.rr22 import rr22_psi
 from accord.runtime.cluster import PartyObject, PartyTable
 
 Keys = str | Sequence[str] | Mapping[str, str | Sequence[str]]
-PROTOCOLS = ("ecdh", "kkrt")
+PROTOCOLS = ("ecdh", "kkrt", "rr22")
+AUTO = "auto"
+_log = logging.getLogger("accord.psi")
 
 
-def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
+def choose_protocol(mode: str, protocol: str = AUTO, threads: int | None = None) -> str:
+    """The protocol a call in ``mode`` (``"join"``, ``"semi"`` or ``"count"``) runs.
+
+    A named protocol is checked and returned. ``"auto"`` picks the fastest that gives the output:
+    ECDH for ``"count"`` (the only one whose receivers learn just the size) or when ``threads`` (ECDH's
+    curve threads) is given, and RR22 otherwise: on two cores it aligns 10^5 keys in about a fifth of
+    ECDH's time, and its fixed cost (base OTs and under 1 MB of VOLE setup, under 0.2 s) is below
+    ECDH's from a few thousand keys on. Both parties decide alike: the rule reads only the call.
+
+    >>> choose_protocol("join"), choose_protocol("count"), choose_protocol("semi", "kkrt")
+    ('rr22', 'ecdh', 'kkrt')
+    """
+    if protocol == AUTO:
+        return "ecdh" if mode == "count" or threads is not None else "rr22"
+    if protocol not in PROTOCOLS:
+        raise ConfigurationError(f"protocol must be one of {(AUTO, *PROTOCOLS)}, got {protocol!r}")
+    return protocol
+
+
+def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = AUTO,
           threads: int | None = None) -> tuple[PartyTable, PartyTable]:
     """Restrict both tables to their inner join on ``on``, in the same row order at both parties.
 
@@ -30,7 +54,9 @@ def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
     ``m`` rows on one side and ``c`` rows on the other yields ``m * c`` rows, as a relational inner
     join would. The row order is that of a secret random permutation drawn by one party, so it reveals
     neither input's order to the other party (and differs from run to run).
-    ``protocol`` is ``"ecdh"`` or ``"kkrt"``; ``threads`` sets ECDH's curve threads (default: all cores).
+    ``protocol`` is ``"auto"`` (default: RR22 here, see :func:`choose_protocol`), ``"rr22"``, ``"kkrt"``
+    or ``"ecdh"``; ``threads`` sets ECDH's curve threads (default: all cores) and, with ``"auto"``,
+    selects ECDH.
 
     Examples
     --------
@@ -49,7 +75,7 @@ def align(a: PartyTable, b: PartyTable, on: Keys, *, protocol: str = "ecdh",
     return out[a.owner].as_table(), out[b.owner].as_table()
 
 
-def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str], protocol: str = "ecdh",
+def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str], protocol: str = AUTO,
               threads: int | None = None) -> PartyTable | tuple[PartyTable, PartyTable]:
     """Each receiving party gets its own rows whose key the other party also holds, in table order.
 
@@ -64,15 +90,16 @@ def intersect(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str]
     return tables[receivers[0]] if len(receivers) == 1 else (tables[a.owner], tables[b.owner])
 
 
-def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = ("*",), protocol: str = "ecdh",
+def count(a: PartyTable, b: PartyTable, on: Keys, *, to: str | Sequence[str] = ("*",), protocol: str = AUTO,
           threads: int | None = None, dp: Budget | None = None,
           ledgers: Mapping[str, Ledger] | None = None) -> PartyObject | tuple[PartyObject, PartyObject]:
     """The number of distinct keys both tables hold, revealed only to ``to`` (default: both).
 
-    Only ``protocol="ecdh"`` can do this: KKRT's receiver learns which keys match, not just how many.
-    With ``dp=Budget(...)`` no party learns the exact number: the size stays secret-shared until each
-    party's noise is in it (:mod:`accord.psi.cardinality`), and each data owner's ledger in ``ledgers``
-    (the ones this process hosts) is charged first. The result is then the noisy count.
+    Only ECDH can do this (``"auto"`` picks it): the receivers of KKRT and RR22 learn which keys match,
+    not just how many. With ``dp=Budget(...)`` no party learns the exact number: the size stays
+    secret-shared until each party's noise is in it (:mod:`accord.psi.cardinality`; ``protocol`` is then
+    not used), and each data owner's ledger in ``ledgers`` (the ones this process hosts) is charged
+    first. The result is then the noisy count.
 
     >>> import accord, pandas as pd
     >>> from accord.dp import Budget
@@ -122,17 +149,18 @@ def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], 
     parties = (first.owner, second.owner)
     fn: Callable[..., Any]
     extra: tuple[int | None, ...]
-    if protocol == "ecdh":
+    chosen = choose_protocol(mode, protocol, threads)
+    if protocol == AUTO:
+        _log.info("PSI protocol %s (chosen automatically for mode %r; pass protocol=... to pin one)", chosen, mode)
+    if chosen == "ecdh":
         fn, extra = ecdh_psi, (threads,)
-    elif protocol == "kkrt":
-        if mode == "count":
-            raise UnsupportedError("protocol='kkrt' cannot count privately: its receiver learns which keys match, "
-                                   "not only how many; use protocol='ecdh' for a count-only result")
-        if threads is not None:
-            raise ConfigurationError("threads sets ECDH's curve threads; protocol='kkrt' does not use it")
-        fn, extra = kkrt_psi, ()
     else:
-        raise ConfigurationError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        if mode == "count":
+            raise UnsupportedError(f"protocol={chosen!r} cannot count privately: its receiver learns which keys "
+                                   "match, not only how many; use protocol='ecdh' for a count-only result")
+        if threads is not None:
+            raise ConfigurationError(f"threads sets ECDH's curve threads; protocol={chosen!r} does not use it")
+        fn, extra = (kkrt_psi if chosen == "kkrt" else rr22_psi), ()
     return first.cluster.run(
         fn,
         {p: (t, _keys(on, p), receivers, mode, *extra) for p, t in zip(parties, (first, second))},
