@@ -42,3 +42,19 @@ def leaves(value: Any) -> Iterator[Any]:
 def arrays(received: list[tuple[str, Any]]) -> list[np.ndarray]:
     """Every numpy array in the recorded messages."""
     return [v for _, msg in received for v in leaves(msg) if isinstance(v, np.ndarray)]
+
+
+def tap_aggregator(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
+    """Every ``(stage, client, reply body)`` a federated aggregator receives through a simulated pool."""
+    from accord.fl.simulation import SimulatedPool
+
+    received: list[tuple[str, str, Any]] = []
+    original = SimulatedPool.request
+
+    def spy(self, round_number, stage, bodies, timeout):
+        exchange = original(self, round_number, stage, bodies, timeout)
+        received.extend((stage, client, body) for client, body in exchange.replies.items())
+        return exchange
+
+    monkeypatch.setattr(SimulatedPool, "request", spy)
+    return received

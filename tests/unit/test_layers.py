@@ -23,7 +23,7 @@ LAYERS = [
     ("net", "data"),
     ("runtime",),
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
-    ("mpc", "devices"),               # secure computation and the HE device: protocols and driver APIs
+    ("mpc", "devices", "fl"),         # secure computation, the HE device, horizontal learning: protocols and APIs
     ("psi",),                         # PSI protocols (DP cardinality counts on the MPC layer's binary protocols)
     ("ml",),
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)

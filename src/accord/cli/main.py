@@ -160,11 +160,12 @@ def _parser() -> argparse.ArgumentParser:
                                   "default: every model)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
-    from accord.cli import dp
+    from accord.cli import dp, fl
     from accord.cli.tee import register as register_tee
 
     dp.register(sub)
     register_tee(sub)
+    fl.register(sub)
     return parser
 
 
