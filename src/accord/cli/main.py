@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from accord.errors import AccordError, ConfigurationError
+from accord.runtime import allocator
 
 # Where job-file outputs go when --out-dir is not given (default: the job file's directory).
 OUT_DIR_ENV = "ACCORD_OUT_DIR"
@@ -58,6 +59,7 @@ class ProgressBar:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the process exit status."""
+    allocator.tune()  # the command owns its process: see accord.runtime.allocator
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.verbose:
