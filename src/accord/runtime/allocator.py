@@ -4,8 +4,8 @@ An MPC operation on a million elements allocates tens of arrays of 8-24 MB and f
 milliseconds later. With glibc's defaults each thread (each simulated party) allocates from its
 own arena, whose heaps hand freed memory back to the kernel, so the next array is faulted in and
 zeroed page by page again. Measured on the 3-party sigmoid of 1e6 elements in simulation
-(``python -m benchmarks.mpc --engines 3pc --modes sim --workloads sigmoid``): 0.2-0.45 s of system
-time per call with the defaults, 0.02 s with the settings below (docs/operations.md has the figures).
+(``python -m benchmarks.mpc --engines 3pc --modes sim --workloads sigmoid``): 0.23-0.70 s of system
+time per call with the defaults, 0.02-0.10 s with the settings below (docs/operations.md has the figures).
 
 :func:`tune` sets, once per process: one arena for all threads created afterwards (Python's small
 objects do not go through malloc, so the shared lock is not contended), heap rather than ``mmap``
