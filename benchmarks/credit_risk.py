@@ -54,7 +54,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     """One party of one workload: PSI, split, train, evaluate (a dealer takes part in MPC steps only)."""
     import accord
 
-    data = DATASETS[args.get("data", "uci")]  # benchmarks/tee.py --compare passes no table
+    data = DATASETS[args["data"]]
     bank_df, partner_df = split_parties(load(data.name, CACHE), data=data)
     mine = {"bank": bank_df, "partner": partner_df}.get(me)
     tables = {p: cluster.party(p).put(mine) if p == me else cluster.party(p).remote_table()

@@ -111,3 +111,18 @@ def test_credit_risk(tmp_path):
         peer = "xgboost" if key.endswith("secureboost") else "sklearn"
         assert (entry["plaintext_auc"] is None) == (find_spec(peer) is None)
     assert set(figures["synthetic/lr-dealer"]["peak_rss_bytes_per_party"]) == {"bank", "partner", "carol"}
+
+
+def test_tee(tmp_path):
+    figures = _run(tmp_path, "tee", "--compare")
+    assert set(figures) == {"verify", "tee-simulated-lr", "secureboost", "lr-ot"}
+    assert set(figures["verify"]) == {"sgx", "tdx", "sev-snp", "simulated"}
+    assert all(rate > 0 for rate in figures["verify"].values())
+    job = figures["tee-simulated-lr"]
+    assert set(job) >= {"seconds", "attestation_seconds", "bytes", "sealed_bytes", "rows", "auc", "warning",
+                        "peak_rss_bytes"}
+    assert job["warning"] == "INSECURE SIMULATION" and job["rows"] > 0 and 0.5 < job["auc"] <= 1
+    assert 10 << 20 < job["peak_rss_bytes"] < 16 << 30
+    for workload in ("secureboost", "lr-ot"):
+        assert set(figures[workload]) >= {"seconds", "bytes", "auc", "peak_rss_bytes"}
+        assert 0.7 < figures[workload]["auc"] <= 1
