@@ -54,8 +54,8 @@ def run_processes(target: str, parties: list[str], args: dict[str, Any], timeout
                            cluster_settings={"timeout": 600, "connect_timeout": 30, **(settings or {})})
     failed = {p: r for p, r in runs.items() if r.returncode != 0}
     if failed:
-        raise SystemExit("\n".join(f"party {p} failed with exit code {r.returncode}:\n{r.stderr[-3000:]}"
-                                   for p, r in failed.items()))
+        raise SystemExit("\n".join(f"party {p} failed with exit code {r.returncode}: {r.result or ''}\n"
+                                   f"{r.stderr[-3000:]}" for p, r in failed.items()))
     return {p: {**r.result, "peak_rss_bytes": r.peak_rss_bytes} for p, r in runs.items()}
 
 

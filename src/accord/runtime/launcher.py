@@ -29,6 +29,7 @@ import importlib
 import json
 import os
 import resource
+import secrets
 import signal
 import socket
 import subprocess
@@ -57,15 +58,42 @@ class PartyRun:
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct TCP ports that were free on 127.0.0.1 a moment ago."""
-    socks = [socket.socket() for _ in range(n)]
+    """``n`` distinct TCP ports that were free on 127.0.0.1 a moment ago, below the ephemeral range if possible.
+
+    A port from the kernel's ephemeral range (what binding port 0 returns) can be taken by any outgoing
+    connection on the machine before the party process binds it; one below that range only by another
+    listener, and picking at random among thousands makes that unlikely.
+    """
+    stop = _ephemeral_low()
+    start = max(1024, stop - 16384)
+    socks: list[socket.socket] = []
     try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
+        for _ in range(n):
+            socks.append(socket.socket())
+            _bind_free(socks[-1], start, stop)
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
             s.close()
+
+
+def _bind_free(sock: socket.socket, start: int, stop: int) -> None:
+    """Bind ``sock`` to a random free port in ``[start, stop)``, or to any port the kernel picks."""
+    for _ in range(100 if stop > start else 0):
+        try:
+            sock.bind(("127.0.0.1", start + secrets.randbelow(stop - start)))
+            return
+        except OSError:
+            continue
+    sock.bind(("127.0.0.1", 0))
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux; 32768, the usual value, if it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def write_cluster_file(path: Path, certificates: Mapping[str, tuple[Path, Path]], ports: Sequence[int],
