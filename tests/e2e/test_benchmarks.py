@@ -52,6 +52,16 @@ def test_psi(tmp_path):
     assert entry["bytes"] == sum(entry["bytes_per_party"].values()) > 2000 * 32
 
 
+def test_correlations(tmp_path):
+    figures = _run(tmp_path, "correlations")
+    kinds = ("silent-vole", "silent-vole-iknp", "silent-cot", "iknp-cot")
+    assert set(figures) == {f"{kind}_100000" for kind in kinds}
+    for entry in figures.values():
+        _sane(entry, PARTIES | {"per_second", "bytes_per_correlation"})
+        assert entry["per_second"] > 0 and 0 < entry["bytes_per_correlation"] < 100
+        assert set(entry["peak_rss_bytes_per_party"]) == {"bank", "partner"}
+
+
 def test_transport(tmp_path):
     figures = _run(tmp_path, "transport")
     assert set(figures) == {"bulk_0.015625gib", "ping_pong"}
