@@ -86,6 +86,25 @@ def test_mpc(tmp_path):
             assert entry["accuracy"] > 0.9 and abs(entry["accuracy"] - entry["accuracy_plain"]) <= 0.02
 
 
+def test_dp(tmp_path):
+    figures = _run(tmp_path, "dp")
+    assert set(figures) == {"throughput", "utility", "joint", "meta"}
+    throughput = {f"accord/{kind}/scale={s}" for kind in ("gaussian", "laplace") for s in ("1", "100", "10000")}
+    if find_spec("opendp") is not None:
+        throughput |= {name.replace("accord/", "opendp/") for name in throughput}
+    assert set(figures["throughput"]) == throughput
+    assert all(v["samples_per_s"] > 0 and v["n"] == 20_000 for v in figures["throughput"].values())
+    assert set(figures["utility"]) == {f"{family}/{query}/eps={eps}" for family in ("laplace", "gaussian")
+                                       for query in ("count", "sum_age", "sum_limit_bal", "hist_education")
+                                       for eps in ("0.1", "1", "10")}
+    assert all(v["mae"] >= 0 and v["reps"] == 20 for v in figures["utility"].values())
+    assert set(figures["joint"]) == {f"{release}/{party}" for release in ("dp_count", "dp_histogram")
+                                     for party in ("bank", "partner")}
+    for entry in figures["joint"].values():
+        assert set(entry) >= {"seconds", "bytes_sent", "peak_rss_mib"}
+        assert 0 < entry["seconds"] < 300 and entry["bytes_sent"] > 0 and 10 < entry["peak_rss_mib"] < 16 << 10
+
+
 def test_he(tmp_path):
     figures = _run(tmp_path, "he")
     tags = {"1core", f"{os.cpu_count()}cores"}
