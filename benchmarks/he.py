@@ -1,22 +1,26 @@
 """Paillier throughput of accord.he on one core and on all cores, plus a two-party bucket-sum job.
 
-Run (2048-bit keys by default; compare with /work/shared/anchors/bench_paillier.py run beside it):
+Run (2048-bit keys by default; compare with ``../shared/anchors/bench_paillier.py``, beside this
+repository, run in the same hour for HEU):
 
-    python benchmarks/he.py [--bits 2048] [--quick] [--json out.json]
+    python -m benchmarks.he [--bits 2048] [--json out.json]
+    python -m benchmarks.he --quick                  # 1024-bit keys, batches a tenth the size: a smoke run
 
 Each workload reports operations per second; "decrypt packed" counts decrypted *values* per second.
 The one-core phase pins this process to one CPU (like ``taskset -c 0``) when the OS allows it. The
 all-cores phase, bracketed by measurements of how many cores are really free, uses a WorkerPool of
 every core (processes for encryption and bucket sums, threads for decryption). Plaintexts follow
 the anchor script: ints in [0, 2**32) and multipliers in [1, 2**31).
-``--json`` writes ``{"<workload>": {"seconds", "bytes", "rounds", "ops", "ops_per_s", "cores"}}``;
-local workloads send nothing (bytes is the size the result would have on the wire, rounds 0).
+When python-paillier (``phe``, in the test extra) is installed, its encrypt, decrypt, ct+ct and
+ct×scalar run on the same core with the same plaintexts (``phe_<workload>.1core``); without it that
+comparison is skipped with a note. ``--json`` writes ``{"<workload>": {"seconds", "bytes", "rounds",
+"ops", "ops_per_s", "cores", "bits", "peak_rss_bytes"}}``; local workloads send nothing (bytes is the
+size the result would have on the wire, rounds 0); peak memory is this process's so far (worker
+processes not included).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 from collections.abc import Callable
@@ -28,13 +32,17 @@ import accord
 from accord.crypto.random import Rng
 from accord.he import Paillier, SlotPacking, WorkerPool
 from accord.he.cipher_array import CipherArray
+from benchmarks.common import memory, options, peak_rss_bytes, write_json
 
 
 def _spin(seconds: float) -> float:
-    """Square a 4096-bit number modulo a prime for about ``seconds``; returns the elapsed time per step."""
-    from gmpy2 import mpz, next_prime
+    """Square a 4096-bit number modulo an odd 4096-bit one for about ``seconds``; returns the time per step.
 
-    modulus = next_prime(mpz(3) ** 2580)
+    The modulus need not be prime (finding a 4096-bit prime took longer than the measurement).
+    """
+    from gmpy2 import mpz
+
+    modulus = mpz(3) ** 2580 + 2
     x, steps, start = mpz(7), 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(1000):
@@ -57,7 +65,8 @@ def parallel_headroom(cores: int, when: str) -> dict[str, dict[str, Any]]:
         list(pool.map(_spin, [0.05] * cores))
         together = max(pool.map(_spin, [0.5] * cores))
     return {f"calibration_free_cores_{when}": {"seconds": 0.5, "bytes": 0, "rounds": 0, "cores": cores,
-                                                "effective_cores": round(cores * alone / together, 2)}}
+                                                "effective_cores": round(cores * alone / together, 2),
+                                                "peak_rss_bytes": peak_rss_bytes()}}
 
 
 def timed(fn: Callable[[], Any], reps: int) -> tuple[float, Any]:
@@ -79,7 +88,7 @@ def suite(he: Paillier, sizes: dict[str, int], reps: int, cores: int) -> dict[st
 
     def record(name: str, seconds: float, ops: int, unit_bytes: int = width, **extra: Any) -> None:
         out[f"{name}.{tag}"] = {"seconds": seconds, "bytes": ops * unit_bytes, "rounds": 0, "ops": ops,
-                               "ops_per_s": ops / seconds, "cores": cores, **extra}
+                               "ops_per_s": ops / seconds, "cores": cores, "peak_rss_bytes": peak_rss_bytes(), **extra}
 
     plain = rng.integers(0, 2**32, sizes["encrypt"], dtype=np.int64)
     seconds, cts = timed(lambda: he.encrypt(plain), reps)
@@ -132,6 +141,39 @@ def suite(he: Paillier, sizes: dict[str, int], reps: int, cores: int) -> dict[st
     return out
 
 
+def phe_suite(bits: int, sizes: dict[str, int], reps: int) -> dict[str, dict[str, Any]]:
+    """python-paillier on the same plaintexts as :func:`suite`, one core; empty if phe is not installed."""
+    try:
+        import phe
+    except ImportError:
+        print("phe is not installed (pip install phe): skipping the python-paillier comparison")
+        return {}
+    rng = np.random.default_rng(1)
+    public, private = phe.generate_paillier_keypair(n_length=bits)
+    width = 2 * bits // 8
+    out: dict[str, dict[str, Any]] = {}
+
+    def record(name: str, seconds: float, ops: int, unit_bytes: int = width) -> None:
+        out[f"phe_{name}.1core"] = {"seconds": seconds, "bytes": ops * unit_bytes, "rounds": 0, "ops": ops,
+                                    "ops_per_s": ops / seconds, "cores": 1, "peak_rss_bytes": peak_rss_bytes(),
+                                    "peer": f"phe {phe.__version__}"}
+
+    plain = [int(v) for v in rng.integers(0, 2**32, sizes["phe"])]
+    seconds, cts = timed(lambda: [public.encrypt(v) for v in plain], reps)
+    record("encrypt", seconds, len(plain))
+    seconds, got = timed(lambda: [private.decrypt(c) for c in cts], reps)
+    if got != plain:
+        raise SystemExit("phe decrypted something else than it encrypted")
+    record("decrypt", seconds, len(cts), unit_bytes=8)
+    many = cts * 20
+    seconds, _ = timed(lambda: [a + b for a, b in zip(many, many)], reps)
+    record("ct+ct", seconds, len(many))
+    multipliers = [int(v) for v in rng.integers(1, 2**31, len(cts))]
+    seconds, _ = timed(lambda: [c * m for c, m in zip(cts, multipliers)], reps)
+    record("ct*scalar", seconds, len(cts))
+    return out
+
+
 def two_party_job(bits: int, samples: int, workers: int) -> dict[str, dict[str, Any]]:
     """Bank encrypts labels, partner sums them into 100 buckets and returns them; costs from the job report."""
     rng = np.random.default_rng(2)
@@ -149,45 +191,46 @@ def two_party_job(bits: int, samples: int, workers: int) -> dict[str, dict[str, 
     sent = sum(c["bytes_sent"] for p in report.values() for c in p["costs"].values())
     rounds = sum(max(c["rounds"] for c in p["costs"].values()) * p["runs"] for p in report.values())
     return {f"two_party_bucket_sum_{samples}.{workers}cores": {"seconds": seconds, "bytes": sent, "rounds": rounds,
-                                                              "samples": samples, "groups": 100}}
+                                                              "samples": samples, "groups": 100,
+                                                              "peak_rss_bytes": peak_rss_bytes()}}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bits", type=int, default=2048)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="smaller batches (a smoke run)")
-    parser.add_argument("--json", default=None, help="write the figures to this file")
+    parser = options(__doc__)
+    parser.add_argument("--bits", type=int, default=None, help="Paillier modulus bits (default 2048, quick 1024)")
+    parser.add_argument("--reps", type=int, default=None, help="runs per workload (median; default 5, quick 1)")
     args = parser.parse_args()
+    bits = args.bits or (1024 if args.quick else 2048)
+    reps = args.reps or (1 if args.quick else 5)
     scale = 10 if args.quick else 1
     sizes = {"encrypt": 4000 // scale, "decrypt": 1000 // scale, "add": 100_000 // scale, "mul": 2000 // scale,
              "bucket": 100_000 // scale, "dot": 2000 // scale, "rerandomize": 200 // scale,
-             "packed": 4000 // scale}
+             "packed": 4000 // scale, "phe": 200 // scale}
     cores = os.cpu_count() or 1
     allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    insecure = args.bits < 2048
-    key = Paillier.generate(args.bits, allow_insecure_key_size=insecure, rng=Rng())
+    key = Paillier.generate(bits, allow_insecure_key_size=bits < 2048, rng=Rng())
     results: dict[str, dict[str, Any]] = {}
 
     if allowed:
         os.sched_setaffinity(0, {min(allowed)})
     one = Paillier(key.public_key, key.private_key, pool=WorkerPool(1))
     one.encrypt(np.arange(10))  # build the fixed-base tables outside the timings
-    results.update(suite(one, sizes, args.reps, 1))
+    results.update(suite(one, sizes, reps, 1))
+    results.update(phe_suite(bits, sizes, reps))
     if allowed:
         os.sched_setaffinity(0, allowed)
 
     results.update(parallel_headroom(cores, "before"))
     with WorkerPool(cores) as pool:
         every = Paillier(key.public_key, key.private_key, pool=pool)
-        every.encrypt(np.arange(2000))  # start the workers and build their tables
-        every.public().encrypt(np.arange(2000))
-        results.update(suite(every, sizes, args.reps, cores))
+        every.encrypt(np.arange(2000 // scale))  # start the workers and build their tables
+        every.public().encrypt(np.arange(2000 // scale))
+        results.update(suite(every, sizes, reps, cores))
     results.update(parallel_headroom(cores, "after"))
-    results.update(two_party_job(args.bits, sizes["bucket"] // 10, cores))
+    results.update(two_party_job(bits, sizes["bucket"] // 10, cores))
 
     before, after = (results[f"calibration_free_cores_{w}"]["effective_cores"] for w in ("before", "after"))
-    print(f"accord.he Paillier-{args.bits}, {cores} cores; free cores measured before/after the all-cores "
+    print(f"accord.he Paillier-{bits}, {cores} cores; free cores measured before/after the all-cores "
           f"phase: {before}/{after} (all-cores figures mean little unless both are near {cores})")
     print(f"{'workload':44s} {'ops/s':>12s} {'seconds':>9s}")
     for name, figures in results.items():
@@ -196,9 +239,8 @@ def main() -> None:
         rate = figures.get("ops_per_s")
         extra = f"{rate:12.0f}" if rate else f"{'':12s}"
         print(f"{name:44s} {extra} {figures['seconds']:9.3f}  bytes={figures['bytes']} rounds={figures['rounds']}")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({name: {**figures, "bits": args.bits} for name, figures in results.items()}, fh, indent=1)
+    print(memory({"process": peak_rss_bytes()}))
+    write_json(args.json, {name: {**figures, "bits": bits} for name, figures in results.items()})
 
 
 if __name__ == "__main__":

@@ -1,25 +1,25 @@
-"""PSI between two processes over loopback mTLS: seconds, bytes sent per party, rounds.
+"""PSI between two processes over loopback mTLS: seconds, bytes sent per party, rounds, peak memory.
 
     python -m benchmarks.psi --n 100000 [--protocol ecdh|kkrt|rr22] [--overlap 0.5] [--threads T] [--json out.json]
+    python -m benchmarks.psi --quick                 # 2,000 ids per party, a smoke run
 
 Each party holds ``n`` distinct string ids; ``overlap`` of them are shared; both receive the join
 (``accord.psi.align``). Time is measured inside each process from the start of ``align`` to its end
 (process start-up and the mTLS handshake excluded); the figure reported is the slower party's, with a
-breakdown of the slower party's time by phase, and each party's peak resident memory (``ru_maxrss``).
-Compare with SecretFlow's ECDH / KKRT / RR22 PSI run by
-../shared/anchors/bench_psi.py on the same machine.
+breakdown of the slower party's time by phase. ``--json`` writes ``{"psi_<protocol>_<n>": {"seconds",
+"bytes", "rounds", "peak_rss_bytes", "bytes_per_party", "peak_rss_bytes_per_party", "intersection"}}``
+(peak memory is each party's ``ru_maxrss``). Compare with SecretFlow's ECDH / KKRT / RR22 PSI run by
+``../shared/anchors/bench_psi.py`` (beside this repository) on the same machine.
 """
 
 from __future__ import annotations
 
-import argparse
-import resource
 import time
 from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import human_bytes, run_processes, write_json
+from benchmarks.common import human_bytes, memory, options, party_memory, run_processes, write_json
 
 
 def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -39,19 +39,18 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     costs = run.costs[me]
     phases = {op: round(c[me].seconds, 3) for op, c in run.ops.items() if me in c and c[me].seconds}
     return {"seconds": seconds, "rows": len(out.get()), "bytes_sent": costs.bytes_sent,
-            "bytes_received": costs.bytes_received, "rounds": costs.rounds, "phases": phases,
-            "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            "bytes_received": costs.bytes_received, "rounds": costs.rounds, "phases": phases}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="distinct ids per party")
+    parser = options(__doc__)
+    parser.add_argument("--n", type=int, default=None, help="distinct ids per party (default 100000, quick 2000)")
     parser.add_argument("--overlap", type=float, default=0.5, help="fraction of ids both hold")
     parser.add_argument("--protocol", choices=("ecdh", "kkrt", "rr22"), default="ecdh",
                         help="PSI protocol (default ecdh)")
     parser.add_argument("--threads", type=int, default=None, help="ECDH curve threads per party (default: all cores)")
-    parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
+    args.n = args.n or (2000 if args.quick else 100_000)
     if args.protocol != "ecdh" and args.threads is not None:
         parser.error(f"--threads sets ECDH's curve threads; {args.protocol} does not use it")
     results = run_processes("benchmarks.psi:party_main", ["bank", "partner"],
@@ -61,9 +60,9 @@ def main() -> None:
     for party, r in results.items():
         if r["rows"] != expected:
             raise SystemExit(f"{party} got {r['rows']} rows, expected {expected}")
-        print(f"{party:>8}: {r['seconds']:.2f} s, sent {human_bytes(r['bytes_sent'])}, {r['rounds']} rounds, "
-              f"peak memory {human_bytes(r['peak_rss'])}; "
+        print(f"{party:>8}: {r['seconds']:.2f} s, sent {human_bytes(r['bytes_sent'])}, {r['rounds']} rounds; "
               f"phases {r['phases']}")
+    print(memory({p: r["peak_rss_bytes"] for p, r in results.items()}))
     seconds = max(r["seconds"] for r in results.values())
     print(f"{args.protocol.upper()} PSI {args.n} x {args.n} ({expected} shared), two processes over loopback mTLS: "
           f"{seconds:.2f} s")
@@ -71,7 +70,7 @@ def main() -> None:
         "seconds": seconds, "bytes": sum(r["bytes_sent"] for r in results.values()),
         "rounds": max(r["rounds"] for r in results.values()),
         "bytes_per_party": {p: r["bytes_sent"] for p, r in results.items()},
-        "peak_rss_per_party": {p: r["peak_rss"] for p, r in results.items()}, "intersection": expected}})
+        **party_memory(results), "intersection": expected}})
 
 
 if __name__ == "__main__":

@@ -8,19 +8,25 @@ loopback mTLS (threads of this process), and the runner attests with the simulat
 SIMULATION: no hardware), obtains both keys, joins, fits logistic regression and seals the results.
 Full mode uses the UCI credit-card split of benchmarks/credit_data.py; ``--quick`` the example tables.
 ``--compare`` also runs SecureBoost and secure LR (OT) on the UCI data as two processes
-(benchmarks/credit_risk.py) so time, bytes and AUC sit side by side.
+(benchmarks/credit_risk.py) so time, bytes and AUC sit side by side (with ``--quick``, at that
+benchmark's quick size on synthetic rows). ``--json`` writes ``{"verify":
+{"sgx", "tdx", "sev-snp", "simulated"} (per second), "tee-simulated-lr": {"seconds",
+"attestation_seconds", "bytes", "sealed_bytes", "rows", "auc", "warning", "peak_rss_bytes"}}``, plus
+``secureboost`` / ``lr-ot`` entries (``seconds``, ``bytes``, ``auc``, ``peak_rss_bytes``) with ``--compare``.
+Peak memory is this process's (owners, brokers and runner are all in it) or, with ``--compare``, the
+largest party process's.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ROOT, run_processes, write_json
+from benchmarks.common import ROOT, memory, options, party_memory, peak_rss_bytes, run_processes, write_json
+from benchmarks.credit_risk import FULL, QUICK
 
 VECTORS = ROOT / "tests" / "vectors" / "tee"
 
@@ -100,14 +106,12 @@ def tee_job(tmp: Path, quick: bool) -> dict[str, Any]:
     return {"seconds": seconds, "attestation_seconds": result.report["seconds"]["attestation_and_keys"],
             "bytes": result.report["bytes"]["sent"] + result.report["bytes"]["received"], "sealed_bytes": sealed,
             "rows": opened["rows"], "auc": opened["metrics"]["logistic_regression"]["auc"],
-            "warning": "INSECURE SIMULATION"}
+            "warning": "INSECURE SIMULATION", "peak_rss_bytes": peak_rss_bytes()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions, the small example tables")
+    parser = options(__doc__)  # --quick: fewer repetitions, the small example tables
     parser.add_argument("--compare", action="store_true", help="also run SecureBoost and secure LR (slow)")
-    parser.add_argument("--json", default=None)
     args = parser.parse_args()
     figures: dict[str, dict[str, Any]] = {}
     rates = verification_rates(20 if args.quick else 200)
@@ -118,18 +122,21 @@ def main() -> None:
         tee = tee_job(Path(tmp), args.quick)
     print(f"TEE (INSECURE SIMULATION) credit-risk LR: {tee['seconds']:.2f} s (attestation and keys "
           f"{tee['attestation_seconds']:.2f} s), {tee['bytes']:,} bytes with brokers, {tee['sealed_bytes']:,} "
-          f"sealed bytes shipped, {tee['rows']} joined rows, test AUC {tee['auc']:.4f}")
+          f"sealed bytes shipped, {tee['rows']} joined rows, test AUC {tee['auc']:.4f}; "
+          f"{memory({'process': tee['peak_rss_bytes']})}")
     figures["tee-simulated-lr"] = tee
     if args.compare:
         for workload in ("secureboost", "lr-ot"):
             results = run_processes("benchmarks.credit_risk:party_main", ["bank", "partner"], {
-                "workload": workload, "trees": 5, "depth": 5, "lr": 0.3, "epochs": 5, "batch": 1024,
-                "lr_step": 2.0, "workers": None})
+                **(QUICK if args.quick else FULL), "data": "synthetic" if args.quick else "uci",
+                "workload": workload, "lr": 0.3, "lr_step": 2.0})
             seconds = max(r["seconds"] for r in results.values())
             sent = sum(r["bytes"] for r in results.values())
             auc = results["bank"]["auc"]
-            print(f"{workload}: {seconds:.1f} s, {sent / 2**20:.1f} MiB, test AUC {auc:.4f}")
-            figures[workload] = {"seconds": seconds, "bytes": sent, "auc": auc}
+            print(f"{workload}: {seconds:.1f} s, {sent / 2**20:.1f} MiB, test AUC {auc:.4f}; "
+                  f"{memory({p: r['peak_rss_bytes'] for p, r in results.items()})}")
+            figures[workload] = {"seconds": seconds, "bytes": sent, "auc": auc,
+                                 "peak_rss_bytes": party_memory(results)["peak_rss_bytes"]}
     write_json(args.json, figures)
 
 

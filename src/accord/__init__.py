@@ -5,16 +5,31 @@
 ...     bank, partner = cluster.parties("bank", "partner")
 ...     print(bank, partner)
 <Party 'bank' (local)> <Party 'partner' (local)>
+
+Importing ``accord`` (or a light module such as ``accord.errors``) loads nothing else and changes
+nothing in the process: names and subpackages are imported on first use (:mod:`accord._lazy`), and
+the malloc settings of :mod:`accord.runtime.allocator` are applied only where accord owns the
+process or starts a cluster.
 """
 
-from accord.runtime import allocator
+from typing import TYPE_CHECKING
 
-# Before pandas/pyarrow start threads of their own: see accord.runtime.allocator for what and why.
-allocator.tune()
+from accord._lazy import exports
 
-from accord import ml, psi  # noqa: E402
-from accord.runtime import Cluster, Context, JobReport, Party, PartyObject, PartyTable, protocol  # noqa: E402
+if TYPE_CHECKING:
+    from accord import ml, psi
+    from accord.runtime.cluster import Cluster, Party, PartyObject, PartyTable
+    from accord.runtime.context import Context
+    from accord.runtime.report import JobReport, protocol
 
 __version__ = "0.1.0"
 __all__ = ["Cluster", "Context", "JobReport", "Party", "PartyObject", "PartyTable", "__version__", "ml", "protocol",
            "psi"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.runtime.cluster": ["Cluster", "Party", "PartyObject", "PartyTable"],
+    "accord.runtime.context": ["Context"],
+    "accord.runtime.report": ["JobReport", "protocol"],
+    # Subpackages below this facade (docs/architecture.md) are attributes too: `accord.he.Paillier`.
+    **{f"accord.{sub}": [sub] for sub in ("correlations", "crypto", "data", "devices", "dp", "enclave", "errors",
+                                           "he", "math", "ml", "mpc", "net", "psi", "runtime", "tee")},
+})

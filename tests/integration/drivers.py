@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pandas as pd
@@ -56,3 +59,12 @@ def kkrt_costs_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) ->
     entry = cluster.report().to_dict()["protocols"]["psi.kkrt"]
     return {"costs": entry["costs"][me], "ops": {op: pp[me] for op, pp in entry["ops"].items()},
             "text": str(cluster.report())}
+
+
+def stall_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> None:
+    """Fail at party ``args["fail"]``; elsewhere start a long-lived child process and never return (launcher tests)."""
+    if me == args.get("fail"):
+        raise RuntimeError(f"a bug in the driver at {me}")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    print(f"CHILD {child.pid}", flush=True)
+    time.sleep(600)

@@ -50,7 +50,7 @@ def _ids(path, start, stop):
 
 
 def test_killing_a_party_mid_psi_fails_the_other_cleanly(tmp_path):
-    from tests.procs import collect, start_party, write_cluster
+    from tests.procs import start_parties, write_cluster
 
     paths = {"bank": tmp_path / "bank.csv", "partner": tmp_path / "partner.csv"}
     _ids(paths["bank"], 0, 40_000)
@@ -58,14 +58,12 @@ def test_killing_a_party_mid_psi_fails_the_other_cleanly(tmp_path):
     outputs = {p: str(tmp_path / f"{p}_out.csv") for p in paths}
     cluster = write_cluster(tmp_path, ["bank", "partner"], timeout=20, connect_timeout=3)
     args = {"inputs": {p: str(v) for p, v in paths.items()}, "outputs": outputs, "on": "id"}
-    procs = {p: start_party(cluster, p, "tests.integration.drivers:psi_driver", args) for p in paths}
-    for line in procs["partner"].stdout:
-        if line.startswith("PSI-START"):
-            break
-    time.sleep(0.5)
-    procs["partner"].kill()
-    start = time.monotonic()
-    bank = collect("bank", procs["bank"], timeout=60)
+    with start_parties(cluster, "tests.integration.drivers:psi_driver", list(paths), args) as procs:
+        procs.wait_for_output("partner", "PSI-START", timeout=120)
+        time.sleep(0.5)
+        procs.kill("partner")
+        start = time.monotonic()
+        bank = procs.wait(timeout=60, grace=60)["bank"]
     elapsed = time.monotonic() - start
     assert bank.returncode != 0, bank.stdout
     assert bank.result["error"] == "PeerUnavailable", bank.result   # its port is closed: unreachable, not silent

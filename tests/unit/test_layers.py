@@ -15,7 +15,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src" / "accord"
 # Lowest first. Folders (or top-level modules) in one entry share a layer and may not import each other.
 LAYERS = [
-    ("errors",),
+    ("errors", "_lazy"),              # _lazy: the lazy exports of package __init__ files (stdlib only)
     ("math",),
     ("crypto",),
     ("he", "tee"),                    # HE schemes; TEE evidence, sealing, wrapping: no network

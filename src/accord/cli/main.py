@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from accord.errors import AccordError, ConfigurationError
+from accord.runtime import allocator
 
 # Where job-file outputs go when --out-dir is not given (default: the job file's directory).
 OUT_DIR_ENV = "ACCORD_OUT_DIR"
@@ -58,6 +59,7 @@ class ProgressBar:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the process exit status."""
+    allocator.tune()  # the command owns its process: see accord.runtime.allocator
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.verbose:
@@ -192,22 +194,19 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _certs(args: argparse.Namespace) -> int:
     from accord.net.tls import fingerprint, write_party_certificate
+    from accord.runtime.launcher import write_cluster_file
 
-    entries = {}
-    for i, party in enumerate(args.party):
-        key_path, cert_path = write_party_certificate(party, args.out)
+    if args.cluster is not None and args.cluster.exists():
+        raise ConfigurationError(f"{args.cluster} already exists; not overwriting it")
+    certificates = {}
+    for party in args.party:
+        key_path, cert_path = certificates[party] = write_party_certificate(party, args.out)
         print(f"{party}: key {key_path} (keep private), certificate {cert_path} (share with peers)")
         print(f"  fingerprint {fingerprint(cert_path.read_bytes())}")
-        entries[party] = {"address": f"127.0.0.1:{args.base_port + i}", "cert": str(cert_path.resolve()),
-                          "key": str(key_path.resolve())}
     if args.cluster is not None:
-        import yaml
-
-        if args.cluster.exists():
-            raise ConfigurationError(f"{args.cluster} already exists; not overwriting it")
-        args.cluster.write_text(yaml.safe_dump({"parties": entries, "timeout": 120, "connect_timeout": 10},
-                                               sort_keys=False))
-        print(f"cluster file {args.cluster} lists {', '.join(entries)} on loopback")
+        ports = [args.base_port + i for i in range(len(certificates))]
+        write_cluster_file(args.cluster, certificates, ports, timeout=120, connect_timeout=10)
+        print(f"cluster file {args.cluster} lists {', '.join(certificates)} on loopback")
     return 0
 
 

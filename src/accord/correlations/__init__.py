@@ -9,6 +9,14 @@ field arithmetic in :mod:`~accord.correlations.gf128`), used by RR22 PSI. These 
 them; raw correlations are a lower-tier primitive (docs/architecture.md), not a driver API.
 """
 
-from accord.correlations.silent import VOLEReceiver, VOLESender
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.correlations.silent import VOLEReceiver, VOLESender
 
 __all__ = ["VOLEReceiver", "VOLESender"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.correlations.silent": ["VOLEReceiver", "VOLESender"],
+})

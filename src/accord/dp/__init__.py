@@ -7,25 +7,25 @@ dp-accounting (:mod:`accord.dp.accounting`) and charged, before any computation,
 ledger (:class:`Ledger`). Joint results are noised under the shares before they are opened
 (``spu.reveal(x, to=..., dp=Budget(...))``, ``accord.psi.count(..., dp=...)``). See docs/dp.md.
 
-Submodules load on first use, so ``import accord.dp`` stays light.
+Submodules load on first use (:mod:`accord._lazy`), so ``import accord.dp`` stays light.
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-import importlib
-from typing import Any
+from accord._lazy import exports
 
-_EXPORTS = {
-    "Budget": "accord.dp.budget",
-    "Ledger": "accord.dp.ledger",
-    "PrivateTable": "accord.dp.table",
-    "Release": "accord.dp.mechanisms",
-    "epsilon": "accord.dp.accounting",
-}
-__all__ = sorted(_EXPORTS)
+if TYPE_CHECKING:
+    from accord.dp.accounting import epsilon
+    from accord.dp.budget import Budget
+    from accord.dp.ledger import Ledger
+    from accord.dp.mechanisms import Release
+    from accord.dp.table import PrivateTable
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'accord.dp' has no attribute {name!r}")
+__all__ = ["Budget", "Ledger", "PrivateTable", "Release", "epsilon"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.dp.accounting": ["epsilon"],
+    "accord.dp.budget": ["Budget"],
+    "accord.dp.ledger": ["Ledger"],
+    "accord.dp.mechanisms": ["Release"],
+    "accord.dp.table": ["PrivateTable"],
+})

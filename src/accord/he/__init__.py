@@ -13,13 +13,18 @@ packing, :mod:`accord.devices.he` for the driver-level API (``cluster.he(key_own
 :mod:`accord.he.ckks` for approximate arithmetic on reals.
 """
 
-from accord.he.cipher_array import CipherArray, PackedCipherArray
-from accord.he.ckks import CKKS, CKKSArray, CKKSParameters
-from accord.he.encoding import FixedPoint
-from accord.he.engine import Paillier
-from accord.he.packing import SlotPacking
-from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey, generate_paillier_keypair
-from accord.he.workers import WorkerPool
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.he.cipher_array import CipherArray, PackedCipherArray
+    from accord.he.ckks import CKKS, CKKSArray, CKKSParameters
+    from accord.he.encoding import FixedPoint
+    from accord.he.engine import Paillier
+    from accord.he.packing import SlotPacking
+    from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey, generate_paillier_keypair
+    from accord.he.workers import WorkerPool
 
 __all__ = [
     "CKKS",
@@ -35,3 +40,12 @@ __all__ = [
     "WorkerPool",
     "generate_paillier_keypair",
 ]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.he.cipher_array": ["CipherArray", "PackedCipherArray"],
+    "accord.he.ckks": ["CKKS", "CKKSArray", "CKKSParameters"],
+    "accord.he.encoding": ["FixedPoint"],
+    "accord.he.engine": ["Paillier"],
+    "accord.he.packing": ["SlotPacking"],
+    "accord.he.paillier": ["PaillierPrivateKey", "PaillierPublicKey", "generate_paillier_keypair"],
+    "accord.he.workers": ["WorkerPool"],
+})

@@ -6,9 +6,19 @@
 see :mod:`accord.mpc.session` and docs/mpc.md.
 """
 
-from accord.mpc.functions import amax, amin, argmax, argmin, maximum, minimum, where
-from accord.mpc.session import MPC, SecretArray
-from accord.mpc.tensor import Shared, absolute, concatenate, equal, sign_bits
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.mpc.functions import amax, amin, argmax, argmin, maximum, minimum, where
+    from accord.mpc.session import MPC, SecretArray
+    from accord.mpc.tensor import Shared, absolute, concatenate, equal, sign_bits
 
 __all__ = ["MPC", "SecretArray", "Shared", "absolute", "amax", "amin", "argmax", "argmin", "concatenate", "equal",
            "maximum", "minimum", "sign_bits", "where"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.mpc.functions": ["amax", "amin", "argmax", "argmin", "maximum", "minimum", "where"],
+    "accord.mpc.session": ["MPC", "SecretArray"],
+    "accord.mpc.tensor": ["Shared", "absolute", "concatenate", "equal", "sign_bits"],
+})

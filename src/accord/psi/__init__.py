@@ -5,6 +5,14 @@ Three protocols: :mod:`accord.psi.rr22` (silent VOLE, the fastest; the default f
 states its threat model and leakage, and :func:`choose_protocol` how the default is picked.
 """
 
-from accord.psi.api import align, choose_protocol, count, intersect
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.psi.api import align, choose_protocol, count, intersect
 
 __all__ = ["align", "choose_protocol", "count", "intersect"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.psi.api": ["align", "choose_protocol", "count", "intersect"],
+})

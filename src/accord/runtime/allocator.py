@@ -4,16 +4,22 @@ An MPC operation on a million elements allocates tens of arrays of 8-24 MB and f
 milliseconds later. With glibc's defaults each thread (each simulated party) allocates from its
 own arena, whose heaps hand freed memory back to the kernel, so the next array is faulted in and
 zeroed page by page again. Measured on the 3-party sigmoid of 1e6 elements in simulation
-(``python benchmarks/mpc.py --engines 3pc --modes sim --workloads sigmoid``): 0.3-0.5 s of system
-time per call with the defaults, 0.02 s with the settings below, and 25 % less wall time.
+(``python -m benchmarks.mpc --engines 3pc --modes sim --workloads sigmoid``): 0.23-0.70 s of system
+time per call with the defaults, 0.02-0.10 s with the settings below (docs/operations.md has the figures).
 
-:func:`tune`, called once when ``accord`` is imported (before pandas and pyarrow start threads that
-would claim arenas of their own; every accord module imports the package first), sets: one arena for
-all threads (Python's small objects do not go through malloc, so the shared lock is not
-contended), heap rather than ``mmap`` for blocks up to 1 GiB, and up to 2 GiB of freed heap kept
-for reuse. The cost is a resident size that stays near the job's peak until the process exits.
-Set ``ACCORD_MALLOC=default`` to keep the C library's settings (or on other C libraries, where
-this does nothing).
+:func:`tune` sets, once per process: one arena for all threads created afterwards (Python's small
+objects do not go through malloc, so the shared lock is not contended), heap rather than ``mmap``
+for blocks up to 1 GiB, up to 2 GiB of freed heap kept for reuse, and a 64 MiB top pad. The pad
+matters when threads started before :func:`tune` (pyarrow's jemalloc thread, for one) already own
+arenas that later threads share: glibc unmaps an empty heap of such an arena whenever it is more
+than the top pad, whatever the trim threshold. The cost is a resident size that stays near the
+job's peak until the process exits.
+
+A library must not change its host process when imported, so nothing here runs at import: accord
+calls :func:`tune` where it owns the process or starts a cluster (the ``accord`` command,
+``Cluster.simulate`` / ``Cluster.connect``, the launcher's party processes, the benchmarks). Call it
+first thing in a driver script to have it in effect before other libraries start threads. Set
+``ACCORD_MALLOC=default`` to keep the C library's settings (on other C libraries it does nothing).
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ import threading
 
 # mallopt parameter numbers from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
+_M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
-_SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, 1 << 30), (_M_TRIM_THRESHOLD, (1 << 31) - 1))
+_SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, 1 << 30), (_M_TRIM_THRESHOLD, (1 << 31) - 1),
+             (_M_TOP_PAD, 64 << 20))
 
 _lock = threading.Lock()
 _applied: bool | None = None
@@ -41,6 +49,11 @@ def tune() -> bool:
         if _applied is None:
             _applied = _apply()
         return _applied
+
+
+def is_tuned() -> bool:
+    """Whether :func:`tune` has changed this process's malloc settings (``False`` before it is called)."""
+    return bool(_applied)
 
 
 def _apply() -> bool:

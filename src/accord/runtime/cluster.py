@@ -34,6 +34,7 @@ from accord.errors import (
 )
 from accord.net.base import Link
 from accord.net.memory import MemoryHub
+from accord.runtime import allocator
 from accord.runtime._handshake import check_agree, handshake
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, PrivacySpend, ProtocolSpec, RunRecord, spec_of
@@ -266,6 +267,7 @@ class Cluster:
         ``seed`` makes every party's randomness deterministic, for reproducible tests only: it is
         insecure and the report says so.
         """
+        allocator.tune()  # this process is about to compute for every party: see accord.runtime.allocator
         names = _check_names(parties)
         hub = MemoryHub(names)
         rngs = {p: Rng(seed=None if seed is None else seed + b"|" + p.encode()) for p in names}
@@ -300,6 +302,7 @@ class Cluster:
         from accord.net.tls import check_key_matches
         from accord.runtime.config import load_cluster_config
 
+        allocator.tune()  # this process is about to compute for party `me`: see accord.runtime.allocator
         agreed = check_agree(agree or {})
         cfg = load_cluster_config(config)
         if me not in cfg.parties:

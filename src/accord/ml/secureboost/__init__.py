@@ -31,7 +31,16 @@ histograms grow with the bins in use (``max_bin``, plus one missing-value cell p
 missing values). Rounds: ``1 + 2 * depth`` per tree.
 """
 
-from accord.ml.secureboost.params import BoosterPart, BoostParams, params_from
-from accord.ml.secureboost.protocols import secureboost_fit, secureboost_predict
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.ml.secureboost.params import BoosterPart, BoostParams, params_from
+    from accord.ml.secureboost.protocols import secureboost_fit, secureboost_predict
 
 __all__ = ["BoostParams", "BoosterPart", "params_from", "secureboost_fit", "secureboost_predict"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.ml.secureboost.params": ["BoosterPart", "BoostParams", "params_from"],
+    "accord.ml.secureboost.protocols": ["secureboost_fit", "secureboost_predict"],
+})

@@ -6,9 +6,24 @@
 * :class:`InsecureSelfDealerProvider`: one computing party deals; for tests only.
 """
 
-from accord.mpc.preprocessing.base import CorrelationProvider, Roles
-from accord.mpc.preprocessing.dealer_provider import InsecureSelfDealerProvider, SeededProvider, TrustedDealerProvider
-from accord.mpc.preprocessing.ot_provider import OTProvider
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.mpc.preprocessing.base import CorrelationProvider, Roles
+    from accord.mpc.preprocessing.dealer_provider import (
+        InsecureSelfDealerProvider,
+        SeededProvider,
+        TrustedDealerProvider,
+    )
+    from accord.mpc.preprocessing.ot_provider import OTProvider
 
 __all__ = ["CorrelationProvider", "InsecureSelfDealerProvider", "OTProvider", "Roles", "SeededProvider",
            "TrustedDealerProvider"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.mpc.preprocessing.base": ["CorrelationProvider", "Roles"],
+    "accord.mpc.preprocessing.dealer_provider": ["InsecureSelfDealerProvider", "SeededProvider",
+                                                 "TrustedDealerProvider"],
+    "accord.mpc.preprocessing.ot_provider": ["OTProvider"],
+})

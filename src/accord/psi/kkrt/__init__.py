@@ -6,6 +6,14 @@ Private Set Intersection", CCS 2016. Semi-honest, two parties, no third party. T
 steps are cuckoo hashing (:mod:`accord.psi.kkrt.cuckoo`) and the OPRF (:mod:`accord.psi.kkrt.oprf`).
 """
 
-from accord.psi.kkrt.protocol import kkrt_psi
+from typing import TYPE_CHECKING
+
+from accord._lazy import exports
+
+if TYPE_CHECKING:
+    from accord.psi.kkrt.protocol import kkrt_psi
 
 __all__ = ["kkrt_psi"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.psi.kkrt.protocol": ["kkrt_psi"],
+})
