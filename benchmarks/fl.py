@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.common import memory, options, write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "FL-BENCH:"
 
@@ -87,7 +89,8 @@ def secagg(n: int, p: int, dropout: float, secure: bool) -> dict[str, Any]:
             "max_abs_err": float(np.abs(total - expected).max()),
             "aggregator_bytes_sent": sum(sent.values()), "aggregator_bytes_received": sum(received.values()),
             "client_bytes_sent_mean": round(sum(received.values()) / n),
-            "client_bytes_received_mean": round(sum(sent.values()) / n), "peak_rss_mib": round(peak_rss_mib(), 1)}
+            "client_bytes_received_mean": round(sum(sent.values()) / n), "peak_rss_mib": round(peak_rss_mib(), 1),
+            "bytes": sum(sent.values()) + sum(received.values()), "rounds": len(SecAggStage) if secure else 1}
 
 
 def _mnist_setup(quick: bool, clients: int) -> tuple[Any, ...]:
@@ -174,16 +177,20 @@ def credit() -> dict[str, Any]:
     xte, yte = features(test)
     model = SoftmaxRegression(xte.shape[1], 2)
     app = ClientApp(lambda cid: ModelClient(model, *data[cid]))
+    start = time.perf_counter()
     agg = Aggregator(SimulatedPool(app, list(data)), FedAvg(config={"epochs": 1, "lr": 0.05}), model.initial(),
                      rounds=10, secure=SecAggParams(clip=2.0, max_weight=10_000))
-    agg.run()
+    history = agg.run()
+    seconds = time.perf_counter() - start
     xall, yall = features(rest)
     central = train(model, model.initial(), xall, yall, epochs=10, lr=0.05, rng=Rng())
 
     def auc(params: list[np.ndarray]) -> float:
         return round(roc_auc(yte, model.logits(params, xte) @ np.array([-1.0, 1.0])), 4)
 
-    return {"banks": 5, "rows": len(rest), "rounds": 10, "federated_auc": auc(agg.params), "central_auc": auc(central)}
+    return {"banks": 5, "rows": len(rest), "rounds": 10, "federated_auc": auc(agg.params), "central_auc": auc(central),
+            "seconds": round(seconds, 1), "bytes": sum(r.get("bytes", 0) for r in history.rounds),
+            "peak_rss_mib": round(peak_rss_mib(), 1)}
 
 
 def flower(venv: Path, bench: Path, n: int, p: int, dropout: float, reps: int) -> dict[str, Any]:
@@ -220,9 +227,7 @@ def _find_flower_bench() -> Path | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (20 clients x 10,000; MNIST 5k)")
-    parser.add_argument("--json", default=None, help="write the figures here")
+    parser = options(__doc__)
     parser.add_argument("--flower-venv", type=Path, default=os.environ.get("FLOWER_VENV"),
                         help="venv with flwr 1.42 (setup-flower.sh); omit to skip Flower")
     parser.add_argument("--flower-bench", type=Path, default=None, help="path of bench_secaggplus.py")
@@ -253,9 +258,11 @@ def main() -> None:
     if "credit" not in skip:
         results["credit_rows_fedavg"] = child("credit", {})
     for name, figures in results.items():
+        if "peak_rss_mib" in figures:
+            figures["peak_rss_bytes"] = round(figures["peak_rss_mib"] * 2**20)
         print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in figures.items() if not isinstance(v, (dict, list))))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    print(memory({name: f.get("peak_rss_bytes") for name, f in results.items() if "peak_rss_bytes" in f}))
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

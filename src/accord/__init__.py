@@ -30,6 +30,6 @@ __getattr__, __dir__ = exports(__name__, {
     "accord.runtime.context": ["Context"],
     "accord.runtime.report": ["JobReport", "protocol"],
     # Subpackages below this facade (docs/architecture.md) are attributes too: `accord.he.Paillier`.
-    **{f"accord.{sub}": [sub] for sub in ("correlations", "crypto", "data", "devices", "dp", "enclave", "errors",
+    **{f"accord.{sub}": [sub] for sub in ("correlations", "crypto", "data", "devices", "dp", "enclave", "errors", "fl",
                                            "he", "math", "ml", "mpc", "net", "psi", "runtime", "tee")},
 })

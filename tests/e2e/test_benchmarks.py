@@ -155,3 +155,17 @@ def test_tee(tmp_path):
     for workload in ("secureboost", "lr-ot"):
         assert set(figures[workload]) >= {"seconds", "bytes", "auc", "peak_rss_bytes"}
         assert 0.7 < figures[workload]["auc"] <= 1
+
+
+def test_fl(tmp_path):
+    figures = _run(tmp_path, "fl", "--skip", "flower")
+    assert set(figures) == {"secagg_round", "fedavg_round", "mnist_fedavg", "mnist_dp_fedavg", "credit_rows_fedavg"}
+    for entry in figures.values():
+        _sane(entry, FIGURES)
+    secure, plain = figures["secagg_round"], figures["fedavg_round"]
+    assert secure["clients"] == 20 and secure["survivors"] == 18 and secure["max_abs_err"] < 1e-4
+    assert secure["rounds"] == 4 and secure["bytes"] > plain["bytes"] > 20 * 10_000 * 4
+    assert figures["mnist_fedavg"]["federated_accuracy"] > 0.8
+    assert figures["mnist_dp_fedavg"]["epsilon"] > 0
+    credit = figures["credit_rows_fedavg"]
+    assert credit["federated_auc"] > 0.7 and abs(credit["federated_auc"] - credit["central_auc"]) < 0.02

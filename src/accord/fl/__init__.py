@@ -7,32 +7,30 @@ Driver-level surface (see docs/fl.md): :class:`NumPyClient` / :class:`ClientApp`
 :class:`SecAggParams` for secure aggregation and :class:`DPFedAvg` for differential privacy.
 The ``secagg`` subpackage (crypto, client and server stages) is the lower tier.
 
-Submodules load on first use, so ``import accord.fl`` stays light.
+Submodules load on first use (:mod:`accord._lazy`), so ``import accord.fl`` stays light.
 """
 
-from __future__ import annotations
+from typing import TYPE_CHECKING
 
-import importlib
-from typing import Any
+from accord._lazy import exports
 
-_EXPORTS = {
-    "Aggregator": "accord.fl.server",
-    "ClientApp": "accord.fl.client",
-    "DPFedAvg": "accord.fl.dp",
-    "EarlyStopping": "accord.fl.server",
-    "FedAdam": "accord.fl.strategy",
-    "FedAvg": "accord.fl.strategy",
-    "FedProx": "accord.fl.strategy",
-    "FedYogi": "accord.fl.strategy",
-    "ModelClient": "accord.fl.models",
-    "NumPyClient": "accord.fl.client",
-    "SecAggParams": "accord.fl.secagg.server",
-    "SimulatedPool": "accord.fl.simulation",
-}
-__all__ = sorted(_EXPORTS)
+if TYPE_CHECKING:
+    from accord.fl.client import ClientApp, NumPyClient
+    from accord.fl.dp import DPFedAvg
+    from accord.fl.models import ModelClient
+    from accord.fl.secagg.server import SecAggParams
+    from accord.fl.server import Aggregator, EarlyStopping
+    from accord.fl.simulation import SimulatedPool
+    from accord.fl.strategy import FedAdam, FedAvg, FedProx, FedYogi
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'accord.fl' has no attribute {name!r}")
+__all__ = ["Aggregator", "ClientApp", "DPFedAvg", "EarlyStopping", "FedAdam", "FedAvg", "FedProx", "FedYogi",
+           "ModelClient", "NumPyClient", "SecAggParams", "SimulatedPool"]
+__getattr__, __dir__ = exports(__name__, {
+    "accord.fl.client": ["ClientApp", "NumPyClient"],
+    "accord.fl.dp": ["DPFedAvg"],
+    "accord.fl.models": ["ModelClient"],
+    "accord.fl.secagg.server": ["SecAggParams"],
+    "accord.fl.server": ["Aggregator", "EarlyStopping"],
+    "accord.fl.simulation": ["SimulatedPool"],
+    "accord.fl.strategy": ["FedAdam", "FedAvg", "FedProx", "FedYogi"],
+})
