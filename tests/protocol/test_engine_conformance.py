@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import accord
-from accord.mpc.engine import Engine
+from accord.mpc.engine import Engine, OwnedProduct
 from accord.mpc.setup import setup_engine
 from accord.runtime import protocol
 
@@ -52,6 +52,11 @@ def _exercise(ctx, mode, parties, dealer, x, y):
         "mul_split": (engine.mul_split(ctx.sub("mul_split"), flat_x, flat_y, 12, 5, BITS), (12,)),
         "bits": (engine.bits(ctx.sub("bits"), sx, SHAPE, [0, 5, 63]), (3, *SHAPE)),
     }
+    transposed = [engine.local(lambda r: r.T.copy(), s) for s in (sy, sx)]
+    owned = engine.owned_matmul(ctx.sub("owned"), [
+        OwnedProduct("a", None if x is None else _ring(x), transposed[0], 4, 3, 4),
+        OwnedProduct("b", None if y is None else _ring(y), transposed[1], 4, 3, 4)])
+    results["owned_a"], results["owned_b"] = (owned[0], (4, 4)), (owned[1], (4, 4))
     opened = {name: engine.reveal(ctx.sub(f"reveal-{name}"), raw, shape, ["a"]) for name, (raw, shape) in
               results.items()}
     return engine, opened
@@ -95,6 +100,8 @@ def test_every_primitive_gives_the_ring_result(run):
     assert np.array_equal(opened["mul"], _ring(x) * _ring(y))
     assert np.array_equal(ring["square"], y * y)
     assert np.array_equal(ring["matmul"], (_ring(x) @ _ring(y).T).view(np.int64))
+    assert np.array_equal(ring["owned_a"], (_ring(x) @ _ring(y).T).view(np.int64))
+    assert np.array_equal(ring["owned_b"], (_ring(y) @ _ring(x).T).view(np.int64))
     assert _floor_or_one_more(opened["trunc"], x >> BITS)
     assert _floor_or_one_more(opened["mul_trunc"], (x * y) >> BITS)
     assert _floor_or_one_more(opened["matmul_trunc"], (y @ y.T) >> BITS)

@@ -12,8 +12,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
-from accord.mpc.preprocessing.base import CorrelationProvider, Shape, expect_array
+from accord.mpc.engine import OwnedProduct
+from accord.mpc.preprocessing.base import CorrelationProvider, MatrixOLE, Shape, expect_array
 from accord.mpc.protocols import arithmetic, binary
 from accord.runtime.context import Context
 
@@ -103,6 +105,36 @@ class AdditiveEngine:
     def matmul(self, ctx: Context, a: Raw, b: Raw, m: int, k: int, n: int) -> Raw:
         """Matrix product (1 round)."""
         return arithmetic.matmul(ctx, self.provider, m, k, n, a, b)
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
+        """``matrix @ shared`` for matrices their owners hold in the clear.
+
+        The owner multiplies its own share locally; the product of its matrix with the other party's
+        share is a matrix OLE when the provider has one (:class:`MatrixOLE`: one round trip for one
+        matrix of each party). Otherwise the matrix is taken as shared ``(matrix, 0)``, which is a
+        valid additive sharing that tells the other party nothing, and multiplied with a matrix triple.
+        """
+        if not isinstance(self.provider, MatrixOLE):
+            return [self.matmul(ctx.sub(f"owned{i}"), p.matrix if ctx.me == p.owner else
+                                None if p.shared is None else np.zeros((p.m, p.k), dtype=DTYPE), p.shared, p.m, p.k,
+                                p.n) for i, p in enumerate(products)]
+        out: list[Raw] = [None] * len(products)
+        pending = list(range(len(products)))
+        while pending:   # one round trip for the next product of each owner
+            mine = next((i for i in pending if products[i].owner == ctx.me), None)
+            theirs = next((i for i in pending if products[i].owner != ctx.me), None)
+            send = products[mine] if mine is not None else None
+            receive = products[theirs] if theirs is not None else None
+            sent, received = self.provider.matrix_cross(
+                ctx.sub("ole"), None if send is None else send.matrix, None if receive is None else receive.shared,
+                None if send is None else (send.m, send.k, send.n),
+                None if receive is None else (receive.m, receive.k, receive.n))
+            if send is not None and mine is not None:
+                out[mine] = ring_matmul(send.matrix, send.shared.reshape(send.k, send.n)) + sent
+            if theirs is not None:
+                out[theirs] = received
+            pending = [i for i in pending if i not in (mine, theirs)]
+        return out
 
     def trunc(self, ctx: Context, a: Raw, shape: Shape, bits: int) -> Raw:
         """Divide by 2^bits, error at most one unit (1 round)."""

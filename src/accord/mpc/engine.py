@@ -16,7 +16,7 @@ dealer, OT, or the insecure self-dealer as provider) and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -24,6 +24,21 @@ from accord.mpc.preprocessing.base import Shape
 from accord.runtime.context import Context
 
 R = TypeVar("R")
+
+
+class OwnedProduct(NamedTuple):
+    """One product ``matrix @ shared`` for :meth:`Engine.owned_matmul`.
+
+    ``matrix`` is an ``(m, k)`` ring array that computing party ``owner`` holds in the clear (``None``
+    at every other party) and ``shared`` the raw share of a ``(k, n)`` secret array.
+    """
+
+    owner: str
+    matrix: np.ndarray | None
+    shared: Any
+    m: int
+    k: int
+    n: int
 
 
 @runtime_checkable
@@ -69,6 +84,13 @@ class Engine(Protocol[R]):
 
     def matmul(self, ctx: Context, a: R, b: R, m: int, k: int, n: int) -> R:
         """Ring matrix product of an ``(m, k)`` and a ``(k, n)`` array."""
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[R]:
+        """Ring products of matrices each known to one computing party and shared arrays, computed together.
+
+        The shapes and owners are public; no party learns another's matrix (vertical learning: a
+        party's feature block times the shared weights).
+        """
 
     def trunc(self, ctx: Context, a: R, shape: Shape, bits: int) -> R:
         """``floor(a / 2^bits)`` or one more, for ``|a| < 2^62`` and ``1 <= bits <= 31``."""

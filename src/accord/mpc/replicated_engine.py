@@ -32,6 +32,7 @@ from accord.crypto.random import Rng
 from accord.errors import MalformedMessage
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
+from accord.mpc.engine import OwnedProduct
 from accord.mpc.preprocessing.base import Roles, Shape, expect_array
 from accord.mpc.preprocessing.dealer_provider import SeededProvider
 from accord.mpc.protocols import arithmetic, binary
@@ -193,6 +194,11 @@ class ReplicatedEngine:
     def matmul(self, ctx: Context, a: Raw, b: Raw, m: int, k: int, n: int) -> Raw:
         """Matrix product (1 round)."""
         return self._reshare(ctx, self._matproduct(a, b))
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
+        """``matrix @ shared`` for matrices their owners hold in the clear: the owner shares each one first."""
+        return [self.matmul(ctx.sub(f"owned{i}"), self.share(ctx.sub(f"own{i}"), p.owner, p.matrix, (p.m, p.k)),
+                            p.shared, p.m, p.k, p.n) for i, p in enumerate(products)]
 
     def _to_pair(self, ctx: Context, z: np.ndarray) -> np.ndarray | None:
         """3-of-3 additive to a P0/P1 additive pair: P2 sends its masked z2 to P1."""

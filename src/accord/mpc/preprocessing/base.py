@@ -10,7 +10,7 @@ their share of the correlation and the dealer gets ``None``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -95,6 +95,16 @@ class CorrelationProvider(Protocol):
 
     def dabits(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...] | None:
         """Random bits shared both ways: ``(u8 XOR share, uint64 additive share)`` of the same bit."""
+
+
+@runtime_checkable
+class MatrixOLE(Protocol):
+    """A provider that multiplies a matrix one party holds in the clear by the other party's matrix."""
+
+    def matrix_cross(self, ctx: Context, left: np.ndarray | None, right: np.ndarray | None,
+                     send: tuple[int, int, int] | None = None, receive: tuple[int, int, int] | None = None
+                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Shares of ``left @ right_peer`` (this party sends) and ``left_peer @ right`` (it receives)."""
 
 
 def expect_array(value: object, *, peer: str, step: str, shape: Shape, dtype: np.dtype | type) -> np.ndarray:
