@@ -141,8 +141,19 @@ def _raw_concat(m: Machine, raws: Sequence[object]) -> object:
     return m.engine.local(lambda *rs: np.concatenate(rs, axis=-1), *raws)
 
 
-def sigmoid(x: Shared) -> Shared:
+def _clip_bits(x: Shared, bound: float | None) -> Shared:
+    """``[x < -8]``, ``[x < 0]``, ``[x < 8]`` for flat ``x`` in one sign extraction (cheaper below ``|x| < bound``)."""
+    n = x.size
+    magnitude = 63 if bound is None else max(1, math.ceil(math.log2((abs(bound) + 8.0) * 2.0 ** x.m.frac)) + 1)
+    return sign_bits(concatenate([x + 8.0, x, x - 8.0]), min(63, magnitude)).reshape((3, n))
+
+
+def sigmoid(x: Shared, bound: float | None = None) -> Shared:
     """The logistic function ``1 / (1 + exp(-x))``, absolute error ``5e-4 + 2^(1-frac)`` (17 rounds in 2PC).
+
+    ``bound``, a public bound on ``|x|`` that the caller guarantees (e.g. 4000 for logits of features
+    clipped to a few standard deviations), makes the comparisons run on 32-bit words; larger inputs
+    then give wrong results.
 
     One batched sign extraction gives ``lo = [x < -8]``, ``s = [x < 0]`` and ``hi = [x < 8]``. Then
     ``x (hi + lo - 2 s)`` is ``|x|`` inside [-8, 8] and 0 outside, so one multiplication by a secret
@@ -156,15 +167,14 @@ def sigmoid(x: Shared) -> Shared:
     frac = m.frac
     n = x.size
     flat = x.flatten()
-    bits = sign_bits(concatenate([flat + 8.0, flat, flat - 8.0]))
-    lo, s, hi = bits[:n], bits[n:2 * n], bits[2 * n:]
+    bits = _clip_bits(flat, bound)
+    lo, s, hi = bits[0], bits[1], bits[2]
     clipped = (hi + lo - 2 * s) * flat                      # |x| inside [-8, 8], 0 outside
     outside = (1 - hi + lo) * np.int64(1 << (frac + 3))     # 2^(frac+3) = 8 at scale frac + 2, outside only
     u = engine.add_public(engine.local(np.add, clipped.raw, outside.raw),
                           np.uint64(0) - np.uint64(1 << (frac + 2)))
     shift = frac + 2
-    sub = m.sub("mul")
-    p2 = engine.mul_trunc(sub, u, u, (n,), shift)
+    p2 = engine.trunc(m.sub("trunc"), engine.square(m.sub("mul"), u, (n,)), (n,), shift)
     p3, p4 = _raw_split_sizes(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p2, p2]), _raw_concat(m, [u, p2]),
                                                   (2 * n,), shift), [n, n])
     p5, p6, p7 = _raw_split_sizes(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p4, p4, p4]),
@@ -178,8 +188,10 @@ def sigmoid(x: Shared) -> Shared:
     return ((1 - 2 * s) * g + 0.5).reshape(x.shape)
 
 
-def softplus(x: Shared) -> Shared:
+def softplus(x: Shared, bound: float | None = None) -> Shared:
     """``ln(1 + e^x)``, absolute error ``3e-4 + 2^(1-frac)`` everywhere (16 rounds in 2PC).
+
+    ``bound`` as for :func:`sigmoid`.
 
     The logistic loss of a score ``z`` for label ``y`` is ``softplus((1 - 2y) z)``, and this form stays
     accurate under fixed point where ``-ln(sigmoid(z))`` does not (the log of a small approximated
@@ -194,8 +206,8 @@ def softplus(x: Shared) -> Shared:
     frac = m.frac
     n = x.size
     flat = x.flatten()
-    bits = sign_bits(concatenate([flat + 8.0, flat, flat - 8.0]))
-    lo, s, hi = bits[:n], bits[n:2 * n], bits[2 * n:]
+    bits = _clip_bits(flat, bound)
+    lo, s, hi = bits[0], bits[1], bits[2]
     clipped, positive = mixed_products([(hi + lo - 2 * s, flat), (1 - s, flat)])  # |x| in [-8, 8]; max(x, 0)
     outside = (1 - hi + lo) * np.int64(1 << (frac + 3))     # 2^(frac+3) = 8 at scale frac + 2, outside only
     u = engine.add_public(engine.local(np.add, clipped.raw, outside.raw),
@@ -217,6 +229,9 @@ def _raw_powers(m: Machine, u: object, n: int, degree: int, shift: int) -> list[
     pw: dict[int, object] = {1: u}
     while len(pw) < degree:
         top = max(pw)
+        if top == 1:   # a square needs one cross product instead of two
+            pw[2] = m.engine.trunc(m.sub("trunc"), m.engine.square(m.sub("mul"), u, (n,)), (n,), shift)
+            continue
         todo = list(range(top + 1, min(2 * top, degree) + 1))
         prod = m.engine.mul_trunc(m.sub("mul"), _raw_concat(m, [pw[top]] * len(todo)),
                                   _raw_concat(m, [pw[k - top] for k in todo]), (len(todo) * n,), shift)

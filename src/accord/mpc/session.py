@@ -27,6 +27,7 @@ from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import DEFAULT_FRAC, check_frac, decode, encode, encode_int
 from accord.math.ring import to_signed
 from accord.mpc.approximations import divide, reciprocal
+from accord.mpc.owned import Owned
 from accord.mpc.setup import engine_spec, setup_engine
 from accord.mpc.sharing import split_additive, split_replicated
 from accord.mpc.tensor import KINDS, Machine, Shared, check_party_value
@@ -143,22 +144,41 @@ class MPC:
         res = self._results(out)  # the owner knows shape and kind even where it computes nothing
         return self._wrap_outputs(out, [res[1]])[0]
 
+    def owned(self, value: PartyObject) -> OwnedArray:
+        """Place a computing party's plaintext matrix in the session without sharing it.
+
+        Inside :meth:`run` the function sees an :class:`~accord.mpc.owned.Owned` array: ``owned @ secret``
+        is a secret array and the matrix never leaves its owner (vertical learning's feature blocks).
+        Every participant learns the shape.
+        """
+        if not isinstance(value, PartyObject) or value.owner not in self.parties:
+            raise ConfigurationError(f"owned() takes a value of a computing party among {list(self.parties)}")
+        proto = self._protocol("owned", _owned_body)
+        out = self.cluster.run(proto, {p: (value.owner, self.frac, value if p == value.owner else None)
+                                       for p in self.participants})
+        shape = self._results(out)
+        encoded = PartyObject(self.cluster, value.owner, out[value.owner].get()[1]) if out[value.owner].is_local \
+            else PartyObject(self.cluster, value.owner)
+        return OwnedArray(self, encoded, tuple(shape[0]))
+
     def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
-        """Run ``fn`` on secret arrays in one SPMD step; ``fn`` sees :class:`Shared` arrays and returns
-        one, or a tuple or list of them (public arguments are passed through)."""
-        secrets = [a for a in args if isinstance(a, SecretArray)]
+        """Run ``fn`` on secret arrays in one SPMD step; ``fn`` sees :class:`Shared` arrays (and
+        :class:`~accord.mpc.owned.Owned` ones for :meth:`owned` arrays) and returns one, or a tuple or
+        list of them (public arguments are passed through)."""
+        secrets = [a for a in args if isinstance(a, (SecretArray, OwnedArray))]
         for s in secrets:
             if s.session is not self:
                 raise ConfigurationError("a secret array from another MPC session was passed")
-        metas = [(s.shape, s.kind) for s in secrets]
+        metas = [(s.shape, s.kind) if isinstance(s, SecretArray) else (s.shape, "owned", s.owner) for s in secrets]
 
         def call(*shared: Shared) -> Any:
             it = iter(shared)
-            return fn(*[next(it) if isinstance(a, SecretArray) else a for a in args])
+            return fn(*[next(it) if isinstance(a, (SecretArray, OwnedArray)) else a for a in args])
 
         proto = self._protocol(name or str(getattr(fn, "__name__", "run")), _run_body)
-        inputs = {p: (self._engines[p], self.frac, call, metas, *[s.shares[p] for s in secrets])
-                  for p in self.participants}
+        inputs = {p: (self._engines[p], self.frac, call, metas,
+                      *[s.shares[p] if isinstance(s, SecretArray) else s.value if p == s.owner else None
+                        for s in secrets]) for p in self.participants}
         out = self.cluster.run(proto, inputs)
         _, out_metas, structure = self._results(out)
         arrays = self._wrap_outputs(out, out_metas)
@@ -210,6 +230,19 @@ def _check_insecure_opt_in(cluster: Cluster, parties: tuple[str, ...], allowed: 
         raise ConfigurationError(f"{why}; it exists for tests only and needs allow_insecure_test_mode=True in a "
                                  f"simulated cluster: otherwise {fix}")
     cluster.report().notes.append(f"{why} (test-only mode, opted in with allow_insecure_test_mode=True)")
+
+
+class OwnedArray:
+    """A computing party's plaintext matrix placed in an MPC session (:meth:`MPC.owned`); only its shape is public."""
+
+    def __init__(self, session: MPC, value: PartyObject, shape: tuple[int, ...]) -> None:
+        self.session = session
+        self.value = value
+        self.owner = value.owner
+        self.shape = shape
+
+    def __repr__(self) -> str:
+        return f"<OwnedArray {self.shape} at {self.owner}>"
 
 
 class SecretArray:
@@ -320,9 +353,25 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
     return [raw], (shape, kind)
 
 
+def _owned_body(ctx: Context, owner: str, frac: int, value: Any) -> Any:
+    if ctx.me != owner:
+        got = ctx.recv(owner, "shape")
+        if not isinstance(got, list) or len(got) != 2 or not all(isinstance(d, int) and d >= 0 for d in got):
+            raise MalformedMessage(f"party {owner!r} sent a malformed matrix shape", party=owner,
+                                   step=f"{ctx.path}/shape")
+        return got, None
+    arr = check_party_value(value, owner)
+    if arr.ndim != 2 or arr.dtype.kind == "b":
+        raise InputError(f"owned() takes a numeric matrix, got {arr.dtype} of shape {arr.shape}", party=owner,
+                         field="input")
+    ctx.send_all(list(arr.shape), "shape")
+    return list(arr.shape), encode(arr.astype(np.float64), frac, party=owner)
+
+
 def _run_body(ctx: Context, engine: Any, frac: int, call: Callable[..., Any], metas: list[Any], *raws: Any) -> Any:
     m = Machine(engine, ctx, frac)
-    result = call(*[Shared(m, r, shape, kind) for r, (shape, kind) in zip(raws, metas)])
+    result = call(*[Owned(m, meta[2], r, meta[0]) if meta[1] == "owned" else Shared(m, r, *meta)
+                    for r, meta in zip(raws, metas)])
     if isinstance(result, Shared):
         items, structure = [result], "single"
     elif isinstance(result, (tuple, list)) and all(isinstance(r, Shared) for r in result):

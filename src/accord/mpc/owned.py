@@ -1,0 +1,92 @@
+"""Plaintext arrays one party holds inside an MPC run, multiplied by secret arrays without being shared.
+
+In vertical learning each party holds its feature block in the clear and only the weights and the
+residuals are secret: ``X_p w = X_p w_p + X_p w_other`` (``w_p``, ``w_other`` the two shares), so the
+owner computes the first term alone and the second is a product of its matrix with the other
+party's share. An :class:`Owned` array stands for that block inside an SPMD run: the owner holds the
+ring-encoded values, every participant the public shape, and ``owned @ shared`` goes to the engine's
+:meth:`~accord.mpc.engine.Engine.owned_matmul` (a matrix OLE in the dealer-free OT engine: the
+matrix is never shared, masked or opened; the other engines share it first). Compared with sharing
+``X`` and multiplying two secret matrices, this halves the OT-based products and removes the
+openings of ``X - A``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from accord.mpc.engine import OwnedProduct
+from accord.mpc.tensor import Machine, Shared
+
+
+class Owned:
+    """One party's plaintext array in an SPMD run: ring values at ``owner`` (``None`` elsewhere), a public shape.
+
+    Values are fixed-point encodings at the run's fractional bits. Row slices and the transpose are
+    local (the owner applies them); ``@`` with a :class:`Shared` operand gives a secret ``Shared``.
+    """
+
+    def __init__(self, m: Machine, owner: str, value: np.ndarray | None, shape: Sequence[int]) -> None:
+        self.m = m
+        self.owner = owner
+        self.value = value
+        self.shape = tuple(int(d) for d in shape)
+        if len(self.shape) != 2:
+            raise ValueError(f"an owned array is a matrix, got shape {self.shape}")
+
+    def __repr__(self) -> str:
+        return f"<Owned {self.shape} at {self.owner}>"
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _new(self, fn: Any, shape: Sequence[int]) -> Owned:
+        return Owned(self.m, self.owner, None if self.value is None else np.ascontiguousarray(fn(self.value)), shape)
+
+    def __getitem__(self, rows: slice) -> Owned:
+        """A slice of rows (batches of a feature block)."""
+        if not isinstance(rows, slice):
+            raise TypeError("an owned array is indexed by a slice of rows")
+        count = len(range(*rows.indices(self.shape[0])))
+        return self._new(lambda v: v[rows], (count, self.shape[1]))
+
+    @property
+    def T(self) -> Owned:  # noqa: N802 - numpy's name
+        """The transpose."""
+        return self._new(lambda v: v.T, self.shape[::-1])
+
+    def __matmul__(self, other: Shared) -> Shared:
+        return owned_matmul([(self, other)])[0]
+
+
+def owned_matmul(pairs: Sequence[tuple[Owned, Shared]]) -> list[Shared]:
+    """``owned @ shared`` for each pair, computed together and truncated once (fixed-point results).
+
+    The shared operand is a vector ``(k,)`` or a matrix ``(k, n)``. In the OT engine one round trip
+    serves one matrix of each party, so pair the two parties' blocks in one call.
+    """
+    if not pairs:
+        return []
+    m = pairs[0][1].m
+    engine = m.engine
+    products, shapes = [], []
+    for owned, shared in pairs:
+        if shared.ndim not in (1, 2) or shared.shape[0] != owned.shape[1]:
+            raise ValueError(f"matmul: shapes {owned.shape} and {shared.shape} are not aligned")
+        fixed = shared.astype("fixed")
+        k, n = owned.shape[1], (1 if fixed.ndim == 1 else fixed.shape[1])
+        raw = engine.local(lambda r, k=k, n=n: r.reshape(k, n), fixed.raw)
+        products.append(OwnedProduct(owned.owner, owned.value, raw, owned.shape[0], k, n))
+        shapes.append((owned.shape[0],) if fixed.ndim == 1 else (owned.shape[0], n))
+    raws = engine.owned_matmul(m.sub("owned"), products)
+    sizes = [int(np.prod(s)) for s in shapes]
+    flat = Shared(m, engine.local(lambda *rs: np.concatenate([r.reshape(-1) for r in rs]), *raws), (sum(sizes),),
+                  "fixed").trunc(m.frac)
+    out, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        out.append(flat[start:start + size].reshape(shape))
+        start += size
+    return out
