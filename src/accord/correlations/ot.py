@@ -144,6 +144,12 @@ def transpose(matrix: np.ndarray, count: int) -> np.ndarray:
     return out[:count]
 
 
+def permute_blocks(rows: np.ndarray) -> np.ndarray:
+    """``pi(x)`` (the fixed-key AES permutation of :func:`hash_rows`) of each 16-byte row, as ``(n, 2)`` uint64."""
+    enc = Cipher(algorithms.AES(_FIXED_KEY), modes.ECB()).encryptor()  # noqa: S305
+    return np.frombuffer(enc.update(np.ascontiguousarray(rows).tobytes()), dtype=np.uint64).reshape(-1, 2)
+
+
 def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:
     """``blocks`` 16-byte outputs of the tweakable CR hash per row; shape ``(len(rows), 2 * blocks)`` uint64.
 

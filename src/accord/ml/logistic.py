@@ -43,7 +43,6 @@ from accord.runtime.cluster import PartyObject
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
-
 # Logits stay below this in absolute value (features are clipped to ``clip`` standard deviations, so it
 # would take weights whose absolute values sum to 4000 / clip); sigmoid and softplus then compare on
 # 32-bit words instead of 64.
@@ -326,9 +325,9 @@ class LogisticRegression:
         n_valid = round(p.validation_fraction * n_rows)
         valid, train = np.sort(order[:n_valid]), order[n_valid:]
         pick = lambda obj, idx: cluster.party(obj.owner).apply(lambda a: np.asarray(a)[idx], obj)  # noqa: E731
-        x_train = [spu.owned(pick(s, train)) for s in standard]
+        x_train = [spu.owned(pick(s, train), p.clip) for s in standard]
         y_train = spu.share(pick(rows, train), kind="fixed")
-        x_valid = [spu.owned(pick(s, valid)) for s in standard] if n_valid else []
+        x_valid = [spu.owned(pick(s, valid), p.clip) for s in standard] if n_valid else []
         y_valid = spu.share(pick(rows, valid), kind="int") if n_valid else None
         n_features = sum(x.shape[1] for x in x_train)
         batches = [(s, min(s + p.batch_size, len(train))) for s in range(0, len(train), p.batch_size)]
@@ -370,7 +369,7 @@ class LogisticRegression:
         spu = self._session([t.owner for t in features])
         standard = [cluster.party(t.owner).apply(lambda s, df, o=t.owner: s.transform(df, o), self.scalers[t.owner], t)
                     for t in features]
-        owned = [spu.owned(s) for s in standard]
+        owned = [spu.owned(s, self.params.clip) for s in standard]
         return spu.reveal(spu.run(_scores, *owned, self.weights, name="lr.score"), to=self.active)
 
     def evaluate(self, features: Sequence[PartyObject], label: PartyObject, threshold: float = 0.5) -> PartyObject:

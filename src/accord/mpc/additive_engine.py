@@ -9,13 +9,13 @@ so that it can deal the correlations each one needs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.mpc.engine import OwnedProduct
-from accord.mpc.preprocessing.base import CorrelationProvider, MatrixOLE, Shape, expect_array
+from accord.mpc.preprocessing.base import CorrelationProvider, OwnedProducts, Shape, expect_array
 from accord.mpc.protocols import arithmetic, binary
 from accord.runtime.context import Context
 
@@ -106,34 +106,39 @@ class AdditiveEngine:
         """Matrix product (1 round)."""
         return arithmetic.matmul(ctx, self.provider, m, k, n, a, b)
 
-    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
-        """``matrix @ shared`` for matrices their owners hold in the clear.
+    def own(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape, magnitude: int) -> Any:
+        """Prepare a plaintext matrix for :meth:`owned_matmul` (``|value| < 2^magnitude``, two's complement).
 
-        The owner multiplies its own share locally; the product of its matrix with the other party's
-        share is a matrix OLE when the provider has one (:class:`MatrixOLE`: one round trip for one
-        matrix of each party). Otherwise the matrix is taken as shared ``(matrix, 0)``, which is a
-        valid additive sharing that tells the other party nothing, and multiplied with a matrix triple.
+        With the OT provider: OTs on every bit of the matrix, made once (:mod:`~accord.mpc.preprocessing.
+        owned_ole`), at both parties. Otherwise the matrix itself, at its owner only.
         """
-        if not isinstance(self.provider, MatrixOLE):
+        if isinstance(self.provider, OwnedProducts):
+            return self.provider.own(ctx, owner, value, (int(shape[0]), int(shape[1])), magnitude + 1)
+        return value if ctx.me == owner else None
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
+        """``matrix @ shared`` for matrices their owners hold in the clear (states from :meth:`own`).
+
+        With the OT provider each product is half a round trip (the other party sends corrections for
+        the owner's bits) and all products share it. Otherwise the matrix is taken as shared
+        ``(matrix, 0)``, a valid additive sharing that tells the other party nothing, and multiplied
+        with a matrix triple.
+        """
+        if not isinstance(self.provider, OwnedProducts):
             return [self.matmul(ctx.sub(f"owned{i}"), p.matrix if ctx.me == p.owner else
                                 None if p.shared is None else np.zeros((p.m, p.k), dtype=DTYPE), p.shared, p.m, p.k,
                                 p.n) for i, p in enumerate(products)]
         out: list[Raw] = [None] * len(products)
-        pending = list(range(len(products)))
-        while pending:   # one round trip for the next product of each owner
-            mine = next((i for i in pending if products[i].owner == ctx.me), None)
-            theirs = next((i for i in pending if products[i].owner != ctx.me), None)
-            send = products[mine] if mine is not None else None
-            receive = products[theirs] if theirs is not None else None
-            sent, received = self.provider.matrix_cross(
-                ctx.sub("ole"), None if send is None else send.matrix, None if receive is None else receive.shared,
-                None if send is None else (send.m, send.k, send.n),
-                None if receive is None else (receive.m, receive.k, receive.n))
-            if send is not None and mine is not None:
-                out[mine] = ring_matmul(send.matrix, send.shared.reshape(send.k, send.n)) + sent
-            if theirs is not None:
-                out[theirs] = received
-            pending = [i for i in pending if i not in (mine, theirs)]
+        # Corrections first (for the other party's matrices), then this party's own products: no waiting.
+        order = sorted(range(len(products)), key=lambda i: products[i].owner == ctx.me)
+        first = np.cumsum([0] + [p.n for p in products]).tolist()
+        for i in order:
+            p = products[i]
+            columns = [self.provider.owned_product(ctx.sub(f"owned{i}-{j}"), p.matrix, p.owner,
+                                                   np.ascontiguousarray(p.shared.reshape(p.k, p.n)[:, j]),
+                                                   first[i] + j) for j in range(p.n)]
+            out[i] = np.stack(columns, axis=1)
+        self.provider.next_products(first[-1])
         return out
 
     def trunc(self, ctx: Context, a: Raw, shape: Shape, bits: int) -> Raw:

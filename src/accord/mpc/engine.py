@@ -29,12 +29,13 @@ R = TypeVar("R")
 class OwnedProduct(NamedTuple):
     """One product ``matrix @ shared`` for :meth:`Engine.owned_matmul`.
 
-    ``matrix`` is an ``(m, k)`` ring array that computing party ``owner`` holds in the clear (``None``
-    at every other party) and ``shared`` the raw share of a ``(k, n)`` secret array.
+    ``matrix`` is this party's state from :meth:`Engine.own` for an ``(m, k)`` ring array that computing
+    party ``owner`` holds in the clear (row-sliced or transposed as needed) and ``shared`` the raw
+    share of a ``(k, n)`` secret array.
     """
 
     owner: str
-    matrix: np.ndarray | None
+    matrix: Any
     shared: Any
     m: int
     k: int
@@ -84,6 +85,12 @@ class Engine(Protocol[R]):
 
     def matmul(self, ctx: Context, a: R, b: R, m: int, k: int, n: int) -> R:
         """Ring matrix product of an ``(m, k)`` and a ``(k, n)`` array."""
+
+    def own(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape, magnitude: int) -> Any:
+        """Prepare an ``(m, k)`` ring matrix known to ``owner`` (``None`` elsewhere), ``|value| < 2^magnitude``.
+
+        Returns this party's state for :meth:`owned_matmul` (it supports row slices and ``.T``).
+        """
 
     def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[R]:
         """Ring products of matrices each known to one computing party and shared arrays, computed together.

@@ -23,17 +23,20 @@ from accord.mpc.tensor import Machine, Shared
 
 
 class Owned:
-    """One party's plaintext array in an SPMD run: ring values at ``owner`` (``None`` elsewhere), a public shape.
+    """One party's plaintext matrix in an SPMD run: each party's engine state for it, and a public shape.
 
-    Values are fixed-point encodings at the run's fractional bits. Row slices and the transpose are
-    local (the owner applies them); ``@`` with a :class:`Shared` operand gives a secret ``Shared``.
+    The values are fixed-point encodings with ``frac`` fractional bits (their own precision, not the
+    session's). The state is what :meth:`~accord.mpc.engine.Engine.own` returned: the ring matrix at
+    the owner (``None`` elsewhere), or in the OT engine the OTs on its bits at both parties. Row slices
+    and the transpose are local; ``@`` with a :class:`Shared` operand gives a secret ``Shared``.
     """
 
-    def __init__(self, m: Machine, owner: str, value: np.ndarray | None, shape: Sequence[int]) -> None:
+    def __init__(self, m: Machine, owner: str, state: Any, shape: Sequence[int], frac: int) -> None:
         self.m = m
         self.owner = owner
-        self.value = value
+        self.state = state
         self.shape = tuple(int(d) for d in shape)
+        self.frac = frac
         if len(self.shape) != 2:
             raise ValueError(f"an owned array is a matrix, got shape {self.shape}")
 
@@ -44,7 +47,7 @@ class Owned:
         return self.shape[0]
 
     def _new(self, fn: Any, shape: Sequence[int]) -> Owned:
-        return Owned(self.m, self.owner, None if self.value is None else np.ascontiguousarray(fn(self.value)), shape)
+        return Owned(self.m, self.owner, None if self.state is None else fn(self.state), shape, self.frac)
 
     def __getitem__(self, rows: slice) -> Owned:
         """A slice of rows (batches of a feature block)."""
@@ -72,6 +75,9 @@ def owned_matmul(pairs: Sequence[tuple[Owned, Shared]]) -> list[Shared]:
         return []
     m = pairs[0][1].m
     engine = m.engine
+    frac = pairs[0][0].frac
+    if any(owned.frac != frac for owned, _ in pairs):
+        raise ValueError("owned matrices multiplied together must have the same fractional bits")
     products, shapes = [], []
     for owned, shared in pairs:
         if shared.ndim not in (1, 2) or shared.shape[0] != owned.shape[1]:
@@ -79,12 +85,12 @@ def owned_matmul(pairs: Sequence[tuple[Owned, Shared]]) -> list[Shared]:
         fixed = shared.astype("fixed")
         k, n = owned.shape[1], (1 if fixed.ndim == 1 else fixed.shape[1])
         raw = engine.local(lambda r, k=k, n=n: r.reshape(k, n), fixed.raw)
-        products.append(OwnedProduct(owned.owner, owned.value, raw, owned.shape[0], k, n))
+        products.append(OwnedProduct(owned.owner, owned.state, raw, owned.shape[0], k, n))
         shapes.append((owned.shape[0],) if fixed.ndim == 1 else (owned.shape[0], n))
     raws = engine.owned_matmul(m.sub("owned"), products)
     sizes = [int(np.prod(s)) for s in shapes]
     flat = Shared(m, engine.local(lambda *rs: np.concatenate([r.reshape(-1) for r in rs]), *raws), (sum(sizes),),
-                  "fixed").trunc(m.frac)
+                  "fixed").trunc(frac)
     out, start = [], 0
     for shape, size in zip(shapes, sizes):
         out.append(flat[start:start + size].reshape(shape))

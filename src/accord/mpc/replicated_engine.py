@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -194,6 +195,10 @@ class ReplicatedEngine:
     def matmul(self, ctx: Context, a: Raw, b: Raw, m: int, k: int, n: int) -> Raw:
         """Matrix product (1 round)."""
         return self._reshare(ctx, self._matproduct(a, b))
+
+    def own(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape, magnitude: int) -> Any:
+        """The matrix itself, at its owner (it is shared at each product)."""
+        return value if ctx.me == owner else None
 
     def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
         """``matrix @ shared`` for matrices their owners hold in the clear: the owner shares each one first."""

@@ -18,13 +18,14 @@ same driver code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.math.fixed import DEFAULT_FRAC, check_frac, decode, encode, encode_int
+from accord.math.fixed import DEFAULT_FRAC, MAX_TRUNC_BITS, check_frac, decode, encode, encode_int
 from accord.math.ring import to_signed
 from accord.mpc.approximations import divide, reciprocal
 from accord.mpc.owned import Owned
@@ -46,6 +47,7 @@ DP_LEAKAGE = ("the receivers learn the value plus one independent noise draw per
               "alone to the budget; array shapes are public; no party sees the exact value")
 DP_THREAT_MODEL = ("differential privacy towards each computing party holds as long as one other computing party "
                    "adds its draw: a party that withholds its own learns nothing more, but can bias the result")
+OWNED_FRAC = 10   # fractional bits of owned() matrices: 14 bits per standardised feature clipped at 5
 
 
 class MPC:
@@ -144,22 +146,27 @@ class MPC:
         res = self._results(out)  # the owner knows shape and kind even where it computes nothing
         return self._wrap_outputs(out, [res[1]])[0]
 
-    def owned(self, value: PartyObject) -> OwnedArray:
+    def owned(self, value: PartyObject, bound: float, frac: int = OWNED_FRAC) -> OwnedArray:
         """Place a computing party's plaintext matrix in the session without sharing it.
 
         Inside :meth:`run` the function sees an :class:`~accord.mpc.owned.Owned` array: ``owned @ secret``
         is a secret array and the matrix never leaves its owner (vertical learning's feature blocks).
-        Every participant learns the shape.
+        ``bound`` is a public bound on the absolute values and ``frac`` their fractional bits (default
+        10): the dealer-free engine makes one OT per bit of every entry once, here, and reuses them in
+        every product. Every participant learns the shape.
         """
         if not isinstance(value, PartyObject) or value.owner not in self.parties:
             raise ConfigurationError(f"owned() takes a value of a computing party among {list(self.parties)}")
+        if not bound > 0 or not 0 < frac <= MAX_TRUNC_BITS:
+            raise ValueError(f"owned() needs bound > 0 and 1 <= frac <= {MAX_TRUNC_BITS}")
+        magnitude = math.ceil(math.log2(bound * 2.0 ** frac + 1))
         proto = self._protocol("owned", _owned_body)
-        out = self.cluster.run(proto, {p: (value.owner, self.frac, value if p == value.owner else None)
-                                       for p in self.participants})
-        shape = self._results(out)
-        encoded = PartyObject(self.cluster, value.owner, out[value.owner].get()[1]) if out[value.owner].is_local \
-            else PartyObject(self.cluster, value.owner)
-        return OwnedArray(self, encoded, tuple(shape[0]))
+        out = self.cluster.run(proto, {p: (self._engines[p], value.owner, bound, frac, magnitude,
+                                           value if p == value.owner else None) for p in self.participants})
+        shape = self._results(out)[0]
+        states = {p: PartyObject(self.cluster, p, out[p].get()[1]) if out[p].is_local else PartyObject(self.cluster, p)
+                  for p in self.participants}
+        return OwnedArray(self, value.owner, states, tuple(shape), frac)
 
     def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
         """Run ``fn`` on secret arrays in one SPMD step; ``fn`` sees :class:`Shared` arrays (and
@@ -169,7 +176,8 @@ class MPC:
         for s in secrets:
             if s.session is not self:
                 raise ConfigurationError("a secret array from another MPC session was passed")
-        metas = [(s.shape, s.kind) if isinstance(s, SecretArray) else (s.shape, "owned", s.owner) for s in secrets]
+        metas = [(s.shape, s.kind) if isinstance(s, SecretArray) else (s.shape, "owned", s.owner, s.frac)
+                 for s in secrets]
 
         def call(*shared: Shared) -> Any:
             it = iter(shared)
@@ -177,8 +185,8 @@ class MPC:
 
         proto = self._protocol(name or str(getattr(fn, "__name__", "run")), _run_body)
         inputs = {p: (self._engines[p], self.frac, call, metas,
-                      *[s.shares[p] if isinstance(s, SecretArray) else s.value if p == s.owner else None
-                        for s in secrets]) for p in self.participants}
+                      *[s.shares[p] if isinstance(s, SecretArray) else s.states[p] for s in secrets])
+                  for p in self.participants}
         out = self.cluster.run(proto, inputs)
         _, out_metas, structure = self._results(out)
         arrays = self._wrap_outputs(out, out_metas)
@@ -233,13 +241,18 @@ def _check_insecure_opt_in(cluster: Cluster, parties: tuple[str, ...], allowed: 
 
 
 class OwnedArray:
-    """A computing party's plaintext matrix placed in an MPC session (:meth:`MPC.owned`); only its shape is public."""
+    """A computing party's plaintext matrix placed in an MPC session (:meth:`MPC.owned`); only its shape is public.
 
-    def __init__(self, session: MPC, value: PartyObject, shape: tuple[int, ...]) -> None:
+    ``states`` holds each participant's engine state for it (:meth:`~accord.mpc.engine.Engine.own`).
+    """
+
+    def __init__(self, session: MPC, owner: str, states: dict[str, PartyObject], shape: tuple[int, ...],
+                 frac: int) -> None:
         self.session = session
-        self.value = value
-        self.owner = value.owner
+        self.owner = owner
+        self.states = states
         self.shape = shape
+        self.frac = frac
 
     def __repr__(self) -> str:
         return f"<OwnedArray {self.shape} at {self.owner}>"
@@ -353,24 +366,31 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
     return [raw], (shape, kind)
 
 
-def _owned_body(ctx: Context, owner: str, frac: int, value: Any) -> Any:
-    if ctx.me != owner:
-        got = ctx.recv(owner, "shape")
-        if not isinstance(got, list) or len(got) != 2 or not all(isinstance(d, int) and d >= 0 for d in got):
+def _owned_body(ctx: Context, engine: Any, owner: str, bound: float, frac: int, magnitude: int, value: Any) -> Any:
+    ring = None
+    if ctx.me == owner:
+        arr = check_party_value(value, owner)
+        if arr.ndim != 2 or arr.dtype.kind == "b":
+            raise InputError(f"owned() takes a numeric matrix, got {arr.dtype} of shape {arr.shape}", party=owner,
+                             field="input")
+        arr = arr.astype(np.float64)
+        if not np.isfinite(arr).all() or np.abs(arr).max(initial=0.0) > bound:
+            raise InputError(f"owned() values must be finite and at most {bound} in absolute value", party=owner,
+                             field="input")
+        ring = np.rint(arr * 2.0 ** frac).astype(np.int64).view(np.uint64)
+        ctx.send_all(list(arr.shape), "shape")
+        shape = list(arr.shape)
+    else:
+        shape = ctx.recv(owner, "shape")
+        if not isinstance(shape, list) or len(shape) != 2 or not all(isinstance(d, int) and d >= 0 for d in shape):
             raise MalformedMessage(f"party {owner!r} sent a malformed matrix shape", party=owner,
                                    step=f"{ctx.path}/shape")
-        return got, None
-    arr = check_party_value(value, owner)
-    if arr.ndim != 2 or arr.dtype.kind == "b":
-        raise InputError(f"owned() takes a numeric matrix, got {arr.dtype} of shape {arr.shape}", party=owner,
-                         field="input")
-    ctx.send_all(list(arr.shape), "shape")
-    return list(arr.shape), encode(arr.astype(np.float64), frac, party=owner)
+    return shape, engine.own(ctx.sub("own"), owner, ring, tuple(shape), magnitude)
 
 
 def _run_body(ctx: Context, engine: Any, frac: int, call: Callable[..., Any], metas: list[Any], *raws: Any) -> Any:
     m = Machine(engine, ctx, frac)
-    result = call(*[Owned(m, meta[2], r, meta[0]) if meta[1] == "owned" else Shared(m, r, *meta)
+    result = call(*[Owned(m, meta[2], r, meta[0], meta[3]) if meta[1] == "owned" else Shared(m, r, *meta)
                     for r, meta in zip(raws, metas)])
     if isinstance(result, Shared):
         items, structure = [result], "single"

@@ -10,7 +10,7 @@ their share of the correlation and the dealer gets ``None``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -98,13 +98,17 @@ class CorrelationProvider(Protocol):
 
 
 @runtime_checkable
-class MatrixOLE(Protocol):
-    """A provider that multiplies a matrix one party holds in the clear by the other party's matrix."""
+class OwnedProducts(Protocol):
+    """A provider that multiplies a matrix one party holds in the clear by fresh shared vectors."""
 
-    def matrix_cross(self, ctx: Context, left: np.ndarray | None, right: np.ndarray | None,
-                     send: tuple[int, int, int] | None = None, receive: tuple[int, int, int] | None = None
-                     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Shares of ``left @ right_peer`` (this party sends) and ``left_peer @ right`` (it receives)."""
+    def own(self, ctx: Context, owner: str, values: np.ndarray | None, shape: tuple[int, int], bits: int) -> Any:
+        """Prepare the owner's ``(rows, d)`` matrix of integers below ``2^(bits - 1)`` in absolute value."""
+
+    def owned_product(self, ctx: Context, state: Any, owner: str, shared: np.ndarray, index: int) -> np.ndarray:
+        """This party's share of ``matrix @ shared`` (``state`` from :meth:`own`, sliced or transposed)."""
+
+    def next_products(self, count: int) -> None:
+        """Close a call of ``count`` products numbered from 0 (each product needs its own tweak)."""
 
 
 def expect_array(value: object, *, peer: str, step: str, shape: Shape, dtype: np.dtype | type) -> np.ndarray:

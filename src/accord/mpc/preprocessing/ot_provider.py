@@ -28,6 +28,7 @@ from accord.errors import MalformedMessage
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array
+from accord.mpc.preprocessing.owned_ole import OwnedBits, PeerBits, prepare, product
 from accord.mpc.protocols.binary import b2a, carries
 from accord.runtime.context import Context
 
@@ -97,6 +98,7 @@ class OTProvider:
         self._sender = sender
         self._receiver = receiver
         self.ots = 0
+        self.products = 1
 
     @classmethod
     def setup(cls, ctx: Context, roles: Roles) -> OTProvider:
@@ -225,6 +227,26 @@ class OTProvider:
         sent = None if x is None or send is None else -_weighted(x, *send)
         received = None if out is None or receive is None else _weighted(out, *receive)
         return sent, received
+
+    def own(self, ctx: Context, owner: str, values: np.ndarray | None, shape: tuple[int, int],
+            bits: int) -> OwnedBits | PeerBits:
+        """OTs on every bit of the owner's matrix, made once and reused by :meth:`owned_product`."""
+        sender_side = ctx.me != owner
+        return prepare(ctx.sub("own"), self.roles, self._sender, self._receiver, owner,
+                       None if sender_side else values, shape, bits)
+
+    def owned_product(self, ctx: Context, state: OwnedBits | PeerBits, owner: str, shared: np.ndarray,
+                      index: int) -> np.ndarray:
+        """This party's share of ``matrix @ shared`` from the kept OTs (:mod:`.owned_ole`).
+
+        ``index`` numbers the products of one call (both parties use the same numbers, in any order),
+        so every product hashes the OTs under its own tweak.
+        """
+        return product(ctx, self.roles, state, owner, shared, self.products + index)
+
+    def next_products(self, count: int) -> None:
+        """Close a call of ``count`` products: later ones take fresh tweaks."""
+        self.products += count
 
     # ------------------------------------------------------------------ the provider interface
     def triples(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...]:

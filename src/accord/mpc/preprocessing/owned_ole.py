@@ -1,0 +1,163 @@
+"""Products of a fixed plaintext matrix with fresh secret vectors, from OTs on the matrix's bits made once.
+
+In vertical learning party ``P`` holds its feature block ``X`` (``N x d``) in the clear for the whole
+training, and every step multiplies a batch of its rows by the other party's share of a fresh vector
+(the weights, ``X_B w``, or the residuals, ``X_B^T e``). With Gilboa's method (CRYPTO 1999) the party
+holding ``X`` chooses by the bits of ``X``: bit ``t`` of ``X_ij`` selects ``2^t v_j``. Those choice
+bits never change, so one IKNP extension over all ``N d B`` bits of ``X`` (``B`` bits per entry) at
+the start serves every product of every epoch: an IKNP OT ``(q, q ^ s)`` / ``q ^ c s`` with fixed
+choice ``c`` is reused as many correlated OTs as needed by hashing its rows under a fresh tweak
+each time (as IKNP reuses its base OTs), ``h_b = H(q ^ b s, tweak)``. For a product the other party
+(the OT sender) sends one correction ``d = h_0 - h_1 + delta`` per bit, ``delta = v_j`` or ``e_i``,
+and the shares ``sum_t 2^t (h_c + c d)`` at ``P`` and ``-sum_t 2^t h_0`` at the sender add up to
+``X' v`` for the non-negative ``X' = X + 2^(B-1)``; the sender also subtracts ``2^(B-1) sum(v)``.
+Only the low ``64 - t`` bits of a correction matter.
+
+Cost per product of a ``b x d`` batch: ``b d B`` corrections of 8 bytes from the sender and no
+message back (half a round trip); the one-off extension costs IKNP's 16 bytes per bit of ``X``. The
+state is ``48 N d B`` bytes over both parties (the hashes' first AES pass, kept), whatever the
+number of epochs. Compared with choosing by the 64 bits of the vector share (``matrix_cross``),
+this sends ``B``/64 as many corrections, each carrying one ring element instead of a column.
+
+Security: semi-honest, as IKNP (CDH for the base OTs; fixed-key AES as an ideal permutation, so the
+tweakable hash ``H(x, i) = pi(pi(x) ^ i) ^ pi(x)`` of Guo, Katz, Wang and Yu, S&P 2020, is
+correlation robust for distinct tweaks): the owner sees only corrections masked by ``h_(1-c)``,
+the sender only IKNP's masked matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from accord.correlations.ot import ExtensionReceiver, ExtensionSender, permute_blocks
+from accord.math.matmul import ring_matmul
+from accord.math.ring import DTYPE
+from accord.mpc.preprocessing.base import Roles, expect_array
+from accord.runtime.context import Context
+
+_CHUNK = 1 << 20                     # OTs per IKNP extension at setup (bounds its temporary memory)
+_DOMAIN = np.uint64(1 << 63)         # tweaks of reused OTs never equal those of IKNP's own hashes
+
+
+@dataclass(frozen=True)
+class OwnedBits:
+    """The owner's side: its matrix (signed ring values), and per bit ``pi(t)`` of its OT row.
+
+    Slicing takes rows; ``T`` marks the transpose. ``start`` is the first row's index in the whole
+    matrix (tweaks must differ between OTs).
+    """
+
+    values: np.ndarray        # (rows, d) uint64, two's complement of the integers |x| < 2^(bits - 1)
+    keys: np.ndarray          # (rows, d, bits, 2) uint64
+    bits: int
+    start: int = 0
+    transposed: bool = False
+
+    def __getitem__(self, rows: slice) -> OwnedBits:
+        first = range(self.values.shape[0])[rows]
+        if self.transposed or first.step != 1:
+            raise ValueError("take a contiguous slice of rows before transposing")
+        return replace(self, values=self.values[rows], keys=self.keys[rows], start=self.start + first.start)
+
+    @property
+    def T(self) -> OwnedBits:  # noqa: N802 - numpy's name
+        """The transpose."""
+        return replace(self, transposed=not self.transposed)
+
+
+@dataclass(frozen=True)
+class PeerBits:
+    """The other party's side: ``pi(q)`` and ``pi(q ^ s)`` for every bit of the owner's matrix."""
+
+    keys0: np.ndarray         # (rows, d, bits, 2) uint64
+    keys1: np.ndarray
+    bits: int
+    start: int = 0
+    transposed: bool = False
+
+    def __getitem__(self, rows: slice) -> PeerBits:
+        first = range(self.keys0.shape[0])[rows]
+        if self.transposed or first.step != 1:
+            raise ValueError("take a contiguous slice of rows before transposing")
+        return replace(self, keys0=self.keys0[rows], keys1=self.keys1[rows], start=self.start + first.start)
+
+    @property
+    def T(self) -> PeerBits:  # noqa: N802 - numpy's name
+        """The transpose."""
+        return replace(self, transposed=not self.transposed)
+
+
+def prepare(ctx: Context, roles: Roles, sender: ExtensionSender, receiver: ExtensionReceiver, owner: str,
+            values: np.ndarray | None, shape: tuple[int, int], bits: int) -> OwnedBits | PeerBits:
+    """One IKNP extension over every bit of the owner's matrix (``|values| < 2^(bits - 1)``), kept."""
+    rows, cols = shape
+    count = rows * cols * bits
+    keys = np.empty((count, 2), dtype=DTYPE)
+    other = np.empty((count, 2), dtype=DTYPE) if ctx.me != owner else None
+    choices = None
+    if values is not None:
+        offset = np.uint64(1 << (bits - 1))
+        shifted = (values + offset).reshape(-1, 1)
+        choices = ((shifted >> np.arange(bits, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8).reshape(-1)
+    for start in range(0, count, _CHUNK):
+        stop = min(count, start + _CHUNK)
+        if choices is not None:
+            t, _ = receiver.extend(ctx, choices[start:stop])
+            keys[start:stop] = permute_blocks(t)
+        else:
+            q, _ = sender.extend(ctx, stop - start)
+            keys[start:stop] = permute_blocks(q)
+            other[start:stop] = permute_blocks(q ^ sender.s[None, :])  # type: ignore[index]
+    shaped = (rows, cols, bits, 2)
+    if values is not None:
+        return OwnedBits(values, keys.reshape(shaped), bits)
+    return PeerBits(keys.reshape(shaped), other.reshape(shaped), bits)  # type: ignore[union-attr]
+
+
+def _hash(keys: np.ndarray, start: int, tweak: int) -> np.ndarray:
+    """``H(x, (tweak, index))`` for stored ``pi(x)``, first 64 bits; ``index`` counts from ``start``."""
+    flat = keys.reshape(-1, 2)
+    tweaks = np.empty_like(flat)
+    tweaks[:, 0] = _DOMAIN | np.uint64(tweak)
+    tweaks[:, 1] = np.arange(start, start + len(flat), dtype=DTYPE)
+    tweaks ^= flat
+    out = permute_blocks(tweaks.view(np.uint8).reshape(-1, 16))
+    return (out[:, 0] ^ flat[:, 0]).reshape(keys.shape[:-1])
+
+
+def _weights(bits: int) -> np.ndarray:
+    return np.arange(bits, dtype=np.uint64)
+
+
+def product(ctx: Context, roles: Roles, state: OwnedBits | PeerBits, owner: str, shared: np.ndarray,
+            tweak: int) -> np.ndarray:
+    """This party's share of ``X @ v`` (or ``X^T @ v`` if transposed) for the shared vector ``v``.
+
+    The owner passes its :class:`OwnedBits` and its share of ``v``; the other party its
+    :class:`PeerBits` and its share. Returns ``(rows,)`` (or ``(d,)`` transposed).
+    """
+    t = _weights(state.bits)
+    first_key = state.keys if isinstance(state, OwnedBits) else state.keys0
+    rows, cols = first_key.shape[:2]
+    start = state.start * cols * state.bits
+    offset = np.uint64(1 << (state.bits - 1))
+    axis = 0 if state.transposed else 1
+    step = f"{ctx.path}/d"
+    if isinstance(state, PeerBits):
+        h0 = _hash(state.keys0, start, tweak)
+        delta = shared.reshape(-1, 1, 1) if state.transposed else shared.reshape(1, -1, 1)
+        d = h0 - _hash(state.keys1, start, tweak)
+        d += delta
+        ctx.send(roles.peer, d, "d")
+        share = -(h0 << t).sum(axis=(axis, 2), dtype=DTYPE)
+        return share - shared.sum(dtype=DTYPE, keepdims=True) * offset
+    d = expect_array(ctx.recv(roles.peer, "d"), peer=roles.peer, step=step, shape=(rows, cols, state.bits),
+                     dtype=DTYPE)
+    shifted = (state.values + offset)[:, :, None]
+    d *= (shifted >> t) & np.uint64(1)
+    d += _hash(state.keys, start, tweak)
+    cross = (d << t).sum(axis=(axis, 2), dtype=DTYPE)
+    local = ring_matmul(state.values.T if state.transposed else state.values, shared.reshape(-1, 1)).reshape(-1)
+    return cross + local
