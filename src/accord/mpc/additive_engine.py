@@ -15,7 +15,14 @@ import numpy as np
 
 from accord.math.ring import DTYPE
 from accord.mpc.engine import OwnedProduct
-from accord.mpc.preprocessing.base import CorrelationProvider, OwnedProducts, Shape, expect_array
+from accord.mpc.preprocessing.base import (
+    BitProducts,
+    CorrelationProvider,
+    FanTriples,
+    OwnedProducts,
+    Shape,
+    expect_array,
+)
 from accord.mpc.protocols import arithmetic, binary
 from accord.runtime.context import Context
 
@@ -97,6 +104,23 @@ class AdditiveEngine:
     def mul(self, ctx: Context, a: Raw, b: Raw, shape: Shape) -> Raw:
         """Elementwise product (1 round)."""
         return arithmetic.mul(ctx, self.provider, shape, a, b)
+
+    def mul_bit(self, ctx: Context, bit: Raw, a: Raw, shape: Shape) -> Raw:
+        """``bit * a`` for a 0/1 ``bit``: with the OT provider a multiplexer of 2 OTs per element (1 round).
+
+        Additive shares of a 0/1 value have low bits that are XOR shares of it, so no conversion is
+        needed. Other providers use a Beaver triple.
+        """
+        if isinstance(self.provider, BitProducts) and bit is not None and a is not None:
+            return self.provider.bit_products(ctx, (bit & np.uint64(1)).astype(np.uint8), a)
+        return self.mul(ctx, bit, a, shape)
+
+    def mul_fan(self, ctx: Context, a: Raw, b: Raw, n: int, width: int) -> Raw:
+        """``a`` times each of ``width`` blocks of ``b``: with the OT provider one fan-out triple (:func:`arithmetic.
+        mul_fan`, half the OTs of separate products for two blocks, a third for three); otherwise repeat ``a``."""
+        if isinstance(self.provider, FanTriples):
+            return arithmetic.mul_fan(ctx, self.provider, n, width, a, b)
+        return self.mul(ctx, self.local(lambda r: np.tile(r, width), a), b, (width * n,))
 
     def square(self, ctx: Context, a: Raw, shape: Shape) -> Raw:
         """Elementwise square (1 round, one opening)."""

@@ -80,6 +80,12 @@ class Engine(Protocol[R]):
     def mul(self, ctx: Context, a: R, b: R, shape: Shape) -> R:
         """Elementwise ring product."""
 
+    def mul_bit(self, ctx: Context, bit: R, a: R, shape: Shape) -> R:
+        """Elementwise product of a secret 0/1 value (e.g. a comparison's result) and any secret value."""
+
+    def mul_fan(self, ctx: Context, a: R, b: R, n: int, width: int) -> R:
+        """``a`` (flat, ``n``) times each of the ``width`` consecutive blocks of ``b`` (flat, ``width * n``)."""
+
     def square(self, ctx: Context, a: R, shape: Shape) -> R:
         """Elementwise ring square."""
 

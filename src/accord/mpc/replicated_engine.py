@@ -188,6 +188,14 @@ class ReplicatedEngine:
         """Elementwise product (1 round)."""
         return self._reshare(ctx, self._product(a, b))
 
+    def mul_bit(self, ctx: Context, bit: Raw, a: Raw, shape: Shape) -> Raw:
+        """``bit * a`` for a 0/1 ``bit`` (an ordinary product here)."""
+        return self.mul(ctx, bit, a, shape)
+
+    def mul_fan(self, ctx: Context, a: Raw, b: Raw, n: int, width: int) -> Raw:
+        """``a`` times each block of ``b`` (an ordinary product of the repeated ``a``)."""
+        return self.mul(ctx, self.local(lambda r: np.tile(r, width), a), b, (width * n,))
+
     def square(self, ctx: Context, a: Raw, shape: Shape) -> Raw:
         """Elementwise square (1 round)."""
         return self.mul(ctx, a, a, shape)

@@ -98,6 +98,22 @@ class CorrelationProvider(Protocol):
 
 
 @runtime_checkable
+class FanTriples(Protocol):
+    """A provider of Beaver triples in which one factor multiplies several others."""
+
+    def fan_triples(self, ctx: Context, n: int, width: int) -> tuple[np.ndarray, ...]:
+        """``(a, b, c)``: ``a`` of shape ``(n,)``, ``b`` and ``c`` of ``(width, n)`` with ``c = a * b`` row by row."""
+
+
+@runtime_checkable
+class BitProducts(Protocol):
+    """A provider that multiplies secret bits by secret values directly (without a Beaver triple)."""
+
+    def bit_products(self, ctx: Context, bits: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Shares of ``c * x`` from this party's XOR share of ``c`` (uint8) and additive share of ``x``."""
+
+
+@runtime_checkable
 class OwnedProducts(Protocol):
     """A provider that multiplies a matrix one party holds in the clear by fresh shared vectors."""
 

@@ -228,6 +228,20 @@ class OTProvider:
         received = None if out is None or receive is None else _weighted(out, *receive)
         return sent, received
 
+    def bit_products(self, ctx: Context, bits: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Shares of ``c * x`` for a secret bit ``c = c0 ^ c1`` (``bits`` is this party's ``c_i``) and ``x = x0 + x1``.
+
+        ``c x_i = c_i x_i + c_j (1 - 2 c_i) x_i``: each party is the sender of one correlated OT per
+        element with correlation ``(1 - 2 c_i) x_i`` and the receiver of one, choosing by ``c_j``
+        (the multiplexer of Rathee et al., CrypTFlow2, CCS 2020, Sec. 4.1): 2 OTs per element instead
+        of a Beaver triple's 128.
+        """
+        flat = values.reshape(-1)
+        c = bits.reshape(-1).astype(np.uint8)
+        deltas = (flat - ((flat * c.astype(DTYPE)) << np.uint64(1))).reshape(-1, 1)
+        x, out = self._cot(ctx, deltas, c, 1)
+        return (flat * c.astype(DTYPE) - x[:, 0] + out[:, 0]).reshape(values.shape)  # type: ignore[index]
+
     def own(self, ctx: Context, owner: str, values: np.ndarray | None, shape: tuple[int, int],
             bits: int) -> OwnedBits | PeerBits:
         """OTs on every bit of the owner's matrix, made once and reused by :meth:`owned_product`."""
@@ -255,6 +269,13 @@ class OTProvider:
         a, b = ctx.rng.uint64(shape), ctx.rng.uint64(shape)
         cross = self._cross(ctx.sub("ot"), a, b, True, True).reshape(shape)
         return a, b, a * b + cross
+
+    def fan_triples(self, ctx: Context, n: int, width: int) -> tuple[np.ndarray, ...]:
+        """``(a, b, c = a b_j)``: one OT per bit of ``a`` each way, carrying a column of ``b`` (``width`` words)."""
+        a, b = ctx.rng.uint64((n,)), ctx.rng.uint64((width, n))
+        deltas = np.repeat(b.T, 64, axis=0)                     # (n * 64, width): b's column for every bit of a
+        x, out = self._cot(ctx.sub("ot"), deltas, _bits(a, 64).reshape(-1), width, gilboa=True)
+        return a, b, a * b + _weighted(out, width, 1, n) - _weighted(x, width, 1, n)  # type: ignore[arg-type]
 
     def square_pairs(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...]:
         """``(a, a^2)``: ``a^2 = a0^2 + a1^2 + 2 a0 a1``, one cross product (first party sends)."""
