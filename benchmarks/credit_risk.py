@@ -1,14 +1,14 @@
 """Vertical credit-risk models on public tables, as separate processes over loopback mTLS.
 
-    python -m benchmarks.credit_risk [--data uci,adult] [--models secureboost,lr-ot,lr-dealer]
+    python -m benchmarks.credit_risk [--data uci,adult,wide] [--models secureboost,lr-ot,lr-dealer]
                                      [--max-bin N] [--json out.json]
     python -m benchmarks.credit_risk --quick         # synthetic rows, tiny models: a smoke run
 
-Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), and
-``adult``, the UCI Adult census table (string columns, missing values, mostly-zero columns, a text
-label). The bank holds some columns and the label, the partner the others, and each holds 20% extra
-customers the other lacks. Each process aligns its table with PSI, splits 70/30 by a public hash of
-the id, trains, and the bank scores the test rows. Workloads:
+Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), ``adult``, the
+UCI Adult census table (string columns, missing values, mostly-zero columns, a text label), and ``wide``,
+50,000 shared rows of 100 synthetic features. The bank holds some columns and the label, the partner
+the others, and each holds 20% extra customers the other lacks. Each process aligns its table with
+PSI, splits 70/30 by a public hash of the id, trains, and the bank scores the test rows. Workloads:
 
 - ``secureboost``: 5 trees, depth 5, learning rate 0.3, Paillier 2048 (two processes);
 - ``lr-ot``: secure logistic regression, two processes, correlated randomness by OT (no third party);
@@ -138,8 +138,8 @@ def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[st
 
 def main() -> None:
     parser = options(__doc__)
-    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, synthetic (default "
-                        "uci,adult; synthetic with --quick)")
+    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, wide, synthetic "
+                        "(default uci,adult; synthetic with --quick)")
     parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
     parser.add_argument("--max-bin", type=int, default=0, help="SecureBoost max_bin (default: accord's)")
     parser.add_argument("--trees", type=int, default=None, help="SecureBoost trees (default 5)")

@@ -15,9 +15,10 @@ Only the low ``64 - t`` bits of a correction matter.
 
 Cost per product of a ``b x d`` batch: ``b d B`` corrections of 8 bytes from the sender and no
 message back (half a round trip); the one-off extension costs IKNP's 16 bytes per bit of ``X``. The
-state is ``48 N d B`` bytes over both parties (the hashes' first AES pass, kept), whatever the
-number of epochs. Compared with choosing by the 64 bits of the vector share (``matrix_cross``),
-this sends ``B``/64 as many corrections, each carrying one ring element instead of a column.
+state is ``32 N d B`` bytes over both parties whatever the number of epochs (the owner keeps
+``pi(t)``, the other party ``q``). Compared with choosing by the 64 bits of the vector share
+(``OTProvider.matrix_cross``), this sends ``B / 64`` as many corrections, each carrying one ring
+element instead of a column.
 
 Security: semi-honest, as IKNP (CDH for the base OTs; fixed-key AES as an ideal permutation, so the
 tweakable hash ``H(x, i) = pi(pi(x) ^ i) ^ pi(x)`` of Guo, Katz, Wang and Yu, S&P 2020, is
@@ -69,19 +70,23 @@ class OwnedBits:
 
 @dataclass(frozen=True)
 class PeerBits:
-    """The other party's side: ``pi(q)`` and ``pi(q ^ s)`` for every bit of the owner's matrix."""
+    """The other party's side: its OT row ``q`` for every bit of the owner's matrix, and IKNP's ``s``.
 
-    keys0: np.ndarray         # (rows, d, bits, 2) uint64
-    keys1: np.ndarray
+    ``pi(q)`` and ``pi(q ^ s)`` are recomputed at each product (one AES pass each) rather than kept,
+    which halves the state.
+    """
+
+    rows: np.ndarray          # (rows, d, bits, 2) uint64
+    s: np.ndarray             # (2,) uint64
     bits: int
     start: int = 0
     transposed: bool = False
 
     def __getitem__(self, rows: slice) -> PeerBits:
-        first = range(self.keys0.shape[0])[rows]
+        first = range(self.rows.shape[0])[rows]
         if self.transposed or first.step != 1:
             raise ValueError("take a contiguous slice of rows before transposing")
-        return replace(self, keys0=self.keys0[rows], keys1=self.keys1[rows], start=self.start + first.start)
+        return replace(self, rows=self.rows[rows], start=self.start + first.start)
 
     @property
     def T(self) -> PeerBits:  # noqa: N802 - numpy's name
@@ -95,7 +100,6 @@ def prepare(ctx: Context, roles: Roles, sender: ExtensionSender, receiver: Exten
     rows, cols = shape
     count = rows * cols * bits
     keys = np.empty((count, 2), dtype=DTYPE)
-    other = np.empty((count, 2), dtype=DTYPE) if ctx.me != owner else None
     choices = None
     if values is not None:
         offset = np.uint64(1 << (bits - 1))
@@ -108,12 +112,11 @@ def prepare(ctx: Context, roles: Roles, sender: ExtensionSender, receiver: Exten
             keys[start:stop] = permute_blocks(t)
         else:
             q, _ = sender.extend(ctx, stop - start)
-            keys[start:stop] = permute_blocks(q)
-            other[start:stop] = permute_blocks(q ^ sender.s[None, :])  # type: ignore[index]
+            keys[start:stop] = q.view(DTYPE).reshape(-1, 2)
     shaped = (rows, cols, bits, 2)
     if values is not None:
         return OwnedBits(values, keys.reshape(shaped), bits)
-    return PeerBits(keys.reshape(shaped), other.reshape(shaped), bits)  # type: ignore[union-attr]
+    return PeerBits(keys.reshape(shaped), sender.s.view(DTYPE).copy(), bits)
 
 
 def _hash(keys: np.ndarray, start: int, tweak: int) -> np.ndarray:
@@ -139,16 +142,17 @@ def product(ctx: Context, roles: Roles, state: OwnedBits | PeerBits, owner: str,
     :class:`PeerBits` and its share. Returns ``(rows,)`` (or ``(d,)`` transposed).
     """
     t = _weights(state.bits)
-    first_key = state.keys if isinstance(state, OwnedBits) else state.keys0
-    rows, cols = first_key.shape[:2]
+    rows, cols = (state.keys if isinstance(state, OwnedBits) else state.rows).shape[:2]
     start = state.start * cols * state.bits
     offset = np.uint64(1 << (state.bits - 1))
     axis = 0 if state.transposed else 1
     step = f"{ctx.path}/d"
     if isinstance(state, PeerBits):
-        h0 = _hash(state.keys0, start, tweak)
+        flat = state.rows.reshape(-1, 2)
+        h0 = _hash(permute_blocks(flat.view(np.uint8)).reshape(state.rows.shape), start, tweak)
+        h1 = _hash(permute_blocks((flat ^ state.s).view(np.uint8)).reshape(state.rows.shape), start, tweak)
         delta = shared.reshape(-1, 1, 1) if state.transposed else shared.reshape(1, -1, 1)
-        d = h0 - _hash(state.keys1, start, tweak)
+        d = h0 - h1
         d += delta
         ctx.send(roles.peer, d, "d")
         share = -(h0 << t).sum(axis=(axis, 2), dtype=DTYPE)
