@@ -56,11 +56,14 @@ def _uint64(draw, shape):
 
 
 @protocol("test.owned", threat_model="test only", leakage="test only: returns shares")
-def _owned(ctx, prov, values, shape, bits, share, rows, transposed):
-    state = prov.own(ctx.sub("own"), "a", values, shape, bits)
-    state = state[rows[0]:rows[1]]
-    state = state.T if transposed else state
-    return prov.owned_product(ctx.sub("p"), state, "a", share, 0), prov.next_products(1)
+def _owned(ctx, prov, values, shape, bits, share, rows, transposed, second):
+    state = prov.own(ctx.sub("own"), "a", values, shape, bits)[rows[0]:rows[1]]
+    first = prov.owned_product(ctx.sub("p"), state.T if transposed else state, "a", share, 0)
+    prov.next_products(1)
+    # The next product on the same rows (the other orientation) takes the hashes' second halves.
+    again = prov.owned_product(ctx.sub("q"), state if transposed else state.T, "a", second, 0)
+    prov.next_products(1)
+    return first, again
 
 
 @st.composite
@@ -72,21 +75,25 @@ def owned_cases(draw):
     start = draw(st.integers(0, rows - 1))
     stop = draw(st.integers(start + 1, rows))
     transposed = draw(st.booleans())
-    length = (stop - start) if transposed else cols
-    return x, bits, (start, stop), transposed, _uint64(draw, (length,)), _uint64(draw, (length,))
+    length, other = ((stop - start), cols) if transposed else (cols, stop - start)
+    return (x, bits, (start, stop), transposed, _uint64(draw, (length,)), _uint64(draw, (length,)),
+            _uint64(draw, (other,)), _uint64(draw, (other,)))
 
 
 @settings(max_examples=30, deadline=None)
 @given(owned_cases())
 def test_owned_matrix_times_a_shared_vector(case):
-    x, bits, rows, transposed, va, vb = case
+    x, bits, rows, transposed, va, vb, wa, wb = case
     ring = x.view(np.uint64)
-    args = {"a": (ring, x.shape, bits, va, rows, transposed), "b": (None, x.shape, bits, vb, rows, transposed)}
-    (out_a, _), (out_b, _) = _run(_owned, args)
+    args = {"a": (ring, x.shape, bits, va, rows, transposed, wa),
+            "b": (None, x.shape, bits, vb, rows, transposed, wb)}
+    (out_a, again_a), (out_b, again_b) = _run(_owned, args)
     block = _ints(x[rows[0]:rows[1]])
-    matrix = [list(r) for r in zip(*block)] if transposed else block
-    want = _matmul(matrix, [[(int(a) + int(b)) % MOD] for a, b in zip(va, vb)]).reshape(-1)
-    assert np.array_equal(out_a + out_b, want)
+    flipped = [list(r) for r in zip(*block)]
+    first, second = (flipped, block) if transposed else (block, flipped)
+    assert np.array_equal(out_a + out_b, _matmul(first, [[(int(a) + int(b)) % MOD] for a, b in zip(va, vb)])[:, 0])
+    assert np.array_equal(again_a + again_b,
+                          _matmul(second, [[(int(a) + int(b)) % MOD] for a, b in zip(wa, wb)])[:, 0])
 
 
 @protocol("test.cross", threat_model="test only", leakage="test only: returns shares")

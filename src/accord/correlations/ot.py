@@ -154,9 +154,15 @@ def transpose(matrix: np.ndarray, count: int) -> np.ndarray:
 
 
 def permute_blocks(rows: np.ndarray) -> np.ndarray:
-    """``pi(x)`` (the fixed-key AES permutation of :func:`hash_rows`) of each 16-byte row, as ``(n, 2)`` uint64."""
+    """``pi(x)`` (the fixed-key AES permutation of :func:`hash_rows`) of each 16-byte row, as ``(n, 2)`` uint64.
+
+    ``rows`` is any C-contiguous array of 16-byte rows (uint8 ``(n, 16)`` or uint64 ``(n, 2)``).
+    """
+    data = np.ascontiguousarray(rows).reshape(-1).view(np.uint8)
+    out = np.empty(len(data) + 16, dtype=np.uint8)
     enc = Cipher(algorithms.AES(_FIXED_KEY), modes.ECB()).encryptor()  # noqa: S305
-    return np.frombuffer(enc.update(np.ascontiguousarray(rows).tobytes()), dtype=np.uint64).reshape(-1, 2)
+    enc.update_into(data, out)
+    return out[:len(data)].view(np.uint64).reshape(-1, 2)
 
 
 def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:

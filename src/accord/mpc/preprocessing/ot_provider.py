@@ -99,6 +99,8 @@ class OTProvider:
         self._receiver = receiver
         self.ots = 0
         self.products = 1
+        self._spare: dict[int, object] = {}
+        self.owned = 0
 
     @classmethod
     def setup(cls, ctx: Context, roles: Roles) -> OTProvider:
@@ -245,9 +247,9 @@ class OTProvider:
     def own(self, ctx: Context, owner: str, values: np.ndarray | None, shape: tuple[int, int],
             bits: int) -> OwnedBits | PeerBits:
         """OTs on every bit of the owner's matrix, made once and reused by :meth:`owned_product`."""
-        sender_side = ctx.me != owner
-        return prepare(ctx.sub("own"), self.roles, self._sender, self._receiver, owner,
-                       None if sender_side else values, shape, bits)
+        self.owned += 1
+        return prepare(ctx.sub("own"), self._sender, self._receiver, owner, values if ctx.me == owner else None,
+                       shape, bits, self.owned)
 
     def owned_product(self, ctx: Context, state: OwnedBits | PeerBits, owner: str, shared: np.ndarray,
                       index: int) -> np.ndarray:
@@ -256,7 +258,7 @@ class OTProvider:
         ``index`` numbers the products of one call (both parties use the same numbers, in any order),
         so every product hashes the OTs under its own tweak.
         """
-        return product(ctx, self.roles, state, owner, shared, self.products + index)
+        return product(ctx, self.roles, state, owner, shared, self.products + index, self._spare)
 
     def next_products(self, count: int) -> None:
         """Close a call of ``count`` products: later ones take fresh tweaks."""

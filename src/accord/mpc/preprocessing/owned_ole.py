@@ -51,8 +51,9 @@ class OwnedBits:
     """
 
     values: np.ndarray        # (rows, d) uint64, two's complement of the integers |x| < 2^(bits - 1)
-    keys: np.ndarray          # (rows, d, bits, 2) uint64
+    keys: np.ndarray          # (rows, d, bits, 2) uint64: pi(t) ^ (0, index)
     bits: int
+    uid: int                  # which prepared matrix (the same number at both parties)
     start: int = 0
     transposed: bool = False
 
@@ -79,6 +80,7 @@ class PeerBits:
     rows: np.ndarray          # (rows, d, bits, 2) uint64
     s: np.ndarray             # (2,) uint64
     bits: int
+    uid: int
     start: int = 0
     transposed: bool = False
 
@@ -94,8 +96,8 @@ class PeerBits:
         return replace(self, transposed=not self.transposed)
 
 
-def prepare(ctx: Context, roles: Roles, sender: ExtensionSender, receiver: ExtensionReceiver, owner: str,
-            values: np.ndarray | None, shape: tuple[int, int], bits: int) -> OwnedBits | PeerBits:
+def prepare(ctx: Context, sender: ExtensionSender, receiver: ExtensionReceiver, owner: str,
+            values: np.ndarray | None, shape: tuple[int, int], bits: int, uid: int) -> OwnedBits | PeerBits:
     """One IKNP extension over every bit of the owner's matrix (``|values| < 2^(bits - 1)``), kept."""
     rows, cols = shape
     count = rows * cols * bits
@@ -115,42 +117,72 @@ def prepare(ctx: Context, roles: Roles, sender: ExtensionSender, receiver: Exten
             keys[start:stop] = q.view(DTYPE).reshape(-1, 2)
     shaped = (rows, cols, bits, 2)
     if values is not None:
-        return OwnedBits(values, keys.reshape(shaped), bits)
-    return PeerBits(keys.reshape(shaped), sender.s.view(DTYPE).copy(), bits)
+        return OwnedBits(values, _indexed(keys, 0).reshape(shaped), bits, uid)
+    return PeerBits(keys.reshape(shaped), sender.s.view(DTYPE).copy(), bits, uid)
 
 
-def _hash(keys: np.ndarray, start: int, tweak: int) -> np.ndarray:
-    """``H(x, (tweak, index))`` for stored ``pi(x)``, first 64 bits; ``index`` counts from ``start``."""
-    flat = keys.reshape(-1, 2)
-    tweaks = np.empty_like(flat)
-    tweaks[:, 0] = _DOMAIN | np.uint64(tweak)
-    tweaks[:, 1] = np.arange(start, start + len(flat), dtype=DTYPE)
-    tweaks ^= flat
-    out = permute_blocks(tweaks.view(np.uint8).reshape(-1, 16))
-    return (out[:, 0] ^ flat[:, 0]).reshape(keys.shape[:-1])
+def _indexed(keys: np.ndarray, start: int) -> np.ndarray:
+    """``pi(x) ^ (0, index)`` for ``(n, 2)`` stored ``pi(x)``, ``index`` counting from ``start`` (in place)."""
+    keys[:, 1] ^= np.arange(start, start + len(keys), dtype=DTYPE)
+    return keys
+
+
+def _hash(keys: np.ndarray, tweak: int) -> np.ndarray:
+    """``pi(k ^ (tweak, 0)) ^ k`` for ``k = pi(x) ^ (0, index)``: 128 bits, two uses' 64-bit outputs per OT.
+
+    This is the tweakable hash ``H(x, (tweak, index)) = pi(pi(x) ^ t) ^ pi(x)`` of Guo, Katz, Wang and
+    Yu (S&P 2020) with its output's second half XORed with the public ``index``, which keeps it
+    pseudo-random; tweaks differ between uses and indices between OTs.
+    """
+    mixed = keys.copy()
+    mixed[:, 0] ^= _DOMAIN | np.uint64(tweak)
+    out = permute_blocks(mixed)
+    out ^= keys
+    return out
 
 
 def _weights(bits: int) -> np.ndarray:
     return np.arange(bits, dtype=np.uint64)
 
 
+def _hashes(state: OwnedBits | PeerBits, tweak: int, spare: dict[int, object]) -> tuple[np.ndarray, ...]:
+    """This product's 64-bit hashes: ``(h,)`` at the owner, ``(h0, h1)`` at the other party.
+
+    One AES block per OT serves two products on the same rows (the LR step's ``X_B w`` and ``X_B^T e``):
+    the first takes the low halves and leaves the high ones in ``spare`` (one slot per matrix) for the
+    next product on the same rows.
+    """
+    base = state.keys if isinstance(state, OwnedBits) else state.rows
+    key = (state.start, base.shape[0])
+    kept = spare.pop(state.uid, None)
+    if kept is not None and kept[0] == key:  # type: ignore[index]
+        return kept[1]  # type: ignore[index, no-any-return]
+    start = state.start * base.shape[1] * state.bits
+    if isinstance(state, OwnedBits):
+        blocks = [_hash(state.keys.reshape(-1, 2), tweak)]
+    else:
+        flat = state.rows.reshape(-1, 2)
+        blocks = [_hash(_indexed(permute_blocks(rows), start), tweak) for rows in (flat, flat ^ state.s)]
+    shape = base.shape[:-1]
+    spare[state.uid] = (key, tuple(np.ascontiguousarray(b[:, 1]).reshape(shape) for b in blocks))
+    return tuple(np.ascontiguousarray(b[:, 0]).reshape(shape) for b in blocks)
+
+
 def product(ctx: Context, roles: Roles, state: OwnedBits | PeerBits, owner: str, shared: np.ndarray,
-            tweak: int) -> np.ndarray:
+            tweak: int, spare: dict[int, object]) -> np.ndarray:
     """This party's share of ``X @ v`` (or ``X^T @ v`` if transposed) for the shared vector ``v``.
 
     The owner passes its :class:`OwnedBits` and its share of ``v``; the other party its
-    :class:`PeerBits` and its share. Returns ``(rows,)`` (or ``(d,)`` transposed).
+    :class:`PeerBits` and its share. Returns ``(rows,)`` (or ``(d,)`` transposed). ``spare`` is the
+    provider's slot for the second halves of the hashes (:func:`_hashes`).
     """
     t = _weights(state.bits)
     rows, cols = (state.keys if isinstance(state, OwnedBits) else state.rows).shape[:2]
-    start = state.start * cols * state.bits
     offset = np.uint64(1 << (state.bits - 1))
     axis = 0 if state.transposed else 1
     step = f"{ctx.path}/d"
     if isinstance(state, PeerBits):
-        flat = state.rows.reshape(-1, 2)
-        h0 = _hash(permute_blocks(flat.view(np.uint8)).reshape(state.rows.shape), start, tweak)
-        h1 = _hash(permute_blocks((flat ^ state.s).view(np.uint8)).reshape(state.rows.shape), start, tweak)
+        h0, h1 = _hashes(state, tweak, spare)
         delta = shared.reshape(-1, 1, 1) if state.transposed else shared.reshape(1, -1, 1)
         d = h0 - h1
         d += delta
@@ -160,8 +192,8 @@ def product(ctx: Context, roles: Roles, state: OwnedBits | PeerBits, owner: str,
     d = expect_array(ctx.recv(roles.peer, "d"), peer=roles.peer, step=step, shape=(rows, cols, state.bits),
                      dtype=DTYPE)
     shifted = (state.values + offset)[:, :, None]
-    d *= (shifted >> t) & np.uint64(1)
-    d += _hash(state.keys, start, tweak)
+    d = d * ((shifted >> t) & np.uint64(1))
+    d += _hashes(state, tweak, spare)[0]
     cross = (d << t).sum(axis=(axis, 2), dtype=DTYPE)
     local = ring_matmul(state.values.T if state.transposed else state.values, shared.reshape(-1, 1)).reshape(-1)
     return cross + local
