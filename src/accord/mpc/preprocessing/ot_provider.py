@@ -29,6 +29,7 @@ from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array
 from accord.mpc.preprocessing.owned_ole import OwnedBits, PeerBits, prepare, product
+from accord.mpc.preprocessing.pool import Pool
 from accord.mpc.protocols.binary import b2a, carries
 from accord.runtime.context import Context
 
@@ -78,6 +79,10 @@ def _unpack_gilboa(words: np.ndarray, middle: np.ndarray) -> np.ndarray:
     return out
 
 
+def _size(shape: Shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
 def _words(bits: np.ndarray, dtype: np.dtype, shape: Shape) -> np.ndarray:
     """0/1 bits (``prod(shape) * width``, least significant first) as words of ``dtype``."""
     width = 8 * dtype.itemsize
@@ -100,6 +105,7 @@ class OTProvider:
         self.ots = 0
         self.products = 1
         self._spare: dict[int, object] = {}
+        self._pool = Pool()
         self.owned = 0
 
     @classmethod
@@ -268,24 +274,36 @@ class OTProvider:
     def triples(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...]:
         """Beaver triples: ``c_i = a_i b_i + share of (a0 b1 + a1 b0)``."""
         shape = check_shape(shape)
-        a, b = ctx.rng.uint64(shape), ctx.rng.uint64(shape)
-        cross = self._cross(ctx.sub("ot"), a, b, True, True).reshape(shape)
-        return a, b, a * b + cross
+
+        def make(n: int) -> tuple[np.ndarray, ...]:
+            a, b = ctx.rng.uint64((n,)), ctx.rng.uint64((n,))
+            return a, b, a * b + self._cross(ctx.sub("ot"), a, b, True, True)
+
+        return tuple(v.reshape(shape) for v in self._pool.take("triples", _size(shape), 64, make))
 
     def fan_triples(self, ctx: Context, n: int, width: int) -> tuple[np.ndarray, ...]:
         """``(a, b, c = a b_j)``: one OT per bit of ``a`` each way, carrying a column of ``b`` (``width`` words)."""
-        a, b = ctx.rng.uint64((n,)), ctx.rng.uint64((width, n))
-        deltas = np.repeat(b.T, 64, axis=0)                     # (n * 64, width): b's column for every bit of a
-        x, out = self._cot(ctx.sub("ot"), deltas, _bits(a, 64).reshape(-1), width, gilboa=True)
-        return a, b, a * b + _weighted(out, width, 1, n) - _weighted(x, width, 1, n)  # type: ignore[arg-type]
+
+        def make(count: int) -> tuple[np.ndarray, ...]:
+            a, b = ctx.rng.uint64((count,)), ctx.rng.uint64((count, width))
+            deltas = np.repeat(b, 64, axis=0)            # (count * 64, width): b's row for every bit of a
+            x, out = self._cot(ctx.sub("ot"), deltas, _bits(a, 64).reshape(-1), width, gilboa=True)
+            cross = _weighted(out, width, 1, count) - _weighted(x, width, 1, count)  # type: ignore[arg-type]
+            return a, b, a[:, None] * b + cross.T
+
+        a, b, c = self._pool.take(("fan", width), n, 64, make)
+        return a, np.ascontiguousarray(b.T), np.ascontiguousarray(c.T)
 
     def square_pairs(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...]:
         """``(a, a^2)``: ``a^2 = a0^2 + a1^2 + 2 a0 a1``, one cross product (first party sends)."""
         shape = check_shape(shape)
-        a = ctx.rng.uint64(shape)
         first = self.roles.index == 0
-        cross = self._cross(ctx.sub("ot"), a + a, a, first, not first).reshape(shape)
-        return a, a * a + cross
+
+        def make(n: int) -> tuple[np.ndarray, ...]:
+            a = ctx.rng.uint64((n,))
+            return a, a * a + self._cross(ctx.sub("ot"), a + a, a, first, not first)
+
+        return tuple(v.reshape(shape) for v in self._pool.take("square", _size(shape), 64, make))
 
     def matrix_triples(self, ctx: Context, m: int, k: int, n: int) -> tuple[np.ndarray, ...]:
         """Matrix triples: ``C_i = A_i B_i + share of (A0 B1 + A1 B0)``."""
@@ -314,40 +332,54 @@ class OTProvider:
     def trunc_cots(self, ctx: Context, shape: Shape, bits: int) -> tuple[np.ndarray, ...]:
         """One correlated OT per element: the first party sends with correlation ``msb(r) 2^(64 - bits)``."""
         shape = check_shape(shape)
-        if self.roles.index == 0:
-            r = ctx.rng.uint64(shape)
-            deltas = ((r >> np.uint64(63)) << np.uint64(64 - bits)).reshape(-1, 1)
-            x, _ = self._cot(ctx.sub("ot"), deltas, None, 1)
-            return r, x.reshape(shape)  # type: ignore[union-attr]
-        rho = ctx.rng.uint8(shape) & np.uint8(1)
-        _, out = self._cot(ctx.sub("ot"), None, rho.reshape(-1), 1)
-        return rho, out.reshape(shape)  # type: ignore[union-attr]
+        first = self.roles.index == 0
+
+        def make(n: int) -> tuple[np.ndarray, ...]:
+            if first:
+                r = ctx.rng.uint64((n,))
+                x, _ = self._cot(ctx.sub("ot"), ((r >> np.uint64(63)) << np.uint64(64 - bits)).reshape(-1, 1), None, 1)
+                return r, x[:, 0]  # type: ignore[index]
+            rho = ctx.rng.uint8((n,)) & np.uint8(1)
+            _, out = self._cot(ctx.sub("ot"), None, rho, 1)
+            return rho, out[:, 0]  # type: ignore[index]
+
+        return tuple(v.reshape(shape) for v in self._pool.take(("trunc", bits), _size(shape), 1, make))
 
     def bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, ...]:
         """AND triples from random OTs each way: ``a`` from this party's sender bits, ``b`` its choices."""
         shape = check_shape(shape)
         dt = np.dtype(dtype)
-        width = 8 * dt.itemsize
-        count = int(np.prod(shape)) * width
-        u, c, share = self._random_bit_ots(ctx.sub("ot"), count, True, True)
-        a, b = _words(u, dt, shape), _words(c, dt, shape)
-        return a, b, (a & b) ^ _words(share, dt, shape)
+
+        def make(n: int) -> tuple[np.ndarray, ...]:
+            u, c, share = self._random_bit_ots(ctx.sub("ot"), n * 8 * dt.itemsize, True, True)
+            a, b = _words(u, dt, (n,)), _words(c, dt, (n,))
+            return a, b, (a & b) ^ _words(share, dt, (n,))
+
+        return tuple(v.reshape(shape) for v in self._pool.take(("bool", dt.str), _size(shape), 8 * dt.itemsize, make))
 
     def cross_bool_triples(self, ctx: Context, shape: Shape, dtype: np.dtype) -> tuple[np.ndarray, ...]:
         """``(a | b, share of a & b)`` from one random OT per bit, first party sending."""
         shape = check_shape(shape)
         dt = np.dtype(dtype)
-        count = int(np.prod(shape)) * 8 * dt.itemsize
         first = self.roles.index == 0
-        u, c, share = self._random_bit_ots(ctx.sub("ot"), count, first, not first)
-        return _words(u if first else c, dt, shape), _words(share, dt, shape)
+
+        def make(n: int) -> tuple[np.ndarray, ...]:
+            u, c, share = self._random_bit_ots(ctx.sub("ot"), n * 8 * dt.itemsize, first, not first)
+            return _words(u if first else c, dt, (n,)), _words(share, dt, (n,))
+
+        pooled = self._pool.take(("cross", dt.str), _size(shape), 8 * dt.itemsize, make)
+        return tuple(v.reshape(shape) for v in pooled)
 
     def dabits(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...]:
         """Random bits ``rho = rho0 ^ rho1`` with additive shares ``rho_i - 2 share(rho0 rho1)``."""
         shape = check_shape(shape)
-        rho = ctx.rng.uint8(shape) & np.uint8(1)
         first = self.roles.index == 0
-        deltas = rho.reshape(-1, 1).astype(DTYPE) if first else None
-        x, out = self._cot(ctx.sub("ot"), deltas, None if first else rho.reshape(-1), 1)
-        cross = (-x if x is not None else out).reshape(shape)  # type: ignore[union-attr]
-        return rho, rho.astype(DTYPE) - (cross << np.uint64(1))
+
+        def make(n: int) -> tuple[np.ndarray, ...]:
+            rho = ctx.rng.uint8((n,)) & np.uint8(1)
+            deltas = rho.reshape(-1, 1).astype(DTYPE) if first else None
+            x, out = self._cot(ctx.sub("ot"), deltas, None if first else rho, 1)
+            cross = (-x if x is not None else out)[:, 0]  # type: ignore[index]
+            return rho, rho.astype(DTYPE) - (cross << np.uint64(1))
+
+        return tuple(v.reshape(shape) for v in self._pool.take("dabits", _size(shape), 1, make))
