@@ -172,16 +172,14 @@ def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:
     that use distinct ``tweak`` values.
     """
     n = len(rows)
-    # ECB here is fixed-key AES used as a public random permutation, not as encryption.
-    enc = Cipher(algorithms.AES(_FIXED_KEY), modes.ECB()).encryptor()  # noqa: S305
-    first = np.frombuffer(enc.update(np.ascontiguousarray(rows).tobytes()), dtype=np.uint64).reshape(n, 1, 2)
+    first = permute_blocks(rows).reshape(n, 1, 2)
     tweaks = np.empty((n, blocks, 2), dtype=np.uint64)
-    tweaks[:, :, 0] = np.uint64(tweak) << np.uint64(32)
-    tweaks[:, :, 0] |= np.arange(blocks, dtype=np.uint64)[None, :]
+    tweaks[:, :, 0] = (np.uint64(tweak) << np.uint64(32)) | np.arange(blocks, dtype=np.uint64)[None, :]
     tweaks[:, :, 1] = np.arange(n, dtype=np.uint64)[:, None]
     tweaks ^= first
-    second = np.frombuffer(enc.update(tweaks.tobytes()), dtype=np.uint64).reshape(n, blocks, 2)
-    return (second ^ first).reshape(n, 2 * blocks)
+    second = permute_blocks(tweaks).reshape(n, blocks, 2)
+    second ^= first
+    return second.reshape(n, 2 * blocks)
 
 
 @dataclass
