@@ -1,8 +1,11 @@
 """Secure logistic regression on vertically split data: shares in, shares out.
 
 Each party standardises (and winsorises) its own columns locally (means and deviations never leave
-it), then secret-shares them; the label holder shares its labels. Mini-batch gradient descent with L2
-runs on shares in an :class:`accord.mpc.MPC` session (any engine: a trusted dealer, two parties with OT
+it) and places them in the session as a plaintext matrix (:meth:`accord.mpc.MPC.owned`, 10 fractional
+bits): only the weights and residuals are secret-shared, and ``X_p w`` and ``X_p^T e`` are products
+of a party's own block with shared vectors (in the dealer-free engine, through OTs on the block's bits
+made once for the whole training). The label holder shares its labels. Mini-batch gradient descent
+with L2 runs in an :class:`accord.mpc.MPC` session (any engine: a trusted dealer, two parties with OT
 and no third party, or three parties), one SPMD run per epoch, and the model is the average of the
 second half's iterates (Polyak-Ruppert), which removes most of the last iterate's noise.
 

@@ -5,13 +5,17 @@ other and as receiver from it. Products of values held by different parties use 
 (Gilboa, CRYPTO 1999; as in MASCOT, Keller, Orsini and Scholl, CCS 2016, and SecureML, Sec. 4.2):
 for ``a`` at the sender and ``b`` at the receiver, one correlated OT per bit ``b_t`` with correlation
 ``a`` gives the receiver ``x_t + b_t a`` and the sender ``-x_t``; weighted by ``2^t`` and summed they
-are additive shares of ``a b`` (so the corrections for ``t >= 32`` need only 32 bits). A Beaver
-triple needs the two cross products ``a0 b1`` and ``a1 b0``; a matrix triple uses vector correlations
-(a column of ``A`` per OT, or a row of ``B`` when that is cheaper), so ``C = A B`` costs ``64 k n``
-OTs each way with ``m``-element messages. AND triples use one OT per bit with 1-bit messages, daBits
-one OT with a 64-bit message, and the one-sided truncation one OT per element. (Symmetric
-truncation triples are also available, computed from random ``r0 + r1`` with the binary carry
-protocol, but cost about 600 OTs each.)
+are additive shares of ``a b``, and the correction of bit ``t`` only matters modulo ``2^(64 - t)``, so
+bits ``t`` and ``64 - t`` travel in one word. A Beaver triple needs the two cross products
+``a0 b1`` and ``a1 b0``; a fan-out triple (one ``a`` times several ``b``) carries a column of ``b`` per
+OT; a matrix triple or :meth:`OTProvider.matrix_cross` a column of ``A`` per OT. AND triples and the
+AND of two parties' words come from random OTs with 1-bit messages and no correction; daBits use
+one OT with a 64-bit message, the one-sided truncation one OT per element, and the product of a
+secret bit with a value (:meth:`OTProvider.bit_products`) one OT each way. Products of a plaintext
+matrix that one party holds with shared vectors reuse OTs on the matrix's bits
+(:mod:`~accord.mpc.preprocessing.owned_ole`). Correlations are made in batches ahead of use
+(:mod:`~accord.mpc.preprocessing.pool`). (Symmetric truncation triples are also available, computed
+from random ``r0 + r1`` with the binary carry protocol, but cost about 600 OTs each.)
 
 Security: semi-honest 2PC with no trusted party, under the CDH assumption (base OT) and the
 correlation robustness of fixed-key AES (in the ideal-permutation model).
