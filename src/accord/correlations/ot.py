@@ -161,7 +161,7 @@ def permute_blocks(rows: np.ndarray) -> np.ndarray:
     data = np.ascontiguousarray(rows).reshape(-1).view(np.uint8)
     out = np.empty(len(data) + 16, dtype=np.uint8)
     enc = Cipher(algorithms.AES(_FIXED_KEY), modes.ECB()).encryptor()  # noqa: S305
-    enc.update_into(data, out)
+    enc.update_into(data.data, out.data)
     return out[:len(data)].view(np.uint64).reshape(-1, 2)
 
 

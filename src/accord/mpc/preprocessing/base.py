@@ -101,6 +101,8 @@ class CorrelationProvider(Protocol):
 class FanTriples(Protocol):
     """A provider of Beaver triples in which one factor multiplies several others."""
 
+    roles: Roles
+
     def fan_triples(self, ctx: Context, n: int, width: int) -> tuple[np.ndarray, ...]:
         """``(a, b, c)``: ``a`` of shape ``(n,)``, ``b`` and ``c`` of ``(width, n)`` with ``c = a * b`` row by row."""
 
