@@ -144,3 +144,36 @@ def test_multiplexer(data):
     want = np.array([(int(c) ^ int(d)) * ((int(x) + int(y)) % MOD) % MOD for c, d, x, y in zip(ca, cb, xa, xb)],
                     dtype=np.uint64)
     assert np.array_equal(za + zb, want)
+
+
+@protocol("test.owned-reuse", threat_model="test only", leakage="test only: returns shares")
+def _owned_reuse(ctx, prov, values, share):
+    state = prov.own(ctx.sub("own"), "a", values, (4, 3), 8)
+    # Low halves, the high halves (same rows), a fresh hash, then other rows: fresh and high again.
+    for i, (matrix, length) in enumerate(((state, 3), (state.T, 4), (state, 3), (state[1:3], 3),
+                                          (state[1:3].T, 2))):
+        prov.owned_product(ctx.sub(f"p{i}"), matrix, "a", share[:length], 0)
+        prov.next_products(1)
+
+
+def test_reused_ots_pad_every_correction_afresh(monkeypatch):
+    """The owner's corrections for the same vector differ between products: no pad is used twice.
+
+    The other party sends ``h_0 - h_1 + v_j`` per bit; were a tweak or a hash half reused, two
+    products with the same ``v`` would send equal corrections (their difference would reveal ``v``'s).
+    """
+    from tests.protocol.wiretap import tap
+
+    received = tap(monkeypatch, "a")
+    x = np.arange(-6, 6, dtype=np.int64).reshape(4, 3)
+    v = np.full(4, 5, dtype=np.uint64)
+    _run(_owned_reuse, {"a": (x.view(np.uint64), v), "b": (None, v)})
+    corrections = [msg for key, msg in received if key.endswith("d")]
+    assert len(corrections) == 5
+    # Per OT (row, column, bit): the five products' corrections of the OTs they share all differ.
+    full = corrections[:3]
+    part = [c[1:3] for c in full] + corrections[3:]
+    for group in (full, part):
+        for i in range(len(group)):
+            for j in range(i):
+                assert not np.any(group[i] == group[j]), f"products {j} and {i} share a pad"

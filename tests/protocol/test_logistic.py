@@ -128,3 +128,14 @@ def test_owned_matrices_are_checked_at_their_owner():
             spu.owned(bank.put(np.array([1.0, 2.0])), bound=5.0)
         with pytest.raises(accord.errors.ConfigurationError, match="computing party"):
             spu.owned(carol.put(np.zeros((2, 2))), bound=5.0)
+
+
+def test_the_report_declares_what_owned_matrices_reveal():
+    """The owned step's declaration names the shape and the reuse of OTs, not the generic MPC leakage."""
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        spu = cluster.mpc(["bank", "partner"], mode="ot")
+        spu.owned(cluster.party("bank").put(np.ones((3, 2))), bound=5.0)
+        declared = cluster.report().to_dict()["protocols"]["mpc.2pc-ot.owned"]
+    assert declared["leakage"].startswith("the matrix's shape")
+    assert "no value of the matrix leaves its owner" in declared["leakage"]
+    assert "reused under a fresh tweak per product" in declared["threat_model"]

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 LEAKAGE = ("nothing beyond the values revealed to their named receivers; array shapes and kinds (fixed, int, "
            "bool) are public")
+OWNED_LEAKAGE = ("the matrix's shape, to every participant; its public bound and fractional bits (so the number "
+                 "of OTs) are the driver's parameters; no value of the matrix leaves its owner, and no later "
+                 "product with it reveals anything beyond the values revealed to their named receivers")
 MODES = ("dealer", "ot", "insecure-self-dealer")
 DP_LEAKAGE = ("the receivers learn the value plus one independent noise draw per computing party, each calibrated "
               "alone to the budget; array shapes are public; no party sees the exact value")
@@ -160,7 +163,7 @@ class MPC:
         if not bound > 0 or not 0 < frac <= MAX_TRUNC_BITS:
             raise ValueError(f"owned() needs bound > 0 and 1 <= frac <= {MAX_TRUNC_BITS}")
         magnitude = math.ceil(math.log2(bound * 2.0 ** frac + 1))
-        proto = self._protocol("owned", _owned_body)
+        proto = self._protocol("owned", _owned_body, OWNED_LEAKAGE)
         out = self.cluster.run(proto, {p: (self._engines[p], value.owner, bound, frac, magnitude,
                                            value if p == value.owner else None) for p in self.participants})
         shape = self._results(out)[0]

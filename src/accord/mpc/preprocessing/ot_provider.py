@@ -32,14 +32,16 @@ from accord.errors import MalformedMessage
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
 from accord.mpc.preprocessing.base import Roles, Shape, check_shape, expect_array
-from accord.mpc.preprocessing.owned_ole import OwnedBits, PeerBits, prepare, product
+from accord.mpc.preprocessing.owned_ole import OwnedBits, PeerBits, Spare, prepare, product
 from accord.mpc.preprocessing.pool import Pool
 from accord.mpc.protocols.binary import b2a, carries
 from accord.runtime.context import Context
 
 Dims = tuple[int, int, int]
 THREAT_MODEL = ("semi-honest 2PC with no trusted party: correlations from IKNP oblivious transfer (Chou-Orlandi "
-                "base OT over Ed25519) and Gilboa multiplication")
+                "base OT over Ed25519) and Gilboa multiplication; the OTs on the bits of a party's plaintext "
+                "matrix are made once and reused under a fresh tweak per product (fixed-key AES as an ideal "
+                "permutation, tweakable correlation-robust hash)")
 _LOW63 = np.uint64((1 << 63) - 1)
 _CHUNK_OTS = 1 << 21
 _SHIFTS = np.arange(64, dtype=np.uint64)
@@ -108,7 +110,7 @@ class OTProvider:
         self._receiver = receiver
         self.ots = 0
         self.products = 1
-        self._spare: dict[int, object] = {}
+        self._spare: Spare = {}
         self._pool = Pool()
         self.owned = 0
 

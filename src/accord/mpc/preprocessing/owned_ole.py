@@ -20,10 +20,19 @@ state is ``32 N d B`` bytes over both parties whatever the number of epochs (the
 (``OTProvider.matrix_cross``), this sends ``B / 64`` as many corrections, each carrying one ring
 element instead of a column.
 
-Security: semi-honest, as IKNP (CDH for the base OTs; fixed-key AES as an ideal permutation, so the
-tweakable hash ``H(x, i) = pi(pi(x) ^ i) ^ pi(x)`` of Guo, Katz, Wang and Yu, S&P 2020, is
-correlation robust for distinct tweaks): the owner sees only corrections masked by ``h_(1-c)``,
-the sender only IKNP's masked matrix.
+Security: semi-honest, as IKNP (CDH for the base OTs; fixed-key AES as an ideal permutation, in which
+the hash ``H(x, i) = pi(pi(x) ^ i) ^ pi(x)`` of Guo, Katz, Wang and Yu, S&P 2020, is tweakable
+correlation robust: ``H(t_k ^ s, i)`` looks uniform and independent for distinct tweaks ``i``, even to
+someone who knows every ``t_k`` and ``H(t_k, i)``). Why reusing the OTs is safe: the tweak of a hash is
+the pair (product counter, OT index), with the counter advanced after every product at both parties and
+its top bit set (IKNP's own tweaks, ``(call << 32) | block``, keep it clear), so no tweak is ever hashed
+twice, and each of the two 64-bit halves of an output block pads exactly one correction (the high half
+is popped from ``spare`` when used). The owner's view per product is ``h_c`` (which it computes) and
+``d = h_0 - h_1 + delta``, i.e. ``delta`` under the one-time pad ``h_(1-c)``, which needs ``s``; the other
+party's view is IKNP's masked matrix, received once at setup, and nothing from the owner afterwards.
+Both parties' outputs are additive shares whose sender half is a sum of fresh pads. The fixed choice
+bits (the matrix's bits) enter only IKNP's masked matrix, once. Not covered: a malicious sender could
+put different ``delta`` in the corrections of one entry's bits (as in any semi-honest Gilboa product).
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from accord.runtime.context import Context
 
 _CHUNK = 1 << 20                     # OTs per IKNP extension at setup (bounds its temporary memory)
 _DOMAIN = np.uint64(1 << 63)         # tweaks of reused OTs never equal those of IKNP's own hashes
+# Per matrix: which rows (start, count) and the unused high halves of their last hashes.
+Spare = dict[int, tuple[tuple[int, int], tuple[np.ndarray, ...]]]
 
 
 @dataclass(frozen=True)
@@ -145,7 +156,7 @@ def _weights(bits: int) -> np.ndarray:
     return np.arange(bits, dtype=np.uint64)
 
 
-def _hashes(state: OwnedBits | PeerBits, tweak: int, spare: dict[int, object]) -> tuple[np.ndarray, ...]:
+def _hashes(state: OwnedBits | PeerBits, tweak: int, spare: Spare) -> tuple[np.ndarray, ...]:
     """This product's 64-bit hashes: ``(h,)`` at the owner, ``(h0, h1)`` at the other party.
 
     One AES block per OT serves two products on the same rows (the LR step's ``X_B w`` and ``X_B^T e``):
@@ -155,8 +166,8 @@ def _hashes(state: OwnedBits | PeerBits, tweak: int, spare: dict[int, object]) -
     base = state.keys if isinstance(state, OwnedBits) else state.rows
     key = (state.start, base.shape[0])
     kept = spare.pop(state.uid, None)
-    if kept is not None and kept[0] == key:  # type: ignore[index]
-        return kept[1]  # type: ignore[index, no-any-return]
+    if kept is not None and kept[0] == key:
+        return kept[1]
     start = state.start * base.shape[1] * state.bits
     if isinstance(state, OwnedBits):
         blocks = [_hash(state.keys.reshape(-1, 2), tweak)]
@@ -169,7 +180,7 @@ def _hashes(state: OwnedBits | PeerBits, tweak: int, spare: dict[int, object]) -
 
 
 def product(ctx: Context, roles: Roles, state: OwnedBits | PeerBits, owner: str, shared: np.ndarray,
-            tweak: int, spare: dict[int, object]) -> np.ndarray:
+            tweak: int, spare: Spare) -> np.ndarray:
     """This party's share of ``X @ v`` (or ``X^T @ v`` if transposed) for the shared vector ``v``.
 
     The owner passes its :class:`OwnedBits` and its share of ``v``; the other party its
