@@ -8,18 +8,30 @@ ring-encoded values, every participant the public shape, and ``owned @ shared`` 
 :meth:`~accord.mpc.engine.Engine.owned_matmul` (a matrix OLE in the dealer-free OT engine: the
 matrix is never shared, masked or opened; the other engines share it first). Compared with sharing
 ``X`` and multiplying two secret matrices, this halves the OT-based products and removes the
-openings of ``X - A``.
+openings of ``X - A``. At the driver level the matrix is an :class:`OwnedArray` (what
+:meth:`accord.mpc.MPC.owned` returns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from accord.errors import InputError, MalformedMessage
 from accord.mpc.engine import OwnedProduct
-from accord.mpc.tensor import Machine, Shared
+from accord.mpc.tensor import Machine, Shared, check_party_value
+from accord.runtime.context import Context
+
+if TYPE_CHECKING:
+    from accord.mpc.session import MPC
+    from accord.runtime.cluster import PartyObject
+
+OWNED_LEAKAGE = ("the matrix's shape, to every participant; its public bound and fractional bits (so the number "
+                 "of OTs) are the driver's parameters; no value of the matrix leaves its owner, and no later "
+                 "product with it reveals anything beyond the values revealed to their named receivers")
+OWNED_FRAC = 10   # fractional bits of owned() matrices: 14 bits per standardised feature clipped at 5
 
 
 class Owned:
@@ -96,3 +108,44 @@ def owned_matmul(pairs: Sequence[tuple[Owned, Shared]]) -> list[Shared]:
         out.append(flat[start:start + size].reshape(shape))
         start += size
     return out
+
+
+class OwnedArray:
+    """A computing party's plaintext matrix placed in an MPC session (:meth:`MPC.owned`); only its shape is public.
+
+    ``states`` holds each participant's engine state for it (:meth:`~accord.mpc.engine.Engine.own`).
+    """
+
+    def __init__(self, session: MPC, owner: str, states: dict[str, PartyObject], shape: tuple[int, ...],
+                 frac: int) -> None:
+        self.session = session
+        self.owner = owner
+        self.states = states
+        self.shape = shape
+        self.frac = frac
+
+    def __repr__(self) -> str:
+        return f"<OwnedArray {self.shape} at {self.owner}>"
+
+
+def owned_body(ctx: Context, engine: Any, owner: str, bound: float, frac: int, magnitude: int, value: Any) -> Any:
+    """The SPMD body of :meth:`MPC.owned`: the owner checks and encodes its matrix and sends only the shape."""
+    ring = None
+    if ctx.me == owner:
+        arr = check_party_value(value, owner)
+        if arr.ndim != 2 or arr.dtype.kind == "b":
+            raise InputError(f"owned() takes a numeric matrix, got {arr.dtype} of shape {arr.shape}", party=owner,
+                             field="input")
+        arr = arr.astype(np.float64)
+        if not np.isfinite(arr).all() or np.abs(arr).max(initial=0.0) > bound:
+            raise InputError(f"owned() values must be finite and at most {bound} in absolute value", party=owner,
+                             field="input")
+        ring = np.rint(arr * 2.0 ** frac).astype(np.int64).view(np.uint64)
+        ctx.send_all(list(arr.shape), "shape")
+        shape = list(arr.shape)
+    else:
+        shape = ctx.recv(owner, "shape")
+        if not isinstance(shape, list) or len(shape) != 2 or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise MalformedMessage(f"party {owner!r} sent a malformed matrix shape", party=owner,
+                                   step=f"{ctx.path}/shape")
+    return shape, engine.own(ctx.sub("own"), owner, ring, tuple(shape), magnitude)

@@ -28,7 +28,7 @@ from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.math.fixed import DEFAULT_FRAC, MAX_TRUNC_BITS, check_frac, decode, encode, encode_int
 from accord.math.ring import to_signed
 from accord.mpc.approximations import divide, reciprocal
-from accord.mpc.owned import Owned
+from accord.mpc.owned import OWNED_FRAC, OWNED_LEAKAGE, Owned, OwnedArray, owned_body
 from accord.mpc.setup import engine_spec, setup_engine
 from accord.mpc.sharing import split_additive, split_replicated
 from accord.mpc.tensor import KINDS, Machine, Shared, check_party_value
@@ -42,15 +42,11 @@ if TYPE_CHECKING:
 
 LEAKAGE = ("nothing beyond the values revealed to their named receivers; array shapes and kinds (fixed, int, "
            "bool) are public")
-OWNED_LEAKAGE = ("the matrix's shape, to every participant; its public bound and fractional bits (so the number "
-                 "of OTs) are the driver's parameters; no value of the matrix leaves its owner, and no later "
-                 "product with it reveals anything beyond the values revealed to their named receivers")
 MODES = ("dealer", "ot", "insecure-self-dealer")
 DP_LEAKAGE = ("the receivers learn the value plus one independent noise draw per computing party, each calibrated "
               "alone to the budget; array shapes are public; no party sees the exact value")
 DP_THREAT_MODEL = ("differential privacy towards each computing party holds as long as one other computing party "
                    "adds its draw: a party that withholds its own learns nothing more, but can bias the result")
-OWNED_FRAC = 10   # fractional bits of owned() matrices: 14 bits per standardised feature clipped at 5
 
 
 class MPC:
@@ -163,7 +159,7 @@ class MPC:
         if not bound > 0 or not 0 < frac <= MAX_TRUNC_BITS:
             raise ValueError(f"owned() needs bound > 0 and 1 <= frac <= {MAX_TRUNC_BITS}")
         magnitude = math.ceil(math.log2(bound * 2.0 ** frac + 1))
-        proto = self._protocol("owned", _owned_body, OWNED_LEAKAGE)
+        proto = self._protocol("owned", owned_body, OWNED_LEAKAGE)
         out = self.cluster.run(proto, {p: (self._engines[p], value.owner, bound, frac, magnitude,
                                            value if p == value.owner else None) for p in self.participants})
         shape = self._results(out)[0]
@@ -241,24 +237,6 @@ def _check_insecure_opt_in(cluster: Cluster, parties: tuple[str, ...], allowed: 
         raise ConfigurationError(f"{why}; it exists for tests only and needs allow_insecure_test_mode=True in a "
                                  f"simulated cluster: otherwise {fix}")
     cluster.report().notes.append(f"{why} (test-only mode, opted in with allow_insecure_test_mode=True)")
-
-
-class OwnedArray:
-    """A computing party's plaintext matrix placed in an MPC session (:meth:`MPC.owned`); only its shape is public.
-
-    ``states`` holds each participant's engine state for it (:meth:`~accord.mpc.engine.Engine.own`).
-    """
-
-    def __init__(self, session: MPC, owner: str, states: dict[str, PartyObject], shape: tuple[int, ...],
-                 frac: int) -> None:
-        self.session = session
-        self.owner = owner
-        self.states = states
-        self.shape = shape
-        self.frac = frac
-
-    def __repr__(self) -> str:
-        return f"<OwnedArray {self.shape} at {self.owner}>"
 
 
 class SecretArray:
@@ -367,28 +345,6 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
         kind, shape, ring = meta["kind"], tuple(meta["shape"]), None
     raw = engine.share(ctx.sub("share"), owner, ring, shape)
     return [raw], (shape, kind)
-
-
-def _owned_body(ctx: Context, engine: Any, owner: str, bound: float, frac: int, magnitude: int, value: Any) -> Any:
-    ring = None
-    if ctx.me == owner:
-        arr = check_party_value(value, owner)
-        if arr.ndim != 2 or arr.dtype.kind == "b":
-            raise InputError(f"owned() takes a numeric matrix, got {arr.dtype} of shape {arr.shape}", party=owner,
-                             field="input")
-        arr = arr.astype(np.float64)
-        if not np.isfinite(arr).all() or np.abs(arr).max(initial=0.0) > bound:
-            raise InputError(f"owned() values must be finite and at most {bound} in absolute value", party=owner,
-                             field="input")
-        ring = np.rint(arr * 2.0 ** frac).astype(np.int64).view(np.uint64)
-        ctx.send_all(list(arr.shape), "shape")
-        shape = list(arr.shape)
-    else:
-        shape = ctx.recv(owner, "shape")
-        if not isinstance(shape, list) or len(shape) != 2 or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise MalformedMessage(f"party {owner!r} sent a malformed matrix shape", party=owner,
-                                   step=f"{ctx.path}/shape")
-    return shape, engine.own(ctx.sub("own"), owner, ring, tuple(shape), magnitude)
 
 
 def _run_body(ctx: Context, engine: Any, frac: int, call: Callable[..., Any], metas: list[Any], *raws: Any) -> Any:
