@@ -1,14 +1,14 @@
 """Vertical credit-risk models on public tables, as separate processes over loopback mTLS.
 
-    python -m benchmarks.credit_risk [--data uci,adult] [--models secureboost,lr-ot,lr-dealer]
+    python -m benchmarks.credit_risk [--data uci,adult,wide] [--models secureboost,lr-ot,lr-dealer]
                                      [--max-bin N] [--json out.json]
     python -m benchmarks.credit_risk --quick         # synthetic rows, tiny models: a smoke run
 
-Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), and
-``adult``, the UCI Adult census table (string columns, missing values, mostly-zero columns, a text
-label). The bank holds some columns and the label, the partner the others, and each holds 20% extra
-customers the other lacks. Each process aligns its table with PSI, splits 70/30 by a public hash of
-the id, trains, and the bank scores the test rows. Workloads:
+Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), ``adult``, the
+UCI Adult census table (string columns, missing values, mostly-zero columns, a text label), and ``wide``,
+50,000 shared rows of 100 synthetic features. The bank holds some columns and the label, the partner
+the others, and each holds 20% extra customers the other lacks. Each process aligns its table with
+PSI, splits 70/30 by a public hash of the id, trains, and the bank scores the test rows. Workloads:
 
 - ``secureboost``: 5 trees, depth 5, learning rate 0.3, Paillier 2048 (two processes);
 - ``lr-ot``: secure logistic regression, two processes, correlated randomness by OT (no third party);
@@ -22,12 +22,14 @@ SecretFlow's figures for the UCI task are in ``../shared/anchors/secretflow/REPO
 repository). ``--quick`` trains one depth-2 tree with 1024-bit Paillier and one epoch of LR on 2,000
 ``synthetic`` customers in the UCI layout (benchmarks/credit_data.py), with no download. ``--json``
 writes ``{"<table>/<workload>": {"seconds", "bytes", "rounds", "auc", "ks", "plaintext_auc",
-"xgboost_auc", "sklearn_lr_auc", "psi_seconds", "rows", "peak_rss_bytes", "peak_rss_bytes_per_party"}}``.
+"xgboost_auc", "sklearn_lr_auc", "psi_seconds", "rows", "cpu_seconds", "peak_rss_bytes",
+"peak_rss_bytes_per_party"}}`` (``cpu_seconds``: each party's CPU time for training).
 """
 
 from __future__ import annotations
 
 import hashlib
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     train = [a_tr[data.bank], b_tr[data.partner]]
     test = [a_te[data.bank], b_te[data.partner]]
     before = len(cluster.report().runs)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _cpu_seconds()
     if args["workload"] == "secureboost":
         bins = {"max_bin": args["max_bin"]} if args.get("max_bin") else {}
         model = accord.ml.SecureBoost(label=a_tr[data.label], positive=data.positive, n_trees=args["trees"],
@@ -85,16 +87,23 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
                                              epochs=args["epochs"], batch_size=args["batch"],
                                              learning_rate=args["lr_step"])
     model.fit(train)
-    fit_seconds = time.perf_counter() - start
+    fit_seconds, fit_cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     runs = cluster.report().runs[before:]
     metrics = model.evaluate(test, a_te[data.label])
     return {
         "rows": len(ids.get()) if ids is not None else None, "psi_seconds": psi_seconds, "seconds": fit_seconds,
+        "cpu_seconds": fit_cpu,
         "bytes": sum(r.costs[me].bytes_sent for r in runs if me in r.costs),
         "rounds": sum(r.costs[me].rounds for r in runs if me in r.costs),
         "auc": metrics.get()["auc"] if me == "bank" else None, "ks": metrics.get()["ks"] if me == "bank" else None,
         "phases": {op: round(c[me].seconds, 2) for r in runs for op, c in r.ops.items() if me in c and c[me].seconds},
     }
+
+
+def _cpu_seconds() -> float:
+    """This process's user and system CPU time (on a shared machine a steadier figure than wall time)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[str, float]:
@@ -138,8 +147,8 @@ def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[st
 
 def main() -> None:
     parser = options(__doc__)
-    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, synthetic (default "
-                        "uci,adult; synthetic with --quick)")
+    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, wide, synthetic "
+                        "(default uci,adult; synthetic with --quick)")
     parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
     parser.add_argument("--max-bin", type=int, default=0, help="SecureBoost max_bin (default: accord's)")
     parser.add_argument("--trees", type=int, default=None, help="SecureBoost trees (default 5)")
@@ -166,15 +175,17 @@ def main() -> None:
             seconds = max(r["seconds"] for r in results.values())
             baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
             sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
+            cpu = ", ".join(f"{p} {r['cpu_seconds']:.1f} s" for p, r in results.items())
             print(f"{name} {workload}: {seconds:.1f} s, test AUC {bank['auc']:.4f} (plaintext "
                   f"{'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; sent {sent}; "
                   f"{bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows; "
-                  f"{memory({p: r['peak_rss_bytes'] for p, r in results.items()})}")
+                  f"{memory({p: r['peak_rss_bytes'] for p, r in results.items()})}; CPU {cpu}")
             for party, r in results.items():
                 if r["phases"]:
                     print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
             figures[f"{name}/{workload}"] = {"seconds": seconds, "bytes": sum(r["bytes"] for r in results.values()),
                                              "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"],
+                                             "cpu_seconds": {p: r["cpu_seconds"] for p, r in results.items()},
                                              "plaintext_auc": baseline, "xgboost_auc": baselines.get("xgboost"),
                                              "sklearn_lr_auc": baselines.get("sklearn_lr"),
                                              "psi_seconds": bank["psi_seconds"], "rows": bank["rows"],

@@ -98,3 +98,24 @@ def test_share_refuses_the_first_value_outside_the_range(frac):
             with pytest.raises(InputError, match=r"party 'a'.*outside the fixed-point range") as info:
                 spu.share(a.put(np.array([1.0, outside])))
             assert info.value.party == "a" and info.value.field == "input"
+
+
+def test_bounded_sign_and_sigmoid_agree_with_the_full_ones(session):
+    """With a public bound on |x| the comparisons run on 32-bit words: same bits, same sigmoid within the bound."""
+    _, frac, cluster, spu = session
+    from accord.mpc.approximations import sigmoid, softplus
+    from accord.mpc.tensor import sign_bits
+
+    bound = min(4000.0, share_limit(frac) / 4)
+    magnitude = int(np.ceil(np.log2(bound * 2.0**frac))) + 1
+    if magnitude > 31:
+        pytest.skip("the bound does not fit 32-bit words at this precision")
+    u = ulp(frac)
+    xs = _quantised(np.concatenate([np.linspace(-bound, bound, 41), [0.0, u, -u, 8.0, -8.0, 8.0 + u, -8.0 - u]]),
+                    frac)
+    x = spu.share(cluster.party("a").put(xs))
+    bits, sig, soft = (spu.reveal(v, to="a").get() for v in spu.run(
+        lambda v: (sign_bits(v, magnitude), sigmoid(v, bound), softplus(v, bound)), x))
+    assert np.array_equal(bits, xs < 0)
+    assert np.max(np.abs(sig - 0.5 * (1 + np.tanh(xs / 2)))) <= 2 * (5e-4 + 2.0 ** (1 - frac))
+    assert np.max(np.abs(soft - np.logaddexp(0, xs))) <= 2 * (3e-4 + 2.0 ** (1 - frac))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import accord
-from accord.mpc.engine import Engine
+from accord.mpc.engine import Engine, OwnedProduct
 from accord.mpc.setup import setup_engine
 from accord.runtime import protocol
 
@@ -37,6 +37,7 @@ def _exercise(ctx, mode, parties, dealer, x, y):
     engine = setup_engine(ctx, mode, parties, dealer, allow_insecure_test_mode=True)
     sx = engine.share(ctx.sub("x"), "a", None if x is None else _ring(x), SHAPE)
     sy = engine.share(ctx.sub("y"), "b", None if y is None else _ring(y), SHAPE)
+    sx_msb = engine.local(lambda r: r.reshape(SHAPE), engine.bits(ctx.sub("msb"), sx, SHAPE, [63]))  # x < 0
     flat_x, flat_y = engine.local(lambda r: r.reshape(-1), sx), engine.local(lambda r: r.reshape(-1), sy)
     results = {
         "local": (engine.local(np.add, sx, sy), SHAPE),
@@ -44,14 +45,24 @@ def _exercise(ctx, mode, parties, dealer, x, y):
         "public": (engine.public(_ring(np.arange(3))), (3,)),
         "mul": (engine.mul(ctx.sub("mul"), sx, sy, SHAPE), SHAPE),
         "square": (engine.square(ctx.sub("square"), sy, SHAPE), SHAPE),
+        "mul_bit": (engine.mul_bit(ctx.sub("mul_bit"), sx_msb, sy, SHAPE), SHAPE),
         "matmul": (engine.matmul(ctx.sub("matmul"), sx, engine.local(lambda r: r.T.copy(), sy), 4, 3, 4), (4, 4)),
         "trunc": (engine.trunc(ctx.sub("trunc"), sx, SHAPE, BITS), SHAPE),
         "mul_trunc": (engine.mul_trunc(ctx.sub("mul_trunc"), sx, sy, SHAPE, BITS), SHAPE),
         "matmul_trunc": (engine.matmul_trunc(ctx.sub("matmul_trunc"), sy, engine.local(lambda r: r.T.copy(), sy),
                                              4, 3, 4, BITS), (4, 4)),
+        "mul_fan": (engine.mul_fan(ctx.sub("mul_fan"), engine.local(lambda r: r[:4], flat_x), flat_y, 4, 3), (12,)),
         "mul_split": (engine.mul_split(ctx.sub("mul_split"), flat_x, flat_y, 12, 5, BITS), (12,)),
         "bits": (engine.bits(ctx.sub("bits"), sx, SHAPE, [0, 5, 63]), (3, *SHAPE)),
     }
+    transposed = [engine.local(lambda r: r.T.copy(), s) for s in (sy, sx)]
+    # X is below 2^41 in absolute value and Y below 2^21; the second product takes rows 1-2 of Y, transposed.
+    own_x = engine.own(ctx.sub("own-x"), "a", None if x is None else _ring(x), SHAPE, 41)
+    own_y = engine.own(ctx.sub("own-y"), "b", None if y is None else _ring(y), SHAPE, 21)
+    owned = engine.owned_matmul(ctx.sub("owned"), [
+        OwnedProduct("a", own_x, transposed[0], 4, 3, 4),
+        OwnedProduct("b", None if own_y is None else own_y[1:3].T, engine.local(lambda r: r[1:3], sx), 3, 2, 3)])
+    results["owned_a"], results["owned_b"] = (owned[0], (4, 4)), (owned[1], (3, 3))
     opened = {name: engine.reveal(ctx.sub(f"reveal-{name}"), raw, shape, ["a"]) for name, (raw, shape) in
               results.items()}
     return engine, opened
@@ -94,10 +105,14 @@ def test_every_primitive_gives_the_ring_result(run):
     assert np.array_equal(ring["public"], np.arange(3))
     assert np.array_equal(opened["mul"], _ring(x) * _ring(y))
     assert np.array_equal(ring["square"], y * y)
+    assert np.array_equal(ring["mul_bit"], (x < 0) * y)
     assert np.array_equal(ring["matmul"], (_ring(x) @ _ring(y).T).view(np.int64))
+    assert np.array_equal(ring["owned_a"], (_ring(x) @ _ring(y).T).view(np.int64))
+    assert np.array_equal(ring["owned_b"], (_ring(y)[1:3].T @ _ring(x)[1:3]).view(np.int64))
     assert _floor_or_one_more(opened["trunc"], x >> BITS)
     assert _floor_or_one_more(opened["mul_trunc"], (x * y) >> BITS)
     assert _floor_or_one_more(opened["matmul_trunc"], (y @ y.T) >> BITS)
+    assert np.array_equal(opened["mul_fan"], np.tile(_ring(x).reshape(-1)[:4], 3) * _ring(y).reshape(-1))
     flat = (x * y).reshape(-1)
     assert _floor_or_one_more(opened["mul_split"][:5], flat[:5] >> BITS)
     assert np.array_equal(ring["mul_split"][5:], flat[5:])

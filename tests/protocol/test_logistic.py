@@ -91,3 +91,51 @@ def test_save_load_and_bad_input(tmp_path):
         assert any(n.startswith("logistic regression: partner dropped") and "p1" in n for n in cluster.report().notes)
         with pytest.raises(InputError, match="binary"):
             LogisticRegression(label=bank.put(bank_df[["a0"]]), engine=spu).fit([xa, b])
+
+
+def test_without_a_third_party_each_party_receives_only_masked_values(monkeypatch):
+    """In OT mode the feature blocks never leave their owners: every array a party receives looks uniform.
+
+    The OT-extension matrices carry the bits of the other party's features as choices, and the
+    corrections carry weight and residual shares: all are masked by pseudo-random pads, so their bits
+    are balanced even though the features' bits are not.
+    """
+    bank_df, partner_df = make_data(300, seed=9)
+    received = {p: tap(monkeypatch, p) for p in ("bank", "partner")}
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        bank, partner = cluster.parties("bank", "partner")
+        a = bank.put(bank_df)
+        LogisticRegression(label=a[["default"]], epochs=1, batch_size=100).fit(
+            [a.drop(columns="default"), partner.put(partner_df)])
+    for party, got in received.items():
+        seen = arrays(got)
+        assert seen
+        for arr in seen:
+            assert arr.dtype.kind in "ub", f"{arr.dtype} array reached {party}"
+            bits = np.unpackbits(np.ascontiguousarray(arr).view(np.uint8))
+            if bits.size >= 1 << 14:
+                assert 0.47 < bits.mean() < 0.53, f"{party} received an array whose bits are not balanced"
+
+
+def test_owned_matrices_are_checked_at_their_owner():
+    with accord.Cluster.simulate(["bank", "partner", "carol"]) as cluster:
+        bank, carol = cluster.party("bank"), cluster.party("carol")
+        spu = cluster.mpc(["bank", "partner"], mode="ot")
+        with pytest.raises(InputError, match=r"at most 5\.0") as err:
+            spu.owned(bank.put(np.array([[1.0, -6.0]])), bound=5.0)
+        assert err.value.party == "bank"
+        with pytest.raises(InputError, match="numeric matrix"):
+            spu.owned(bank.put(np.array([1.0, 2.0])), bound=5.0)
+        with pytest.raises(accord.errors.ConfigurationError, match="computing party"):
+            spu.owned(carol.put(np.zeros((2, 2))), bound=5.0)
+
+
+def test_the_report_declares_what_owned_matrices_reveal():
+    """The owned step's declaration names the shape and the reuse of OTs, not the generic MPC leakage."""
+    with accord.Cluster.simulate(["bank", "partner"]) as cluster:
+        spu = cluster.mpc(["bank", "partner"], mode="ot")
+        spu.owned(cluster.party("bank").put(np.ones((3, 2))), bound=5.0)
+        declared = cluster.report().to_dict()["protocols"]["mpc.2pc-ot.owned"]
+    assert declared["leakage"].startswith("the matrix's shape")
+    assert "no value of the matrix leaves its owner" in declared["leakage"]
+    assert "reused under a fresh tweak per product" in declared["threat_model"]

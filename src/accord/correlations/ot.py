@@ -93,11 +93,20 @@ def base_receive(ctx: Context, peer: str, choices: Sequence[int]) -> list[bytes]
             for i, (b, bp) in enumerate(zip(scalars, points))]
 
 
-def _expand_rows(keys: list[bytes], counter: int, nbytes: int) -> np.ndarray:
-    """``G(key)`` for each key (AES-CTR, :class:`Rng`) as the rows of one ``(len(keys), nbytes)`` matrix."""
-    out = np.empty((len(keys), nbytes), dtype=np.uint8)
-    for row, key in zip(out, keys):
-        Rng(seed=b"accord-iknp|" + key + counter.to_bytes(8, "little")).fill(row)
+def _streams(keys: list[bytes]) -> list[Rng]:
+    """One AES-CTR stream ``G(key)`` per base-OT key; every extension takes its next bytes."""
+    return [Rng(seed=b"accord-iknp|" + key) for key in keys]
+
+
+def _expand_rows(streams: list[Rng], nbytes: int) -> np.ndarray:
+    """The next ``nbytes`` of each stream as the rows of one ``(len(streams), nbytes)`` matrix.
+
+    Both parties draw the same lengths in the same order, so the streams stay in step; keeping them
+    (instead of keying a new one per extension) saves two AES key schedules per base OT per call.
+    """
+    out = np.empty((len(streams), nbytes), dtype=np.uint8)
+    for row, stream in zip(out, streams):
+        stream.fill(row)
     return out
 
 
@@ -144,6 +153,18 @@ def transpose(matrix: np.ndarray, count: int) -> np.ndarray:
     return out[:count]
 
 
+def permute_blocks(rows: np.ndarray) -> np.ndarray:
+    """``pi(x)`` (the fixed-key AES permutation of :func:`hash_rows`) of each 16-byte row, as ``(n, 2)`` uint64.
+
+    ``rows`` is any C-contiguous array of 16-byte rows (uint8 ``(n, 16)`` or uint64 ``(n, 2)``).
+    """
+    data = np.ascontiguousarray(rows).reshape(-1).view(np.uint8)
+    out = np.empty(len(data) + 16, dtype=np.uint8)
+    enc = Cipher(algorithms.AES(_FIXED_KEY), modes.ECB()).encryptor()  # noqa: S305
+    enc.update_into(data.data, out.data)
+    return out[:len(data)].view(np.uint64).reshape(-1, 2)
+
+
 def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:
     """``blocks`` 16-byte outputs of the tweakable CR hash per row; shape ``(len(rows), 2 * blocks)`` uint64.
 
@@ -151,16 +172,14 @@ def hash_rows(rows: np.ndarray, tweak: int, blocks: int) -> np.ndarray:
     that use distinct ``tweak`` values.
     """
     n = len(rows)
-    # ECB here is fixed-key AES used as a public random permutation, not as encryption.
-    enc = Cipher(algorithms.AES(_FIXED_KEY), modes.ECB()).encryptor()  # noqa: S305
-    first = np.frombuffer(enc.update(np.ascontiguousarray(rows).tobytes()), dtype=np.uint64).reshape(n, 1, 2)
+    first = permute_blocks(rows).reshape(n, 1, 2)
     tweaks = np.empty((n, blocks, 2), dtype=np.uint64)
-    tweaks[:, :, 0] = np.uint64(tweak) << np.uint64(32)
-    tweaks[:, :, 0] |= np.arange(blocks, dtype=np.uint64)[None, :]
+    tweaks[:, :, 0] = (np.uint64(tweak) << np.uint64(32)) | np.arange(blocks, dtype=np.uint64)[None, :]
     tweaks[:, :, 1] = np.arange(n, dtype=np.uint64)[:, None]
     tweaks ^= first
-    second = np.frombuffer(enc.update(tweaks.tobytes()), dtype=np.uint64).reshape(n, blocks, 2)
-    return (second ^ first).reshape(n, 2 * blocks)
+    second = permute_blocks(tweaks).reshape(n, blocks, 2)
+    second ^= first
+    return second.reshape(n, 2 * blocks)
 
 
 @dataclass
@@ -175,6 +194,7 @@ class ExtensionSender:
     s: np.ndarray
     keys: list[bytes]
     counter: int = field(default=0)
+    streams: list[Rng] = field(default_factory=list, repr=False)
 
     @classmethod
     def setup(cls, ctx: Context, peer: str, width: int = KAPPA) -> ExtensionSender:
@@ -197,7 +217,9 @@ class ExtensionSender:
         if not isinstance(got, np.ndarray) or got.dtype != np.uint8 or got.shape != (len(self.keys), width):
             raise MalformedMessage(f"party {self.peer!r} sent a malformed OT-extension matrix for {step!r}: "
                                    f"expected a ({len(self.keys)}, {width}) byte array", party=self.peer, step=step)
-        q = _expand_rows(self.keys, self.counter, width)
+        if not self.streams:
+            self.streams = _streams(self.keys)
+        q = _expand_rows(self.streams, width)
         np.bitwise_xor(q, got, out=q, where=np.unpackbits(self.s).astype(bool)[:, None])
         return transpose(q, count), self.counter
 
@@ -209,6 +231,7 @@ class ExtensionReceiver:
     peer: str
     pairs: list[tuple[bytes, bytes]]
     counter: int = field(default=0)
+    streams: tuple[list[Rng], list[Rng]] | tuple[()] = field(default=(), repr=False)
 
     @classmethod
     def setup(cls, ctx: Context, peer: str, width: int = KAPPA) -> ExtensionReceiver:
@@ -243,8 +266,10 @@ class ExtensionReceiver:
         """Send ``u_i = G(k0_i) ^ G(k1_i) ^ c_i`` for choice columns ``c_i`` (broadcast over rows ``i``)."""
         self.counter += 1
         width = (count + 7) // 8
-        t = _expand_rows([k0 for k0, _ in self.pairs], self.counter, width)
-        u = _expand_rows([k1 for _, k1 in self.pairs], self.counter, width)
+        if not self.streams:
+            self.streams = (_streams([k0 for k0, _ in self.pairs]), _streams([k1 for _, k1 in self.pairs]))
+        t = _expand_rows(self.streams[0], width)
+        u = _expand_rows(self.streams[1], width)
         u ^= t
         u ^= columns
         ctx.send(self.peer, u, f"u{self.counter}")

@@ -1,8 +1,11 @@
 """Secure logistic regression on vertically split data: shares in, shares out.
 
 Each party standardises (and winsorises) its own columns locally (means and deviations never leave
-it), then secret-shares them; the label holder shares its labels. Mini-batch gradient descent with L2
-runs on shares in an :class:`accord.mpc.MPC` session (any engine: a trusted dealer, two parties with OT
+it) and places them in the session as a plaintext matrix (:meth:`accord.mpc.MPC.owned`, 10 fractional
+bits): only the weights and residuals are secret-shared, and ``X_p w`` and ``X_p^T e`` are products
+of a party's own block with shared vectors (in the dealer-free engine, through OTs on the block's bits
+made once for the whole training). The label holder shares its labels. Mini-batch gradient descent
+with L2 runs in an :class:`accord.mpc.MPC` session (any engine: a trusted dealer, two parties with OT
 and no third party, or three parties), one SPMD run per epoch, and the model is the average of the
 second half's iterates (Polyak-Ruppert), which removes most of the last iterate's noise.
 
@@ -32,16 +35,21 @@ import numpy as np
 import pandas as pd
 
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.math.fixed import encode
 from accord.ml._checks import binary_labels, build_params, read_part, write_json
 from accord.ml.metrics import evaluate as evaluate_scores
 from accord.ml.preprocess import IMPUTE, Encoder
 from accord.mpc.approximations import mixed_products, sigmoid, softplus
+from accord.mpc.owned import Owned, owned_matmul
 from accord.mpc.session import MPC, SecretArray
 from accord.mpc.tensor import Shared, concatenate, sign_bits
 from accord.runtime.cluster import PartyObject
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
+
+# Logits stay below this in absolute value (features are clipped to ``clip`` standard deviations, so it
+# would take weights whose absolute values sum to 4000 / clip); sigmoid and softplus then compare on
+# 32-bit words instead of 64.
+LOGIT_BOUND = 4000.0
 
 
 @dataclass(frozen=True)
@@ -185,23 +193,21 @@ def check_rows(ctx: Context, n_rows: int | None) -> int:
 
 
 def _epoch(params: LRParams, batches: list[tuple[int, int]], n_features: int, average: bool) -> Any:
-    """One epoch of mini-batch gradient descent on shares, as a function for :meth:`MPC.run`.
+    """One epoch of mini-batch gradient descent, as a function for :meth:`MPC.run`.
 
-    The function returns the new weights and the running sum of the iterates (added to only when
-    ``average``).
+    The function takes each party's feature block (an :class:`~accord.mpc.owned.Owned` matrix: it
+    stays at its owner), the secret labels, weights and running sum of the iterates, and returns the
+    new weights and sum (added to only when ``average``).
     """
     decay = np.ones(n_features + 1)
     decay[:-1] = 1.0 - params.learning_rate * params.l2  # the bias (last weight) is not penalised
 
-    def step(*arrays: Shared) -> tuple[Shared, Shared]:
+    def step(*arrays: Any) -> tuple[Shared, Shared]:
         *parts, target, w, total = arrays
-        m = target.m
-        ones = Shared(m, m.engine.public(encode(np.ones((len(target), 1)), m.frac)), (len(target), 1), "fixed")
-        x = concatenate([*parts, ones], axis=1)
         for start, stop in batches:
-            xb = x[start:stop]
-            residual = sigmoid(xb @ w) - target[start:stop]
-            gradient = xb.T @ residual
+            blocks = [x[start:stop] for x in parts]
+            residual = sigmoid(_logits(blocks, w), LOGIT_BOUND) - target[start:stop]
+            gradient = concatenate([*owned_matmul([(x.T, residual) for x in blocks]), residual.sum().reshape((1,))])
             w = (w * decay if params.l2 else w) - gradient * (params.learning_rate / (stop - start))
             if average:
                 total = total + w
@@ -220,9 +226,9 @@ def _validate(n_parts: int, rounds: int) -> Any:
     selections one multiplication.
     """
 
-    def step(*arrays: Shared) -> tuple[Shared, Shared, Shared, Shared]:
+    def step(*arrays: Any) -> tuple[Shared, Shared, Shared, Shared]:
         parts, (y, w, *state) = arrays[:n_parts], arrays[n_parts:]
-        loss = softplus((1 - 2 * y) * _logits(parts, w)).sum().reshape((1,))  # the rows' total log-loss
+        loss = softplus((1 - 2 * y) * _logits(parts, w), LOGIT_BOUND).sum().reshape((1,))  # the rows' total log-loss
         if not state:  # the first epoch is the best so far
             zero = Shared(w.m, w.m.engine.public(np.zeros(1, dtype=np.uint64)), (1,), "int")
             return loss, w, zero, zero.astype("bool")
@@ -238,16 +244,16 @@ def _validate(n_parts: int, rounds: int) -> Any:
     return step
 
 
-def _logits(parts: Sequence[Shared], w: Shared) -> Shared:
-    m = w.m
-    n = len(parts[0])
-    ones = Shared(m, m.engine.public(encode(np.ones((n, 1)), m.frac)), (n, 1), "fixed")
-    return concatenate([*parts, ones], axis=1) @ w
+def _logits(parts: Sequence[Owned], w: Shared) -> Shared:
+    """``X w + bias``: each party's block times its slice of the weights (the last weight is the bias)."""
+    ends = np.cumsum([x.shape[1] for x in parts]).tolist()
+    products = owned_matmul([(x, w[end - x.shape[1]:end]) for x, end in zip(parts, ends)])
+    return sum(products[1:], start=products[0]) + w[-1]
 
 
-def _scores(*arrays: Shared) -> Shared:
+def _scores(*arrays: Any) -> Shared:
     *parts, w = arrays
-    return sigmoid(_logits(parts, w))
+    return sigmoid(_logits(parts, w), LOGIT_BOUND)
 
 
 class LogisticRegression:
@@ -322,9 +328,9 @@ class LogisticRegression:
         n_valid = round(p.validation_fraction * n_rows)
         valid, train = np.sort(order[:n_valid]), order[n_valid:]
         pick = lambda obj, idx: cluster.party(obj.owner).apply(lambda a: np.asarray(a)[idx], obj)  # noqa: E731
-        x_train = [spu.share(pick(s, train)) for s in standard]
+        x_train = [spu.owned(pick(s, train), p.clip) for s in standard]
         y_train = spu.share(pick(rows, train), kind="fixed")
-        x_valid = [spu.share(pick(s, valid)) for s in standard] if n_valid else []
+        x_valid = [spu.owned(pick(s, valid), p.clip) for s in standard] if n_valid else []
         y_valid = spu.share(pick(rows, valid), kind="int") if n_valid else None
         n_features = sum(x.shape[1] for x in x_train)
         batches = [(s, min(s + p.batch_size, len(train))) for s in range(0, len(train), p.batch_size)]
@@ -366,8 +372,8 @@ class LogisticRegression:
         spu = self._session([t.owner for t in features])
         standard = [cluster.party(t.owner).apply(lambda s, df, o=t.owner: s.transform(df, o), self.scalers[t.owner], t)
                     for t in features]
-        shared = [spu.share(s) for s in standard]
-        return spu.reveal(spu.run(_scores, *shared, self.weights, name="lr.score"), to=self.active)
+        owned = [spu.owned(s, self.params.clip) for s in standard]
+        return spu.reveal(spu.run(_scores, *owned, self.weights, name="lr.score"), to=self.active)
 
     def evaluate(self, features: Sequence[PartyObject], label: PartyObject, threshold: float = 0.5) -> PartyObject:
         """AUC, KS, Gini, precision and recall at the label holder only."""

@@ -9,11 +9,20 @@ so that it can deal the correlations each one needs.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from accord.math.ring import DTYPE
-from accord.mpc.preprocessing.base import CorrelationProvider, Shape, expect_array
+from accord.mpc.engine import OwnedProduct
+from accord.mpc.preprocessing.base import (
+    BitProducts,
+    CorrelationProvider,
+    FanTriples,
+    OwnedProducts,
+    Shape,
+    expect_array,
+)
 from accord.mpc.protocols import arithmetic, binary
 from accord.runtime.context import Context
 
@@ -96,6 +105,23 @@ class AdditiveEngine:
         """Elementwise product (1 round)."""
         return arithmetic.mul(ctx, self.provider, shape, a, b)
 
+    def mul_bit(self, ctx: Context, bit: Raw, a: Raw, shape: Shape) -> Raw:
+        """``bit * a`` for a 0/1 ``bit``: with the OT provider a multiplexer of 2 OTs per element (1 round).
+
+        Additive shares of a 0/1 value have low bits that are XOR shares of it, so no conversion is
+        needed. Other providers use a Beaver triple.
+        """
+        if isinstance(self.provider, BitProducts) and bit is not None and a is not None:
+            return self.provider.bit_products(ctx, (bit & np.uint64(1)).astype(np.uint8), a)
+        return self.mul(ctx, bit, a, shape)
+
+    def mul_fan(self, ctx: Context, a: Raw, b: Raw, n: int, width: int) -> Raw:
+        """``a`` times each of ``width`` blocks of ``b``: with the OT provider one fan-out triple (:func:`arithmetic.
+        mul_fan`, half the OTs of separate products for two blocks, a third for three); otherwise repeat ``a``."""
+        if isinstance(self.provider, FanTriples):
+            return arithmetic.mul_fan(ctx, self.provider, n, width, a, b)
+        return self.mul(ctx, self.local(lambda r: np.tile(r, width), a), b, (width * n,))
+
     def square(self, ctx: Context, a: Raw, shape: Shape) -> Raw:
         """Elementwise square (1 round, one opening)."""
         return arithmetic.square(ctx, self.provider, shape, a)
@@ -103,6 +129,41 @@ class AdditiveEngine:
     def matmul(self, ctx: Context, a: Raw, b: Raw, m: int, k: int, n: int) -> Raw:
         """Matrix product (1 round)."""
         return arithmetic.matmul(ctx, self.provider, m, k, n, a, b)
+
+    def own(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape, magnitude: int) -> Any:
+        """Prepare a plaintext matrix for :meth:`owned_matmul` (``|value| < 2^magnitude``, two's complement).
+
+        With the OT provider: OTs on every bit of the matrix, made once (:mod:`~accord.mpc.preprocessing.
+        owned_ole`), at both parties. Otherwise the matrix itself, at its owner only.
+        """
+        if isinstance(self.provider, OwnedProducts):
+            return self.provider.own(ctx, owner, value, (int(shape[0]), int(shape[1])), magnitude + 1)
+        return value if ctx.me == owner else None
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
+        """``matrix @ shared`` for matrices their owners hold in the clear (states from :meth:`own`).
+
+        With the OT provider each product is half a round trip (the other party sends corrections for
+        the owner's bits) and all products share it. Otherwise the matrix is taken as shared
+        ``(matrix, 0)``, a valid additive sharing that tells the other party nothing, and multiplied
+        with a matrix triple.
+        """
+        if not isinstance(self.provider, OwnedProducts):
+            return [self.matmul(ctx.sub(f"owned{i}"), p.matrix if ctx.me == p.owner else
+                                None if p.shared is None else np.zeros((p.m, p.k), dtype=DTYPE), p.shared, p.m, p.k,
+                                p.n) for i, p in enumerate(products)]
+        out: list[Raw] = [None] * len(products)
+        # Corrections first (for the other party's matrices), then this party's own products: no waiting.
+        order = sorted(range(len(products)), key=lambda i: products[i].owner == ctx.me)
+        first = np.cumsum([0] + [p.n for p in products]).tolist()
+        for i in order:
+            p = products[i]
+            columns = [self.provider.owned_product(ctx.sub(f"owned{i}-{j}"), p.matrix, p.owner,
+                                                   np.ascontiguousarray(p.shared.reshape(p.k, p.n)[:, j]),
+                                                   first[i] + j) for j in range(p.n)]
+            out[i] = np.stack(columns, axis=1)
+        self.provider.next_products(first[-1])
+        return out
 
     def trunc(self, ctx: Context, a: Raw, shape: Shape, bits: int) -> Raw:
         """Divide by 2^bits, error at most one unit (1 round)."""

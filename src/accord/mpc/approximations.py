@@ -141,8 +141,39 @@ def _raw_concat(m: Machine, raws: Sequence[object]) -> object:
     return m.engine.local(lambda *rs: np.concatenate(rs, axis=-1), *raws)
 
 
-def sigmoid(x: Shared) -> Shared:
+def select(bits: Shared, values: Shared) -> Shared:
+    """``bits * values`` for secret 0/1 ``bits`` of the same shape (comparison results): no truncation.
+
+    The engine's ``mul_bit`` is a multiplexer of 2 OTs per element in the dealer-free engine instead of
+    a Beaver triple; the bits must be exactly 0 or 1 (as :func:`~accord.mpc.tensor.sign_bits` gives).
+    """
+    m = values.m
+    raw = m.engine.mul_bit(m.sub("mul"), bits.raw, values.raw, values.shape)
+    return Shared(m, raw, values.shape, values.kind)
+
+
+def _clip(flat: Shared, bound: float | None) -> tuple[Shared, Shared, Shared, Shared, Shared]:
+    """``lo = [x < -8]``, ``s = [x < 0]``, ``hi = [x < 8]`` and ``s * x`` and ``|x|`` inside [-8, 8] (0 outside)."""
+    n = flat.size
+    bits = _clip_bits(flat, bound)
+    products = select(bits.reshape((3 * n,)), concatenate([flat, flat, flat]))
+    s_x = products[n:2 * n]
+    return bits[0], bits[1], bits[2], s_x, products[:n] + products[2 * n:] - 2 * s_x
+
+
+def _clip_bits(x: Shared, bound: float | None) -> Shared:
+    """``[x < -8]``, ``[x < 0]``, ``[x < 8]`` for flat ``x`` in one sign extraction (cheaper below ``|x| < bound``)."""
+    n = x.size
+    magnitude = 63 if bound is None else max(1, math.ceil(math.log2((abs(bound) + 8.0) * 2.0 ** x.m.frac)) + 1)
+    return sign_bits(concatenate([x + 8.0, x, x - 8.0]), min(63, magnitude)).reshape((3, n))
+
+
+def sigmoid(x: Shared, bound: float | None = None) -> Shared:
     """The logistic function ``1 / (1 + exp(-x))``, absolute error ``5e-4 + 2^(1-frac)`` (17 rounds in 2PC).
+
+    ``bound``, a public bound on ``|x|`` that the caller guarantees (e.g. 4000 for logits of features
+    clipped to a few standard deviations), makes the comparisons run on 32-bit words; larger inputs
+    then give wrong results.
 
     One batched sign extraction gives ``lo = [x < -8]``, ``s = [x < 0]`` and ``hi = [x < 8]``. Then
     ``x (hi + lo - 2 s)`` is ``|x|`` inside [-8, 8] and 0 outside, so one multiplication by a secret
@@ -156,30 +187,25 @@ def sigmoid(x: Shared) -> Shared:
     frac = m.frac
     n = x.size
     flat = x.flatten()
-    bits = sign_bits(concatenate([flat + 8.0, flat, flat - 8.0]))
-    lo, s, hi = bits[:n], bits[n:2 * n], bits[2 * n:]
-    clipped = (hi + lo - 2 * s) * flat                      # |x| inside [-8, 8], 0 outside
+    lo, s, hi, _, clipped = _clip(flat, bound)              # |x| inside [-8, 8], 0 outside
     outside = (1 - hi + lo) * np.int64(1 << (frac + 3))     # 2^(frac+3) = 8 at scale frac + 2, outside only
     u = engine.add_public(engine.local(np.add, clipped.raw, outside.raw),
                           np.uint64(0) - np.uint64(1 << (frac + 2)))
     shift = frac + 2
-    sub = m.sub("mul")
-    p2 = engine.mul_trunc(sub, u, u, (n,), shift)
-    p3, p4 = _raw_split_sizes(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p2, p2]), _raw_concat(m, [u, p2]),
-                                                  (2 * n,), shift), [n, n])
-    p5, p6, p7 = _raw_split_sizes(m, engine.mul_trunc(m.sub("mul"), _raw_concat(m, [p4, p4, p4]),
-                                                      _raw_concat(m, [u, p2, p3]), (3 * n,), shift), [n, n, n])
+    u, p2, p3, p4, p5, p6, p7 = _raw_powers(m, u, n, 7, shift)
     coeffs = _fit("sigmoid", 7)
     enc = [encode(np.float64(c), frac, field="coefficient") for c in coeffs]
     acc = engine.local(lambda *rs: sum((e * r for e, r in zip(enc[1:], rs)), start=np.zeros_like(rs[0])),
                        u, p2, p3, p4, p5, p6, p7)
     acc = engine.add_public(acc, np.uint64(enc[0]) << np.uint64(shift))
     g = Shared(m, engine.trunc(m.sub("trunc"), acc, (n,), shift), (n,), "fixed")
-    return ((1 - 2 * s) * g + 0.5).reshape(x.shape)
+    return (g - 2 * select(s, g) + 0.5).reshape(x.shape)
 
 
-def softplus(x: Shared) -> Shared:
+def softplus(x: Shared, bound: float | None = None) -> Shared:
     """``ln(1 + e^x)``, absolute error ``3e-4 + 2^(1-frac)`` everywhere (16 rounds in 2PC).
+
+    ``bound`` as for :func:`sigmoid`.
 
     The logistic loss of a score ``z`` for label ``y`` is ``softplus((1 - 2y) z)``, and this form stays
     accurate under fixed point where ``-ln(sigmoid(z))`` does not (the log of a small approximated
@@ -194,9 +220,8 @@ def softplus(x: Shared) -> Shared:
     frac = m.frac
     n = x.size
     flat = x.flatten()
-    bits = sign_bits(concatenate([flat + 8.0, flat, flat - 8.0]))
-    lo, s, hi = bits[:n], bits[n:2 * n], bits[2 * n:]
-    clipped, positive = mixed_products([(hi + lo - 2 * s, flat), (1 - s, flat)])  # |x| in [-8, 8]; max(x, 0)
+    lo, _, hi, s_x, clipped = _clip(flat, bound)            # |x| in [-8, 8]
+    positive = flat - s_x                                   # max(x, 0)
     outside = (1 - hi + lo) * np.int64(1 << (frac + 3))     # 2^(frac+3) = 8 at scale frac + 2, outside only
     u = engine.add_public(engine.local(np.add, clipped.raw, outside.raw),
                           np.uint64(0) - np.uint64(1 << (frac + 2)))
@@ -212,14 +237,20 @@ def softplus(x: Shared) -> Shared:
 def _raw_powers(m: Machine, u: object, n: int, degree: int, shift: int) -> list[object]:
     """Raw shares of ``u, u^2, ..., u^degree`` for a flat ``u`` read at scale ``shift``.
 
-    ``ceil(log2 degree)`` levels, each one batched fixed-point multiplication truncated by ``shift``.
+    ``ceil(log2 degree)`` levels, each one batched fixed-point multiplication truncated by ``shift``
+    in which the highest power so far multiplies all the lower ones (``mul_fan``: in the dealer-free
+    engine one OT per bit of that power serves every product).
     """
     pw: dict[int, object] = {1: u}
     while len(pw) < degree:
         top = max(pw)
+        if top == 1:   # a square needs one cross product instead of two
+            pw[2] = m.engine.trunc(m.sub("trunc"), m.engine.square(m.sub("mul"), u, (n,)), (n,), shift)
+            continue
         todo = list(range(top + 1, min(2 * top, degree) + 1))
-        prod = m.engine.mul_trunc(m.sub("mul"), _raw_concat(m, [pw[top]] * len(todo)),
-                                  _raw_concat(m, [pw[k - top] for k in todo]), (len(todo) * n,), shift)
+        size = (len(todo) * n,)
+        prod = m.engine.trunc(m.sub("trunc"), m.engine.mul_fan(m.sub("mul"), pw[top], _raw_concat(
+            m, [pw[k - top] for k in todo]), n, len(todo)), size, shift)
         pw.update(zip(todo, _raw_split_sizes(m, prod, [n] * len(todo))))
     return [pw[k] for k in range(1, degree + 1)]
 

@@ -16,7 +16,7 @@ dealer, OT, or the insecure self-dealer as provider) and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -24,6 +24,22 @@ from accord.mpc.preprocessing.base import Shape
 from accord.runtime.context import Context
 
 R = TypeVar("R")
+
+
+class OwnedProduct(NamedTuple):
+    """One product ``matrix @ shared`` for :meth:`Engine.owned_matmul`.
+
+    ``matrix`` is this party's state from :meth:`Engine.own` for an ``(m, k)`` ring array that computing
+    party ``owner`` holds in the clear (row-sliced or transposed as needed) and ``shared`` the raw
+    share of a ``(k, n)`` secret array.
+    """
+
+    owner: str
+    matrix: Any
+    shared: Any
+    m: int
+    k: int
+    n: int
 
 
 @runtime_checkable
@@ -64,11 +80,30 @@ class Engine(Protocol[R]):
     def mul(self, ctx: Context, a: R, b: R, shape: Shape) -> R:
         """Elementwise ring product."""
 
+    def mul_bit(self, ctx: Context, bit: R, a: R, shape: Shape) -> R:
+        """Elementwise product of a secret 0/1 value (e.g. a comparison's result) and any secret value."""
+
+    def mul_fan(self, ctx: Context, a: R, b: R, n: int, width: int) -> R:
+        """``a`` (flat, ``n``) times each of the ``width`` consecutive blocks of ``b`` (flat, ``width * n``)."""
+
     def square(self, ctx: Context, a: R, shape: Shape) -> R:
         """Elementwise ring square."""
 
     def matmul(self, ctx: Context, a: R, b: R, m: int, k: int, n: int) -> R:
         """Ring matrix product of an ``(m, k)`` and a ``(k, n)`` array."""
+
+    def own(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape, magnitude: int) -> Any:
+        """Prepare an ``(m, k)`` ring matrix known to ``owner`` (``None`` elsewhere), ``|value| < 2^magnitude``.
+
+        Returns this party's state for :meth:`owned_matmul` (it supports row slices and ``.T``).
+        """
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[R]:
+        """Ring products of matrices each known to one computing party and shared arrays, computed together.
+
+        The shapes and owners are public; no party learns another's matrix (vertical learning: a
+        party's feature block times the shared weights).
+        """
 
     def trunc(self, ctx: Context, a: R, shape: Shape, bits: int) -> R:
         """``floor(a / 2^bits)`` or one more, for ``|a| < 2^62`` and ``1 <= bits <= 31``."""

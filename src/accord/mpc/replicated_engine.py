@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from accord.crypto.random import Rng
 from accord.errors import MalformedMessage
 from accord.math.matmul import ring_matmul
 from accord.math.ring import DTYPE
+from accord.mpc.engine import OwnedProduct
 from accord.mpc.preprocessing.base import Roles, Shape, expect_array
 from accord.mpc.preprocessing.dealer_provider import SeededProvider
 from accord.mpc.protocols import arithmetic, binary
@@ -186,6 +188,14 @@ class ReplicatedEngine:
         """Elementwise product (1 round)."""
         return self._reshare(ctx, self._product(a, b))
 
+    def mul_bit(self, ctx: Context, bit: Raw, a: Raw, shape: Shape) -> Raw:
+        """``bit * a`` for a 0/1 ``bit`` (an ordinary product here)."""
+        return self.mul(ctx, bit, a, shape)
+
+    def mul_fan(self, ctx: Context, a: Raw, b: Raw, n: int, width: int) -> Raw:
+        """``a`` times each block of ``b`` (an ordinary product of the repeated ``a``)."""
+        return self.mul(ctx, self.local(lambda r: np.tile(r, width), a), b, (width * n,))
+
     def square(self, ctx: Context, a: Raw, shape: Shape) -> Raw:
         """Elementwise square (1 round)."""
         return self.mul(ctx, a, a, shape)
@@ -193,6 +203,15 @@ class ReplicatedEngine:
     def matmul(self, ctx: Context, a: Raw, b: Raw, m: int, k: int, n: int) -> Raw:
         """Matrix product (1 round)."""
         return self._reshare(ctx, self._matproduct(a, b))
+
+    def own(self, ctx: Context, owner: str, value: np.ndarray | None, shape: Shape, magnitude: int) -> Any:
+        """The matrix itself, at its owner (it is shared at each product)."""
+        return value if ctx.me == owner else None
+
+    def owned_matmul(self, ctx: Context, products: Sequence[OwnedProduct]) -> list[Raw]:
+        """``matrix @ shared`` for matrices their owners hold in the clear: the owner shares each one first."""
+        return [self.matmul(ctx.sub(f"owned{i}"), self.share(ctx.sub(f"own{i}"), p.owner, p.matrix, (p.m, p.k)),
+                            p.shared, p.m, p.k, p.n) for i, p in enumerate(products)]
 
     def _to_pair(self, ctx: Context, z: np.ndarray) -> np.ndarray | None:
         """3-of-3 additive to a P0/P1 additive pair: P2 sends its masked z2 to P1."""

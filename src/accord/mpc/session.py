@@ -18,15 +18,17 @@ same driver code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.math.fixed import DEFAULT_FRAC, check_frac, decode, encode, encode_int
+from accord.math.fixed import DEFAULT_FRAC, MAX_TRUNC_BITS, check_frac, decode, encode, encode_int
 from accord.math.ring import to_signed
 from accord.mpc.approximations import divide, reciprocal
+from accord.mpc.owned import OWNED_FRAC, OWNED_LEAKAGE, Owned, OwnedArray, owned_body
 from accord.mpc.setup import engine_spec, setup_engine
 from accord.mpc.sharing import split_additive, split_replicated
 from accord.mpc.tensor import KINDS, Machine, Shared, check_party_value
@@ -143,21 +145,46 @@ class MPC:
         res = self._results(out)  # the owner knows shape and kind even where it computes nothing
         return self._wrap_outputs(out, [res[1]])[0]
 
+    def owned(self, value: PartyObject, bound: float, frac: int = OWNED_FRAC) -> OwnedArray:
+        """Place a computing party's plaintext matrix in the session without sharing it.
+
+        Inside :meth:`run` the function sees an :class:`~accord.mpc.owned.Owned` array: ``owned @ secret``
+        is a secret array and the matrix never leaves its owner (vertical learning's feature blocks).
+        ``bound`` is a public bound on the absolute values and ``frac`` their fractional bits (default
+        10): the dealer-free engine makes one OT per bit of every entry once, here, and reuses them in
+        every product. Every participant learns the shape.
+        """
+        if not isinstance(value, PartyObject) or value.owner not in self.parties:
+            raise ConfigurationError(f"owned() takes a value of a computing party among {list(self.parties)}")
+        if not bound > 0 or not 0 < frac <= MAX_TRUNC_BITS:
+            raise ValueError(f"owned() needs bound > 0 and 1 <= frac <= {MAX_TRUNC_BITS}")
+        magnitude = math.ceil(math.log2(bound * 2.0 ** frac + 1))
+        proto = self._protocol("owned", owned_body, OWNED_LEAKAGE)
+        out = self.cluster.run(proto, {p: (self._engines[p], value.owner, bound, frac, magnitude,
+                                           value if p == value.owner else None) for p in self.participants})
+        shape = self._results(out)[0]
+        states = {p: PartyObject(self.cluster, p, out[p].get()[1]) if out[p].is_local else PartyObject(self.cluster, p)
+                  for p in self.participants}
+        return OwnedArray(self, value.owner, states, tuple(shape), frac)
+
     def run(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> Any:
-        """Run ``fn`` on secret arrays in one SPMD step; ``fn`` sees :class:`Shared` arrays and returns
-        one, or a tuple or list of them (public arguments are passed through)."""
-        secrets = [a for a in args if isinstance(a, SecretArray)]
+        """Run ``fn`` on secret arrays in one SPMD step; ``fn`` sees :class:`Shared` arrays (and
+        :class:`~accord.mpc.owned.Owned` ones for :meth:`owned` arrays) and returns one, or a tuple or
+        list of them (public arguments are passed through)."""
+        secrets = [a for a in args if isinstance(a, (SecretArray, OwnedArray))]
         for s in secrets:
             if s.session is not self:
                 raise ConfigurationError("a secret array from another MPC session was passed")
-        metas = [(s.shape, s.kind) for s in secrets]
+        metas = [(s.shape, s.kind) if isinstance(s, SecretArray) else (s.shape, "owned", s.owner, s.frac)
+                 for s in secrets]
 
         def call(*shared: Shared) -> Any:
             it = iter(shared)
-            return fn(*[next(it) if isinstance(a, SecretArray) else a for a in args])
+            return fn(*[next(it) if isinstance(a, (SecretArray, OwnedArray)) else a for a in args])
 
         proto = self._protocol(name or str(getattr(fn, "__name__", "run")), _run_body)
-        inputs = {p: (self._engines[p], self.frac, call, metas, *[s.shares[p] for s in secrets])
+        inputs = {p: (self._engines[p], self.frac, call, metas,
+                      *[s.shares[p] if isinstance(s, SecretArray) else s.states[p] for s in secrets])
                   for p in self.participants}
         out = self.cluster.run(proto, inputs)
         _, out_metas, structure = self._results(out)
@@ -322,7 +349,8 @@ def _share_body(ctx: Context, engine: Any, frac: int, owner: str, parties: Seque
 
 def _run_body(ctx: Context, engine: Any, frac: int, call: Callable[..., Any], metas: list[Any], *raws: Any) -> Any:
     m = Machine(engine, ctx, frac)
-    result = call(*[Shared(m, r, shape, kind) for r, (shape, kind) in zip(raws, metas)])
+    result = call(*[Owned(m, meta[2], r, meta[0], meta[3]) if meta[1] == "owned" else Shared(m, r, *meta)
+                    for r, meta in zip(raws, metas)])
     if isinstance(result, Shared):
         items, structure = [result], "single"
     elif isinstance(result, (tuple, list)) and all(isinstance(r, Shared) for r in result):

@@ -335,10 +335,20 @@ def concatenate(arrays: Sequence[Shared], axis: int = 0) -> Shared:
     return Shared(first.m, raw, shape, kind)
 
 
-def sign_bits(x: Shared) -> Shared:
-    """``x < 0`` as a secret boolean (the top bit of the two's-complement encoding)."""
-    raw = x.m.engine.bits(x.m.sub("lt"), x.raw, x.shape, [63])
-    return Shared(x.m, raw, (1, *x.shape), "bool").reshape(x.shape)
+def sign_bits(x: Shared, magnitude: int = 63) -> Shared:
+    """``x < 0`` as a secret boolean: the top bit of the two's-complement encoding.
+
+    With a public bound ``|x| < 2^magnitude`` on the ring value (``magnitude < 63``) the sign is bit
+    ``magnitude`` of ``x + 2^magnitude``, whose carry needs only the low ``magnitude`` bits: on 32-bit
+    words for ``magnitude <= 31``, about half the AND gates of a full comparison. A value beyond the
+    bound gives a wrong bit.
+    """
+    if magnitude >= 63:
+        raw = x.m.engine.bits(x.m.sub("lt"), x.raw, x.shape, [63])
+        return Shared(x.m, raw, (1, *x.shape), "bool").reshape(x.shape)
+    shifted = Shared(x.m, x.m.engine.add_public(x.raw, np.uint64(1 << magnitude)), x.shape, x.kind)
+    raw = x.m.engine.bits(x.m.sub("lt"), shifted.raw, x.shape, [magnitude])
+    return (1 - Shared(x.m, raw, (1, *x.shape), "int").reshape(x.shape))._new_kind("bool")
 
 
 def bit_slices(x: Shared, positions: Sequence[int]) -> Shared:

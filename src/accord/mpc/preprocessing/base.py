@@ -10,7 +10,7 @@ their share of the correlation and the dealer gets ``None``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -95,6 +95,38 @@ class CorrelationProvider(Protocol):
 
     def dabits(self, ctx: Context, shape: Shape) -> tuple[np.ndarray, ...] | None:
         """Random bits shared both ways: ``(u8 XOR share, uint64 additive share)`` of the same bit."""
+
+
+@runtime_checkable
+class FanTriples(Protocol):
+    """A provider of Beaver triples in which one factor multiplies several others."""
+
+    roles: Roles
+
+    def fan_triples(self, ctx: Context, n: int, width: int) -> tuple[np.ndarray, ...]:
+        """``(a, b, c)``: ``a`` of shape ``(n,)``, ``b`` and ``c`` of ``(width, n)`` with ``c = a * b`` row by row."""
+
+
+@runtime_checkable
+class BitProducts(Protocol):
+    """A provider that multiplies secret bits by secret values directly (without a Beaver triple)."""
+
+    def bit_products(self, ctx: Context, bits: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Shares of ``c * x`` from this party's XOR share of ``c`` (uint8) and additive share of ``x``."""
+
+
+@runtime_checkable
+class OwnedProducts(Protocol):
+    """A provider that multiplies a matrix one party holds in the clear by fresh shared vectors."""
+
+    def own(self, ctx: Context, owner: str, values: np.ndarray | None, shape: tuple[int, int], bits: int) -> Any:
+        """Prepare the owner's ``(rows, d)`` matrix of integers below ``2^(bits - 1)`` in absolute value."""
+
+    def owned_product(self, ctx: Context, state: Any, owner: str, shared: np.ndarray, index: int) -> np.ndarray:
+        """This party's share of ``matrix @ shared`` (``state`` from :meth:`own`, sliced or transposed)."""
+
+    def next_products(self, count: int) -> None:
+        """Close a call of ``count`` products numbered from 0 (each product needs its own tweak)."""
 
 
 def expect_array(value: object, *, peer: str, step: str, shape: Shape, dtype: np.dtype | type) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from accord.math.matmul import ring_matmul
-from accord.mpc.preprocessing.base import CorrelationProvider, Shape, expect_array
+from accord.mpc.preprocessing.base import CorrelationProvider, FanTriples, Shape, expect_array
 from accord.mpc.protocols.exchange import swap, swap_list
 from accord.runtime.context import Context
 
@@ -43,6 +43,24 @@ def mul(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | N
     f *= a
     z += f
     return z
+
+
+def mul_fan(ctx: Context, prov: FanTriples, n: int, width: int, x: np.ndarray | None,
+            y: np.ndarray | None) -> np.ndarray | None:
+    """``x * y_j`` for each of the ``width`` blocks ``y_j`` of ``y`` from one fan-out triple ``(a, b, c = a b_j)``.
+
+    As :func:`mul`, opening ``e = x - a`` once for all blocks and ``f = y - b`` (1 round).
+    """
+    a, b, c = prov.fan_triples(ctx, n, width)
+    if x is None or y is None:
+        return None
+    mine = np.concatenate([x - a, (y.reshape(width, n) - b).reshape(-1)])
+    ef = swap(ctx, prov.roles, mine, "ef")
+    ef += mine
+    e, f = ef[:n], ef[n:].reshape(width, n)
+    if prov.roles.index == 0:
+        b = b + f
+    return (c + e * b + a * f).reshape(-1)
 
 
 def square(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None) -> np.ndarray | None:
