@@ -18,6 +18,7 @@ LAYERS = [
     ("errors", "_lazy"),              # _lazy: the lazy exports of package __init__ files (stdlib only)
     ("math",),
     ("crypto",),
+    ("governance",),                  # signed, hash-chained audit entries and signed job approvals
     ("he", "tee"),                    # HE schemes; TEE evidence, sealing, wrapping: no network
     ("dp",),                          # DP samplers, accounting, ledgers: local, no network
     ("net", "data"),
