@@ -59,7 +59,8 @@ def add_user(conn: Connection, name: str, password: str) -> None:
 
 
 def login(conn: Connection, name: str, password: str, address: str) -> tuple[str, Session]:
-    """A new session for ``name``, or :class:`LoginRefused` (counted towards the rate limit)."""
+    """A new session for ``name``, or :class:`LoginRefused`; the caller records a refusal with
+    :func:`record_failure` in its own transaction (this one is rolled back by the error)."""
     now = time.time()
     failures = schema.login_failures
     recent = conn.execute(select(func.count(), func.min(failures.c.at)).where(
@@ -75,7 +76,6 @@ def login(conn: Connection, name: str, password: str, address: str) -> tuple[str
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        conn.execute(insert(failures).values(user_name=name[:64], address=address[:64], at=now))
         raise LoginRefused("wrong user name or password")
     conn.execute(delete(failures).where(failures.c.user_name == name))
     conn.execute(delete(schema.sessions).where(schema.sessions.c.expires_at < now))
@@ -84,6 +84,11 @@ def login(conn: Connection, name: str, password: str, address: str) -> tuple[str
     conn.execute(insert(schema.sessions).values(token_hash=session.token_hash, user_name=name, csrf=session.csrf,
                                                 created_at=now, expires_at=now + SESSION_SECONDS))
     return token, session
+
+
+def record_failure(conn: Connection, name: str, address: str) -> None:
+    """Count a refused login towards the rate limit of its user name and client address."""
+    conn.execute(insert(schema.login_failures).values(user_name=name[:64], address=address[:64], at=time.time()))
 
 
 def find_session(conn: Connection, token: str | None) -> Session | None:

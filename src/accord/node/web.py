@@ -114,6 +114,8 @@ def create_app(node: Node, runner: Runner) -> FastAPI:
                 node.store.audit(conn, "login", user=user, address=address)
         except auth.LoginRefused as exc:
             with node.store.write() as conn:
+                if exc.retry_after is None:
+                    auth.record_failure(conn, user, address)
                 node.store.audit(conn, "login refused", user=user[:64], address=address, reason=str(exc))
             status = 429 if exc.retry_after else 401
             headers = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
