@@ -24,7 +24,7 @@ from tests.procs import ROOT, free_ports, write_cluster
 PASSWORD = "correct horse battery"
 PARTNER_FEATURES = ["LIMIT_BAL", "EDUCATION", "MARRIAGE", "AGE", "PAY_AMT1", "PAY_AMT2", "PAY_AMT3"]
 POLICIES = {
-    "bank": {"default": "train", "columns": {"id": {"use": "key"}}},
+    "bank": {"default": "train", "columns": {"id": {"use": "key"}, "PAY_0": {"use": "dp", "epsilon": 1.0}}},
     "partner": {"default": "train", "columns": {"id": {"use": "key"}, "SEX": {"use": "never"}}},
 }
 
@@ -77,7 +77,7 @@ def deploy(root: Path, database: dict[str, str] | None = None) -> Deployment:
     return Deployment(root, cluster, configs, urls)
 
 
-def job_text(features: bool, trees: int = 2) -> str:
+def job_text(features: bool, trees: int = 2, dp: bool = False) -> str:
     partner = {"input": "partner.csv", "key": "id", "output": "out/partner"}
     if features:
         partner["features"] = PARTNER_FEATURES
@@ -92,6 +92,8 @@ def job_text(features: bool, trees: int = 2) -> str:
         "evaluate": {"plots": True},
         "security": {"key_bits": 1024},
     }
+    if dp:  # the bank publishes DP summaries of PAY_0, which its policy allows up to ε=1 per job
+        job["dp"] = {"ledger": {"epsilon": 3.0, "delta": 1e-6}, "summaries": {"epsilon": 0.5, "bank": {"PAY_0": [-2, 8]}}}
     return yaml.safe_dump(job, sort_keys=False)
 
 
@@ -122,3 +124,38 @@ def stop_node(proc: subprocess.Popen[bytes]) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+class Console:
+    """A logged-in operator's HTTPS session with a node's console (no browser: forms posted directly)."""
+
+    def __init__(self, url: str, user: str) -> None:
+        import http.cookiejar
+
+        self.url = url
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context),
+                                                  urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.post("/login", {"user": user, "password": PASSWORD}, form="/login")
+
+    def get(self, path: str) -> tuple[int, str, str]:
+        return self._open(urllib.request.Request(self.url + path))
+
+    def post(self, path: str, data: dict[str, str], form: str = "/jobs/new") -> tuple[int, str, str]:
+        import re
+        from urllib.parse import urlencode
+
+        _, page, _ = self.get(form)
+        token = re.search(r'name="csrf" value="([^"]+)"', page)
+        body = urlencode({**data, "csrf": token.group(1) if token else ""}).encode()
+        return self._open(urllib.request.Request(self.url + path, data=body, method="POST"))
+
+    def _open(self, request: urllib.request.Request) -> tuple[int, str, str]:
+        import urllib.error
+
+        try:
+            with self.opener.open(request, timeout=60) as answer:
+                return answer.status, answer.read().decode(), answer.url
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode(), err.url

@@ -75,7 +75,7 @@ def test_two_nodes_reject_fix_approve_run_and_show_the_report(tmp_path, request)
             assert not bank.is_visible("#run")
 
             # 2. The fixed job lists the partner's features; both approve in the browser.
-            second = _propose(bank, urls["bank"], job_text(features=True))
+            second = _propose(bank, urls["bank"], job_text(features=True, dp=True))
             assert second != first
             bank.click("#approve")
             bank.wait_for_url(f"{urls['bank']}/jobs/{second}")
@@ -106,14 +106,21 @@ def test_two_nodes_reject_fix_approve_run_and_show_the_report(tmp_path, request)
             assert bank.evaluate("img => img.complete && img.naturalWidth > 0", plot.element_handle())
             bank.screenshot(path=str(shots / "4-bank-report.png"), full_page=True)
             assert not partner.is_visible("#metrics") and not partner.is_visible("img.plot")
-            partner.screenshot(path=str(shots / "5-partner-report.png"), full_page=True)
+            partner.screenshot(path=str(shots / "4-partner-report.png"), full_page=True)
 
-            # 5. Both audit logs verify, in the console and on the command line.
+            # 5. The bank's DP summaries were charged to its dataset's ledger, shown in the console.
+            bank.goto(urls["bank"] + "/ledgers")
+            assert "cap ε=3" in bank.inner_text("body") and "job summaries" not in bank.inner_text("body")
+            assert "credit-risk/" in bank.inner_text("body")  # the charges name the job
+            bank.screenshot(path=str(shots / "5-bank-ledgers.png"), full_page=True)
+
+            # 6. Both audit logs verify, in the console and on the command line.
             for party, page in (("bank", bank), ("partner", partner)):
                 page.goto(urls[party] + "/audit")
                 assert "every signature verify" in page.inner_text("#audit-status")
                 events = page.inner_text("#audit")
                 assert "job start" in events and "job end" in events and "revealed" in events
+                assert ("dp charge" in events) == (party == "bank")
             partner.screenshot(path=str(shots / "6-partner-audit.png"), full_page=True)
     finally:
         codes = {p: stop_node(proc) for p, proc in nodes.items()}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,14 @@ import pandas as pd
 from sqlalchemy import Connection, create_engine, exc, insert, select, update
 
 from accord.data.tables import read_table, write_table
+from accord.dp.ledger import check_dataset
 from accord.errors import ConfigurationError
 from accord.node import schema
 from accord.node.policy import Policy, parse_policy
 from accord.pipeline.job import PartySpec
+from accord.pipeline.privacy import dataset_name
 
 KINDS = ("csv", "parquet", "sql")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # as DP ledgers name datasets
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def load(kind: str, location: str, sql_table: str | None, party: str) -> pd.Data
 def register(conn: Connection, party: str, name: str, kind: str, location: str, sql_table: str | None,
              policy: Policy) -> Dataset:
     """Record (or re-register) a dataset with its schema, row count and policy."""
-    if not _NAME.match(name):
-        raise ConfigurationError(f"dataset name {name!r} must be 1-128 letters, digits, '_', '.' or '-'")
+    check_dataset(name)
     if kind != "sql":
         location = str(Path(location).resolve())
     columns, rows = inspect(kind, location, sql_table, party)
@@ -122,17 +121,18 @@ def _dataset(row: Any) -> Dataset:
 
 
 def dataset_of(party: PartySpec) -> str:
-    """The dataset a job's party part names: ``dataset`` if given, else its input file's stem."""
-    named = getattr(party, "dataset", None)
-    if named:
-        return str(named)
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", party.input.stem)[:128].lstrip(".-_") or "dataset"
+    """The dataset a job's party part names: ``dataset`` if given, else its input file's stem (the name its
+    DP ledger has, :func:`accord.pipeline.privacy.dataset_name`)."""
+    return party.dataset or dataset_name(party.input)
 
 
 def materialise(dataset: Dataset, party: str, directory: Path) -> Path:
-    """A file the runner reads: the dataset's own file, or a SQL table exported (owner-only) into ``directory``."""
+    """The file the runner reads, named after the dataset (so the job charges the dataset's own DP ledger):
+    a link to the dataset's file, or a SQL table exported (owner-only) into ``directory``."""
     if dataset.kind != "sql":
-        return Path(dataset.location)
+        link = directory / f"{dataset.name}{Path(dataset.location).suffix}"
+        link.symlink_to(dataset.location)
+        return link
     target = directory / f"{dataset.name}.parquet"
     write_table(load(dataset.kind, dataset.location, dataset.sql_table, party), target, party=party)
     os.chmod(target, 0o600)

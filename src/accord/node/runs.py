@@ -27,6 +27,7 @@ from sqlalchemy import insert, select, update
 from accord.errors import ConfigurationError, NotApproved
 from accord.node import datasets as ds
 from accord.node import schema
+from accord.node.events import import_events
 from accord.node.service import Node
 
 
@@ -58,7 +59,8 @@ class Runner:
         command = [sys.executable, "-m", "accord", "run", str(workdir / "job.yaml"), "--cluster",
                    str(node.config.cluster_path), "--me", node.party, "--key", str(node.config.key_path),
                    "--approval", str(workdir / "approval.json"), "--out-dir", str(workdir / "out"),
-                   "--report", str(workdir / "report.json"), "--progress-file", str(workdir / "progress.json")]
+                   "--report", str(workdir / "report.json"), "--progress-file", str(workdir / "progress.json"),
+                   "--state-dir", str(node.config.state)]
         if node.party in spec.parties:
             with node.store.read() as conn:
                 dataset = ds.get(conn, ds.dataset_of(spec.parties[node.party]))
@@ -101,6 +103,7 @@ class Runner:
             for protocol, party, what in learned:
                 self.node.store.audit(conn, "revealed", job=name, run=run_id, protocol=protocol, to=party,
                                       learned=what)
+        import_events(self.node)  # the DP charges the job made
 
     def recover(self) -> None:
         """Mark runs a killed node left behind as interrupted, ending any process of theirs still alive."""

@@ -26,7 +26,7 @@ from accord.node.config import NodeConfig
 from accord.node.policy import Violation, check_uses
 from accord.node.store import Store
 from accord.pipeline.job import JobSpec, LocalSettings, load_job
-from accord.pipeline.plan import plan_job
+from accord.pipeline.plan import dp_epsilon, plan_job
 
 
 class DecisionConflict(ConfigurationError):
@@ -83,7 +83,8 @@ class Node:
                                               f"reads dataset {name!r}, which is not registered at this node")]
         plan = plan_job(spec, {self.party: list(dataset.columns)})
         peers_ = [p for p in spec.participants if p != self.party]
-        return plan.to_dict(), check_uses(dataset.policy, name, list(dataset.columns), plan.uses(self.party), peers_)
+        return plan.to_dict(), check_uses(dataset.policy, name, list(dataset.columns), plan.uses(self.party), peers_,
+                                          dp_epsilon(spec, self.party))
 
     def propose(self, text: str, actor: str, proposer: str | None = None) -> Job:
         """Record a job (proposed here by ``actor``, or received from ``proposer``'s node)."""

@@ -24,7 +24,7 @@ from accord.psi.ecdh import ecdh_psi
 from accord.psi.kkrt.protocol import kkrt_psi
 from accord.runtime.report import ProtocolSpec, spec_of
 
-USES = ("key", "label", "train")
+USES = ("key", "label", "train", "dp")
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,20 @@ def plan_job(spec: JobSpec, columns: Mapping[str, Sequence[str]] | None = None) 
         steps.append(Step(step, f"train {kind} on the aligned training rows; score the test rows for the label "
                                 "holder", _model_protocols(kind, params), tuple(uses)))
     steps.append(Step("evaluate", f"metrics and plots from the test scores, at {label.name} only (local)", ()))
+    if spec.dp is not None:
+        uses = tuple(ColumnUse(n, c, "dp", "dp.summaries") for n, cs in spec.dp.columns.items() for c in cs)
+        steps.append(Step("dp.summaries", f"each listed party releases a noisy row count and, per column, a noisy "
+                          f"mean and median (pure ε-DP, ε={spec.dp.budget.epsilon:g} per party in total), charged "
+                          "to its dataset's budget ledger first", (), uses))
     return JobPlan(tuple(steps), tuple(unknown))
+
+
+def dp_epsilon(spec: JobSpec, party: str) -> dict[str, float]:
+    """The ε each of ``party``'s columns is charged in the job's DP summaries (a mean and a median each)."""
+    if spec.dp is None:
+        return {}
+    share = spec.dp.share(party).epsilon
+    return {column: 2 * share for column in spec.dp.columns.get(party, {})}
 
 
 def _model_protocols(kind: str, params: Mapping[str, Any]) -> tuple[ProtocolSpec, ...]:

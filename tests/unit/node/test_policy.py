@@ -58,3 +58,19 @@ def test_dp_columns_are_limited_to_their_epsilon():
 def test_malformed_policies_are_refused(raw):
     with pytest.raises(ConfigurationError):
         parse_policy(raw, "test")
+
+
+def test_dp_summaries_in_a_job_need_a_dp_rule_within_its_epsilon(nodes):
+    from tests.node_setup import job_text
+
+    bank, partner = nodes["bank"], nodes["partner"]
+    assert bank.propose(job_text(features=True, dp=True), "bank-op").violations == []  # ε 1/3 ≤ 1 for PAY_0
+    with bank.store.write() as conn:
+        from accord.node import datasets as ds
+
+        ds.set_policy(conn, "bank", parse_policy({"default": "train", "columns": {
+            "id": "key", "PAY_0": {"use": "dp", "epsilon": 0.1}}}, "test"))
+    strict = bank.propose(job_text(features=True, dp=True, trees=3), "bank-op")
+    assert [(v["column"], v["step"]) for v in strict.violations] == [("PAY_0", "dp.summaries")]
+    assert "would spend ε=0.333" in strict.violations[0]["reason"]
+    assert partner.propose(job_text(features=True, dp=True), "x", proposer="bank").violations == []
