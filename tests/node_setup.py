@@ -93,7 +93,8 @@ def job_text(features: bool, trees: int = 2, dp: bool = False) -> str:
         "security": {"key_bits": 1024},
     }
     if dp:  # the bank publishes DP summaries of PAY_0, which its policy allows up to ε=1 per job
-        job["dp"] = {"ledger": {"epsilon": 3.0, "delta": 1e-6}, "summaries": {"epsilon": 0.5, "bank": {"PAY_0": [-2, 8]}}}
+        job["dp"] = {"ledger": {"epsilon": 3.0, "delta": 1e-6},
+                     "summaries": {"epsilon": 0.5, "bank": {"PAY_0": [-2, 8]}}}
     return yaml.safe_dump(job, sort_keys=False)
 
 

@@ -36,20 +36,22 @@ def _verify(args: argparse.Namespace) -> int:
         anchors.append((int(seq), digest))
     if (args.log is None) == (args.node is None):
         raise ConfigurationError("name a log file or --node CONFIG (one of them)")
+    signer: str | None
     if args.node is not None:
         from accord.node.config import load_node_config
         from accord.node.service import Node
 
         node = Node(load_node_config(args.node))
         entries = node.store.verify_audit(anchors=anchors)
-        where, signer = f"{node.party}'s node database", node.party
+        where, signer = f"{node.party}'s node database", str(node.party)
     else:
         verifier = None
         if args.cert is not None:
             pem = args.cert.read_bytes()
             verifier = Verifier.from_certificate(args.party or certificate_party(pem, str(args.cert)), pem)
         entries = verify_log(args.log, verifier, anchors)
-        where, signer = str(args.log), verifier.party if verifier else None
+        where = str(args.log)
+        signer = verifier.party if verifier else None
     head = f"{entries[-1]['seq']}:{entries[-1]['hash']}" if entries else "(empty)"
     signed = f", every entry signed by {signer!r}" if signer else " (signatures not checked: pass --cert)"
     print(f"audit log {where}: {len(entries)} entries, hash chain intact{signed}; head {head}")

@@ -82,13 +82,14 @@ def register(conn: Connection, party: str, name: str, kind: str, location: str, 
     if unknown:
         raise ConfigurationError(f"dataset {name!r}: the policy names columns {sorted(unknown)} the table lacks "
                                  f"(it has {sorted(columns)})")
+    now = time.time()
     values = {"kind": kind, "location": location, "sql_table": sql_table, "schema": json.dumps(columns),
-              "rows": rows, "policy": json.dumps(policy.to_dict()), "registered_at": time.time()}
+              "rows": rows, "policy": json.dumps(policy.to_dict()), "registered_at": now}
     if conn.execute(select(schema.datasets.c.name).where(schema.datasets.c.name == name)).first():
         conn.execute(update(schema.datasets).where(schema.datasets.c.name == name).values(**values))
     else:
         conn.execute(insert(schema.datasets).values(name=name, **values))
-    return Dataset(name, kind, location, sql_table, columns, rows, policy, values["registered_at"])
+    return Dataset(name, kind, location, sql_table, columns, rows, policy, now)
 
 
 def set_policy(conn: Connection, name: str, policy: Policy) -> None:

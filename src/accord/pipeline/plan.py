@@ -73,7 +73,7 @@ def plan_job(spec: JobSpec, columns: Mapping[str, Sequence[str]] | None = None) 
     ``features`` the job leaves implicit (every column but key and label)."""
     columns = columns or {}
     features: dict[str, list[str]] = {}
-    unknown = []
+    unknown: list[str] = []
     for name, party in spec.parties.items():
         if party.features is not None:
             features[name] = list(party.features)
@@ -95,10 +95,10 @@ def plan_job(spec: JobSpec, columns: Mapping[str, Sequence[str]] | None = None) 
                                 "holder", _model_protocols(kind, params), tuple(uses)))
     steps.append(Step("evaluate", f"metrics and plots from the test scores, at {label.name} only (local)", ()))
     if spec.dp is not None:
-        uses = tuple(ColumnUse(n, c, "dp", "dp.summaries") for n, cs in spec.dp.columns.items() for c in cs)
+        released = tuple(ColumnUse(n, c, "dp", "dp.summaries") for n, cs in spec.dp.columns.items() for c in cs)
         steps.append(Step("dp.summaries", f"each listed party releases a noisy row count and, per column, a noisy "
                           f"mean and median (pure ε-DP, ε={spec.dp.budget.epsilon:g} per party in total), charged "
-                          "to its dataset's budget ledger first", (), uses))
+                          "to its dataset's budget ledger first", (), released))
     return JobPlan(tuple(steps), tuple(unknown))
 
 
