@@ -57,16 +57,17 @@ def seal_entry(seq: int, previous: str, event: str, fields: Mapping[str, Any],
 
 
 def verify_entries(entries: Iterable[Mapping[str, Any]], where: str, verifier: Verifier | None = None,
-                   anchors: Sequence[tuple[int, str]] = (), unit: str = "entry") -> list[dict[str, Any]]:
+                   anchors: Sequence[tuple[int, str]] = (), unit: str = "entry", start: int = 0,
+                   previous: str = GENESIS) -> list[dict[str, Any]]:
     """Check the chain (and, given a ``verifier``, every signature and signer); return the entries.
 
     ``anchors`` are ``(seq, hash)`` pairs known from elsewhere: each must be in the log with that hash,
     which catches entries cut off the end. Raises :class:`TamperedLog` naming the first bad entry
-    (as ``entry <seq>``, or ``line <seq + 1>`` with ``unit="line"``).
+    (as ``entry <seq>``, or ``line <seq + 1>`` with ``unit="line"``). ``start`` and ``previous`` continue
+    a check from entry ``start``, whose predecessor has hash ``previous`` (anchors then index from it).
     """
     out = []
-    previous = GENESIS
-    for number, raw in enumerate(entries):
+    for number, raw in enumerate(entries, start):
         entry = dict(raw)
         at = f"line {number + 1}" if unit == "line" else f"entry {number}"
         stored = entry.get("hash")
@@ -84,11 +85,11 @@ def verify_entries(entries: Iterable[Mapping[str, Any]], where: str, verifier: V
         out.append(entry)
         previous = str(stored)
     for seq, expected in anchors:
-        if seq >= len(out):
-            raise TamperedLog(f"audit log {where} ends at entry {len(out) - 1}, but entry {seq} was recorded "
+        if seq >= start + len(out):
+            raise TamperedLog(f"audit log {where} ends at entry {start + len(out) - 1}, but entry {seq} was recorded "
                               f"elsewhere with hash {expected[:16]}...: entries were removed from the end")
-        if out[seq]["hash"] != expected:
-            raise TamperedLog(f"audit log {where}: entry {seq} has hash {out[seq]['hash'][:16]}..., but "
+        if seq >= start and out[seq - start]["hash"] != expected:
+            raise TamperedLog(f"audit log {where}: entry {seq} has hash {out[seq - start]['hash'][:16]}..., but "
                               f"{expected[:16]}... was recorded elsewhere")
     return out
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, func, inse
 from sqlalchemy.engine import make_url
 
 from accord.errors import ConfigurationError
-from accord.governance.chain import GENESIS, seal_entry, verify_entries
+from accord.governance.chain import GENESIS, TamperedLog, seal_entry, verify_entries
 from accord.governance.signing import Signer, Verifier
 from accord.node import schema
 
@@ -40,6 +40,7 @@ class Store:
         self.sqlite = parsed.get_backend_name() == "sqlite"
         self.where = str(parsed.database) if self.sqlite else parsed.render_as_string(hide_password=True)
         self.engine = self._engine(url)
+        self._checked: tuple[int, str, str] = (0, GENESIS, GENESIS)  # entries checked; the last one's hash, prev
         try:
             self._check()
             self.migrate()
@@ -125,9 +126,10 @@ class Store:
                             .order_by(schema.audit.c.seq.desc()).limit(1)).first()
         return (int(head[0]), json.loads(head[1])["hash"]) if head else (-1, GENESIS)
 
-    def audit_entries(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The audit log, oldest first (the latest ``limit`` entries when given)."""
-        query = select(schema.audit.c.entry).order_by(schema.audit.c.seq.desc() if limit else schema.audit.c.seq)
+    def audit_entries(self, limit: int | None = None, since: int = 0) -> list[dict[str, Any]]:
+        """The audit log, oldest first (from entry ``since``; the latest ``limit`` entries when given)."""
+        query = select(schema.audit.c.entry).where(schema.audit.c.seq >= since) \
+            .order_by(schema.audit.c.seq.desc() if limit else schema.audit.c.seq)
         with self.read() as conn:
             rows = [json.loads(r) for r in conn.execute(query.limit(limit) if limit else query).scalars()]
         return rows[::-1] if limit else rows
@@ -135,8 +137,25 @@ class Store:
     def verify_audit(self, verifier: Verifier | None = None, anchors: Sequence[tuple[int, str]] = ()
                      ) -> list[dict[str, Any]]:
         """Check the whole audit log's chain and signatures (see :func:`~accord.governance.chain.verify_entries`)."""
-        return verify_entries(self.audit_entries(), f"of node database {self.where}",
-                              verifier or self.signer.verifier(), anchors)
+        entries = verify_entries(self.audit_entries(), f"of node database {self.where}",
+                                 verifier or self.signer.verifier(), anchors)
+        self._checked = (len(entries), entries[-1]["hash"], entries[-1]["prev"]) if entries else (0, GENESIS, GENESIS)
+        return entries
+
+    def verify_new_audit(self) -> int:
+        """Check the entries appended since the last check (and that the last checked one is unchanged);
+        returns the log's length. The console uses this; start-up and ``accord audit verify`` check all."""
+        count, last, before = self._checked
+        since = max(count - 1, 0)
+        entries = self.audit_entries(since=since)
+        if count and (not entries or entries[0].get("hash") != last):
+            raise TamperedLog(f"audit log of node database {self.where}: entry {count - 1} changed since it was "
+                              "checked")
+        verified = verify_entries(entries, f"of node database {self.where}", self.signer.verifier(), start=since,
+                                  previous=before)
+        if verified:
+            self._checked = (since + len(verified), verified[-1]["hash"], verified[-1]["prev"])
+        return self._checked[0]
 
     def close(self) -> None:
         """Release the database connections."""

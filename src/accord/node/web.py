@@ -238,7 +238,7 @@ def create_app(node: Node, runner: Runner) -> FastAPI:
     def audit_page(request: Request) -> Response:
         user = session(request)
         try:
-            count, problem_text = len(node.store.verify_audit()), None
+            count, problem_text = node.store.verify_new_audit(), None
         except AccordError as exc:
             count, problem_text = 0, str(exc)
         return page(request, "audit.html", user, entries=node.store.audit_entries(limit=300)[::-1], count=count,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from accord.cli.main import main
-from accord.governance.chain import AuditLog
+from accord.governance.chain import AuditLog, TamperedLog
 from accord.node import schema
 from accord.node.events import import_events
 from tests.node_setup import job_text
@@ -70,3 +70,18 @@ def test_tee_key_releases_are_copied_once_into_the_node_log(tmp_path, nodes):
 @pytest.mark.parametrize("anchor", ["x:y", "1:abc"])
 def test_bad_anchors_are_refused(nodes, anchor):
     assert _verify("--node", nodes["bank"].config.source, "--anchor", anchor) == 2
+
+
+def test_the_console_check_covers_new_entries_and_a_changed_last_entry(nodes):
+    bank = nodes["bank"]
+    bank.propose(job_text(features=True), "bank-op")
+    assert bank.store.verify_new_audit() == 1
+    for trees in (3, 4):
+        bank.propose(job_text(features=True, trees=trees), "bank-op")
+    assert bank.store.verify_new_audit() == 3
+    with bank.store.write() as conn:
+        row = conn.execute(schema.audit.select().where(schema.audit.c.seq == 2)).mappings().first()
+        conn.execute(update(schema.audit).where(schema.audit.c.seq == 2)
+                     .values(entry=row["entry"].replace('"actor": "bank-op"', '"actor": "eve"')))
+    with pytest.raises(TamperedLog, match="breaks at entry 2"):
+        bank.store.verify_new_audit()
