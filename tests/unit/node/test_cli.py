@@ -1,0 +1,69 @@
+"""`accord node init / user / dataset / approval` through the CLI entry point (in process)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from accord.cli.main import main
+from accord.governance.approval import parse_approval
+from accord.node.config import load_node_config
+from accord.node.service import Node
+from tests.node_setup import PASSWORD, job_text
+
+
+def test_init_user_sql_dataset_and_approval_export(tmp_path, cluster, frames, monkeypatch, capsys):
+    config = tmp_path / "bank-node.yaml"
+    assert main(["node", "init", "--party", "bank", "--cluster", str(cluster), "--listen", "127.0.0.1:8443",
+                 "--peer", "partner=https://127.0.0.1:8444", "--out", str(config)]) == 0
+    loaded = load_node_config(config)
+    assert loaded.peers == {"partner": "https://127.0.0.1:8444"} and loaded.database.startswith("sqlite:///")
+    assert main(["node", "init", "--party", "bank", "--cluster", str(cluster), "--out", str(config)]) == 2
+    monkeypatch.setenv("BANK_PASSWORD", PASSWORD)
+    assert main(["node", "user", "alice", "--config", str(config), "--password-env", "BANK_PASSWORD"]) == 0
+    monkeypatch.setenv("SHORT", "short")
+    assert main(["node", "user", "bob", "--config", str(config), "--password-env", "SHORT"]) == 2
+    database = tmp_path / "warehouse.sqlite"
+    frames[0].to_sql("customers", f"sqlite:///{database}", index=False)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"default": "train", "columns": {"id": "key"}}))
+    assert main(["node", "dataset", "bank", "--config", str(config), "--sql", f"sqlite:///{database}",
+                 "--table", "customers", "--policy", str(policy)]) == 0
+    assert f"dataset bank ({len(frames[0])} rows, {frames[0].shape[1]} columns)" in capsys.readouterr().out
+    assert main(["node", "dataset", "other", "--config", str(config), "--sql", f"sqlite:///{database}",
+                 "--table", "missing"]) == 2
+    node = Node(load_node_config(config))
+    job = node.propose(job_text(features=True), "alice")
+    assert main(["node", "approval", job.digest, "--config", str(config), "--out", str(tmp_path / "a.json")]) == 10
+    node.decide(job.digest, "alice", approve=True)
+    node.record_peer_decision("partner", _partner_approval(tmp_path, cluster, frames, job_text(features=True)))
+    assert main(["node", "approval", job.digest, "--config", str(config), "--out", str(tmp_path / "a.json")]) == 0
+    assert parse_approval((tmp_path / "a.json").read_bytes(), "bank").digest == job.digest
+    exported = pd.read_parquet(_materialised(node, tmp_path))
+    pd.testing.assert_frame_equal(exported, frames[0].reset_index(drop=True), check_dtype=False)
+
+
+def _partner_approval(tmp_path, cluster, frames, text):
+    from tests.unit.node.conftest import make_node
+
+    partner = make_node(tmp_path, cluster, "partner", frames[1])
+    job = partner.propose(text, "x", proposer="bank")
+    return partner.decide(job.digest, "partner-op", approve=True)
+
+
+def _materialised(node, tmp_path):
+    from accord.node import datasets as ds
+
+    with node.store.read() as conn:
+        return ds.materialise(ds.get(conn, "bank"), "bank", tmp_path)
+
+
+@pytest.mark.parametrize("policy", ["columns: {nope: key}", "columns: {id: {use: maybe}}"])
+def test_dataset_policies_are_checked_at_registration(tmp_path, cluster, frames, policy):
+    config = tmp_path / "n.yaml"
+    main(["node", "init", "--party", "bank", "--cluster", str(cluster), "--out", str(config)])
+    frames[0].to_csv(tmp_path / "bank.csv", index=False)
+    (tmp_path / "p.yaml").write_text(policy)
+    assert main(["node", "dataset", "bank", "--config", str(config), "--csv", str(tmp_path / "bank.csv"),
+                 "--policy", str(tmp_path / "p.yaml")]) == 2
