@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from accord.errors import AccordError, ConfigurationError, MalformedMessage, NotApproved
 from accord.governance.approval import Approval, check_approval, parse_approval
@@ -90,21 +90,33 @@ class Node:
         """Record a job (proposed here by ``actor``, or received from ``proposer``'s node)."""
         spec = self.spec(text)
         with self.store.write() as conn:
-            plan, violations = self.check(conn, spec)
             existing = self._job(conn, spec.sha256)
             if existing is None:
                 conn.execute(insert(schema.jobs).values(
                     digest=spec.sha256, name=spec.name, text=text, proposer=proposer or self.party,
-                    proposed_at=time.time(), parties=json.dumps(spec.participants), plan=json.dumps(plan),
-                    violations=json.dumps([v.to_dict() for v in violations])))
+                    proposed_at=time.time(), parties=json.dumps(spec.participants), plan="{}", violations="[]"))
+            job, violations = self._recheck(conn, spec)
             self.store.audit(conn, "proposal" if existing is None else "proposal repeated", job=spec.name,
                              digest=spec.sha256, proposer=proposer or self.party, actor=actor,
                              violations=[str(v) for v in violations])
-            job = self._job(conn, spec.sha256)
-            if job is None:  # pragma: no cover - inserted above in this transaction
-                raise ConfigurationError("job vanished")
             self._auto_approve(conn, job, violations)
         return job
+
+    def recheck(self, digest: str) -> Job | None:
+        """The job with its policy check redone against the policies in force now (and stored)."""
+        with self.store.write() as conn:
+            job = self._job(conn, digest)
+            return self._recheck(conn, self.spec(job.text))[0] if job is not None else None
+
+    def _recheck(self, conn: Connection, spec: JobSpec) -> tuple[Job, list[Violation]]:
+        """Check a stored job against the policies in force now, and store the result."""
+        plan, violations = self.check(conn, spec)
+        conn.execute(update(schema.jobs).where(schema.jobs.c.digest == spec.sha256).values(
+            plan=json.dumps(plan), violations=json.dumps([v.to_dict() for v in violations])))
+        job = self._job(conn, spec.sha256)
+        if job is None:
+            raise ConfigurationError(f"no job with digest {spec.sha256[:16]}... at this node")
+        return job, violations
 
     def _auto_approve(self, conn: Connection, job: Job, violations: list[Violation]) -> None:
         days = self.config.auto_same_digest_days
@@ -120,6 +132,8 @@ class Node:
     # ---------------------------------------------------------------------------- decisions
     def decide(self, digest: str, actor: str, approve: bool, reason: str = "") -> dict[str, Any]:
         """Approve or reject a job as ``actor``; returns the decision (sent to the peers by the caller)."""
+        if approve:
+            self.recheck(digest)  # kept even when the approval below is refused
         with self.store.write() as conn:
             job = self._job(conn, digest)
             if job is None:
@@ -129,9 +143,10 @@ class Node:
                 raise DecisionConflict(f"job {job.name!r} was already {current['decision']}d by {current['actor']} "
                                        f"at {time.strftime('%H:%M:%S', time.localtime(current['at']))}")
             if approve:
-                if job.violations:
+                job, violations = self._recheck(conn, self.spec(job.text))  # the policies may have changed
+                if violations:
                     raise ConfigurationError(f"job {job.name!r} breaks this party's column policies and cannot be "
-                                             "approved: " + "; ".join(v["text"] for v in job.violations))
+                                             "approved: " + "; ".join(map(str, violations)))
                 return self._approve(conn, job, actor)
             conn.execute(insert(schema.decisions).values(digest=digest, party=self.party, decision="reject",
                                                          actor=actor, at=time.time(), reason=reason))

@@ -190,7 +190,7 @@ def create_app(node: Node, runner: Runner) -> FastAPI:
     @app.get("/jobs/{digest}")
     def job_page(request: Request, digest: str, failed: str = "") -> Response:
         user = session(request)
-        job = node.job(digest)
+        job = attempt(lambda: node.recheck(digest))  # the policies in force now
         if job is None:
             raise HTTPProblem(404, "no such job at this node")
         decisions = node.decisions(digest)

@@ -162,3 +162,18 @@ def test_postgresql_node_migrates_decides_and_keeps_the_chain_linear_under_concu
     assert [e["event"] for e in store.verify_audit()][:2] == ["proposal", "approval"]
     assert len(store.verify_audit()) == 42
     store.close()
+
+
+def test_approval_checks_the_policy_in_force_when_the_operator_decides(nodes):
+    from accord.node import datasets as ds
+    from accord.node.policy import parse_policy
+
+    partner = nodes["partner"]
+    job = partner.propose(job_text(features=True), "bank-op", proposer="bank")
+    assert job.violations == []
+    with partner.store.write() as conn:  # the owner forbids AGE after the proposal arrived
+        ds.set_policy(conn, "partner", parse_policy({"default": "train", "columns": {
+            "id": "key", "SEX": "never", "AGE": "never"}}, "test"))
+    with pytest.raises(ConfigurationError, match="column 'AGE' of dataset 'partner': rule 'never'"):
+        partner.decide(job.digest, "partner-op", approve=True)
+    assert [v["column"] for v in partner.job(job.digest).violations] == ["AGE", "AGE"]
