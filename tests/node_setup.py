@@ -71,10 +71,26 @@ def deploy(root: Path, database: dict[str, str] | None = None) -> Deployment:
             config["database"] = database[party]
         configs[party] = home / "node.yaml"
         configs[party].write_text(yaml.safe_dump(config))
-        accord("node", "dataset", party, "--config", configs[party], "--csv", home / f"{party}.csv",
-               "--policy", home / "policy.yaml")
-        accord("node", "user", f"{party}-op", "--config", configs[party], "--password-env", "ACCORD_TEST_PASSWORD")
+        _register(configs[party], party, home / f"{party}.csv")
     return Deployment(root, cluster, configs, urls)
+
+
+def _register(config: Path, party: str, csv: Path) -> None:
+    """What `accord node dataset` and `accord node user` do (tests/unit/node/test_cli.py runs those), in
+    this process to save two interpreter starts per party."""
+    from accord.node import auth
+    from accord.node import datasets as ds
+    from accord.node.config import load_node_config
+    from accord.node.policy import parse_policy
+    from accord.node.service import Node
+
+    node = Node(load_node_config(config))
+    with node.store.write() as conn:
+        found = ds.register(conn, party, party, "csv", str(csv), None, parse_policy(POLICIES[party], "test"))
+        node.store.audit(conn, "dataset registered", dataset=party, kind="csv", rows=found.rows)
+        auth.add_user(conn, f"{party}-op", PASSWORD)
+        node.store.audit(conn, "operator set", user=f"{party}-op")
+    node.store.close()
 
 
 def job_text(features: bool, trees: int = 2, dp: bool = False) -> str:
