@@ -81,7 +81,7 @@ def test_two_nodes_reject_fix_approve_run_and_show_the_report(tmp_path, request)
             bank.wait_for_url(f"{urls['bank']}/jobs/{second}")
             partner.goto(f"{urls['partner']}/jobs/{second}")
             assert partner.is_visible("#policy-ok")
-            assert "psi.ecdh" in partner.inner_text("body") and "leakage:" in partner.inner_text("body")
+            assert "psi.rr22" in partner.inner_text("body") and "leakage:" in partner.inner_text("body")  # the default
             partner.screenshot(path=str(shots / "2-partner-approves.png"), full_page=True)
             partner.click("#approve")
             partner.wait_for_url(f"{urls['partner']}/jobs/{second}")

@@ -20,8 +20,10 @@ from accord.mpc.session import LEAKAGE as MPC_LEAKAGE
 from accord.mpc.setup import engine_spec
 from accord.pipeline.checks import check_job
 from accord.pipeline.job import JobSpec
+from accord.psi.api import choose_protocol
 from accord.psi.ecdh import ecdh_psi
 from accord.psi.kkrt.protocol import kkrt_psi
+from accord.psi.rr22.protocol import rr22_psi
 from accord.runtime.report import ProtocolSpec, spec_of
 
 USES = ("key", "label", "train", "dp")
@@ -82,10 +84,11 @@ def plan_job(spec: JobSpec, columns: Mapping[str, Sequence[str]] | None = None) 
         else:
             features[name], unknown = [], [*unknown, name]
     keys = tuple(ColumnUse(n, c, "key", "psi") for n, p in spec.parties.items() for c in p.key)
-    psi = kkrt_psi if spec.psi_protocol == "kkrt" else ecdh_psi
+    chosen = choose_protocol("join", spec.psi_protocol)  # as accord.psi.align will choose it
+    psi = {"rr22": rr22_psi, "kkrt": kkrt_psi, "ecdh": ecdh_psi}[chosen]
     steps = [Step("check", "every party checks its input and the job file's digest; all start or none does",
                   (spec_of(check_job),)),
-             Step("psi", f"align the parties' rows on their keys ({spec.psi_protocol} PSI)", (spec_of(psi),), keys)]
+             Step("psi", f"align the parties' rows on their keys ({chosen} PSI)", (spec_of(psi),), keys)]
     label = spec.parties[spec.label_party]
     for kind, params in spec.models:
         step = f"models.{kind}"
