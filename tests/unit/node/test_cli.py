@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+
 import pandas as pd
 import pytest
 import yaml
@@ -11,6 +14,7 @@ from accord.governance.approval import parse_approval
 from accord.node.config import load_node_config
 from accord.node.service import Node
 from tests.node_setup import PASSWORD, job_text
+from tests.procs import ROOT
 
 
 def test_init_user_sql_dataset_and_approval_export(tmp_path, cluster, frames, monkeypatch, capsys):
@@ -67,3 +71,34 @@ def test_dataset_policies_are_checked_at_registration(tmp_path, cluster, frames,
     (tmp_path / "p.yaml").write_text(policy)
     assert main(["node", "dataset", "bank", "--config", str(config), "--csv", str(tmp_path / "bank.csv"),
                  "--policy", str(tmp_path / "p.yaml")]) == 2
+
+
+def _commands(path, heading):
+    """The `accord` commands of the first bash block after ``heading`` in ``path`` (continuations joined)."""
+    text = (ROOT / path).read_text()
+    block = re.search(r"```bash\n(.*?)```", text[text.index(heading):], re.S).group(1)
+    lines = [shlex.split(line.split("  #")[0]) for line in block.replace("\\\n", " ").splitlines()]
+    return [line[1:] for line in lines if line and line[0] == "accord"]
+
+
+@pytest.mark.parametrize("path, heading", [("README.md", "## A node per party"),
+                                           ("docs/node.md", "## Quick start")])
+def test_the_documented_node_set_up_runs_as_written_and_the_example_job_passes_its_policies(
+        tmp_path, monkeypatch, capsys, path, heading):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.setenv("ACCORD_TEST_PASSWORD", PASSWORD)
+    commands = [["certs", "--party", "bank", "--party", "partner", "--out", "certs", "--cluster", "cluster.yaml"]]
+    commands += [c for c in _commands(path, heading) if c[:2] != ["node", "serve"] and c[:2] != ["node", "console"]
+                 and c[0] != "certs"]
+    assert [c[1] for c in commands[1:]].count("dataset") >= 1
+    for command in commands:
+        if command[:2] == ["node", "user"]:
+            command += ["--password-env", "ACCORD_TEST_PASSWORD"]  # instead of the terminal prompt
+        assert main(command) == 0, command
+    text = (ROOT / "examples/credit_risk.yaml").read_text()
+    for config in sorted(tmp_path.glob("*-node.yaml")):
+        node = Node(load_node_config(config))
+        job = node.propose(text, "test", proposer="bank")
+        assert job.violations == [], (config.name, job.violations)
+        node.store.close()
