@@ -130,13 +130,21 @@ def test_damaged_databases_stop_the_node_with_a_clear_error(tmp_path, nodes):
         Store(f"sqlite:///{newer}", partner.signer)
 
 
-@pytest.mark.skipif(not os.environ.get("ACCORD_TEST_POSTGRES_URL"),
-                    reason="PostgreSQL is tested when ACCORD_TEST_POSTGRES_URL names a database (.ci/run sets it)")
+def postgres_url() -> str:
+    """The test database's URL: skipped without one locally, a failure in CI (`.ci/run` starts a server)."""
+    url = os.environ.get("ACCORD_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("ACCORD_TEST_POSTGRES_URL is unset in CI: .ci/run must source .ci/postgres")
+        pytest.skip("PostgreSQL is tested when ACCORD_TEST_POSTGRES_URL names a database (.ci/run sets it)")
+    return url
+
+
 def test_postgresql_node_migrates_decides_and_keeps_the_chain_linear_under_concurrent_writes(tmp_path, cluster,
                                                                                             frames):
     from sqlalchemy import create_engine
 
-    url = os.environ["ACCORD_TEST_POSTGRES_URL"]
+    url = postgres_url()
     engine = create_engine(url)
     with engine.begin() as conn:  # a fresh database for this test
         schema.metadata.drop_all(conn)
