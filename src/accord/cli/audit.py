@@ -38,6 +38,9 @@ def _verify(args: argparse.Namespace) -> int:
         raise ConfigurationError("name a log file or --node CONFIG (one of them)")
     signer: str | None
     if args.node is not None:
+        from accord.cli.node import require_node_extra
+
+        require_node_extra()
         from accord.node.config import load_node_config
         from accord.node.service import Node
 

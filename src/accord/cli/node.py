@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from accord.errors import ConfigurationError
+from accord.errors import ConfigurationError, UnsupportedError
 
 
 def register(sub: Any) -> None:
@@ -58,7 +58,20 @@ def register(sub: Any) -> None:
     approval.set_defaults(func=_approval)
 
 
+NODE_EXTRA = ("fastapi", "uvicorn", "sqlalchemy", "argon2", "jinja2", "multipart")
+
+
+def require_node_extra() -> None:
+    """Stop with the install command when the node's optional dependencies are missing."""
+    import importlib.util
+
+    missing = [name for name in NODE_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UnsupportedError(f"accord node needs {', '.join(missing)}: pip install 'accord[node]'")
+
+
 def _node(args: argparse.Namespace) -> Any:
+    require_node_extra()
     from accord.node.config import load_node_config
     from accord.node.service import Node
 
@@ -87,6 +100,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    require_node_extra()
     from accord.node.config import load_node_config
     from accord.node.server import serve
 
@@ -108,6 +122,7 @@ def _console(args: argparse.Namespace) -> int:
 
 
 def _user(args: argparse.Namespace) -> int:
+    require_node_extra()  # before asking for a password
     from accord.node.auth import add_user
 
     password = os.environ.get(args.password_env, "") if args.password_env else None

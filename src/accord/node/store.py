@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, exc, func, insert, select
 from sqlalchemy.engine import make_url
 
-from accord.errors import ConfigurationError
+from accord.errors import ConfigurationError, UnsupportedError
 from accord.governance.chain import GENESIS, TamperedLog, seal_entry, verify_entries
 from accord.governance.signing import Signer, Verifier
 from accord.node import schema
@@ -50,7 +50,11 @@ class Store:
 
     def _engine(self, url: str) -> Engine:
         if not self.sqlite:
-            return create_engine(url, pool_pre_ping=True)
+            try:
+                return create_engine(url, pool_pre_ping=True)
+            except ImportError as err:  # the URL's database driver (psycopg for postgresql+psycopg)
+                raise UnsupportedError(f"node database {self.where} needs its driver ({err.name or err}): "
+                                       "pip install 'accord[postgres]'") from None
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 
 import pandas as pd
 import pytest
 import yaml
 
 from accord.cli.main import main
+from accord.errors import UnsupportedError
 from accord.governance.approval import parse_approval
 from accord.node.config import load_node_config
 from accord.node.service import Node
@@ -102,3 +104,20 @@ def test_the_documented_node_set_up_runs_as_written_and_the_example_job_passes_i
         job = node.propose(text, "test", proposer="bank")
         assert job.violations == [], (config.name, job.violations)
         node.store.close()
+
+
+@pytest.mark.parametrize("command", [["node", "serve", "--config", "node.yaml"],
+                                     ["node", "user", "alice", "--config", "node.yaml"],
+                                     ["audit", "verify", "--node", "node.yaml"]])
+def test_without_the_node_extra_the_commands_name_the_install(monkeypatch, capsys, command):
+    monkeypatch.setitem(sys.modules, "fastapi", None)  # as if FastAPI were not installed
+    assert main(command) == 2
+    assert "pip install 'accord[node]'" in capsys.readouterr().err
+
+
+def test_a_postgresql_url_without_its_driver_names_the_postgres_extra(tmp_path, monkeypatch, nodes):
+    from accord.node.store import Store
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
+    with pytest.raises(UnsupportedError, match=r"pip install 'accord\[postgres\]'"):
+        Store(f"postgresql+psycopg://accord@/db?host={tmp_path}", nodes["bank"].signer)
