@@ -42,9 +42,15 @@ class Runner:
     def start(self, digest: str, actor: str, run_id: str | None = None) -> str:
         """Start this party's side of an approved job; returns the run id (shared by every party's node)."""
         node = self.node
-        job = node.job(digest)
+        job = node.recheck(digest)  # against the policies in force now: one tightened since the approval wins
         if job is None:
             raise ConfigurationError(f"no job with digest {digest[:16]}... at this node")
+        if job.violations:
+            with node.store.write() as conn:
+                node.store.audit(conn, "job start refused", job=job.name, digest=digest, actor=actor,
+                                 violations=[v["text"] for v in job.violations])
+            raise NotApproved(f"job {job.name!r} breaks the column policies now in force at {node.party!r}: "
+                              + "; ".join(v["text"] for v in job.violations))
         approvals = node.approvals(digest)  # every party's, valid: else NotApproved names who is missing
         run_id = run_id or secrets.token_hex(8)
         if not run_id.isalnum() or len(run_id) > 32:

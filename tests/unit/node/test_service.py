@@ -185,3 +185,27 @@ def test_approval_checks_the_policy_in_force_when_the_operator_decides(nodes):
     with pytest.raises(ConfigurationError, match="column 'AGE' of dataset 'partner': rule 'never'"):
         partner.decide(job.digest, "partner-op", approve=True)
     assert [v["column"] for v in partner.job(job.digest).violations] == ["AGE", "AGE"]
+
+
+def test_a_policy_tightened_after_approval_stops_the_run_before_anything_starts(nodes):
+    from accord.node import datasets as ds
+    from accord.node.policy import parse_policy
+    from accord.node.runs import Runner
+
+    bank, partner = nodes["bank"], nodes["partner"]
+    job = bank.propose(job_text(features=True), "bank-op")
+    partner.propose(job_text(features=True), "bank-op", proposer="bank")
+    partner.record_peer_decision("bank", bank.decide(job.digest, "bank-op", approve=True))
+    partner.decide(job.digest, "partner-op", approve=True)
+    assert set(partner.approvals(job.digest)) == {"bank", "partner"}
+    with partner.store.write() as conn:  # the owner forbids AGE after both approved
+        ds.set_policy(conn, "partner", parse_policy({"default": "train", "columns": {
+            "id": "key", "SEX": "never", "AGE": "never"}}, "test"))
+    runner = Runner(partner)
+    try:
+        with pytest.raises(NotApproved, match="column 'AGE' of dataset 'partner': rule 'never'"):
+            runner.start(job.digest, "partner-op")
+    finally:
+        runner.stop(timeout=5)
+    assert runner.runs() == [] and not (partner.config.state / "runs").exists()
+    assert partner.store.verify_audit()[-1]["event"] == "job start refused"
