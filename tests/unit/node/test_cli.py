@@ -121,3 +121,15 @@ def test_a_postgresql_url_without_its_driver_names_the_postgres_extra(tmp_path, 
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if psycopg were not installed
     with pytest.raises(UnsupportedError, match=r"pip install 'accord\[postgres\]'"):
         Store(f"postgresql+psycopg://accord@/db?host={tmp_path}", nodes["bank"].signer)
+
+
+def test_core_modules_the_cli_and_the_node_package_import_none_of_the_node_extras():
+    import subprocess
+
+    heavy = ["fastapi", "uvicorn", "starlette", "sqlalchemy", "argon2", "jinja2", "psycopg", "playwright"]
+    code = ("import sys, accord, accord.errors, accord.cli.main, accord.governance.approval, "
+            "accord.governance.chain, accord.runtime.cluster, accord.pipeline.plan, accord.node, accord.node.policy; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
