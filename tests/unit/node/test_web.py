@@ -92,3 +92,13 @@ def test_peer_api_refuses_unsigned_messages(client):
     answer = client.post("/peer/proposal", json={"kind": "proposal", "from": "partner", "at": 0, "nonce": "n",
                                                  "body": {"text": "x"}, "sig": "AAAA"})
     assert answer.status_code == 403 and "not signed by its key" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("run", ["%2E%2E", "..", "unknown"])
+def test_plots_are_served_only_from_a_known_runs_outputs(client, nodes, run):
+    stray = nodes["bank"].config.state / "out" / "x.png"  # a PNG outside any run's outputs
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"\x89PNG\r\n\x1a\n")
+    _login(client)
+    answer = client.get(f"/runs/{run}/plots/x.png")
+    assert answer.status_code == 404 and not answer.content.startswith(b"\x89PNG")
