@@ -31,5 +31,5 @@ __getattr__, __dir__ = exports(__name__, {
     "accord.runtime.report": ["JobReport", "protocol"],
     # Subpackages below this facade (docs/architecture.md) are attributes too: `accord.he.Paillier`.
     **{f"accord.{sub}": [sub] for sub in ("correlations", "crypto", "data", "devices", "dp", "enclave", "errors", "fl",
-                                           "he", "math", "ml", "mpc", "net", "psi", "runtime", "tee")},
+                                           "governance", "he", "math", "ml", "mpc", "net", "psi", "runtime", "tee")},
 })

@@ -143,3 +143,10 @@ class EvidenceRejected(AttestationError):
 
 class PolicyRefused(AttestationError):
     """Verified evidence or a request does not satisfy a data owner's policy (measurement, job, expiry, ...)."""
+
+
+class NotApproved(AccordError):
+    """A job lacks a valid approval: this party's node has not approved it, or a peer's approval is missing,
+    signed by the wrong key, or made for another job file, cluster or command (a replayed approval)."""
+
+    exit_code = 10

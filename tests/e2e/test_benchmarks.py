@@ -170,3 +170,17 @@ def test_fl(tmp_path):
     assert figures["mnist_dp_fedavg"]["epsilon"] > 0
     credit = figures["credit_rows_fedavg"]
     assert credit["federated_auc"] > 0.7 and abs(credit["federated_auc"] - credit["central_auc"]) < 0.02
+
+
+def test_node(tmp_path):
+    figures = _run(tmp_path, "node")
+    assert set(figures) == {"approvals", "audit", "console"}
+    for entry in figures.values():
+        _sane(entry, FIGURES)
+    assert figures["approvals"]["per_second"] > 0
+    audit = figures["audit"]
+    assert audit["entries"] == 10_000 and audit["appends_per_second"] > 0 and audit["verify_seconds"] > 0
+    console = figures["console"]
+    assert console["sessions"] == 10 and console["errors"] == 0 and console["requests"] == 90
+    assert console["bytes"] > 0 and console["rounds"] == 90
+    assert all(0 < console[page]["p50_ms"] <= console[page]["max_ms"] for page in ("home", "job", "audit"))

@@ -18,6 +18,7 @@ LAYERS = [
     ("errors", "_lazy"),              # _lazy: the lazy exports of package __init__ files (stdlib only)
     ("math",),
     ("crypto",),
+    ("governance",),                  # signed, hash-chained audit entries and signed job approvals
     ("he", "tee"),                    # HE schemes; TEE evidence, sealing, wrapping: no network
     ("dp",),                          # DP samplers, accounting, ledgers: local, no network
     ("net", "data"),
@@ -29,6 +30,7 @@ LAYERS = [
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API
     ("pipeline",),                    # job files are written against that public API
+    ("node",),                        # a party's node: policies, approvals, audit log, console; runs pipelines
     ("cli",),
     ("__main__",),                    # python -m accord runs the CLI
 ]

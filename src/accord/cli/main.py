@@ -57,6 +57,23 @@ class ProgressBar:
         sys.stderr.flush()
 
 
+class ProgressFile:
+    """The latest progress as a small JSON file, replaced atomically at most five times a second."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._last = 0.0
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.2:
+            return
+        self._last = now
+        partial = self.path.with_name(self.path.name + ".new")
+        partial.write_text(json.dumps({"step": label, "done": done, "total": total, "at": time.time()}))
+        os.replace(partial, self.path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``accord`` command; returns the process exit status."""
     allocator.tune()  # the command owns its process: see accord.runtime.allocator
@@ -154,6 +171,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--state-dir", type=Path, default=None,
                          help="this party's state directory (privacy-budget ledgers; default: $ACCORD_STATE_DIR, "
                               "else ~/.local/state/accord)")
+        cmd.add_argument("--approval", type=Path, default=None,
+                         help="production: this party's signed approval of the job file (from its node, `accord "
+                              "node`); every party must then present one, checked by the peers before any protocol")
+        cmd.add_argument("--progress-file", type=Path, default=None,
+                         help="keep the latest progress (step, done, total) in this JSON file (for a node console)")
         if name == "score":
             cmd.add_argument("--scores", type=Path, default=None,
                              help="the label holder's scores file, replacing the job file's (needs --me)")
@@ -162,12 +184,14 @@ def _parser() -> argparse.ArgumentParser:
                                   "default: every model)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
-    from accord.cli import dp, fl
+    from accord.cli import audit, dp, fl, node
     from accord.cli.tee import register as register_tee
 
     dp.register(sub)
     register_tee(sub)
     fl.register(sub)
+    node.register(sub)
+    audit.register(sub)
     return parser
 
 
@@ -315,9 +339,24 @@ def _job_cluster(args: argparse.Namespace, spec: JobSpec) -> Cluster:
     import accord
 
     if args.cluster is None:
+        if args.approval is not None:
+            raise ConfigurationError("--approval needs --cluster and --me: approvals are checked between parties")
         return accord.Cluster.simulate(spec.participants, job=spec.name, timeout=args.timeout or 600)
+    gate = None
+    if args.approval is not None:
+        from accord.governance.approval import ApprovalGate, parse_approval
+
+        try:
+            approval = parse_approval(args.approval.read_bytes(), args.me)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read approval {args.approval}: {exc.strerror}") from None
+        gate = ApprovalGate(approval, spec.sha256, args.command)
     return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout,
-                                  agree={"command": args.command, "job_file": spec.digest})
+                                  agree={"command": args.command, "job_file": spec.digest}, approvals=gate)
+
+
+def _progress(args: argparse.Namespace) -> ProgressBar | ProgressFile:
+    return ProgressFile(args.progress_file) if args.progress_file else ProgressBar(sys.stderr.isatty())
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -325,7 +364,7 @@ def _run(args: argparse.Namespace) -> int:
 
     spec = _job(args, "run")
     with _job_cluster(args, spec) as cluster:
-        cluster.progress = ProgressBar(sys.stderr.isatty())
+        cluster.progress = _progress(args)
         summary = train_job(cluster, spec)
         for kind, metrics in summary.items():
             print(f"{kind}: test AUC {metrics['auc']:.4f}, KS {metrics['ks']:.4f}, Gini {metrics['gini']:.4f}, "
@@ -341,7 +380,7 @@ def _score(args: argparse.Namespace) -> int:
 
     spec = _job(args, "score")
     with _job_cluster(args, spec) as cluster:
-        cluster.progress = ProgressBar(sys.stderr.isatty())
+        cluster.progress = _progress(args)
         rows = score_job(cluster, spec, args.model)
         if rows is not None:
             print(f"{spec.label_party}: scored {rows} rows with {', '.join(args.model or [k for k, _ in spec.models])}"

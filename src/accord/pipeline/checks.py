@@ -75,7 +75,10 @@ def training_problems(df: pd.DataFrame, party: PartySpec) -> list[Problem]:
     if party.label is not None:
         problems += label_problems(df, party.label, party.name, party.positive)
         named.add(party.label)
-    features = [c for c in df.columns if c not in named]
+    if party.features is not None:
+        problems += [Problem(c, f"feature column {c!r} not found{_columns(df)}", f"feature column {c!r} not found")
+                     for c in party.features if c not in df.columns]
+    features = [c for c in (party.features or df.columns) if c not in named and c in df.columns]
     if not features:
         problems.append(Problem("", "the table has no feature columns besides the key and the label"))
     problems += [Problem(c, f"column {c!r}, declared categorical, not found{_columns(df)}",

@@ -5,7 +5,7 @@
     job: credit-risk
     parties:
       bank:    {input: data/bank.csv, key: id, label: default, output: out/bank}
-      partner: {input: data/partner.csv, key: id, output: out/partner}
+      partner: {input: data/partner.csv, key: id, output: out/partner, features: [LIMIT_BAL, AGE, EDUCATION]}
       # optional: `positive: bad` (the label's positive class when it is text), `categorical: [EDUCATION]`
       # (integer-coded columns to split as categories; text columns always are)
     psi: {protocol: auto}                         # auto (default: rr22 for joins), rr22, kkrt or ecdh
@@ -22,13 +22,14 @@
       ledger: {epsilon: 3.0, delta: 1.0e-6}
       summaries: {epsilon: 1.0, bank: {PAY_0: [-2, 8]}, partner: {AGE: [18, 80]}}
 
-Every party must hold the same job file (the runner compares a digest of its text before anything
-runs). Input paths resolve against the job file's directory. Output paths (``output``,
-``score.<party>.output``) must be relative: they resolve inside the party's own output base, which
-each party sets for itself (:class:`LocalSettings`, ``accord run --out-dir``; default the job file's
-directory), so a job file written by a peer cannot make a party write anywhere else. A party may also
-replace its own input and output paths locally; such settings are not part of the job file and do not
-change its digest.
+A party's ``features`` lists the columns its models use (default: every column but the key and the
+label); a node's column policies are checked against it. Every party must hold the same job file
+(the runner compares a digest of its text before anything runs). Input paths resolve against the job
+file's directory. Output paths (``output``, ``score.<party>.output``) must be relative: they resolve
+inside the party's own output base, which each party sets for itself (:class:`LocalSettings`,
+``accord run --out-dir``; default the job file's directory), so a job file written by a peer cannot
+make a party write anywhere else. A party may also replace its own input and output paths locally;
+such settings are not part of the job file and do not change its digest.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class PartySpec:
     positive: str | None = None
     categorical: tuple[str, ...] = ()
     dataset: str | None = None
+    features: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class JobSpec:
     label_names: tuple[str, str] | None = None  # (positive, negative) in the job's words, for plots
     dp: DPJob | None = None
     state_dir: Path | None = None  # this party's own setting (not in the job file)
+    sha256: str = ""  # the full SHA-256 of the job file's text: what a node approves
 
     @property
     def label_party(self) -> str:
@@ -196,6 +199,7 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
         psi_protocol=str(psi.get("protocol", "auto")), dp=parse_dp(raw.get("dp"), list(specs), where),
         label_names=_label_names(evaluate, where),
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
     return _localise(spec, me, local, base, where)
 
@@ -241,7 +245,8 @@ def _models(entries: Any, specs: dict[str, PartySpec], where: str) -> list[tuple
 def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> PartySpec:
     if not isinstance(entry, dict) or "input" not in entry or "key" not in entry:
         raise ConfigurationError(f"{where}: party {name!r} needs 'input' and 'key'")
-    unknown = set(entry) - {"input", "key", "label", "output", "positive", "categorical", "dataset"}
+    unknown = set(entry) - {"input", "key", "label", "output", "positive", "categorical", "dataset",
+                            "features"}
     if unknown:
         raise ConfigurationError(f"{where}: party {name!r} has unknown fields {sorted(unknown)}")
     key = entry["key"]
@@ -260,9 +265,16 @@ def _party(name: str, entry: Any, jobdir: Path, base: Path, where: str) -> Party
     dataset = entry.get("dataset")
     if dataset is not None:
         check_dataset(dataset)
+    features = entry.get("features")
+    if features is not None and (not isinstance(features, list) or not features
+                                 or not all(isinstance(c, str) and c for c in features)
+                                 or set(features) & {*keys, label} or len(set(features)) != len(features)):
+        raise ConfigurationError(f"{where}: parties.{name}.features must list distinct column names other than the "
+                                 f"key and the label, got {features!r}")
     return PartySpec(name, _input(entry["input"], jobdir, f"parties.{name}.input", where), keys,
                      _output(entry.get("output", f"out/{name}"), base, f"parties.{name}.output", where), label,
-                     None if positive is None else str(positive), tuple(categorical), dataset)
+                     None if positive is None else str(positive), tuple(categorical), dataset,
+                     tuple(features) if features is not None else None)
 
 
 def _input(value: Any, jobdir: Path, field: str, where: str) -> Path:

@@ -94,11 +94,12 @@ def canonical_order(df: pd.DataFrame, party: PartySpec) -> pd.DataFrame:
 
 def features(cluster: Cluster, spec: JobSpec, aligned: dict[str, PartyObject],
              columns: dict[str, list[str]] | None = None) -> dict[str, PartyObject]:
-    """Each party's feature columns as numbers: ``columns[party]``, or all but its key and label."""
+    """Each party's feature columns as numbers: ``columns[party]``, else the job's ``features``, else all but
+    its key and label."""
     out = {}
     for name, table in aligned.items():
         p = spec.parties[name]
-        chosen = None if columns is None else columns[name]
+        chosen = columns[name] if columns is not None else (list(p.features) if p.features else None)
         out[name] = cluster.party(name).apply(lambda df, p=p, c=chosen: _numeric(df, p, c), table)
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -31,11 +31,17 @@ def check_agree(agree: Mapping[str, str | int]) -> dict[str, str | int]:
     return dict(agree)
 
 
-def handshake(link: Link, me: str, job: str, digest: str, timeout: float, agree: dict[str, str | int]) -> str:
-    """The session id agreed with every peer, once each has been found to run the same job (see above)."""
+def handshake(link: Link, me: str, job: str, digest: str, timeout: float, agree: dict[str, str | int],
+              extra: Mapping[str, bytes] | None = None,
+              check: Callable[[str, dict[str, Any]], None] | None = None) -> str:
+    """The session id agreed with every peer, once each has been found to run the same job (see above).
+
+    ``extra`` adds byte fields to this party's hello (a signed approval); ``check(peer, hello)`` is
+    called on each peer's hello once its parameters match ours, and raises to refuse the peer.
+    """
     nonce = os.urandom(16)
     mine = {"version": _PROTOCOL_VERSION, "accord": _accord_version(), "job": job, "cluster": digest, "agree": agree,
-            "nonce": nonce}
+            "nonce": nonce, **(extra or {})}
     for peer in link.peers:
         link.send(peer, HANDSHAKE_SESSION, "hello", codec.encode_parts(mine))
     nonces = {me: nonce}
@@ -49,6 +55,8 @@ def handshake(link: Link, me: str, job: str, digest: str, timeout: float, agree:
                 pass
             raise ConfigurationError(f"party {peer!r} and party {me!r} must run the same job with the same "
                                      f"parameters, but they differ: {'; '.join(differences)}")
+        if check is not None:
+            check(peer, theirs)
         nonces[peer] = theirs["nonce"]
     material = b"".join(name.encode() + b"=" + nonces[name] for name in sorted(nonces))
     session = hashlib.sha256(job.encode() + b"|" + material).hexdigest()[:16]

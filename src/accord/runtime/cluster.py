@@ -35,6 +35,7 @@ from accord.errors import (
 from accord.net.base import Link
 from accord.net.memory import MemoryHub
 from accord.runtime import allocator
+from accord.runtime._approvals import approval_exchange
 from accord.runtime._handshake import check_agree, handshake
 from accord.runtime.context import Accounting, Context
 from accord.runtime.report import JobReport, PrivacySpend, ProtocolSpec, RunRecord, spec_of
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from accord.devices.he import HEDevice
+    from accord.governance.approval import ApprovalGate
     from accord.mpc.session import MPC
 _AUTH_LINGER = 3.0  # seconds a party that refused a peer's certificate keeps listening before it exits
 _SECONDARY_ERRORS = (PeerAborted, PeerTimeout, PeerUnavailable)
@@ -288,6 +290,7 @@ class Cluster:
         connect_timeout: float | None = None,
         startup_timeout: float | None = None,
         agree: Mapping[str, str | int] | None = None,
+        approvals: ApprovalGate | None = None,
     ) -> Cluster:
         """This process becomes party ``me`` of the cluster described in the ``config`` file.
 
@@ -296,6 +299,12 @@ class Cluster:
         version, pass the same ``job`` name, hold the same cluster file and pass equal values for every
         parameter in ``agree`` (e.g. ``{"protocol": "kkrt", "keys": 2}``), or the handshake fails at
         every party with a :class:`~accord.errors.ConfigurationError` naming each difference.
+
+        With ``approvals``, the job starts only if this party's node approved exactly this job file
+        (checked here, before the server starts) and every peer presents its own signed approval of it
+        in the handshake (checked against the peer's certificate); otherwise
+        :class:`~accord.errors.NotApproved` names the party and what differs. Every party must then pass
+        ``approvals``: the handshake agrees on it like on ``agree``.
         """
         from accord.net import codec
         from accord.net.grpc_link import GRPCLink, Peer
@@ -318,6 +327,9 @@ class Cluster:
         except OSError as exc:
             raise ConfigurationError(f"party {me!r}: cannot read private key {key_path}: {exc.strerror}") from None
         check_key_matches(key_pem, mine.cert_pem, f"party {me!r} key {key_path}")
+        extra, check = approval_exchange(approvals, cfg, me, job) if approvals is not None else ({}, None)
+        if approvals is not None:
+            agreed["approvals"] = "required"
         timeout = cfg.timeout if timeout is None else timeout
         connect_timeout = cfg.connect_timeout if connect_timeout is None else connect_timeout
         peers = [Peer(p.name, p.address, p.cert_pem) for n, p in cfg.parties.items() if n != me]
@@ -326,7 +338,7 @@ class Cluster:
                         max_buffered=cfg.max_buffered)
         try:
             link.wait_for_peers(startup_timeout if startup_timeout is not None else timeout)
-            session = handshake(link, me, job, cfg.digest(), timeout, agreed)
+            session = handshake(link, me, job, cfg.digest(), timeout, agreed, extra, check)
         except AuthenticationError:
             # Keep our port open a moment: the peer diagnoses the same mismatch by reading our certificate,
             # and would otherwise find only a closed port ("connection refused") and a vaguer error.
