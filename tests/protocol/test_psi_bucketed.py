@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import accord
-from accord.errors import InputError, PeerAborted
+from accord.errors import InputError, MalformedMessage, PeerAborted
 from accord.psi.bucket import protocol as bucket_protocol
 from tests.protocol.wiretap import leaves, tap
 
@@ -57,6 +57,7 @@ def test_bucketed_join_equals_pandas_and_unbucketed_join(cluster, tmp_path_facto
         ua, ub = accord.psi.align(ta, tb, on=on, protocol=protocol)
         assert _pairs(out["bank"], out["partner"]) == _pairs(ua.get(), ub.get())
     assert summary["bank"].get()["buckets"] == buckets and summary["bank"].get()["rows"] == len(expected)
+    assert "distinct keys in it" in cluster.report().to_dict()["protocols"]["psi.bucketed"]["leakage"]
     assert not (tmp_path / "state" / "psi" / "r").exists()  # state is removed after a completed run
 
 
@@ -149,3 +150,15 @@ def test_what_each_party_receives(cluster, tmp_path, monkeypatch):
             data = leaf.tobytes() if isinstance(leaf, np.ndarray) else leaf if isinstance(leaf, bytes) else str(leaf)
             needle = b"bank-only" if isinstance(data, bytes) else "bank-only"
             assert needle not in data
+
+
+def test_a_nonce_that_does_not_match_its_commitment_is_refused(cluster, tmp_path, monkeypatch):
+    # Prepare: the partner reads the bank's revealed nonce as some other value (as if the bank changed it).
+    real = bucket_protocol.check_nonce
+    monkeypatch.setattr(bucket_protocol, "check_nonce",
+                        lambda value, peer, step: bytes(16) if peer == "bank" else real(value, peer, step))
+    a = pd.DataFrame({"id": ["1", "2"]})
+    # Execute / Assert
+    with pytest.raises((MalformedMessage, PeerAborted), match=r"commitment|MalformedMessage"):
+        _join(cluster, tmp_path, a, a, "id", run="commit", buckets=2)
+    assert not list(tmp_path.glob("commit-*"))
