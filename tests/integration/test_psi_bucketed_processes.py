@@ -54,3 +54,18 @@ def test_a_killed_run_restarts_from_its_completed_buckets(tmp_path):
     got = pd.concat([bank, partner[["y"]]], axis=1).sort_values(["id", "y"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected.sort_values(["id", "y"]).reset_index(drop=True), check_dtype=False)
     assert not (tmp_path / "state-bank" / "psi" / "kill").exists()
+
+
+def test_buckets_on_worker_pools_at_both_parties(tmp_path):
+    # Prepare: each party runs 2 buckets at a time in worker processes behind its gateway.
+    args = {**_args(tmp_path), "run": "pool", "buckets": 6, "workers": 2}
+    # Execute
+    runs = run_parties(tmp_path / "cluster", "tests.integration.drivers:bucketed_driver", PARTIES, args)
+    # Assert
+    for run in runs.values():
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert run.result["workers"] == 2 and run.result["ran"] == 6
+    bank, partner = pd.read_parquet(args["outputs"]["bank"]), pd.read_csv(args["outputs"]["partner"])
+    expected = pd.read_parquet(args["inputs"]["bank"]).merge(pd.read_csv(args["inputs"]["partner"]), on="id")
+    assert list(bank["id"]) == list(partner["id"]) and len(bank) == len(expected)
+    assert set(zip(bank["x"], partner["y"])) == set(zip(expected["x"], expected["y"]))

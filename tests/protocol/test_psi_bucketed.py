@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import accord
 from accord.errors import InputError, MalformedMessage, PeerAborted
 from accord.psi.bucket import protocol as bucket_protocol
+from accord.psi.bucket import solve
 from tests.protocol.wiretap import leaves, tap
 
 PARTIES = ["bank", "partner"]
@@ -79,7 +80,7 @@ def test_a_failed_run_resumes_from_the_buckets_both_completed(cluster, tmp_path,
     b = pd.DataFrame({"id": [f"k{i}" for i in range(1000, 3000)], "y": np.arange(2000)})
     calls: list[str] = []
     failed: list[bool] = []
-    real = bucket_protocol._PROTOCOLS["rr22"]
+    real = solve.PROTOCOLS["rr22"]
 
     def flaky(ctx, *args):
         calls.append(ctx.me)
@@ -88,7 +89,7 @@ def test_a_failed_run_resumes_from_the_buckets_both_completed(cluster, tmp_path,
             raise InputError("disk full", party="bank")
         return real(ctx, *args)
 
-    monkeypatch.setitem(bucket_protocol._PROTOCOLS, "rr22", flaky)
+    monkeypatch.setitem(solve.PROTOCOLS, "rr22", flaky)
     with pytest.raises((InputError, PeerAborted)):
         _join(cluster, tmp_path, a, b, "id", run="resume", buckets=8)
     # A failed run leaves no output, but keeps its checkpoints.
@@ -107,7 +108,7 @@ def test_a_failed_run_resumes_from_the_buckets_both_completed(cluster, tmp_path,
 def test_a_changed_input_does_not_resume_stale_buckets(cluster, tmp_path, monkeypatch):
     a = pd.DataFrame({"id": [f"k{i}" for i in range(500)]})
     b = pd.DataFrame({"id": [f"k{i}" for i in range(250, 750)]})
-    real = bucket_protocol._PROTOCOLS["rr22"]
+    real = solve.PROTOCOLS["rr22"]
     seen: list[int] = []
 
     def failing(ctx, *args):
@@ -116,10 +117,10 @@ def test_a_changed_input_does_not_resume_stale_buckets(cluster, tmp_path, monkey
             raise InputError("stop", party=ctx.me)
         return real(ctx, *args)
 
-    monkeypatch.setitem(bucket_protocol._PROTOCOLS, "rr22", failing)
+    monkeypatch.setitem(solve.PROTOCOLS, "rr22", failing)
     with pytest.raises((InputError, PeerAborted)):
         _join(cluster, tmp_path, a, b, "id", run="stale", buckets=4)
-    monkeypatch.setitem(bucket_protocol._PROTOCOLS, "rr22", real)
+    monkeypatch.setitem(solve.PROTOCOLS, "rr22", real)
     changed = pd.DataFrame({"id": [f"k{i}" for i in range(100)]})
     summary, out = _join(cluster, tmp_path, changed, b, "id", run="stale", buckets=4)
     assert summary["bank"].get()["resumed"] == 0
@@ -139,7 +140,7 @@ def test_what_each_party_receives(cluster, tmp_path, monkeypatch):
     handshake = [s for s in steps if "bucket" not in s]
     assert handshake == ["hello", "reveal", "ready"]
     hello = dict(received[0][1])
-    assert set(hello) == {"mode", "protocol", "receivers", "buckets", "commit", "resume", "done"}
+    assert set(hello) == {"mode", "protocol", "receivers", "buckets", "commit", "resume", "done", "workers"}
     assert len(hello["commit"]) == 32 and hello["resume"] == b"" and len(hello["done"]) == 0
     assert len(received[1][1]) == 16
     ready = received[2][1]
@@ -162,3 +163,17 @@ def test_a_nonce_that_does_not_match_its_commitment_is_refused(cluster, tmp_path
     with pytest.raises((MalformedMessage, PeerAborted), match=r"commitment|MalformedMessage"):
         _join(cluster, tmp_path, a, a, "id", run="commit", buckets=2)
     assert not list(tmp_path.glob("commit-*"))
+
+
+def test_buckets_on_a_pool_of_worker_processes_relayed_through_the_gateway(cluster, tmp_path):
+    # Prepare: one party offers 3 workers, the other 2; both run 2 buckets at a time.
+    a = pd.DataFrame({"id": [f"k{i % 700}" for i in range(1000)], "x": np.arange(1000)})
+    b = pd.DataFrame({"id": [f"k{i}" for i in range(300, 1300)], "y": np.arange(1000)})
+    # Execute
+    summary, out = _join(cluster, tmp_path, a, b, "id", run="pool", buckets=5, workers=2)
+    # Assert
+    assert summary["bank"].get()["workers"] == 2
+    expected = a.merge(b, on="id")
+    assert _pairs(out["bank"], out["partner"]) == _pairs(expected[a.columns], expected[b.columns])
+    costs = cluster.report().to_dict()["protocols"]["psi.bucketed"]["costs"]
+    assert costs["bank"]["bytes_sent"] > 1000 * 10  # the workers' traffic is counted at their party

@@ -13,6 +13,7 @@ from accord.errors import MalformedMessage
 NONCE_BYTES = 16
 DIGEST_BYTES = 32
 MAX_BUCKETS = 4096
+MAX_WORKERS = 256
 
 
 class Tag(str, Enum):
@@ -34,10 +35,11 @@ class Hello:
     commit: bytes         # SHA-256 commitment to this party's nonce for the bucket key
     resume: bytes         # digest of the stored run this party could resume, or b""
     done: np.ndarray      # int64 buckets this party completed in that stored run
+    workers: int          # buckets this party can run at once (both run the smaller number)
 
     def to_wire(self) -> dict[str, Any]:
         return {"mode": self.mode, "protocol": self.protocol, "receivers": self.receivers, "buckets": self.buckets,
-                "commit": self.commit, "resume": self.resume, "done": self.done}
+                "commit": self.commit, "resume": self.resume, "done": self.done, "workers": self.workers}
 
     @classmethod
     def from_wire(cls, value: object, peer: str, step: str) -> Hello:
@@ -65,7 +67,10 @@ class Hello:
                 or (len(done) and (done.min() < 0 or done.max() >= MAX_BUCKETS))
                 or len(np.unique(done)) != len(done)):
             raise bad("completed buckets must be distinct int64 bucket numbers")
-        return cls(value["mode"], value["protocol"], receivers, buckets, commit, resume, done)
+        workers = value.get("workers")
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
+            raise bad(f"the worker count must be an integer in [1, {MAX_WORKERS}]")
+        return cls(value["mode"], value["protocol"], receivers, buckets, commit, resume, done, workers)
 
 
 def check_nonce(value: object, peer: str, step: str) -> bytes:

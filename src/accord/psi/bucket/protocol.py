@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -45,13 +43,11 @@ from accord.dp.ledger import state_dir
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.psi._delivery import check_call
 from accord.psi.bucket import spill
-from accord.psi.bucket.messages import MAX_BUCKETS, Hello, Tag, check_nonce, check_ready
+from accord.psi.bucket.messages import MAX_BUCKETS, MAX_WORKERS, Hello, Tag, check_nonce, check_ready
+from accord.psi.bucket.pool import solve_in_pool
+from accord.psi.bucket.solve import PROTOCOLS, solve_bucket
 from accord.psi.bucket.state import Manifest, RunState
 from accord.psi.ecdh import LEAKAGE as ECDH_LEAKAGE
-from accord.psi.ecdh import ecdh_psi
-from accord.psi.join import encode_keys
-from accord.psi.kkrt import kkrt_psi
-from accord.psi.rr22 import rr22_psi
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -71,7 +67,6 @@ LEAKAGE = f"{BUCKET_LEAKAGE}. Per bucket, e.g. for ECDH: {ECDH_LEAKAGE}"
 MODES = ("join", "semi")
 ROW_BYTES = 1024           # peak memory per row of a bucket's PSI (measured: benchmarks/psi_scale.py)
 SPILL_SECONDS = 120.0      # time a party waits for its peer to spill one bucket's worth of rows
-_PROTOCOLS = {"rr22": rr22_psi, "kkrt": kkrt_psi, "ecdh": ecdh_psi}
 
 
 @dataclass(frozen=True)
@@ -97,6 +92,9 @@ class BucketSettings:
         ECDH's curve threads (ECDH only).
     batch_rows:
         Rows read at a time while spilling.
+    workers:
+        Buckets run at once, each in a worker process of this party (:mod:`accord.psi.bucket.pool`);
+        both parties run the smaller of their two numbers, and ``memory`` is shared among them.
     """
 
     run: str
@@ -107,6 +105,7 @@ class BucketSettings:
     state_dir: str | Path | None = None
     threads: int | None = None
     batch_rows: int = 1 << 20
+    workers: int = 1
 
 
 @protocol("psi.bucketed", threat_model=THREAT_MODEL, leakage=LEAKAGE)
@@ -118,15 +117,15 @@ def bucketed_psi(ctx: Context, source: spill.Source, on: Sequence[str], receiver
     summary: rows written, buckets, buckets resumed and run, and the disk the run's state took.
     """
     receivers = check_call(ctx, "bucketed", settings.mode, MODES, receivers)
-    if settings.protocol not in _PROTOCOLS:
-        raise ConfigurationError(f"bucketed PSI runs one of {sorted(_PROTOCOLS)}, got {settings.protocol!r}")
+    if settings.protocol not in PROTOCOLS:
+        raise ConfigurationError(f"bucketed PSI runs one of {sorted(PROTOCOLS)}, got {settings.protocol!r}")
     peer = ctx.peers[0]
     spill.check_source(source, party=ctx.me)
     out_path = _check_output(output, ctx.me) if ctx.me in receivers else None
     state = RunState(state_dir(settings.state_dir), settings.run, ctx.me)
     call = {"mode": settings.mode, "protocol": settings.protocol, "receivers": receivers, "on": list(on),
             "parties": list(ctx.parties), "source": spill.fingerprint(source), "output": str(out_path)}
-    manifest, done = _agree(ctx, state, call, settings, _proposal(source, settings, ctx.me))
+    manifest, done, workers = _agree(ctx, state, call, settings, _proposal(source, settings))
     resumed = len(done)
     if manifest.kinds is None:
         state.clear_spill()
@@ -139,37 +138,54 @@ def bucketed_psi(ctx: Context, source: spill.Source, on: Sequence[str], receiver
     theirs = check_ready(ctx.exchange(mine.astype(np.uint8), Tag.READY.value,
                                       timeout=ctx.timeout + SPILL_SECONDS * manifest.buckets)[peer],
                          manifest.buckets, peer, step)
-    disk = state.disk_bytes()
+    tally = _Tally(ctx, state, manifest.buckets, len(done))
+    completed = tally.completed
+
+    remote = []
     for b in range(manifest.buckets):
-        if b not in done:
-            _run_bucket(ctx, state, b, on, receivers, settings, both=bool(mine[b] and theirs[b]))
-            disk = max(disk, state.disk_bytes())
-        ctx.progress("buckets", b + 1, manifest.buckets)
+        if b in done:
+            continue
+        files = spill.bucket_path(state.spill, b), spill.bucket_path(state.out, b)
+        if not (mine[b] and theirs[b]):
+            solve_bucket(None, *files, on, receivers, settings.mode, settings.protocol, settings.threads)
+            completed()
+        elif workers == 1:
+            solve_bucket(ctx.sub(f"bucket{b}"), *files, on, receivers, settings.mode, settings.protocol,
+                         settings.threads)
+            completed()
+        else:
+            remote.append((ctx.sub(f"bucket{b}"), *files))
+    if remote:
+        solve_in_pool(ctx, remote, workers, on, receivers, settings.mode, settings.protocol, settings.threads,
+                      completed)
     written = _write_output(state, manifest.buckets, out_path) if out_path is not None else 0
     state.clear()
     return {"rows": written, "buckets": manifest.buckets, "resumed": resumed,
-            "ran": manifest.buckets - resumed, "disk_bytes": disk}
+            "ran": manifest.buckets - resumed, "disk_bytes": tally.disk, "workers": workers}
 
 
-def _proposal(source: spill.Source, settings: BucketSettings, me: str) -> int:
+def _proposal(source: spill.Source, settings: BucketSettings) -> int:
+    if not 1 <= settings.workers <= MAX_WORKERS:
+        raise ConfigurationError(f"workers must be in [1, {MAX_WORKERS}], got {settings.workers}")
     if settings.buckets is not None:
         if not 1 <= settings.buckets <= MAX_BUCKETS:
             raise ConfigurationError(f"buckets must be in [1, {MAX_BUCKETS}], got {settings.buckets}")
         return settings.buckets
     if settings.memory < 64 << 20:
         raise ConfigurationError(f"the memory bound must be at least 64 MiB, got {settings.memory} bytes")
-    return min(MAX_BUCKETS, max(1, math.ceil(spill.count_rows(source) * ROW_BYTES / settings.memory)))
+    per_worker = settings.memory // settings.workers
+    return min(MAX_BUCKETS, max(1, math.ceil(spill.count_rows(source) * ROW_BYTES / per_worker)))
 
 
 def _agree(ctx: Context, state: RunState, call: dict[str, Any], settings: BucketSettings,
-           proposal: int) -> tuple[Manifest, set[int]]:
+           proposal: int) -> tuple[Manifest, set[int], int]:
     """Agree on the run: resume a stored one both hold, or draw a fresh bucket key together."""
     peer = ctx.peers[0]
     stored = state.resumable(call)
     nonce = ctx.rng.bytes(16)
     hello = Hello(settings.mode, settings.protocol, call["receivers"], proposal, _commit(nonce),
                   stored.digest if stored else b"",
-                  np.asarray(state.done(stored.buckets) if stored else [], dtype=np.int64))
+                  np.asarray(state.done(stored.buckets) if stored else [], dtype=np.int64), settings.workers)
     step = f"{ctx.path}/{Tag.HELLO.value}"
     theirs = Hello.from_wire(ctx.exchange(hello.to_wire(), Tag.HELLO.value)[peer], peer, step)
     if (theirs.mode, theirs.protocol, theirs.receivers) != (hello.mode, hello.protocol, hello.receivers):
@@ -180,7 +196,7 @@ def _agree(ctx: Context, state: RunState, call: dict[str, Any], settings: Bucket
     if stored is not None and theirs.resume == stored.digest:
         done = set(state.done(stored.buckets)) & set(theirs.done.tolist())
         state.drop_results(set(range(stored.buckets)) - done)
-        return stored, done
+        return stored, done, min(settings.workers, theirs.workers)
     step = f"{ctx.path}/{Tag.REVEAL.value}"
     their_nonce = check_nonce(ctx.exchange(nonce, Tag.REVEAL.value)[peer], peer, step)
     if _commit(their_nonce) != theirs.commit:
@@ -190,36 +206,24 @@ def _agree(ctx: Context, state: RunState, call: dict[str, Any], settings: Bucket
     key = hashlib.sha256(b"accord-bucket-key|" + b"".join(nonces[p] for p in ctx.parties)).digest()[:16]
     manifest = Manifest(key.hex(), max(proposal, theirs.buckets), call)
     state.start(manifest)
-    return manifest, set()
+    return manifest, set(), min(settings.workers, theirs.workers)
 
 
 def _commit(nonce: bytes) -> bytes:
     return hashlib.sha256(b"accord-bucket-commit|" + nonce).digest()
 
 
-def _run_bucket(ctx: Context, state: RunState, b: int, on: Sequence[str], receivers: list[str],
-                settings: BucketSettings, *, both: bool) -> None:
-    """One bucket's PSI (an empty result if either side holds no rows in it), checkpointed."""
-    schema = spill.load_schema(spill.bucket_path(state.spill, b))
-    table = schema.empty_table()
-    if both:
-        extra = (settings.threads,) if settings.protocol == "ecdh" else ()
-        rows = spill.load(spill.bucket_path(state.spill, b)).to_pandas()
-        with ctx.timed("bucket"):
-            result = _PROTOCOLS[settings.protocol](ctx.sub(f"bucket{b}"), rows, on, receivers, settings.mode, *extra)
-        del rows
-        if isinstance(result, pd.DataFrame) and len(result):
-            ordered = _ordered(result, on, settings.mode, ctx.me)
-            table = pa.Table.from_pandas(ordered, preserve_index=False).cast(schema)
-    spill.store(table, spill.bucket_path(state.out, b))
+class _Tally:
+    """Progress and peak disk use, updated as each bucket completes (from any worker)."""
 
+    def __init__(self, ctx: Context, state: RunState, buckets: int, done: int) -> None:
+        self.ctx, self.state, self.buckets, self.done = ctx, state, buckets, done
+        self.disk = state.disk_bytes()
 
-def _ordered(result: pd.DataFrame, on: Sequence[str], mode: str, me: str) -> pd.DataFrame:
-    """Join rows sorted by canonical key bytes (stable: ties keep the shared order); semi rows as given."""
-    if mode == "semi":
-        return result
-    keys = np.array(encode_keys(result, on, party=me)[1], dtype=object)
-    return result.iloc[np.argsort(keys, kind="stable")]
+    def completed(self) -> None:
+        self.done += 1
+        self.disk = max(self.disk, self.state.disk_bytes())
+        self.ctx.progress("buckets", self.done, self.buckets)
 
 
 def _check_output(output: str | Path | None, me: str) -> Path:
