@@ -3,6 +3,7 @@
     python -m benchmarks.psi_scale --n 10000000 [--memory-mib 1024] [--buckets B] [--protocol rr22] [--json out.json]
     python -m benchmarks.psi_scale --quick          # 20,000 ids per party in 4 buckets, a smoke run
     python -m benchmarks.psi_scale --n 10000000 --skip-unbucketed   # only the bucketed run
+    python -m benchmarks.psi_scale --n 1000000 --workers 2          # 2 buckets at once per party
 
 Each party holds ``n`` distinct string ids (half shared) in a Parquet file with one payload column,
 written beforehand in chunks by this process. Two runs, each in fresh party processes over loopback
@@ -11,7 +12,8 @@ directory, Parquet out) and ``unbucketed`` (read the Parquet file with pandas, `
 write Parquet). Time is measured inside each party from its first read to its last write; the figure
 is the slower party's. ``--json`` writes ``{"psi_scale_<run>_<n>": {"seconds", "seconds_per_million",
 "bytes", "rounds", "peak_rss_bytes", "peak_rss_bytes_per_party", "disk_bytes", "buckets", "intersection"}}``
-(``disk_bytes``: the largest party's peak state on disk; 0 for the unbucketed run; ``buckets`` 1 there).
+(``disk_bytes``: the largest party's peak state on disk; 0 for the unbucketed run; ``buckets`` 1 there),
+and ``"workers"`` (buckets run at once per party) for the bucketed run.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         outputs = {p: args["outputs"][p] if p == me else None for p in PARTIES}
         summary = accord.psi.join_files(cluster, inputs, outputs, "id", run="bench", protocol=args["protocol"],
                                         memory=args["memory"], buckets=args["buckets"],
-                                        state_dir=args["state_dirs"][me])[me].get()
+                                        state_dir=args["state_dirs"][me], workers=args["workers"])[me].get()
         rows, disk, buckets = summary["rows"], summary["disk_bytes"], summary["buckets"]
     else:
         tables = {p: cluster.party(p).put(pd.read_parquet(args["inputs"][p])) if p == me
@@ -72,6 +74,7 @@ def main() -> None:
     parser.add_argument("--memory-mib", type=int, default=1024, help="memory bound per bucket in MiB (default 1024)")
     parser.add_argument("--buckets", type=int, default=None, help="bucket count (default: from --memory-mib)")
     parser.add_argument("--protocol", choices=("rr22", "kkrt", "ecdh"), default="rr22", help="PSI (default rr22)")
+    parser.add_argument("--workers", type=int, default=1, help="buckets run at once per party (default 1)")
     parser.add_argument("--skip-unbucketed", action="store_true", help="only the bucketed run")
     args = parser.parse_args()
     n = args.n or (20_000 if args.quick else 10_000_000)
@@ -84,7 +87,8 @@ def main() -> None:
         write_ids(inputs["partner"], n // 2, n)
         for run in ("bucketed",) if args.skip_unbucketed else ("bucketed", "unbucketed"):
             results = run_processes("benchmarks.psi_scale:party_main", PARTIES, {
-                "run": run, "protocol": args.protocol, "memory": args.memory_mib << 20, "buckets": buckets,
+                "run": run, "protocol": args.protocol, "workers": args.workers, "memory": args.memory_mib << 20,
+                "buckets": buckets,
                 "inputs": {p: str(v) for p, v in inputs.items()},
                 "outputs": {p: str(root / f"{p}-{run}.parquet") for p in PARTIES},
                 "state_dirs": {p: str(root / f"state-{p}") for p in PARTIES}}, timeout=4 * 3600)
@@ -100,7 +104,8 @@ def main() -> None:
                 "seconds": seconds, "seconds_per_million": seconds / n * 1e6,
                 "bytes": sum(r["bytes_sent"] for r in results.values()),
                 "rounds": max(r["rounds"] for r in results.values()), **party_memory(results),
-                "disk_bytes": disk, "buckets": results["bank"]["buckets"], "intersection": n - n // 2}
+                "disk_bytes": disk, "buckets": results["bank"]["buckets"], "intersection": n - n // 2,
+                **({"workers": args.workers} if run == "bucketed" else {})}
     write_json(args.json, figures)
 
 

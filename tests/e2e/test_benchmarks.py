@@ -61,6 +61,7 @@ def test_psi_scale(tmp_path):
         assert entry["intersection"] == 10_000
         assert entry["seconds_per_million"] == pytest.approx(entry["seconds"] * 50)
     assert figures["psi_scale_bucketed_20000"]["buckets"] == 4
+    assert figures["psi_scale_bucketed_20000"]["workers"] == 1
     assert figures["psi_scale_bucketed_20000"]["disk_bytes"] > 20_000 * 8  # the spill held every id
 
 def test_correlations(tmp_path):

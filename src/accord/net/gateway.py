@@ -1,13 +1,14 @@
-"""A party's link shared with its own worker processes: one gateway, many bucket sessions.
+"""A party's link shared with its own worker processes: one gateway, many pieces of work.
 
 Parties meet only through their own mTLS identity on one port (:class:`~accord.net.grpc_link.GRPCLink`).
-When a party spreads work over worker processes (a local pool, or the nodes of its Ray cluster), the
-workers do not get the party's private key or ports of their own: the party's main process runs a
-:class:`Gateway` that relays each worker's sends and receives through the party's link, and a worker
-talks to it through a :class:`GatewayLink`, which is a :class:`~accord.net.base.Link` like any other.
-Each piece of work uses its own session (``<job>#<run>.<piece>``), so the gateway multiplexes them
-over the one link and an abort of one piece (a worker that died) reaches only the peer's worker on
-that piece. See docs/operations.md for why a gateway rather than per-worker endpoints.
+When a party spreads work over worker processes (a local pool now; the nodes of its Ray cluster would
+use the same hook), the workers get neither the party's private key nor ports of their own: the party's
+main process runs a :class:`Gateway` that relays each worker's sends and receives through the party's
+link, and a worker talks to it through a :class:`GatewayLink`, which is a :class:`~accord.net.base.Link`
+like any other. Pieces of work run under distinct message paths of the job's session (a bucket's
+sub-protocol path), so the one link multiplexes them; a worker that fails fails its party's job, whose
+abort reaches the peer as for any protocol error. See docs/operations.md for why a gateway rather than
+per-worker endpoints.
 
 Wire format between a worker and the gateway (TCP, inside the party; loopback by default): each
 frame is an 8-byte length and a codec-encoded header map, followed by ``size`` raw payload bytes when
