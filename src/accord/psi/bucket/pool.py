@@ -18,7 +18,7 @@ from pathlib import Path
 
 from accord.crypto.random import Rng
 from accord.net.gateway import TOKEN_BYTES, Gateway, GatewayLink
-from accord.psi.bucket.solve import solve_bucket
+from accord.psi.bucket.solve import BucketCall, solve_bucket
 from accord.runtime.context import Context, Counters
 
 
@@ -35,11 +35,7 @@ class BucketJob:
     timeout: float
     rows_file: Path
     out_file: Path
-    on: tuple[str, ...]
-    receivers: tuple[str, ...]
-    mode: str
-    protocol: str
-    threads: int | None
+    call: BucketCall
 
 
 def run_job(job: BucketJob) -> Counters:
@@ -47,14 +43,13 @@ def run_job(job: BucketJob) -> Counters:
     link = GatewayLink(job.me, [p for p in job.parties if p != job.me], job.gateway, job.token)
     try:
         ctx = Context(job.me, job.parties, link, job.session, Rng(), timeout=job.timeout, path=job.path, op="bucket")
-        solve_bucket(ctx, job.rows_file, job.out_file, job.on, job.receivers, job.mode, job.protocol, job.threads)
+        solve_bucket(ctx, job.rows_file, job.out_file, job.call)
         return ctx.accounting.total.counters
     finally:
         link.close()
 
 
-def solve_in_pool(ctx: Context, buckets: Sequence[tuple[Context, Path, Path]], workers: int, on: Sequence[str],
-                  receivers: Sequence[str], mode: str, protocol: str, threads: int | None,
+def solve_in_pool(ctx: Context, buckets: Sequence[tuple[Context, Path, Path]], workers: int, call: BucketCall,
                   done: Callable[[], None]) -> None:
     """Run each ``(bucket context, rows file, result file)`` on ``workers`` processes; ``done()`` after each.
 
@@ -65,8 +60,8 @@ def solve_in_pool(ctx: Context, buckets: Sequence[tuple[Context, Path, Path]], w
     token = ctx.rng.bytes(TOKEN_BYTES)
     with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool, Gateway(ctx.link, token) as gateway:
         futures = [pool.submit(run_job, BucketJob(
-            ctx.me, ctx.parties, gateway.address, token, sub.session, sub.path, ctx.timeout, rows, out,
-            tuple(on), tuple(receivers), mode, protocol, threads)) for sub, rows, out in buckets]
+            ctx.me, ctx.parties, gateway.address, token, sub.session, sub.path, ctx.timeout, rows, out, call))
+            for sub, rows, out in buckets]
         try:
             for future in as_completed(futures):
                 counters = future.result()

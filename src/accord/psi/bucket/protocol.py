@@ -45,7 +45,7 @@ from accord.psi._delivery import check_call
 from accord.psi.bucket import spill
 from accord.psi.bucket.messages import MAX_BUCKETS, MAX_WORKERS, Hello, Tag, check_nonce, check_ready
 from accord.psi.bucket.pool import solve_in_pool
-from accord.psi.bucket.solve import PROTOCOLS, solve_bucket
+from accord.psi.bucket.solve import PROTOCOLS, BucketCall, solve_bucket
 from accord.psi.bucket.state import Manifest, RunState
 from accord.psi.ecdh import LEAKAGE as ECDH_LEAKAGE
 from accord.runtime.context import Context
@@ -139,29 +139,31 @@ def bucketed_psi(ctx: Context, source: spill.Source, on: Sequence[str], receiver
                                       timeout=ctx.timeout + SPILL_SECONDS * manifest.buckets)[peer],
                          manifest.buckets, peer, step)
     tally = _Tally(ctx, state, manifest.buckets, len(done))
-    completed = tally.completed
-
-    remote = []
-    for b in range(manifest.buckets):
-        if b in done:
-            continue
-        files = spill.bucket_path(state.spill, b), spill.bucket_path(state.out, b)
-        if not (mine[b] and theirs[b]):
-            solve_bucket(None, *files, on, receivers, settings.mode, settings.protocol, settings.threads)
-            completed()
-        elif workers == 1:
-            solve_bucket(ctx.sub(f"bucket{b}"), *files, on, receivers, settings.mode, settings.protocol,
-                         settings.threads)
-            completed()
-        else:
-            remote.append((ctx.sub(f"bucket{b}"), *files))
-    if remote:
-        solve_in_pool(ctx, remote, workers, on, receivers, settings.mode, settings.protocol, settings.threads,
-                      completed)
+    _run_buckets(ctx, state, [b for b in range(manifest.buckets) if b not in done], mine & theirs, on, receivers,
+                 settings, workers, tally)
     written = _write_output(state, manifest.buckets, out_path) if out_path is not None else 0
     state.clear()
     return {"rows": written, "buckets": manifest.buckets, "resumed": resumed,
             "ran": manifest.buckets - resumed, "disk_bytes": tally.disk, "workers": workers}
+
+
+def _run_buckets(ctx: Context, state: RunState, pending: list[int], both: np.ndarray, on: Sequence[str],
+                 receivers: list[str], settings: BucketSettings, workers: int, tally: _Tally) -> None:
+    """Run the pending buckets: here, one at a time, or on ``workers`` worker processes."""
+    call = BucketCall(tuple(on), tuple(receivers), settings.mode, settings.protocol, settings.threads)
+    remote = []
+    for b in pending:
+        files = spill.bucket_path(state.spill, b), spill.bucket_path(state.out, b)
+        if not both[b]:  # one side holds no rows here: the result is empty, with no message
+            solve_bucket(None, *files, call)
+            tally.completed()
+        elif workers == 1:
+            solve_bucket(ctx.sub(f"bucket{b}"), *files, call)
+            tally.completed()
+        else:
+            remote.append((ctx.sub(f"bucket{b}"), *files))
+    if remote:
+        solve_in_pool(ctx, remote, workers, call, tally.completed)
 
 
 def _proposal(source: spill.Source, settings: BucketSettings) -> int:

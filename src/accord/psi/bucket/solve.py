@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,19 @@ from accord.runtime.context import Context
 PROTOCOLS = {"rr22": rr22_psi, "kkrt": kkrt_psi, "ecdh": ecdh_psi}
 
 
-def solve_bucket(ctx: Context | None, rows_file: Path, out_file: Path, on: Sequence[str], receivers: Sequence[str],
-                 mode: str, protocol: str, threads: int | None) -> None:
-    """Run ``protocol`` on the bucket in ``rows_file`` under ``ctx`` and store this party's result in ``out_file``.
+@dataclass(frozen=True)
+class BucketCall:
+    """What every bucket of a run runs: the key columns, receivers, mode, protocol and ECDH threads."""
+
+    on: tuple[str, ...]
+    receivers: tuple[str, ...]
+    mode: str
+    protocol: str
+    threads: int | None
+
+
+def solve_bucket(ctx: Context | None, rows_file: Path, out_file: Path, call: BucketCall) -> None:
+    """Run the call's PSI on the bucket in ``rows_file`` under ``ctx``; store this party's result in ``out_file``.
 
     ``ctx`` is ``None`` when either party holds no rows in the bucket: the result is then empty. A
     non-receiver stores an empty result too, so that a stored file always marks a completed bucket.
@@ -29,13 +40,13 @@ def solve_bucket(ctx: Context | None, rows_file: Path, out_file: Path, on: Seque
     schema = spill.load_schema(rows_file)
     table = schema.empty_table()
     if ctx is not None:
-        extra = (threads,) if protocol == "ecdh" else ()
+        extra = (call.threads,) if call.protocol == "ecdh" else ()
         rows = spill.load(rows_file).to_pandas()
         with ctx.timed("bucket"):
-            result = PROTOCOLS[protocol](ctx, rows, on, receivers, mode, *extra)
+            result = PROTOCOLS[call.protocol](ctx, rows, list(call.on), list(call.receivers), call.mode, *extra)
         del rows
         if isinstance(result, pd.DataFrame) and len(result):
-            ordered = _ordered(result, on, mode, ctx.me)
+            ordered = _ordered(result, call.on, call.mode, ctx.me)
             table = pa.Table.from_pandas(ordered, preserve_index=False).cast(schema)
     spill.store(table, out_file)
 

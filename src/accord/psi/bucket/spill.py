@@ -8,6 +8,7 @@ row's position in the whole table (:data:`ROW`), which orders semi-join results.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,7 +55,7 @@ def fingerprint(source: Source) -> str:
     """What identifies the input for a resumed run: the file's path, size and modification time."""
     if isinstance(source, pd.DataFrame):
         hashed = pd.util.hash_pandas_object(source, index=False).to_numpy()
-        return f"table:{len(source)}:{int(np.bitwise_xor.reduce(hashed, initial=np.uint64(0)))}:{list(source.columns)}"
+        return f"table:{hashlib.sha256(hashed.tobytes()).hexdigest()}:{list(map(str, source.columns))}"
     stat = Path(source).stat()
     return f"file:{Path(source).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
