@@ -58,7 +58,7 @@ THREAT_MODEL = (
 )
 BUCKET_LEAKAGE = (
     "both parties learn the number of buckets each party asked for (about its row count times "
-    f"{1024} bytes over its memory bound), and, for every bucket, each party's number of distinct keys in it "
+    "1024 bytes over its memory bound), and, for every bucket, each party's number of distinct keys in it "
     "(so a histogram of each party's keys under a hash key neither party chose alone) and whether a resumable "
     "run of the call is stored and which of its buckets were completed; within each bucket, what that "
     "bucket's PSI reveals"
