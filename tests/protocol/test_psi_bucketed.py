@@ -127,13 +127,14 @@ def test_a_changed_input_does_not_resume_stale_buckets(cluster, tmp_path, monkey
     assert sorted(out["bank"]["id"]) == sorted(set(changed["id"]) & set(b["id"]))
 
 
-def test_what_each_party_receives(cluster, tmp_path, monkeypatch):
-    # Prepare: ids only the bank holds must never reach the partner, in any form it could read.
-    a = pd.DataFrame({"id": [f"bank-only-{i}" for i in range(200)] + [f"shared-{i}" for i in range(50)]})
-    b = pd.DataFrame({"id": [f"partner-only-{i}" for i in range(200)] + [f"shared-{i}" for i in range(50)]})
-    received = tap(monkeypatch, "partner")
+@pytest.mark.parametrize(("party", "other"), [("partner", "bank"), ("bank", "partner")])
+def test_what_each_party_receives(cluster, tmp_path, monkeypatch, party, other):
+    # Prepare: ids only the other party holds must never reach this party, in any form it could read.
+    tables = {p: pd.DataFrame({"id": [f"{p}-only-{i}" for i in range(200)] + [f"shared-{i}" for i in range(50)]})
+              for p in PARTIES}
+    received = tap(monkeypatch, party)
     # Execute
-    _join(cluster, tmp_path, a, b, "id", run="tap", buckets=4, protocol="ecdh")
+    _join(cluster, tmp_path, tables["bank"], tables["partner"], "id", run="tap", buckets=4, protocol="ecdh")
     # Assert: the handshake carries a call, a commitment, a nonce and a non-empty vector; nothing else
     # outside the per-bucket ECDH runs, which carry blinded points and the join's positions and counts.
     steps = [key.split("/", 1)[1] for key, _ in received]
@@ -149,7 +150,7 @@ def test_what_each_party_receives(cluster, tmp_path, monkeypatch):
     for _, value in received:
         for leaf in leaves(value):
             data = leaf.tobytes() if isinstance(leaf, np.ndarray) else leaf if isinstance(leaf, bytes) else str(leaf)
-            needle = b"bank-only" if isinstance(data, bytes) else "bank-only"
+            needle = f"{other}-only".encode() if isinstance(data, bytes) else f"{other}-only"
             assert needle not in data
 
 
