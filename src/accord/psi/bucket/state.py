@@ -66,7 +66,9 @@ class RunState:
 
     def start(self, manifest: Manifest) -> None:
         """Drop any earlier state of this run and record a freshly agreed one."""
-        self.clear()
+        # Not clear(): removing the run's folder could race with the other party creating its own
+        # folder in it, when both parties share one state directory (simulation).
+        shutil.rmtree(self.root, ignore_errors=True)
         self.out.mkdir(parents=True)
         self.save(manifest)
 
