@@ -52,6 +52,18 @@ def test_psi(tmp_path):
     assert entry["bytes"] == sum(entry["bytes_per_party"].values()) > 2000 * 32
 
 
+
+def test_psi_scale(tmp_path):
+    figures = _run(tmp_path, "psi_scale")
+    assert set(figures) == {"psi_scale_bucketed_20000", "psi_scale_unbucketed_20000"}
+    for name, entry in figures.items():
+        _sane(entry, PARTIES | {"seconds_per_million", "disk_bytes", "buckets", "intersection"})
+        assert entry["intersection"] == 10_000
+        assert entry["seconds_per_million"] == pytest.approx(entry["seconds"] * 50)
+    assert figures["psi_scale_bucketed_20000"]["buckets"] == 4
+    assert figures["psi_scale_bucketed_20000"]["workers"] == 1
+    assert figures["psi_scale_bucketed_20000"]["disk_bytes"] > 20_000 * 8  # the spill held every id
+
 def test_correlations(tmp_path):
     figures = _run(tmp_path, "correlations")
     kinds = ("silent-vole", "silent-vole-iknp", "silent-cot", "iknp-cot")

@@ -68,3 +68,14 @@ def stall_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> None
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     print(f"CHILD {child.pid}", flush=True)
     time.sleep(600)
+
+
+def bucketed_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Bucketed join of this party's file with the other's (``accord.psi.join_files``); returns the summary."""
+    first, second = cluster.names[:2]
+    inputs = {p: args["inputs"][p] if p == me else None for p in (first, second)}
+    outputs = {p: args["outputs"][p] if p == me else None for p in (first, second)}
+    print("BUCKETS-START", flush=True)
+    summary = accord.psi.join_files(cluster, inputs, outputs, args["on"], run=args["run"], buckets=args["buckets"],
+                                    state_dir=args["state_dirs"][me], workers=args.get("workers", 1))
+    return dict(summary[me].get())

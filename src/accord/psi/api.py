@@ -131,7 +131,7 @@ def _count_dp(first: PartyTable, second: PartyTable, on: Keys, receivers: list[s
     if unknown:
         raise ConfigurationError(f"ledgers given for parties {sorted(unknown)} that hold neither table")
     learned = f"the intersection size plus noise (ε={budget.epsilon:g}, δ={budget.delta:g}); both set sizes"
-    out = cluster.run(dp_cardinality, {p: (t, _keys(on, p), receivers, budget, ledgers.get(p),
+    out = cluster.run(dp_cardinality, {p: (t, key_columns(on, p), receivers, budget, ledgers.get(p),
                                            ledgers[p].dataset if p in ledgers else "")
                                        for p, t in zip(parties, (first, second))},
                       learned={p: learned if p in receivers else "both set sizes" for p in parties})
@@ -163,7 +163,7 @@ def _run(first: PartyTable, second: PartyTable, on: Keys, receivers: list[str], 
         fn, extra = (kkrt_psi if chosen == "kkrt" else rr22_psi), ()
     return first.cluster.run(
         fn,
-        {p: (t, _keys(on, p), receivers, mode, *extra) for p, t in zip(parties, (first, second))},
+        {p: (t, key_columns(on, p), receivers, mode, *extra) for p, t in zip(parties, (first, second))},
         learned={p: learned if p in receivers else "both set sizes" for p in parties},
     )
 
@@ -189,7 +189,8 @@ def _receivers(to: str | Sequence[str], first: PartyTable, second: PartyTable) -
     return [p for p in (first.owner, second.owner) if p in names]
 
 
-def _keys(on: Keys, party: str) -> list[str]:
+def key_columns(on: Keys, party: str) -> list[str]:
+    """The key columns of ``party`` in ``on`` (one name, a list, or a map from party to either)."""
     if isinstance(on, Mapping):
         if party not in on:
             raise ConfigurationError(f"`on` maps parties to key columns but has no entry for {party!r}")

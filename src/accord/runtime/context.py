@@ -137,6 +137,11 @@ class Context:
         self._children: dict[str, int] = {}
         self._progress = progress
 
+    @property
+    def link(self) -> Link:
+        """The party's link (lower tier: for relaying a run's messages to the party's own worker processes)."""
+        return self._link
+
     # ------------------------------------------------------------------------------ messaging
     def _key(self, tag: str) -> str:
         return f"{self.path}/{tag}"
