@@ -39,11 +39,6 @@ def mul_pairs(xs: Sequence[mpz], ys: Sequence[mpz], modulus: mpz) -> list[mpz]:
     return [x * y % modulus for x, y in zip(xs, ys)]
 
 
-def add_plain(xs: Sequence[mpz], plains: Sequence[int], n: mpz, nsq: mpz) -> list[mpz]:
-    """``x * (1 + n m) mod n²`` pairwise: add plaintexts ``m`` (already in ``[0, n)``)."""
-    return [x * (1 + n * m) % nsq for x, m in zip(xs, plains)]
-
-
 def invert_all(xs: Sequence[mpz], modulus: mpz) -> list[mpz]:
     """Modular inverses: ciphertext negation (about 22 µs each)."""
     return [gmpy2.invert(x, modulus) for x in xs]
