@@ -77,10 +77,17 @@ def group_products(values: Sequence[mpz], group_ids: Sequence[int], n_groups: in
 
 
 def group_products_columns(values: Sequence[mpz], group_ids: np.ndarray, n_groups: int, modulus: mpz) -> list[mpz]:
-    """:func:`group_products` for each column of ``group_ids`` (shape ``(len(values), F)``), concatenated."""
+    """:func:`group_products` for each column of ``group_ids`` (shape ``(len(values), F)``), concatenated.
+
+    A value whose group id is -1 joins no group of that column and costs no multiplication.
+    """
     out: list[mpz] = []
     for column in np.asarray(group_ids).T:
-        out.extend(group_products(values, column.tolist(), n_groups, modulus))
+        keep = np.flatnonzero(column >= 0)
+        if len(keep) == len(column):
+            out.extend(group_products(values, column.tolist(), n_groups, modulus))
+        else:
+            out.extend(group_products([values[i] for i in keep.tolist()], column[keep].tolist(), n_groups, modulus))
     return out
 
 

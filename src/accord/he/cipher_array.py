@@ -243,7 +243,8 @@ class CipherArray(_Ciphertexts):
             of shape ``(n_groups, ...)``; shape ``(N, F)`` (one grouping per feature, as histogram
             building needs) for an array of shape ``(N,)`` gives ``(F, n_groups)``.
         n_groups:
-            Number of groups; ids must lie in ``[0, n_groups)``.
+            Number of groups; ids must lie in ``[0, n_groups)``, or be -1 for a row that joins no group
+            (and costs nothing: histograms skip each feature's largest bin this way).
 
         Empty groups hold an encryption of 0 without randomness; re-randomise before sending.
         """
@@ -429,9 +430,9 @@ def _check_groups(group_ids: Any, shape: tuple[int, ...], n_groups: int, party: 
         raise InputError(f"group_ids of shape {gids.shape} do not match ciphertexts of shape {shape}: expected "
                          f"({shape[0] if shape else 'N'},) or, for a 1-D array, (N, features)",
                          party=party, field="group_ids")
-    if gids.size and (gids.min() < 0 or gids.max() >= n_groups):
-        raise InputError(f"group_ids must lie in [0, {n_groups}), got values from {gids.min()} to {gids.max()}",
-                         party=party, field="group_ids")
+    if gids.size and (gids.min() < -1 or gids.max() >= n_groups):
+        raise InputError(f"group_ids must lie in [0, {n_groups}) or be -1, got values from {gids.min()} to "
+                         f"{gids.max()}", party=party, field="group_ids")
     return gids.astype(np.int64).reshape(shape[0], -1)
 
 
@@ -440,7 +441,8 @@ def _bucket_sum(array: _Ciphertexts, gids: np.ndarray, n_groups: int) -> tuple[l
     width = int(np.prod(rest, dtype=np.int64))
     if gids.shape[1] > 1:  # one grouping per feature: output (F, n_groups)
         return array.engine.group_products(array.values, gids, n_groups), (gids.shape[1], n_groups)
-    flat = (gids[:, :1] * width + np.arange(width, dtype=np.int64)).reshape(-1, 1)
+    column = gids[:, :1]
+    flat = np.where(column < 0, -1, column * width + np.arange(width, dtype=np.int64)).reshape(-1, 1)
     return array.engine.group_products(array.values, flat, n_groups * width), (n_groups, *rest)
 
 

@@ -84,8 +84,21 @@ def test_bucket_sum_shapes(he):
     assert he.decrypt(m.bucket_sum(np.array([1, 1, 0]), 2)).tolist() == [[4, 5], [2, 4]]
 
 
+def test_bucket_sum_skips_rows_with_group_minus_one(he):
+    """-1 means "no group" (per column for one grouping per feature); the rest sum as numpy's bincount does."""
+    v = np.array([1, 2, 3, 4, 5])
+    c = he.encrypt(v)
+    bins = np.array([[0, -1], [-1, 1], [0, 0], [1, -1], [-1, 1]])
+    expected = [np.bincount(col[col >= 0], weights=v[col >= 0], minlength=2).tolist() for col in bins.T]
+    assert he.decrypt(c.bucket_sum(bins, 2)).tolist() == expected == [[4, 4], [3, 7]]
+    assert he.decrypt(c.bucket_sum(np.array([1, -1, -1, 0, 1]), 3)).tolist() == [4, 6, 0]
+    m = he.encrypt(np.arange(6).reshape(3, 2))
+    assert he.decrypt(m.bucket_sum(np.array([-1, 1, 0]), 2)).tolist() == [[4, 5], [2, 3]]
+
+
 @pytest.mark.parametrize("gids, n, match", [
     (np.array([0, 1, 2]), 2, r"\[0, 2\)"),
+    (np.array([0, -2, 1]), 2, "or be -1"),
     (np.array([0, 1]), 2, "do not match"),
     (np.array([0.0, 1.0, 1.0]), 2, "integers"),
     (np.array([0, 1, 1]), 0, "positive"),
