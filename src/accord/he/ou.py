@@ -58,6 +58,7 @@ from gmpy2 import mpz
 
 from accord.crypto.random import Rng
 from accord.errors import ConfigurationError, CryptoError, MalformedMessage
+from accord.he import _kernels
 from accord.he._fixed_base import FixedBaseTable, exponent_digits, is_probable_prime
 from accord.he.paillier import check_key_bits, security_bits, threaded_powmod
 
@@ -181,11 +182,10 @@ class OUPublicKey:
     # ---------------------------------------------------------------------------- checking
     def check_ciphertexts(self, values: Sequence[int], *, party: str | None, step: str) -> None:
         """Raise :class:`~accord.errors.MalformedMessage` unless every value is a unit in ``[1, n)``."""
-        n = self.n
-        for i, c in enumerate(values):
-            if not 0 < c < n or gmpy2.gcd(c, n) != 1:
-                raise MalformedMessage(f"party {party!r} sent ciphertext #{i} that is not a unit in [1, n) for "
-                                       f"key {self.fingerprint}", party=party, step=step)
+        bad = _kernels.first_non_unit(values, self.n, self.n)
+        if bad is not None:
+            raise MalformedMessage(f"party {party!r} sent ciphertext #{bad} that is not a unit in [1, n) for "
+                                   f"key {self.fingerprint}", party=party, step=step)
 
     # ---------------------------------------------------------------------------------- wire
     def to_wire(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from gmpy2 import mpz
 
 from accord.crypto.random import Rng
 from accord.errors import ConfigurationError, CryptoError, MalformedMessage
+from accord.he import _kernels
 from accord.he._fixed_base import FixedBaseTable, crt_pair, exponent_digits, is_probable_prime
 
 DEFAULT_KEY_BITS = 2048
@@ -186,11 +187,10 @@ class PaillierPublicKey:
         A non-unit (sharing a factor with ``n``) is never produced by encryption and would make
         homomorphic subtraction fail; rejecting it here names the peer instead.
         """
-        nsq, n = self.nsq, self.n
-        for i, c in enumerate(values):
-            if not 0 < c < nsq or gmpy2.gcd(c, n) != 1:
-                raise MalformedMessage(f"party {party!r} sent ciphertext #{i} that is not a unit in [1, n²) for "
-                                       f"key {self.fingerprint}", party=party, step=step)
+        bad = _kernels.first_non_unit(values, self.nsq, self.n)
+        if bad is not None:
+            raise MalformedMessage(f"party {party!r} sent ciphertext #{bad} that is not a unit in [1, n²) for "
+                                   f"key {self.fingerprint}", party=party, step=step)
 
     # ---------------------------------------------------------------------------------- wire
     def to_wire(self) -> dict[str, Any]:

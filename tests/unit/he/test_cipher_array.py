@@ -159,6 +159,15 @@ def test_malformed_ciphertexts_are_rejected_naming_the_peer(he, partner, cx, cha
     assert err.value.party == "bank"
 
 
+def test_a_ciphertext_sharing_a_factor_with_n_is_named(he, partner, cx):
+    """The batch check (one gcd of the product) still finds which ciphertext is not a unit."""
+    width = he.public_key.ciphertext_bytes
+    data = cx.to_wire()["data"].copy()
+    data[3] = np.frombuffer(int(he.private_key.p * 12345).to_bytes(width, "little"), np.uint8)
+    with pytest.raises(MalformedMessage, match="ciphertext #3 that is not a unit"):
+        partner.receive(_wire(cx, data=data), party="bank", step="he/ciphertexts")
+
+
 def test_malformed_packed_messages(he, partner):
     from accord.he import SlotPacking
 

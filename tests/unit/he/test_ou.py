@@ -75,6 +75,16 @@ def test_sums_decrypt_and_values_beyond_the_bound_are_refused(sk):
         sk.decode_signed(sk.decrypt_ints(total[:1]))
 
 
+def test_received_ciphertexts_must_be_units_below_n(sk):
+    pk = sk.public_key
+    good = pk.encrypt_ints([1, 2], Rng(seed=b"u"))
+    pk.check_ciphertexts(good, party="bank", step="s")
+    for bad, index in (([good[0], sk.p * 7, good[1]], 1), ([good[0], good[1], pk.n], 2), ([0], 0)):
+        with pytest.raises(MalformedMessage, match=f"ciphertext #{index} that is not a unit") as err:
+            pk.check_ciphertexts(bad, party="bank", step="s")
+        assert err.value.party == "bank"
+
+
 def test_keys_under_2048_bits_are_refused_without_the_test_flag():
     with pytest.raises(ConfigurationError, match="at least 2048 bits"):
         generate_ou_keypair(1536)
