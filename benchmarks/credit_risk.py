@@ -1,7 +1,7 @@
 """Vertical credit-risk models on public tables, as separate processes over loopback mTLS.
 
     python -m benchmarks.credit_risk [--data uci,adult,uci-sf] [--models secureboost,lr-ot,lr-dealer]
-                                     [--max-bin N] [--reps N] [--json out.json]
+                                     [--max-bin N] [--he ou|paillier] [--reps N] [--json out.json]
     python -m benchmarks.credit_risk --quick         # synthetic rows, tiny models: a smoke run
 
 Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), and
@@ -13,7 +13,8 @@ SGB benchmark used it (this project's anchors, ``secretflow/prep_data.py`` and `
 12 + 20 columns (one-hot levels as in the file), every customer at both parties, and the anchor's
 21,000 training and 9,000 test rows. Workloads:
 
-- ``secureboost``: 5 trees, depth 5, learning rate 0.3, Paillier 2048 (two processes);
+- ``secureboost``: 5 trees, depth 5, learning rate 0.3, Okamoto-Uchiyama 2048 (``--he paillier``:
+  Paillier 2048) (two processes);
 - ``lr-ot``: secure logistic regression, two processes, correlated randomness by OT (no third party);
 - ``lr-dealer``: the same with a third process dealing correlated randomness.
 
@@ -117,11 +118,12 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     cpu = _cpu_seconds()
     start = time.perf_counter()
     if args["workload"] == "secureboost":
-        bins = {"max_bin": args["max_bin"]} if args.get("max_bin") else {}
+        extra = {"max_bin": args["max_bin"]} if args.get("max_bin") else {}
+        extra.update({"he": args["he"]} if args.get("he") else {})
         model = accord.ml.SecureBoost(label=a_tr[data.label], positive=data.positive, n_trees=args["trees"],
                                       max_depth=args["depth"], learning_rate=args["lr"], workers=args["workers"],
                                       key_bits=args["key_bits"], allow_insecure_key_size=args["key_bits"] < 2048,
-                                      **bins)
+                                      **extra)
     else:
         engine = cluster.mpc(["bank", "partner"], dealer="carol") if args["workload"] == "lr-dealer" \
             else cluster.mpc(["bank", "partner"], mode="ot")
@@ -189,6 +191,7 @@ def main() -> None:
                         "(default uci,adult; synthetic with --quick)")
     parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
     parser.add_argument("--max-bin", type=int, default=0, help="SecureBoost max_bin (default: accord's)")
+    parser.add_argument("--he", default="", help="SecureBoost encryption: ou or paillier (default: accord's)")
     parser.add_argument("--trees", type=int, default=None, help="SecureBoost trees (default 5)")
     parser.add_argument("--depth", type=int, default=None, help="SecureBoost depth (default 5)")
     parser.add_argument("--lr", type=float, default=0.3, help="SecureBoost learning rate")
@@ -207,8 +210,8 @@ def main() -> None:
         baselines = plaintext_baselines(name, sizes["trees"], sizes["depth"], args.lr)
         for workload in args.models.split(","):
             parties = ["bank", "partner", "carol"] if workload == "lr-dealer" else ["bank", "partner"]
-            runs = [_run(name, workload, parties, {**sizes, "lr": args.lr, "lr_step": args.lr_step,
-                                                   "max_bin": args.max_bin}, baselines) for _ in range(args.reps)]
+            settings = {**sizes, "lr": args.lr, "lr_step": args.lr_step, "max_bin": args.max_bin, "he": args.he}
+            runs = [_run(name, workload, parties, settings, baselines) for _ in range(args.reps)]
             figures[f"{name}/{workload}"] = {**runs[len(runs) // 2], "runs": runs} if len(runs) > 1 else runs[0]
     write_json(args.json, figures)
 
