@@ -13,7 +13,7 @@ import pytest
 from accord.crypto.random import Rng
 from accord.errors import ConfigurationError, CryptoError, MalformedMessage
 from accord.he import OU, Paillier, SlotPacking
-from accord.he.ou import OUPublicKey, generate_ou_keypair
+from accord.he.ou import OUPrivateKey, OUPublicKey, generate_ou_keypair
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,55 @@ def test_engine_packs_a_third_as_many_vectors_as_paillier_and_refuses_paillier_a
     paillier = Paillier.generate(1024, allow_insecure_key_size=True, rng=Rng(seed=b"other"))
     with pytest.raises(MalformedMessage, match="kind 'ou'"):
         he.receive(paillier.encrypt(np.array([1])).to_wire(), party="p", step="s")
+
+
+def test_a_hand_built_toy_key_decrypts_as_a_brute_force_discrete_log():
+    """Known answer on a key small enough to search: p = 23 (p - 1 = 11 * 2), q = 29, t = 11, u = 2.
+
+    The oracle tries every ``m`` in ``Z_p`` against ``c^t = G^(m t) mod p²`` (``H^t = 1`` there), which is
+    the scheme's definition, not accord's decryption formula.
+    """
+    p, q, t, u = 23, 29, 11, 2
+    n, psq = p * p * q, p * p
+    g, h0 = 2, 3
+    big_g, big_h = pow(g, u, n), pow(h0, n * u, n)
+    assert pow(big_h, t, psq) == 1 and pow(g, p - 1, psq) != 1
+    public = OUPublicKey(n, big_g, big_h, plain_bits=p.bit_length() - 1)
+    sk = OUPrivateKey(p, q, t, public)
+    for m in range(p):
+        for r in (0, 1, 5, 1234):
+            c = pow(big_g, m, n) * pow(big_h, r, n) % n
+            (found,) = [x for x in range(p) if pow(c, t, psq) == pow(big_g, x * t, psq)]
+            assert found == m
+            assert sk.decrypt_ints([c]) == [m]
+    assert public.max_int == 3
+    assert sk.decode_signed([3, p - 3]) == [3, -3]
+    with pytest.raises(CryptoError, match="wrapped modulo p"):
+        sk.decode_signed([4])
+    with pytest.raises(ConfigurationError, match="do not match"):
+        OUPrivateKey(p, 31, t, public)
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"data": np.zeros((3, 128), np.uint8)}, "ciphertext #0 that is not a unit"),    # 0 is not a ciphertext
+    ({"data": np.full((3, 128), 255, np.uint8)}, "ciphertext #0 that is not a unit"),  # 2**1024 - 1 >= n
+    ({"data": np.zeros((3, 256), np.uint8)}, "uint8 array of shape"),                 # Paillier's width
+    ({"kind": "paillier"}, "kind 'ou'"),
+    ({"key": "0" * 16}, "under key"),
+])
+def test_engine_rejects_malformed_ou_ciphertexts_naming_the_peer(sk, change, why):
+    he = OU(sk.public_key, sk, rng=Rng(seed=b"engine"))
+    partner = OU(sk.public_key, rng=Rng(seed=b"partner"))
+    wire = {**he.encrypt(np.array([1, 2, 3])).to_wire(), **change}
+    with pytest.raises(MalformedMessage, match=why) as err:
+        partner.receive(wire, party="bank", step="he/ciphertexts")
+    assert err.value.party == "bank"
+
+
+def test_engine_names_a_ciphertext_that_shares_the_factor_p(sk):
+    he = OU(sk.public_key, sk, rng=Rng(seed=b"engine"))
+    wire = he.encrypt(np.array([1, 2, 3])).to_wire()
+    data = wire["data"].copy()
+    data[2] = np.frombuffer(int(sk.p * 977).to_bytes(128, "little"), np.uint8)
+    with pytest.raises(MalformedMessage, match="ciphertext #2 that is not a unit"):
+        OU(sk.public_key).receive({**wire, "data": data}, party="bank", step="s")
