@@ -34,15 +34,27 @@ runs each workload N times in fresh processes (the figures are the median run's,
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import human_bytes, memory, options, party_memory, run_processes, write_json
+from benchmarks.common import (
+    ROOT,
+    human_bytes,
+    memory,
+    options,
+    party_memory,
+    peak_rss_bytes,
+    run_processes,
+    write_json,
+)
 from benchmarks.credit_data import DATASETS, Dataset, anchor_split, load, split_parties
 
 CACHE = Path.home() / ".cache" / "accord-benchmarks"
@@ -93,19 +105,46 @@ def _cpu_seconds() -> float:
 
 def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     """One party of one workload: PSI, split, train, evaluate (a dealer takes part in MPC steps only)."""
+    return _workload(cluster, [me], args)[me]
+
+
+def simulate_main(args: dict[str, Any]) -> dict[str, Any]:
+    """The workload with every party in this process (``Cluster.simulate``); run in a fresh process."""
+    import accord
+
+    parties = ["bank", "partner", "carol"] if args["workload"] == "lr-dealer" else ["bank", "partner"]
+    with accord.Cluster.simulate(parties, job="bench-credit-risk") as cluster:
+        results = _workload(cluster, parties, args)
+    return {"parties": results, "peak_rss_bytes": peak_rss_bytes()}
+
+
+def _simulate(args: dict[str, Any]) -> dict[str, Any]:
+    """:func:`simulate_main` in a fresh Python process (a main process: its worker pools stop at exit)."""
+    code = ("import json, sys; from accord.runtime import allocator; allocator.tune(); from benchmarks.credit_risk "
+            "import simulate_main; print(json.dumps(simulate_main(json.loads(sys.argv[1]))))")
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        raise SystemExit(f"the simulation failed with exit code {done.returncode}:\n{done.stderr[-3000:]}")
+    return cast(dict[str, Any], json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _workload(cluster: Any, hosted: list[str], args: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """PSI, split, train and evaluate; figures for each party in ``hosted`` (CPU and time: this process's)."""
     import accord
 
     data = DATASETS[args["data"]]
     full = load(data.name, CACHE)
     anchor = _anchor(data, full)
     bank_df, partner_df = split_parties(full, data=data)
-    mine = {"bank": bank_df, "partner": partner_df}.get(me)
-    tables = {p: cluster.party(p).put(mine) if p == me else cluster.party(p).remote_table()
+    frames = {"bank": bank_df, "partner": partner_df}
+    tables = {p: cluster.party(p).put(frames[p]) if p in hosted else cluster.party(p).remote_table()
               for p in ("bank", "partner")}
     start = time.perf_counter()
     a, b = accord.psi.align(tables["bank"], tables["partner"], on="id")
     psi_seconds = time.perf_counter() - start
-    ids = cluster.party(me).apply(lambda df: df["id"], a if me == "bank" else b) if me in tables else None
+    mine = a if "bank" in hosted else b if "partner" in hosted else None
+    rows = len(cluster.party(mine.owner).apply(lambda df: df["id"], mine).get()) if mine is not None else None
 
     def pick(t: Any, test: bool) -> Any:
         return cluster.party(t.owner).apply(
@@ -135,14 +174,15 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
     cpu = _cpu_seconds() - cpu
     runs = cluster.report().runs[before:]
     metrics = model.evaluate(test, a_te[data.label])
-    return {
-        "rows": len(ids.get()) if ids is not None else None, "psi_seconds": psi_seconds, "seconds": fit_seconds,
-        "cpu_seconds": cpu, "train_rows": len(a_tr.get()) if me == "bank" else None,
+    bank = "bank" in hosted
+    return {me: {
+        "rows": rows, "psi_seconds": psi_seconds, "seconds": fit_seconds, "cpu_seconds": cpu,
+        "train_rows": len(a_tr.get()) if bank else None,
         "bytes": sum(r.costs[me].bytes_sent for r in runs if me in r.costs),
         "rounds": sum(r.costs[me].rounds for r in runs if me in r.costs),
-        "auc": metrics.get()["auc"] if me == "bank" else None, "ks": metrics.get()["ks"] if me == "bank" else None,
+        "auc": metrics.get()["auc"] if bank else None, "ks": metrics.get()["ks"] if bank else None,
         "phases": {op: round(c[me].seconds, 2) for r in runs for op, c in r.ops.items() if me in c and c[me].seconds},
-    }
+    } for me in hosted}
 
 
 def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[str, float]:
@@ -200,6 +240,8 @@ def main() -> None:
     parser.add_argument("--lr-step", type=float, default=2.0, help="logistic regression step size")
     parser.add_argument("--workers", type=int, default=None, help="Paillier processes per party (default: cores)")
     parser.add_argument("--reps", type=int, default=1, help="runs of each workload (fresh processes each)")
+    parser.add_argument("--mode", choices=["loopback", "sim"], default="loopback",
+                        help="loopback: a process per party over mTLS; sim: every party in one process")
     args = parser.parse_args()
     sizes = dict(QUICK if args.quick else FULL)
     sizes.update({k: getattr(args, k) for k in ("trees", "depth", "epochs", "batch", "workers")
@@ -210,28 +252,40 @@ def main() -> None:
         baselines = plaintext_baselines(name, sizes["trees"], sizes["depth"], args.lr)
         for workload in args.models.split(","):
             parties = ["bank", "partner", "carol"] if workload == "lr-dealer" else ["bank", "partner"]
-            settings = {**sizes, "lr": args.lr, "lr_step": args.lr_step, "max_bin": args.max_bin, "he": args.he}
+            settings = {**sizes, "lr": args.lr, "lr_step": args.lr_step, "max_bin": args.max_bin, "he": args.he,
+                        "mode": args.mode}
             runs = [_run(name, workload, parties, settings, baselines) for _ in range(args.reps)]
-            figures[f"{name}/{workload}"] = {**runs[len(runs) // 2], "runs": runs} if len(runs) > 1 else runs[0]
+            key = f"{name}/{workload}" + ("/sim" if args.mode == "sim" else "")
+            figures[key] = {**runs[len(runs) // 2], "runs": runs} if len(runs) > 1 else runs[0]
     write_json(args.json, figures)
 
 
 def _run(name: str, workload: str, parties: list[str], settings: dict[str, Any],
          baselines: dict[str, float]) -> dict[str, Any]:
-    """One run of one workload as separate processes; prints and returns its figures."""
-    results = run_processes("benchmarks.credit_risk:party_main", parties,
-                            {**settings, "data": name, "workload": workload})
+    """One run of one workload (processes over mTLS, or one simulating process); prints and returns its figures."""
+    args = {**settings, "data": name, "workload": workload}
+    if settings["mode"] == "sim":
+        simulated = _simulate(args)
+        results = simulated["parties"]
+        cpu, memory_note = results["bank"]["cpu_seconds"], {"all parties": simulated["peak_rss_bytes"]}
+        per_party: dict[str, Any] = {"cpu_seconds_per_party": None, "peak_rss_bytes": simulated["peak_rss_bytes"],
+                                     "peak_rss_bytes_per_party": None}
+    else:
+        results = run_processes("benchmarks.credit_risk:party_main", parties, args)
+        cpu = sum(r["cpu_seconds"] for r in results.values())
+        memory_note = {p: r["peak_rss_bytes"] for p, r in results.items()}
+        per_party = {"cpu_seconds_per_party": {p: r["cpu_seconds"] for p, r in results.items()},
+                     **party_memory(results)}
     bank = results["bank"]
     seconds = max(r["seconds"] for r in results.values())
-    cpu = sum(r["cpu_seconds"] for r in results.values())
     baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
     sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
-    print(f"{name} {workload}: {seconds:.1f} s ({cpu:.1f} CPU s: "
-          + ", ".join(f"{p} {r['cpu_seconds']:.1f}" for p, r in results.items())
-          + f"), test AUC {bank['auc']:.4f} (plaintext {'n/a' if baseline is None else f'{baseline:.4f}'}), "
-          f"KS {bank['ks']:.4f}; sent {sent}; {bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for "
-          f"{bank['rows']} rows, {bank['train_rows']} training rows; "
-          f"{memory({p: r['peak_rss_bytes'] for p, r in results.items()})}; load average {os.getloadavg()[0]:.1f}")
+    split = "one process" if per_party["cpu_seconds_per_party"] is None else \
+        ", ".join(f"{p} {c:.1f}" for p, c in per_party["cpu_seconds_per_party"].items())
+    print(f"{name} {workload} ({settings['mode']}): {seconds:.1f} s ({cpu:.1f} CPU s: {split}), test AUC "
+          f"{bank['auc']:.4f} (plaintext {'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; "
+          f"sent {sent}; {bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows, "
+          f"{bank['train_rows']} training rows; {memory(memory_note)}; load average {os.getloadavg()[0]:.1f}")
     for party, r in results.items():
         if r["phases"]:
             print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
@@ -239,8 +293,7 @@ def _run(name: str, workload: str, parties: list[str], settings: dict[str, Any],
             "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"], "train_rows": bank["train_rows"],
             "plaintext_auc": baseline, "xgboost_auc": baselines.get("xgboost"),
             "sklearn_lr_auc": baselines.get("sklearn_lr"), "psi_seconds": bank["psi_seconds"], "rows": bank["rows"],
-            "load_average": os.getloadavg()[0], **party_memory(results),
-            "cpu_seconds_per_party": {p: r["cpu_seconds"] for p, r in results.items()}}
+            "load_average": os.getloadavg()[0], **per_party}
 
 
 if __name__ == "__main__":
