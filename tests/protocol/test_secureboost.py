@@ -156,6 +156,10 @@ def test_partner_leaves_out_each_features_most_populated_cell(cluster, monkeypat
     used = sum(len(c) if c[-1] else len(c) - 1 for c in cells)  # cells in use: bins, and missing where any
     for msg in histograms:
         assert msg["hists"]["shape"] == [len(msg["direct"]) * (used - len(columns))]
+    declared = cluster.report().to_dict()["protocols"]
+    assert "which of its cells (bins or missing bucket) holds the most rows of the first tree" in \
+        declared["ml.secureboost.fit"]["leakage"]
+    assert "Okamoto-Uchiyama by default" in declared["ml.secureboost.fit"]["threat_model"]
 
 
 def test_save_load_and_score_again(cluster, tmp_path):
