@@ -27,7 +27,8 @@ SecretFlow's figures for the UCI task are in ``../shared/anchors/secretflow/REPO
 repository). ``--quick`` trains one depth-2 tree with 1024-bit keys and one epoch of LR on 2,000
 ``synthetic`` customers in the UCI layout (benchmarks/credit_data.py), with no download. ``--reps N``
 runs each workload N times in fresh processes (the figures are the median run's, plus ``runs``).
-``--mode sim`` runs every party in one fresh process (``Cluster.simulate``; key ``<table>/<workload>/sim``).
+``--mode sim`` runs every party in one fresh process (``Cluster.simulate``; key ``<table>/<workload>/sim``,
+without the per-party keys).
 ``cpu_seconds`` is user + system time of the training, over the party processes and their HE worker
 processes; ``peak_rss_bytes`` is each party's main process (its HE worker processes are not counted).
 ``--json`` writes ``{"<table>/<workload>": {"seconds", "cpu_seconds", "bytes", "rounds", "auc", "ks",
@@ -273,8 +274,7 @@ def _run(name: str, workload: str, parties: list[str], settings: dict[str, Any],
         simulated = _simulate(args)
         results = simulated["parties"]
         cpu, memory_note = results["bank"]["cpu_seconds"], {"all parties": simulated["peak_rss_bytes"]}
-        per_party: dict[str, Any] = {"cpu_seconds_per_party": None, "peak_rss_bytes": simulated["peak_rss_bytes"],
-                                     "peak_rss_bytes_per_party": None}
+        per_party: dict[str, Any] = {"peak_rss_bytes": simulated["peak_rss_bytes"]}
     else:
         results = run_processes("benchmarks.credit_risk:party_main", parties, args)
         cpu = sum(r["cpu_seconds"] for r in results.values())
@@ -285,8 +285,8 @@ def _run(name: str, workload: str, parties: list[str], settings: dict[str, Any],
     seconds = max(r["seconds"] for r in results.values())
     baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
     sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
-    split = "one process" if per_party["cpu_seconds_per_party"] is None else \
-        ", ".join(f"{p} {c:.1f}" for p, c in per_party["cpu_seconds_per_party"].items())
+    split = ", ".join(f"{p} {c:.1f}" for p, c in per_party["cpu_seconds_per_party"].items()) \
+        if "cpu_seconds_per_party" in per_party else "one process"
     print(f"{name} {workload} ({settings['mode']}): {seconds:.1f} s ({cpu:.1f} CPU s: {split}), test AUC "
           f"{bank['auc']:.4f} (plaintext {'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; "
           f"sent {sent}; {bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows, "
