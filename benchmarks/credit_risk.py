@@ -1,18 +1,18 @@
 """Vertical credit-risk models on public tables, as separate processes over loopback mTLS.
 
-    python -m benchmarks.credit_risk [--data uci,adult,uci-sf] [--models secureboost,lr-ot,lr-dealer]
+    python -m benchmarks.credit_risk [--data uci,adult,uci-sf,wide] [--models secureboost,lr-ot,lr-dealer]
                                      [--max-bin N] [--he ou|paillier] [--reps N] [--mode loopback|sim]
                                      [--json out.json]
     python -m benchmarks.credit_risk --quick         # synthetic rows, tiny models: a smoke run
 
-Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), and
-``adult``, the UCI Adult census table (string columns, missing values, mostly-zero columns, a text
-label). The bank holds some columns and the label, the partner the others, and each holds 20% extra
-customers the other lacks. Each process aligns its table with PSI, splits 70/30 by a public hash of
-the id, trains, and the bank scores the test rows. ``uci-sf`` is the UCI file exactly as SecretFlow's
-SGB benchmark used it (this project's anchors, ``secretflow/prep_data.py`` and ``REPORT.md``): the same
-12 + 20 columns (one-hot levels as in the file), every customer at both parties, and the anchor's
-21,000 training and 9,000 test rows. Workloads:
+Tables (benchmarks/credit_data.py): ``uci``, the UCI credit-card data (numeric columns), ``adult``, the
+UCI Adult census table (string columns, missing values, mostly-zero columns, a text label), and ``wide``,
+50,000 shared rows of 100 synthetic features. The bank holds some columns and the label, the partner
+the others, and each holds 20% extra customers the other lacks. Each process aligns its table with
+PSI, splits 70/30 by a public hash of the id, trains, and the bank scores the test rows. ``uci-sf`` is
+the UCI file exactly as SecretFlow's SGB benchmark used it (this project's anchors,
+``secretflow/prep_data.py`` and ``REPORT.md``): the same 12 + 20 columns (one-hot levels as in the
+file), every customer at both parties, and the anchor's 21,000 training and 9,000 test rows. Workloads:
 
 - ``secureboost``: 5 trees, depth 5, learning rate 0.3, Okamoto-Uchiyama 2048 (``--he paillier``:
   Paillier 2048) (two processes);
@@ -28,12 +28,13 @@ repository). ``--quick`` trains one depth-2 tree with 1024-bit keys and one epoc
 ``synthetic`` customers in the UCI layout (benchmarks/credit_data.py), with no download. ``--reps N``
 runs each workload N times in fresh processes (the figures are the median run's, plus ``runs``).
 ``--mode sim`` runs every party in one fresh process (``Cluster.simulate``; key ``<table>/<workload>/sim``,
-without the per-party keys).
-``cpu_seconds`` is user + system time of the training, over the party processes and their HE worker
-processes; ``peak_rss_bytes`` is each party's main process (its HE worker processes are not counted).
-``--json`` writes ``{"<table>/<workload>": {"seconds", "cpu_seconds", "bytes", "rounds", "auc", "ks",
+without ``peak_rss_bytes_per_party``).
+``cpu_seconds`` is each party's user + system time for training, its HE worker processes included
+(``{"all parties": ...}`` in simulation), ``cpu_seconds_total`` their sum; ``peak_rss_bytes`` is each
+party's main process (its HE worker processes are not counted). ``--json`` writes
+``{"<table>/<workload>": {"seconds", "cpu_seconds", "cpu_seconds_total", "bytes", "rounds", "auc", "ks",
 "train_rows", "plaintext_auc", "xgboost_auc", "sklearn_lr_auc", "psi_seconds", "rows", "load_average",
-"peak_rss_bytes", "peak_rss_bytes_per_party", "cpu_seconds_per_party"}}``.
+"peak_rss_bytes", "peak_rss_bytes_per_party"}}``.
 """
 
 from __future__ import annotations
@@ -232,7 +233,8 @@ def plaintext_baselines(name: str, trees: int, depth: int, lr: float) -> dict[st
 
 def main() -> None:
     parser = options(__doc__)
-    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, uci-sf, synthetic "
+    parser.add_argument("--data", default=None, help="tables, comma-separated: uci, adult, uci-sf, wide, "
+                        "synthetic "
                         "(default uci,adult; synthetic with --quick)")
     parser.add_argument("--models", default="secureboost,lr-ot,lr-dealer", help="workloads, comma-separated")
     parser.add_argument("--max-bin", type=int, default=0, help="SecureBoost max_bin (default: accord's)")
@@ -274,19 +276,19 @@ def _run(name: str, workload: str, parties: list[str], settings: dict[str, Any],
         simulated = _simulate(args)
         results = simulated["parties"]
         cpu, memory_note = results["bank"]["cpu_seconds"], {"all parties": simulated["peak_rss_bytes"]}
+        per_party_cpu = {"all parties": cpu}
         per_party: dict[str, Any] = {"peak_rss_bytes": simulated["peak_rss_bytes"]}
     else:
         results = run_processes("benchmarks.credit_risk:party_main", parties, args)
         cpu = sum(r["cpu_seconds"] for r in results.values())
         memory_note = {p: r["peak_rss_bytes"] for p, r in results.items()}
-        per_party = {"cpu_seconds_per_party": {p: r["cpu_seconds"] for p, r in results.items()},
-                     **party_memory(results)}
+        per_party_cpu = {p: r["cpu_seconds"] for p, r in results.items()}
+        per_party = party_memory(results)
     bank = results["bank"]
     seconds = max(r["seconds"] for r in results.values())
     baseline = baselines.get("xgboost" if workload == "secureboost" else "sklearn_lr")
     sent = ", ".join(f"{p} {human_bytes(r['bytes'])}" for p, r in results.items())
-    split = ", ".join(f"{p} {c:.1f}" for p, c in per_party["cpu_seconds_per_party"].items()) \
-        if "cpu_seconds_per_party" in per_party else "one process"
+    split = ", ".join(f"{p} {c:.1f}" for p, c in per_party_cpu.items())
     print(f"{name} {workload} ({settings['mode']}): {seconds:.1f} s ({cpu:.1f} CPU s: {split}), test AUC "
           f"{bank['auc']:.4f} (plaintext {'n/a' if baseline is None else f'{baseline:.4f}'}), KS {bank['ks']:.4f}; "
           f"sent {sent}; {bank['rounds']} rounds; PSI {bank['psi_seconds']:.1f} s for {bank['rows']} rows, "
@@ -294,7 +296,8 @@ def _run(name: str, workload: str, parties: list[str], settings: dict[str, Any],
     for party, r in results.items():
         if r["phases"]:
             print(f"  {party} busy: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["phases"].items()))
-    return {"seconds": seconds, "cpu_seconds": cpu, "bytes": sum(r["bytes"] for r in results.values()),
+    return {"seconds": seconds, "cpu_seconds": per_party_cpu, "cpu_seconds_total": cpu,
+            "bytes": sum(r["bytes"] for r in results.values()),
             "rounds": bank["rounds"], "auc": bank["auc"], "ks": bank["ks"], "train_rows": bank["train_rows"],
             "plaintext_auc": baseline, "xgboost_auc": baselines.get("xgboost"),
             "sklearn_lr_auc": baselines.get("sklearn_lr"), "psi_seconds": bank["psi_seconds"], "rows": bank["rows"],
