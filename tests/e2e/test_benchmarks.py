@@ -147,12 +147,24 @@ def test_credit_risk(tmp_path):
     assert set(figures) == {"synthetic/secureboost", "synthetic/lr-ot", "synthetic/lr-dealer"}
     for key, entry in figures.items():
         _sane(entry, PARTIES | {"auc", "ks", "plaintext_auc", "xgboost_auc", "sklearn_lr_auc", "psi_seconds", "rows",
-                               "cpu_seconds"})
+                                "cpu_seconds", "cpu_seconds_total"})
         assert entry["rows"] == round(2000 / 1.4)
+        assert set(entry["cpu_seconds"]) == set(entry["peak_rss_bytes_per_party"])
+        assert entry["cpu_seconds_total"] == pytest.approx(sum(entry["cpu_seconds"].values()))
+        assert entry["cpu_seconds_total"] > 0
         assert 0.7 < entry["auc"] <= 1 and 0 < entry["ks"] <= 1
         peer = "xgboost" if key.endswith("secureboost") else "sklearn"
         assert (entry["plaintext_auc"] is None) == (find_spec(peer) is None)
     assert set(figures["synthetic/lr-dealer"]["peak_rss_bytes_per_party"]) == {"bank", "partner", "carol"}
+
+
+def test_credit_risk_simulated(tmp_path):
+    figures = _run(tmp_path, "credit_risk", "--mode", "sim", "--models", "secureboost", "--he", "paillier")
+    assert list(figures) == ["synthetic/secureboost/sim"]
+    entry = figures["synthetic/secureboost/sim"]
+    _sane(entry, FIGURES | {"auc", "cpu_seconds", "cpu_seconds_total", "psi_seconds", "rows"})
+    assert "peak_rss_bytes_per_party" not in entry and list(entry["cpu_seconds"]) == ["all parties"]
+    assert entry["rows"] == round(2000 / 1.4) and 0.7 < entry["auc"] <= 1
 
 
 def test_tee(tmp_path):

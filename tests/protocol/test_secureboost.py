@@ -52,6 +52,7 @@ def test_one_split_by_hand(cluster):
 
 @pytest.mark.parametrize("params", [
     {"n_trees": 3, "max_depth": 3, "learning_rate": 0.3},
+    {"n_trees": 3, "max_depth": 3, "learning_rate": 0.3, "he": "paillier"},
     {"n_trees": 4, "max_depth": 4, "learning_rate": 0.5, "reg_lambda": 2.5, "gamma": 0.8, "min_child_weight": 3.0},
 ])
 def test_predictions_match_xgboost(cluster, params):
@@ -120,6 +121,45 @@ def test_partner_sends_only_the_smaller_sibling_of_each_pair(cluster, monkeypatc
     splits = [sum(1 for n in tree.nodes if n.depth == d and not n.is_leaf) for d in range(3)]
     assert splits[2] > 2  # a full enough tree for the count to mean something
     assert sent == [1, *splits]  # each split of the level before gives two nodes (of >= 4 rows), one is sent
+
+
+def test_partner_leaves_out_each_features_most_populated_cell(cluster, monkeypatch):
+    """The label holder derives each feature's largest cell (of the first tree's rows) from the node total.
+
+    The partner sends every other cell; the trees stay XGBoost's (a skewed binary column, and a
+    column whose missing bucket is its largest cell).
+    """
+    xgboost = pytest.importorskip("xgboost")
+    bank_df, partner_df = (df.round(1) for df in make_data(400, seed=23))
+    gen = np.random.default_rng(23)
+    partner_df["p3"] = (gen.random(400) < 0.15).astype(float)
+    partner_df["p4"] = np.where(gen.random(400) < 0.6, np.nan, partner_df["p1"] + bank_df["a0"]).round(0)
+    received = tap(monkeypatch, "bank")
+    bank, partner = cluster.parties("bank", "partner")
+    a, b = bank.put(bank_df), partner.put(partner_df)
+    params = {"n_trees": 3, "max_depth": 3, "learning_rate": 0.3}
+    model = accord.ml.SecureBoost(label=a["y"], max_bin=256, min_bin_rows=1, **params, **FAST)
+    scores = model.fit([a.drop(columns="y"), b]).predict([a.drop(columns="y"), b]).get()
+    x = pd.concat([bank_df[["a0", "a1"]], partner_df], axis=1)
+    y = bank_df["y"].to_numpy()
+    booster = xgboost.XGBClassifier(n_estimators=3, max_depth=3, learning_rate=0.3, base_score=y.mean(),
+                                    tree_method="hist", max_bin=256)
+    np.testing.assert_allclose(scores, booster.fit(x, y).predict_proba(x)[:, 1], atol=1e-5)
+
+    columns = ["p0", "p1", "p2", "p3", "p4"]
+    cells = [np.append(np.unique(partner_df[c].dropna(), return_counts=True)[1], partner_df[c].isna().sum())
+             for c in columns]  # rows per distinct value (one bin each here), then the missing ones
+    largest = [int(np.argmax(c)) if np.argmax(c) < len(c) - 1 else 256 for c in cells]  # cell 256: missing
+    assert largest[3] == 0 and largest[4] == 256
+    histograms = [msg for key, msg in received if key.endswith("/histograms")]
+    assert histograms and all(msg["derived"].tolist() == largest for msg in histograms)
+    used = sum(len(c) if c[-1] else len(c) - 1 for c in cells)  # cells in use: bins, and missing where any
+    for msg in histograms:
+        assert msg["hists"]["shape"] == [len(msg["direct"]) * (used - len(columns))]
+    declared = cluster.report().to_dict()["protocols"]
+    assert "which of its cells (bins or missing bucket) holds the most rows of the first tree" in \
+        declared["ml.secureboost.fit"]["leakage"]
+    assert "Okamoto-Uchiyama by default" in declared["ml.secureboost.fit"]["threat_model"]
 
 
 def test_save_load_and_score_again(cluster, tmp_path):

@@ -25,6 +25,10 @@ def exponent_digits(exponents: Sequence[bytes], windows: int, window_bits: int =
     if not exponents:
         return []
     raw = np.frombuffer(b"".join(exponents), dtype=np.uint8).reshape(len(exponents), -1)
+    if window_bits == 8:  # the digits are the bytes
+        if raw.shape[1] > windows and raw[:, windows:].any():
+            raise ValueError(f"an exponent has more than {8 * windows} bits")
+        return np.pad(raw[:, :windows], ((0, 0), (0, max(0, windows - raw.shape[1])))).astype(np.int64).tolist()
     bits = np.unpackbits(raw, axis=1, bitorder="little")
     width = windows * window_bits
     if bits.shape[1] > width:
@@ -45,6 +49,10 @@ class FixedBaseTable:
         The fixed base and the modulus (any positive integers).
     exponent_bits:
         Longest exponent the table serves.
+    window_bits:
+        Bits per digit (default 12). Each window costs ``2**window_bits`` residues of memory and saves
+        ``window_bits - 1`` multiplications per exponentiation: long exponents (re-randomisers of
+        ``|n| + κ`` bits) use 8-bit windows, so the table stays near 35 MB modulo a 4096-bit n².
 
     Examples
     --------
@@ -53,23 +61,26 @@ class FixedBaseTable:
     True
     """
 
-    def __init__(self, base: int, modulus: int, exponent_bits: int) -> None:
+    def __init__(self, base: int, modulus: int, exponent_bits: int, window_bits: int = WINDOW_BITS) -> None:
         if exponent_bits < 1:
             raise ValueError(f"a fixed-base table needs a positive exponent length, got {exponent_bits}")
+        if not 1 <= window_bits <= 16:
+            raise ValueError(f"window_bits must be in [1, 16], got {window_bits}")
         self.modulus = mpz(modulus)
-        self.windows = -(-exponent_bits // WINDOW_BITS)
+        self.window_bits = window_bits
+        self.windows = -(-exponent_bits // window_bits)
         rows: list[list[mpz]] = []
         step = mpz(base) % self.modulus
         for _ in range(self.windows):
             row = [mpz(1), step]
-            for _ in range((1 << WINDOW_BITS) - 2):
+            for _ in range((1 << window_bits) - 2):
                 row.append(row[-1] * step % self.modulus)
             rows.append(row)
             step = row[-1] * step % self.modulus
         self._rows = rows
 
     def power(self, digits: Sequence[int]) -> mpz:
-        """``base ** sum(d_i * 2**(12 i)) mod modulus`` for digits from :func:`exponent_digits`."""
+        """``base ** sum(d_i * 2**(w i)) mod modulus`` for ``w``-bit digits from :func:`exponent_digits`."""
         rows, m = self._rows, self.modulus
         acc = rows[0][digits[0]]
         for row, digit in zip(rows[1:], digits[1:]):
@@ -80,7 +91,7 @@ class FixedBaseTable:
     def powers(self, exponents: Sequence[bytes]) -> list[mpz]:
         """``base ** e mod modulus`` for little-endian exponents ``e``."""
         power = self.power
-        return [power(d) for d in exponent_digits(exponents, self.windows)]
+        return [power(d) for d in exponent_digits(exponents, self.windows, self.window_bits)]
 
 
 def crt_pair(xp: mpz, xq: mpz, q_square: mpz, q_square_inv: mpz, p_square: mpz) -> mpz:

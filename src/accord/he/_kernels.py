@@ -39,11 +39,6 @@ def mul_pairs(xs: Sequence[mpz], ys: Sequence[mpz], modulus: mpz) -> list[mpz]:
     return [x * y % modulus for x, y in zip(xs, ys)]
 
 
-def add_plain(xs: Sequence[mpz], plains: Sequence[int], n: mpz, nsq: mpz) -> list[mpz]:
-    """``x * (1 + n m) mod n²`` pairwise: add plaintexts ``m`` (already in ``[0, n)``)."""
-    return [x * (1 + n * m) % nsq for x, m in zip(xs, plains)]
-
-
 def invert_all(xs: Sequence[mpz], modulus: mpz) -> list[mpz]:
     """Modular inverses: ciphertext negation (about 22 µs each)."""
     return [gmpy2.invert(x, modulus) for x in xs]
@@ -58,6 +53,23 @@ def scalar_powers(xs: Sequence[mpz], exponents: Sequence[int], modulus: mpz) -> 
         else:
             out.append(gmpy2.invert(gmpy2.powmod(x, -k, modulus), modulus))
     return out
+
+
+def first_non_unit(values: Sequence[mpz], bound: mpz, n: mpz) -> int | None:
+    """Index of the first value outside ``[1, bound)`` or sharing a factor with ``n``, or ``None``.
+
+    One gcd for the whole batch: a product modulo ``n`` is a unit exactly when every factor is, so
+    the values are scanned one by one only when the product is not (about 1.5 µs per 2048-bit value
+    instead of 11 µs for a gcd each).
+    """
+    acc = ONE
+    for i, c in enumerate(values):
+        if not 0 < c < bound:
+            return i
+        acc = acc * c % n
+    if gmpy2.gcd(acc, n) == 1:
+        return None
+    return next(i for i, c in enumerate(values) if gmpy2.gcd(c, n) != 1)
 
 
 # -------------------------------------------------------------------------------- reductions
@@ -82,10 +94,17 @@ def group_products(values: Sequence[mpz], group_ids: Sequence[int], n_groups: in
 
 
 def group_products_columns(values: Sequence[mpz], group_ids: np.ndarray, n_groups: int, modulus: mpz) -> list[mpz]:
-    """:func:`group_products` for each column of ``group_ids`` (shape ``(len(values), F)``), concatenated."""
+    """:func:`group_products` for each column of ``group_ids`` (shape ``(len(values), F)``), concatenated.
+
+    A value whose group id is -1 joins no group of that column and costs no multiplication.
+    """
     out: list[mpz] = []
     for column in np.asarray(group_ids).T:
-        out.extend(group_products(values, column.tolist(), n_groups, modulus))
+        keep = np.flatnonzero(column >= 0)
+        if len(keep) == len(column):
+            out.extend(group_products(values, column.tolist(), n_groups, modulus))
+        else:
+            out.extend(group_products([values[i] for i in keep.tolist()], column[keep].tolist(), n_groups, modulus))
     return out
 
 

@@ -1,13 +1,14 @@
-"""Arrays of Paillier ciphertexts with numpy-like arithmetic against ciphertexts and plaintexts.
+"""Arrays of Paillier or Okamoto-Uchiyama ciphertexts with numpy-like arithmetic against ciphertexts and plaintexts.
 
 A :class:`CipherArray` holds one ciphertext per element of a numpy-shaped array of fixed-point
 numbers (``frac_bits`` fractional bits, see :mod:`accord.he.encoding`). Homomorphic operations:
 
 ========================  ==================================  =====================================
-operation                 ciphertext arithmetic modulo n²     cost per element, 2048-bit key
+operation                 ciphertext arithmetic (Paillier:    cost per element, 2048-bit Paillier
+                          modulo n²; OU: modulo n)            key (OU: about 3.5 times less)
 ========================  ==================================  =====================================
 ``a + b``                 ``a * b``                           4.5 µs
-``a + plain``             ``a * (1 + n m)``                   4.5 µs
+``a + plain``             ``a * (1 + n m)`` (OU: ``a * G^m``)  4.5 µs
 ``-a``                    ``a ** -1``                         22 µs
 ``a * k`` (plain ``k``)   ``a ** k``                          about 5 µs per bit of ``k``
 ``a.sum(axis)``           product along the axis              4.5 µs
@@ -38,7 +39,7 @@ from accord.he.encoding import check_range
 from accord.he.packing import SlotPacking
 
 if TYPE_CHECKING:
-    from accord.he.engine import Paillier
+    from accord.he.engine import HEEngine
 
 
 class _Ciphertexts:
@@ -46,7 +47,7 @@ class _Ciphertexts:
 
     __array_priority__ = 1000  # numpy defers `ndarray + CipherArray` to our reflected operators
 
-    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], fresh: bool = False) -> None:
+    def __init__(self, engine: HEEngine, values: list[mpz], shape: tuple[int, ...], fresh: bool = False) -> None:
         self.engine = engine
         self.values = values
         self.shape = tuple(int(d) for d in shape)
@@ -84,13 +85,11 @@ class _Ciphertexts:
                              f"{other.engine.public_key.fingerprint}) cannot be combined")
 
     def _rerandomized_values(self) -> list[mpz]:
-        pk = self.engine.public_key
-        masks = pk.rerandomizers(self.size, self.engine.rng, threads=self.engine.pool.size)
-        return _kernels.mul_pairs(self.values, masks, pk.nsq)
+        return _kernels.mul_pairs(self.values, self.engine.rerandomizers(self.size), self.engine.public_key.modulus)
 
 
 class CipherArray(_Ciphertexts):
-    """Paillier ciphertexts of an array of fixed-point numbers; create with :meth:`Paillier.encrypt`.
+    """Ciphertexts of an array of fixed-point numbers; create with :meth:`Paillier.encrypt` or :meth:`OU.encrypt`.
 
     ``bound_bits`` is a public bound carried through every operation: every plaintext integer has
     magnitude below ``2**bound_bits``. It is computed from declared ranges (``FixedPoint.int_bits``,
@@ -107,7 +106,7 @@ class CipherArray(_Ciphertexts):
     10.0
     """
 
-    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], frac_bits: int,
+    def __init__(self, engine: HEEngine, values: list[mpz], shape: tuple[int, ...], frac_bits: int,
                  bound_bits: int, fresh: bool = False) -> None:
         super().__init__(engine, values, shape, fresh)
         self.frac_bits = int(frac_bits)
@@ -194,7 +193,7 @@ class CipherArray(_Ciphertexts):
 
     def __mul__(self, other: Any) -> CipherArray:
         if isinstance(other, _Ciphertexts):
-            raise TypeError("Paillier cannot multiply two ciphertexts; multiply by a plaintext instead")
+            raise TypeError("additive HE cannot multiply two ciphertexts; multiply by a plaintext instead")
         plain = np.asarray(other)
         exps, extra = self._weights(plain, "multiplier")
         shape = np.broadcast_shapes(self.shape, plain.shape)
@@ -244,7 +243,8 @@ class CipherArray(_Ciphertexts):
             of shape ``(n_groups, ...)``; shape ``(N, F)`` (one grouping per feature, as histogram
             building needs) for an array of shape ``(N,)`` gives ``(F, n_groups)``.
         n_groups:
-            Number of groups; ids must lie in ``[0, n_groups)``.
+            Number of groups; ids must lie in ``[0, n_groups)``, or be -1 for a row that joins no group
+            (and costs nothing: histograms skip each feature's largest bin this way).
 
         Empty groups hold an encryption of 0 without randomness; re-randomise before sending.
         """
@@ -258,7 +258,7 @@ class CipherArray(_Ciphertexts):
 
     def __matmul__(self, other: Any) -> CipherArray:
         if isinstance(other, _Ciphertexts):
-            raise TypeError("Paillier cannot multiply two ciphertext arrays; one side must be plaintext")
+            raise TypeError("additive HE cannot multiply two ciphertext arrays; one side must be plaintext")
         plain = np.asarray(other)
         if self.ndim not in (1, 2) or plain.ndim not in (1, 2) or self.shape[-1] != plain.shape[0]:
             raise InputError(f"cannot multiply ciphertexts of shape {self.shape} by a plaintext of shape "
@@ -289,7 +289,7 @@ class CipherArray(_Ciphertexts):
 
     def to_wire(self) -> dict[str, Any]:
         """The ciphertexts as a codec value: one ``uint8`` array of fixed-width little-endian integers."""
-        return {"kind": "paillier", "key": self.engine.public_key.fingerprint, "shape": list(self.shape),
+        return {"kind": self.engine.scheme, "key": self.engine.public_key.fingerprint, "shape": list(self.shape),
                 "frac_bits": self.frac_bits, "bound_bits": self.bound_bits, "data": _blob_array(self)}
 
 
@@ -301,7 +301,7 @@ class PackedCipherArray(_Ciphertexts):
     ``layout.max_terms``. Create with :meth:`Paillier.encrypt_packed`.
     """
 
-    def __init__(self, engine: Paillier, values: list[mpz], shape: tuple[int, ...], layout: SlotPacking,
+    def __init__(self, engine: HEEngine, values: list[mpz], shape: tuple[int, ...], layout: SlotPacking,
                  *, per_ciphertext: int = 1, terms: int = 1, fresh: bool = False) -> None:
         super().__init__(engine, values, shape, fresh)
         self.layout = layout
@@ -375,7 +375,7 @@ class PackedCipherArray(_Ciphertexts):
         2048-bit key) and divides the key owner's decryptions by ``vectors_per_plaintext``.
         """
         self._require_unpacked("compress")
-        group = self.layout.vectors_per_plaintext(self.engine.public_key.bits)
+        group = self.layout.vectors_per_plaintext(self.engine.public_key.plain_bits)
         shift = self.layout.slot_bits * self.layout.slots
         values = self.engine.shift_pack(self.values, shift, group)
         return PackedCipherArray(self.engine, values, self.shape, self.layout, per_ciphertext=group, terms=self.terms)
@@ -387,9 +387,9 @@ class PackedCipherArray(_Ciphertexts):
 
     def to_wire(self) -> dict[str, Any]:
         """The ciphertexts, layout and counters as a codec value."""
-        return {"kind": "paillier-packed", "key": self.engine.public_key.fingerprint, "shape": list(self.shape),
-                "layout": self.layout.to_wire(), "per_ciphertext": self.per_ciphertext, "terms": self.terms,
-                "data": _blob_array(self)}
+        return {"kind": f"{self.engine.scheme}-packed", "key": self.engine.public_key.fingerprint,
+                "shape": list(self.shape), "layout": self.layout.to_wire(), "per_ciphertext": self.per_ciphertext,
+                "terms": self.terms, "data": _blob_array(self)}
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -430,9 +430,9 @@ def _check_groups(group_ids: Any, shape: tuple[int, ...], n_groups: int, party: 
         raise InputError(f"group_ids of shape {gids.shape} do not match ciphertexts of shape {shape}: expected "
                          f"({shape[0] if shape else 'N'},) or, for a 1-D array, (N, features)",
                          party=party, field="group_ids")
-    if gids.size and (gids.min() < 0 or gids.max() >= n_groups):
-        raise InputError(f"group_ids must lie in [0, {n_groups}), got values from {gids.min()} to {gids.max()}",
-                         party=party, field="group_ids")
+    if gids.size and (gids.min() < -1 or gids.max() >= n_groups):
+        raise InputError(f"group_ids must lie in [0, {n_groups}) or be -1, got values from {gids.min()} to "
+                         f"{gids.max()}", party=party, field="group_ids")
     return gids.astype(np.int64).reshape(shape[0], -1)
 
 
@@ -441,7 +441,8 @@ def _bucket_sum(array: _Ciphertexts, gids: np.ndarray, n_groups: int) -> tuple[l
     width = int(np.prod(rest, dtype=np.int64))
     if gids.shape[1] > 1:  # one grouping per feature: output (F, n_groups)
         return array.engine.group_products(array.values, gids, n_groups), (gids.shape[1], n_groups)
-    flat = (gids[:, :1] * width + np.arange(width, dtype=np.int64)).reshape(-1, 1)
+    column = gids[:, :1]
+    flat = np.where(column < 0, -1, column * width + np.arange(width, dtype=np.int64)).reshape(-1, 1)
     return array.engine.group_products(array.values, flat, n_groups * width), (n_groups, *rest)
 
 

@@ -43,6 +43,7 @@ from gmpy2 import mpz
 
 from accord.crypto.random import Rng
 from accord.errors import ConfigurationError, CryptoError, MalformedMessage
+from accord.he import _kernels
 from accord.he._fixed_base import FixedBaseTable, crt_pair, exponent_digits, is_probable_prime
 
 DEFAULT_KEY_BITS = 2048
@@ -90,6 +91,7 @@ class PaillierPublicKey:
     """
 
     __slots__ = ("_table", "bits", "hs", "max_int", "n", "nsq", "r_bytes")
+    scheme = "paillier"
 
     def __init__(self, n: int, hs: int) -> None:
         self.n = mpz(n)
@@ -112,6 +114,20 @@ class PaillierPublicKey:
     def ciphertext_bytes(self) -> int:
         """Width in bytes of one ciphertext on the wire (the length of ``n²``)."""
         return (int(self.nsq.bit_length()) + 7) // 8
+
+    @property
+    def modulus(self) -> mpz:
+        """Ciphertexts are units modulo ``n²``."""
+        return self.nsq
+
+    @property
+    def plain_bits(self) -> int:
+        """Packing may fill plaintexts up to ``2**(plain_bits - 3)`` (below ``max_int = n/3``)."""
+        return self.bits
+
+    def spec(self) -> tuple[Any, ...]:
+        """Plain data that rebuilds this key in a worker process."""
+        return ("paillier", int(self.n), int(self.hs))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PaillierPublicKey) and self.n == other.n and self.hs == other.hs
@@ -136,15 +152,20 @@ class PaillierPublicKey:
         return self._table
 
     def encrypt_with(self, values: Sequence[int], exponents: Sequence[bytes]) -> list[mpz]:
-        """Deterministic twin of :meth:`encrypt_ints`: encrypt ``values`` (in ``[0, n)``) with given exponents."""
+        """Deterministic twin of :meth:`encrypt_ints`: encrypt ``values`` (taken modulo ``n``) with given exponents."""
         n, nsq, table = self.n, self.nsq, self.table()
         power = table.power
         digits = exponent_digits(exponents, table.windows)
-        return [(1 + n * m) * power(d) % nsq for m, d in zip(values, digits)]
+        return [(1 + n * (m % n)) * power(d) % nsq for m, d in zip(values, digits)]
 
     def encrypt_ints(self, values: Sequence[int], rng: Rng) -> list[mpz]:
-        """Encrypt integers already reduced into ``[0, n)``."""
+        """Encrypt integers (taken modulo ``n``: signed values of magnitude at most ``max_int`` decode back)."""
         return self.encrypt_with(values, self.draw_exponents(len(values), rng))
+
+    def plain_factors(self, values: Sequence[int]) -> list[mpz]:
+        """``(1 + n)^m = 1 + m n mod n²``: encryptions without randomness, to add plaintexts to ciphertexts."""
+        n, nsq = self.n, self.nsq
+        return [(1 + n * (int(m) % n)) % nsq for m in values]
 
     def rerandomizers(self, count: int, rng: Rng, *, threads: int = 1) -> list[mpz]:
         """``count`` values ``s^n mod n²`` with ``s`` uniform in ``Z_n^*`` (full-entropy re-randomisers).
@@ -166,11 +187,10 @@ class PaillierPublicKey:
         A non-unit (sharing a factor with ``n``) is never produced by encryption and would make
         homomorphic subtraction fail; rejecting it here names the peer instead.
         """
-        nsq, n = self.nsq, self.n
-        for i, c in enumerate(values):
-            if not 0 < c < nsq or gmpy2.gcd(c, n) != 1:
-                raise MalformedMessage(f"party {party!r} sent ciphertext #{i} that is not a unit in [1, n²) for "
-                                       f"key {self.fingerprint}", party=party, step=step)
+        bad = _kernels.first_non_unit(values, self.nsq, self.n)
+        if bad is not None:
+            raise MalformedMessage(f"party {party!r} sent ciphertext #{bad} that is not a unit in [1, n²) for "
+                                   f"key {self.fingerprint}", party=party, step=step)
 
     # ---------------------------------------------------------------------------------- wire
     def to_wire(self) -> dict[str, Any]:
@@ -264,6 +284,14 @@ class PaillierPrivateKey:
             out.append(mq + q * ((mp - mq) * q_inv % p))
         return out
 
+    def decode_signed(self, values: Sequence[int]) -> list[int]:
+        """Signed plaintexts of :meth:`decrypt_ints` results (see :func:`decode_signed`)."""
+        return decode_signed(values, self.public_key)
+
+    def spec(self) -> tuple[Any, ...]:
+        """Plain data that rebuilds this key (with its faster CRT encryption) in a worker process."""
+        return ("paillier-private", int(self.p), int(self.q), int(self.public_key.hs))
+
     # -------------------------------------------------------------------------- encryption
     def tables(self) -> tuple[FixedBaseTable, FixedBaseTable]:
         """Fixed-base tables of ``h_s`` modulo ``p²`` and ``q²`` (built on first use)."""
@@ -280,7 +308,7 @@ class PaillierPrivateKey:
         power_p, power_q = table_p.power, table_q.power
         out = []
         for m, d in zip(values, exponent_digits(exponents, table_p.windows)):
-            g = 1 + n * m
+            g = 1 + n * (m % n)
             cp = g * power_p(d) % psq
             cq = g * power_q(d) % qsq
             out.append(crt_pair(cp, cq, qsq, qsq_inv, psq))

@@ -40,6 +40,7 @@ import numpy as np
 from gmpy2 import mpz
 
 from accord.he import _kernels
+from accord.he.ou import OUPublicKey
 from accord.he.paillier import PaillierPrivateKey, PaillierPublicKey
 
 # Below this many microseconds of estimated work, a batch runs in the calling process only.
@@ -203,27 +204,37 @@ def split(count: int, parts: int, first_weight: float = 1.0) -> list[slice]:
 
 
 # ------------------------------------------------------------------------------------ tasks
-# Key material rebuilt from plain integers, cached per worker so fixed-base tables are built once.
-_KEYS: dict[tuple[int, ...], Any] = {}
+# Key material rebuilt from plain data (a key's ``spec()``), cached per worker so fixed-base tables are built once.
+_KEYS: dict[tuple[Any, ...], Any] = {}
 
 
-def _key(spec: tuple[int, ...]) -> Any:
+def _key(spec: tuple[Any, ...]) -> Any:
     key = _KEYS.get(spec)
     if key is None:
         if len(_KEYS) > 8:
             _KEYS.clear()
-        if len(spec) == 2:
-            key = PaillierPublicKey(*spec)
-        else:
-            p, q, hs = spec
+        kind, *numbers = spec
+        if kind == "paillier":
+            key = PaillierPublicKey(*numbers)
+        elif kind == "paillier-private":
+            p, q, hs = numbers
             key = PaillierPrivateKey(p, q, PaillierPublicKey(mpz(p) * q, hs))
+        elif kind == "ou":
+            key = OUPublicKey(*numbers)
+        else:
+            raise ValueError(f"unknown key kind {kind!r}")
         _KEYS[spec] = key
     return key
 
 
-def encrypt_task(spec: tuple[int, ...], values: list[int], exponents: list[bytes], width: int) -> bytes:
-    """Encrypt ``values`` with the given DJN exponents under the key described by ``spec``."""
+def encrypt_task(spec: tuple[Any, ...], values: list[int], exponents: list[bytes], width: int) -> bytes:
+    """Encrypt ``values`` with the given randomness exponents under the key described by ``spec``."""
     return _kernels.to_blob(_key(spec).encrypt_with(values, exponents), width)
+
+
+def rerandomizers_task(spec: tuple[Any, ...], exponents: list[bytes], width: int) -> bytes:
+    """Full-length re-randomisers of an Okamoto-Uchiyama key (see :meth:`OUPublicKey.rerandomizers_with`)."""
+    return _kernels.to_blob(_key(spec).rerandomizers_with(exponents), width)
 
 
 def group_products_task(blob: bytes | SharedBlob, width: int, group_ids: np.ndarray, n_groups: int,

@@ -84,8 +84,21 @@ def test_bucket_sum_shapes(he):
     assert he.decrypt(m.bucket_sum(np.array([1, 1, 0]), 2)).tolist() == [[4, 5], [2, 4]]
 
 
+def test_bucket_sum_skips_rows_with_group_minus_one(he):
+    """-1 means "no group" (per column for one grouping per feature); the rest sum as numpy's bincount does."""
+    v = np.array([1, 2, 3, 4, 5])
+    c = he.encrypt(v)
+    bins = np.array([[0, -1], [-1, 1], [0, 0], [1, -1], [-1, 1]])
+    expected = [np.bincount(col[col >= 0], weights=v[col >= 0], minlength=2).tolist() for col in bins.T]
+    assert he.decrypt(c.bucket_sum(bins, 2)).tolist() == expected == [[4, 4], [3, 7]]
+    assert he.decrypt(c.bucket_sum(np.array([1, -1, -1, 0, 1]), 3)).tolist() == [4, 6, 0]
+    m = he.encrypt(np.arange(6).reshape(3, 2))
+    assert he.decrypt(m.bucket_sum(np.array([-1, 1, 0]), 2)).tolist() == [[4, 5], [2, 3]]
+
+
 @pytest.mark.parametrize("gids, n, match", [
     (np.array([0, 1, 2]), 2, r"\[0, 2\)"),
+    (np.array([0, -2, 1]), 2, "or be -1"),
     (np.array([0, 1]), 2, "do not match"),
     (np.array([0.0, 1.0, 1.0]), 2, "integers"),
     (np.array([0, 1, 1]), 0, "positive"),
@@ -144,6 +157,15 @@ def test_malformed_ciphertexts_are_rejected_naming_the_peer(he, partner, cx, cha
     with pytest.raises(MalformedMessage, match="party 'bank'") as err:
         partner.receive(_wire(cx, **change), party="bank", step="he/ciphertexts")
     assert err.value.party == "bank"
+
+
+def test_a_ciphertext_sharing_a_factor_with_n_is_named(he, partner, cx):
+    """The batch check (one gcd of the product) still finds which ciphertext is not a unit."""
+    width = he.public_key.ciphertext_bytes
+    data = cx.to_wire()["data"].copy()
+    data[3] = np.frombuffer(int(he.private_key.p * 12345).to_bytes(width, "little"), np.uint8)
+    with pytest.raises(MalformedMessage, match="ciphertext #3 that is not a unit"):
+        partner.receive(_wire(cx, data=data), party="bank", step="he/ciphertexts")
 
 
 def test_malformed_packed_messages(he, partner):

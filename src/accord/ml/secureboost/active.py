@@ -9,18 +9,18 @@ import numpy as np
 
 from accord.errors import MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
-from accord.he.engine import Paillier
+from accord.he.engine import HEEngine
 from accord.he.packing import SlotPacking
 from accord.ml.metrics import log_loss
 from accord.ml.secureboost.grower import Grower
-from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, used_cells
+from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, feature_cells, sent_cells
 from accord.ml.splits import Split, best_split
 from accord.ml.tree import Tree, gradients, histograms, sigmoid
 from accord.runtime.context import Context
 
 
 class Active(Grower):
-    def __init__(self, ctx: Context, engine: Paillier, binned: Binned, y: np.ndarray, params: BoostParams,
+    def __init__(self, ctx: Context, engine: HEEngine, binned: Binned, y: np.ndarray, params: BoostParams,
                  layouts: dict[str, list[list[int]]]) -> None:
         super().__init__(ctx, binned, params)
         self.engine = engine
@@ -79,12 +79,16 @@ class Active(Grower):
         position = self.positions(rows)
         layout = self.binned.layout()
         grids: dict[str, dict[int, np.ndarray]] = {peer: {} for peer in self.passives}
+        # The partner's plaintexts: gradients rounded to frac_bits, so derived cells come out exact.
+        quantised = np.ldexp(np.rint(np.ldexp(np.stack([g, h], axis=1), p.frac_bits)), -p.frac_bits)
         level = [0]
         for _depth in range(p.max_depth):
             _, candidates = self.candidates(tree, node_of, rows, level)
             if not candidates:
                 break
-            remote = {peer: self._receive_histograms(ctx, peer, tree, level, candidates, grids[peer])
+            totals = np.stack([np.bincount(node_of[rows], weights=quantised[:, i], minlength=len(tree.nodes))
+                               for i in (0, 1)], axis=1)
+            remote = {peer: self._receive_histograms(ctx, peer, tree, level, candidates, grids[peer], totals)
                       for peer in self.passives}
             decisions: list[list[Any]] = []
             masks: dict[str, np.ndarray] = {}
@@ -129,24 +133,28 @@ class Active(Grower):
                           n_bins=np.array([n for n, _, _ in layout], dtype=np.int64))
 
     def _receive_histograms(self, ctx: Context, peer: str, tree: Tree, level: list[int], candidates: list[int],
-                            grids: dict[int, np.ndarray]) -> list[np.ndarray]:
+                            grids: dict[int, np.ndarray], totals: np.ndarray) -> list[np.ndarray]:
         """A passive party's ``(features, width, 2)`` grids of the candidates (unsampled features: zero).
 
-        It sends the nodes it summed directly; the larger of two siblings is the decrypted parent
-        minus the smaller one. ``grids`` keeps this tree's grids for the next level.
+        It sends the nodes it summed directly, without each feature's derived cell, which is the
+        node's total (``totals[node]``) minus the feature's other cells; the larger of two siblings
+        is the decrypted parent minus the smaller one. ``grids`` keeps this tree's grids for the next
+        level.
         """
         data = ctx.recv(peer, "histograms", timeout=ctx.timeout + 60 * len(candidates))
         layout = self.layouts[peer]
         n_features, width = len(layout), self.params.width
-        features = data.get("features") if isinstance(data, dict) else None
-        direct = data.get("direct") if isinstance(data, dict) else None
+        features, direct, derived = (data.get(k) if isinstance(data, dict) else None
+                                     for k in ("features", "direct", "derived"))
         if (not isinstance(features, np.ndarray) or features.dtype != np.int64 or features.ndim != 1
                 or not len(features) or features.min() < 0 or features.max() >= n_features
                 or np.any(np.diff(features) <= 0)
                 or not isinstance(direct, np.ndarray) or direct.dtype != np.int64 or direct.ndim != 1
-                or not set(direct.tolist()) <= set(level) or len(set(direct.tolist())) != len(direct)):
+                or not set(direct.tolist()) <= set(level) or len(set(direct.tolist())) != len(direct)
+                or not isinstance(derived, np.ndarray) or derived.dtype != np.int64 or derived.shape != features.shape
+                or not all(d in feature_cells(layout[f], width) for f, d in zip(features.tolist(), derived.tolist()))):
             raise MalformedMessage(f"party {peer!r} sent malformed histograms", party=peer, step="histograms")
-        cells = used_cells(layout, features, width)
+        cells = sent_cells(layout, features, width, derived)
         array = self.engine.receive(data.get("hists"), party=peer, step=f"{ctx.path}/histograms")
         if not isinstance(array, PackedCipherArray) or array.shape != (len(direct) * len(cells),):
             raise MalformedMessage(f"party {peer!r} sent histograms of the wrong shape", party=peer,
@@ -155,9 +163,11 @@ class Active(Grower):
             sums = self.engine.decrypt(array).reshape(len(direct), len(cells), 2) if len(direct) else np.zeros((0,))
         positions = (features[:, None] * width + np.arange(width)).ravel()[cells]
         for node_id, node_sums in zip(direct.tolist(), sums):
-            grid = np.zeros((n_features * width, 2))
-            grid[positions] = node_sums
-            grids[node_id] = grid.reshape(n_features, width, 2)
+            flat = np.zeros((n_features * width, 2))
+            flat[positions] = node_sums
+            grid = flat.reshape(n_features, width, 2)
+            grid[features, derived] = totals[node_id] - grid[features].sum(axis=1)
+            grids[node_id] = grid
         parent_of = {child: n.id for n in tree.nodes if not n.is_leaf for child in (n.left, n.right)}
         for node_id in candidates:
             if node_id in grids:

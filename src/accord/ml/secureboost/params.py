@@ -15,9 +15,12 @@ from accord.ml.splits import Split, SplitRules
 from accord.ml.tree import Tree
 
 THREAT_MODEL = (
-    "semi-honest (passive) parties, no trusted third party; gradients are protected by Paillier (2048-bit by "
-    "default, decisional composite residuosity with Damgard-Jurik-Nielsen short-exponent randomness); "
-    "histogram sums are re-randomised before the label holder decrypts them"
+    "semi-honest (passive) parties, no trusted third party; gradients are protected by additively homomorphic "
+    "encryption under the label holder's key: Okamoto-Uchiyama by default (2048-bit n = p^2 q; one-way if "
+    "factoring n is hard, semantically secure under the p-subgroup assumption, with 2*kappa-bit randomness "
+    "exponents) or Paillier with he='paillier' (decisional composite residuosity, Damgard-Jurik-Nielsen "
+    "short-exponent randomness); histogram sums are re-randomised with full-entropy randomness before the label "
+    "holder decrypts them"
 )
 FIT_LEAKAGE = (
     "passive parties learn the number of rows, which rows are used for training in each tree, the left/right "
@@ -26,7 +29,9 @@ FIT_LEAKAGE = (
     "(with early stopping, the round at which the label holder's validation loss stopped improving); the label "
     "holder learns, per node, the sums of gradients and hessians in every bin of every passive feature and in its "
     "bucket of rows with a missing value (not the values, thresholds or level names), each passive feature's number "
-    "of bins, whether it is categorical and whether it has missing values, the row partition at every node (so a "
+    "of bins, whether it is categorical and whether it has missing values, which of its cells (bins or missing "
+    "bucket) holds the most rows of the first tree (which that tree's root sums show anyway: all its rows have the "
+    "same hessian), the row partition at every node (so a "
     "split that separates missing from present values shows which rows lack that value; a bin holding few of a "
     "node's rows lets the label holder match its sums to those rows' gradients), and which passive feature "
     "index and bins each passive split uses (for a categorical split, which of its level indices go right, chosen "
@@ -37,6 +42,9 @@ PREDICT_LEAKAGE = (
     "the label holder learns, for every scored row and tree, which leaves the passive parties' splits allow (the "
     "outcome of each passive split for that row) and the scores; passive parties learn the number of rows only"
 )
+
+
+SCHEMES = ("ou", "paillier")
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,15 @@ class BoostParams:
     validation_fraction, early_stopping_rounds:
         Rows the label holder holds out and the rounds without improvement of their log-loss after
         which training stops (0 disables early stopping).
+    he:
+        The encryption of gradients: ``"ou"`` (default), Okamoto-Uchiyama (:mod:`accord.he.ou`), or
+        ``"paillier"`` (:mod:`accord.he.paillier`). OU rests on factoring ``n = p² q`` and the
+        p-subgroup assumption instead of Paillier's decisional composite residuosity; its additions
+        cost about a third as much at the same key size, which made it the default (docs/ml.md has
+        the measurements).
     key_bits, frac_bits:
-        Paillier modulus size (2048 by default; smaller only with ``allow_insecure_key_size`` in
-        tests) and fixed-point fractional bits of gradients and hessians (default 20).
+        Modulus size (2048 by default; smaller only with ``allow_insecure_key_size`` in tests) and
+        fixed-point fractional bits of gradients and hessians (default 20).
     workers:
         Processes for Paillier batches at each party (default: all cores).
     """
@@ -96,6 +110,7 @@ class BoostParams:
     col_subsample: float = 1.0
     validation_fraction: float = 0.0
     early_stopping_rounds: int = 0
+    he: str = "ou"
     key_bits: int = 2048
     frac_bits: int = 20
     workers: int | None = None
@@ -116,6 +131,8 @@ class BoostParams:
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}")
         if self.early_stopping_rounds and not self.validation_fraction:
             raise ValueError("early_stopping_rounds needs validation_fraction > 0")
+        if self.he not in SCHEMES:
+            raise ValueError(f"he must be one of {', '.join(SCHEMES)}, got {self.he!r}")
 
     def public(self) -> dict[str, Any]:
         """The values every party must agree on."""
@@ -189,10 +206,20 @@ class Binned:
         return [[s.n_bins, int(s.missing_bucket), int(s.categorical)] for s in self.specs]
 
 
-def used_cells(layout: list[list[int]], features: np.ndarray, width: int) -> np.ndarray:
-    """Flat (feature, bin) positions, in a features x width grid, of the cells the sampled features use."""
-    return np.concatenate([i * width + np.r_[np.arange(layout[f][0]), [width - 1] * layout[f][1]]
-                           for i, f in enumerate(features.tolist())]).astype(np.int64)
+def feature_cells(spec: list[int], width: int) -> np.ndarray:
+    """The cells of a ``width``-cell grid row that a feature with layout ``spec`` uses (its bins, the missing cell)."""
+    return np.r_[np.arange(spec[0]), [width - 1] * spec[1]].astype(np.int64)
+
+
+def sent_cells(layout: list[list[int]], features: np.ndarray, width: int, derived: np.ndarray) -> np.ndarray:
+    """Flat (feature, cell) positions, in a features x width grid, of the cells a partner sends.
+
+    That is every cell the sampled features use except each one's ``derived`` cell, its most
+    populated: the label holder derives it as the node's total minus the other cells.
+    """
+    return np.concatenate([i * width + cells[cells != derived[i]]
+                           for i, f in enumerate(features.tolist())
+                           for cells in [feature_cells(layout[f], width)]]).astype(np.int64)
 
 
 def bin_table(table: pd.DataFrame, params: BoostParams, party: str) -> Binned:

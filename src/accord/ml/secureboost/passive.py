@@ -8,18 +8,19 @@ import numpy as np
 
 from accord.errors import MalformedMessage
 from accord.he.cipher_array import PackedCipherArray
-from accord.he.engine import Paillier
+from accord.he.engine import HEEngine
 from accord.ml.secureboost.grower import Grower
-from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, used_cells
+from accord.ml.secureboost.params import Binned, BoosterPart, BoostParams, sent_cells
 from accord.ml.tree import Tree
 from accord.runtime.context import Context
 
 
 class Passive(Grower):
-    def __init__(self, ctx: Context, engine: Paillier, binned: Binned, active: str, params: BoostParams) -> None:
+    def __init__(self, ctx: Context, engine: HEEngine, binned: Binned, active: str, params: BoostParams) -> None:
         super().__init__(ctx, binned, params)
         self.engine = engine
         self.active = active
+        self.derived = np.zeros(0, dtype=np.int64)  # per feature, the cell the label holder derives
 
     def fit(self) -> BoosterPart:
         ctx, p = self.ctx, self.params
@@ -29,6 +30,9 @@ class Passive(Grower):
             if isinstance(message, dict) and message.get("continue") is False:
                 break
             rows, cipher = self._parse_gradients(sub, message)
+            if not self.trees:  # each feature's most populated cell among the first tree's rows
+                self.derived = np.array([np.bincount(column, minlength=p.width).argmax()
+                                         for column in self.binned.bins[rows].T], dtype=np.int64)
             tree, node_of = self.new_tree()
             self._grow(sub, tree, node_of, rows, cipher)
         gains = ctx.recv(self.active, "importance")
@@ -74,13 +78,13 @@ class Passive(Grower):
             with ctx.timed("histogram sums"):
                 direct = self._histograms(tree, node_of, rows, position, cipher, features, candidates, counts, cache,
                                           pending, parent_of)
-            cells = used_cells(self.binned.layout(), features, p.width)
+            cells = sent_cells(self.binned.layout(), features, p.width, self.derived[features])
             with ctx.timed("compress"):
                 level_hists = _pick([cache[n] for n in direct], cells).compress()
             with ctx.timed("re-randomise"):
                 level_hists = level_hists.rerandomize()
             ctx.send(self.active, {"features": features.astype(np.int64), "direct": np.array(direct, dtype=np.int64),
-                                   "hists": level_hists.to_wire()}, "histograms")
+                                   "derived": self.derived[features], "hists": level_hists.to_wire()}, "histograms")
             message = ctx.recv(self.active, "decisions", timeout=ctx.timeout + 60 * len(candidates))
             decisions, masks = self._parse_decisions(message, candidates, node_of)
             mine = {str(d[0]): self.own_mask(node_of, d) for d in decisions if d[1] == ctx.me}
@@ -107,9 +111,11 @@ class Passive(Grower):
                     parent_of: dict[int, int]) -> list[int]:
         """Encrypted (feature, bin) sums of the level's nodes; returns the nodes summed directly, to be sent.
 
-        The larger of two siblings is the parent minus the smaller one: the label holder derives it
-        from the decrypted parent, so it is not sent; here it is derived under encryption only when a
-        later level needs it as a parent (``pending`` until then).
+        Each feature's derived cell (its most populated) is left out (its sums stay wrong here and are
+        never sent): the label holder derives it from the node's total. The larger of two siblings is
+        the parent minus the smaller one: the label holder derives it from the decrypted parent, so it
+        is not sent; here it is derived under encryption only when a later level needs it as a parent
+        (``pending`` until then).
         """
         direct: list[int] = []
 
@@ -142,7 +148,9 @@ class Passive(Grower):
                 features: np.ndarray, node_id: int) -> PackedCipherArray:
         in_node = rows[node_of[rows] == node_id]
         picked = cipher[position[in_node]]
-        return picked.bucket_sum(self.binned.bins[np.ix_(in_node, features)], self.params.width)
+        bins = self.binned.bins[np.ix_(in_node, features)]
+        bins[bins == self.derived[features]] = -1  # rows in a feature's derived cell are not summed
+        return picked.bucket_sum(bins, self.params.width)
 
     def _parse_decisions(self, message: object, candidates: list[int],
                          node_of: np.ndarray) -> tuple[list[list[Any]], dict[str, np.ndarray]]:

@@ -9,6 +9,10 @@ import pandas as pd
 
 from accord.devices.he import setup_paillier
 from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.he.encoding import FixedPoint
+from accord.he.engine import OU, HEEngine
+from accord.he.ou import OUPublicKey
+from accord.he.workers import WorkerPool
 from accord.ml._checks import binary_labels, check_layout
 from accord.ml.columns import MISSING
 from accord.ml.secureboost.active import Active
@@ -41,13 +45,42 @@ def secureboost_fit(ctx: Context, table: pd.DataFrame, label: Any, active: str, 
         if info.get("rows") != n_rows:
             raise InputError(f"has {n_rows} rows but party {peer!r} has {info.get('rows')}: align the tables "
                              "with accord.psi.align first", party=ctx.me)
-    engine = setup_paillier(ctx.sub("he.setup"), active, params.key_bits, params.frac_bits, params.workers,
-                            params.allow_insecure_key_size)
+    setup = setup_ou if params.he == "ou" else setup_paillier
+    engine: HEEngine = setup(ctx.sub("he.setup"), active, params.key_bits, params.frac_bits, params.workers,
+                             params.allow_insecure_key_size)
     if ctx.me == active:
         layouts = {peer: check_layout(info.get("bins"), params.max_bin, peer) for peer, info in theirs.items()}
         y = binary_labels(label, n_rows, ctx.me)
         return Active(ctx, engine, binned, y, params, layouts).fit()
     return Passive(ctx, engine, binned, active, params).fit()
+
+
+OU_THREAT_MODEL = (
+    "semi-honest (passive) parties, no trusted third party; Okamoto-Uchiyama in Coron-Naccache-Paillier's form: "
+    "one-way if factoring n = p^2 q is hard, semantically secure under the p-subgroup assumption plus "
+    "indistinguishability of H^r for 2*kappa-bit r; re-randomisation by H^r' with |n| + kappa-bit r' is statistical"
+)
+OU_SETUP_LEAKAGE = "every party learns the key owner's public key (n, G, H and the plaintext bound); nothing else"
+
+
+@protocol("he.ou.setup", threat_model=OU_THREAT_MODEL, leakage=OU_SETUP_LEAKAGE)
+def setup_ou(ctx: Context, owner: str, bits: int, frac_bits: int, workers: int | None,
+             allow_insecure_key_size: bool) -> OU:
+    """Generate an Okamoto-Uchiyama key at ``owner`` and give every other party its public key (one round).
+
+    The same steps and checks as :func:`accord.devices.he.setup_paillier`.
+    """
+    options: dict[str, Any] = {"encoding": FixedPoint(frac_bits=frac_bits, scalar_frac_bits=frac_bits),
+                               "rng": ctx.rng.child("he"), "pool": WorkerPool(workers), "party": ctx.me}
+    if ctx.me == owner:
+        engine = OU.generate(bits, allow_insecure_key_size=allow_insecure_key_size, **options)
+        ctx.send_all(engine.public_key.to_wire(), "public-key")
+        return engine
+    key = OUPublicKey.from_wire(ctx.recv(owner, "public-key"), party=owner, step=f"{ctx.path}/public-key",
+                                allow_insecure_key_size=allow_insecure_key_size)
+    if key.bits != bits:
+        raise ConfigurationError(f"party {owner!r} sent a {key.bits}-bit key, but this job expects {bits} bits")
+    return OU(key, **options)
 
 
 @protocol("ml.secureboost.predict", threat_model=THREAT_MODEL, leakage=PREDICT_LEAKAGE)
