@@ -3,8 +3,13 @@
 The server encodes its set once with an RFC 9497 VOPRF key (:func:`build`); a client downloads the
 encoded table once per build (:func:`sync`) and then asks any number of keys, one round trip per batch
 (:func:`query`). :mod:`accord.pir.protocol` states what each side learns.
+
+Two joint lookups keep every per-key result secret-shared (:mod:`accord.pir.shared_lookup`):
+:func:`intersection_sum` (PSI with associated sums, optional DP) and :func:`joint_debt` (an applicant's
+total over several lenders, revealed to the asker only).
 """
 
 from accord.pir.api import build, query, sync
+from accord.pir.joint import intersection_sum, joint_debt
 
-__all__ = ["build", "query", "sync"]
+__all__ = ["build", "intersection_sum", "joint_debt", "query", "sync"]
