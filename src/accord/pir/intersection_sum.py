@@ -64,8 +64,9 @@ def intersection_sum(ctx: Context, table: pd.DataFrame, on: Sequence[str], value
     kinds, raw = encode_keys(table, on, party=ctx.me)
     keyset = group_keys(kinds, raw)
     totals = _totals(table, keyset, value, bound if budget is not None else None, ctx.me) if ctx.me == holder else None
-    schema = {"kinds": list(kinds), "n": len(keyset.keys), "holder": holder, "receivers": receivers,
-              "dp": [] if budget is None else [budget.epsilon, budget.delta, bound], "nonce": ctx.rng.bytes(NONCE_BYTES)}
+    dp = [] if budget is None else [budget.epsilon, budget.delta, bound]
+    schema = {"kinds": list(kinds), "n": len(keyset.keys), "holder": holder, "receivers": receivers, "dp": dp,
+              "nonce": ctx.rng.bytes(NONCE_BYTES)}
     theirs = ctx.exchange(schema, "schema")[peer]
     _check_schema(theirs, schema, ctx, peer)
     check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)

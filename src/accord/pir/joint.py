@@ -59,7 +59,7 @@ def joint_debt(applicants: PartyTable, accounts: Sequence[PartyTable], on: str |
         raise ConfigurationError(f"joint debt needs the asker and at least 2 distinct lenders, got "
                                  f"{applicants.owner!r} and {owners}")
     keys = [on] if isinstance(on, str) else list(on)
-    inputs = {applicants.owner: (applicants.owner, applicants, keys)}
+    inputs: dict[str, tuple[object, ...]] = {applicants.owner: (applicants.owner, applicants, keys)}
     inputs.update({t.owner: (applicants.owner, t, keys, amount) for t in accounts})
     learned = {p: "the number of applicants asked" for p in owners}
     learned[applicants.owner] = "each applicant's total debt over all lenders"
