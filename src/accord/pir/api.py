@@ -86,11 +86,10 @@ def query(queries: PartyTable, on: str | Sequence[str], *, server: str, state: P
     if client == server:
         raise ConfigurationError(f"party {server!r} cannot query its own PIR table")
     dirs = _dirs(state, (server, client))
-    keys_on = _names(on, "on")
     cluster = queries.cluster
     local: dict[str, Any] = {}
-    if queries.is_local:
-        local = _prepare(queries.get(), keys_on, client, server, Path(dirs[client]))
+    if queries.is_local:  # the key columns matter at the client only
+        local = _prepare(queries.get(), _names(on, "on"), client, server, Path(dirs[client]))
     out = cluster.run(pir_query, {server: (server, dirs[server]),
                                   client: (server, dirs[client], local.get("keys"), threads)},
                       learned={client: "for each distinct key asked: whether the server holds it, and its label",
