@@ -125,7 +125,6 @@ def _sync(args: argparse.Namespace) -> int:
 def _query(args: argparse.Namespace) -> int:
     import accord
     from accord.data.tables import read_table
-
     from accord.pir.protocol import client_copy
 
     if args.me != args.server:  # the client's own mistakes stop it before it waits for the server
