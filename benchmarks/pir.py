@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accord.runtime import Context, protocol
 from benchmarks.common import human_bytes, run_processes, write_json
 
 
@@ -31,6 +32,11 @@ def _peak_mib() -> float:
 
 def _phones(start: int, stop: int) -> list[str]:
     return [f"1{i:010d}" for i in range(start, stop)]
+
+
+@protocol("bench.barrier", threat_model="none: a timing barrier", leakage="nothing")
+def _barrier(ctx: Context) -> None:
+    ctx.exchange(None, "ready", timeout=14_400)
 
 
 def pir_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +54,7 @@ def pir_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         out.update(build_seconds=time.perf_counter() - start, table_bytes=summary["bytes"],
                    label_bytes=summary["label_bytes"], security=summary["security"], build_peak_mib=_peak_mib())
         del table
+    cluster.run(_barrier, {p: () for p in cluster.names})  # the bank waits here while the telecom builds
     start = time.perf_counter()
     accord.pir.sync(cluster, server="telecom", client="bank", state=state)
     out["sync_seconds"] = time.perf_counter() - start
