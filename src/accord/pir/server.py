@@ -11,7 +11,6 @@ with a fresh key. Building always draws a fresh key, so two builds' tables canno
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import os
@@ -24,9 +23,14 @@ import numpy as np
 from accord.crypto import oprf
 from accord.crypto import ristretto255 as group
 from accord.crypto.random import Rng
-from accord.errors import ConfigurationError, InputError
+from accord.errors import ConfigurationError, InputError, UnsupportedError
 from accord.pir import table
 from accord.pir.params import TableParams
+
+try:
+    import fcntl
+except ImportError:  # Windows: no POSIX locks, and so no PIR server state (importing accord still works)
+    fcntl = None  # type: ignore[assignment]
 
 KEY_FILE, TABLE_FILE, MAC_FILE, COUNT_FILE, LOCK_FILE = "server.key", "table.pir", "table.mac", "answered", ".lock"
 _CHUNK = 4096
@@ -142,6 +146,8 @@ class _Locked:
         self._path = state / LOCK_FILE
 
     def __enter__(self) -> None:
+        if fcntl is None:
+            raise UnsupportedError("a PIR server's state directory needs POSIX file locks (Linux, macOS)")
         self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
 
