@@ -30,7 +30,7 @@ from accord.crypto import ristretto255 as group
 from accord.errors import ConfigurationError, CryptoError, MalformedMessage, VerificationFailed
 from accord.pir import messages as msg
 from accord.pir import table
-from accord.pir.server import ServerState
+from accord.pir.server import TABLE_FILE, ServerState
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -66,7 +66,7 @@ def _serve_sync(ctx: Context, state: Path) -> dict[str, object]:
     peer = ctx.peers[0]
     served = ServerState(state)
     have = msg.SyncHello.from_wire(ctx.recv(peer, msg.Tag.SYNC_HELLO), peer, f"{ctx.path}/{msg.Tag.SYNC_HELLO}")
-    with table.Table(state / "table.pir") as t:
+    with table.Table(state / TABLE_FILE) as t:
         current = have.have == served.id
         ctx.send(peer, msg.SyncOffer(served.id, 0 if current else t.size, CHUNK_BYTES).to_wire(), msg.Tag.SYNC_OFFER)
         if not current:
