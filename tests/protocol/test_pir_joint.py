@@ -132,3 +132,19 @@ def test_joint_debt_needs_two_lenders_and_integer_amounts():
         with pytest.raises(InputError, match="integers"):
             _debt(cluster, ["a"], {"lender1": pd.DataFrame({"id": ["a"], "owed": [1]}),
                                    "lender2": pd.DataFrame({"id": ["a"], "owed": ["x"]})})
+
+
+def test_dp_releases_are_charged_to_both_ledgers_or_refused_at_both(tmp_path):
+    from accord.dp import Ledger
+    from accord.errors import PrivacyBudgetExceeded
+
+    viewers = [f"c{i}" for i in range(50)]
+    buys = pd.DataFrame({"id": [f"c{i}" for i in range(25, 75)], "cents": np.full(50, 9)})
+    rich = Ledger(tmp_path / "a.sqlite", "viewers", cap=Budget(3.0))
+    poor = Ledger(tmp_path / "b.sqlite", "purchases", cap=Budget(0.5))
+    with accord.Cluster.simulate(["platform", "advertiser"]) as cluster:
+        with pytest.raises(PrivacyBudgetExceeded, match="purchases"):
+            _measure(cluster, viewers, buys, dp=Budget(1.0), bound=10, ledgers={"platform": rich, "advertiser": poor})
+        assert rich.charges() == [] and poor.charges() == []  # refused everywhere, charged nowhere
+        _measure(cluster, viewers, buys, dp=Budget(1.0), bound=10, ledgers={"platform": rich})
+    assert abs(rich.spent() - 1.0) < 1e-9

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from accord.dp.budget import Budget
-from accord.dp.mechanisms import noise_for
-from accord.errors import ConfigurationError, InputError, MalformedMessage
+from accord.dp.ledger import Ledger
+from accord.dp.mechanisms import Noise, noise_for
+from accord.errors import ConfigurationError, InputError, MalformedMessage, PrivacyBudgetExceeded
 from accord.pir import shared_lookup
 from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
 from accord.psi.kkrt import cuckoo, oprf
@@ -50,9 +51,13 @@ _WORD = np.uint64
 
 @protocol("pir.intersection-sum", threat_model=THREAT_MODEL, leakage=LEAKAGE)
 def intersection_sum(ctx: Context, table: pd.DataFrame, on: Sequence[str], value: str | None, holder: str,
-                     receivers: Sequence[str], budget: Budget | None = None,
-                     bound: int | None = None) -> dict[str, object] | None:
-    """Release ``{"count", "sum"}`` to ``receivers``; ``holder`` owns the values (column ``value`` of its table)."""
+                     receivers: Sequence[str], budget: Budget | None = None, bound: int | None = None,
+                     ledger: Ledger | None = None) -> dict[str, object] | None:
+    """Release ``{"count", "sum"}`` to ``receivers``; ``holder`` owns the values (column ``value`` of its table).
+
+    With a ``budget``, each party's ``ledger`` (if given) is checked at both parties, then charged, before
+    any key is touched.
+    """
     if len(ctx.parties) != 2 or holder not in ctx.parties:
         raise ConfigurationError(f"PSI-sum runs between two parties, one holding values; got {list(ctx.parties)}")
     receivers = [p for p in ctx.parties if p in receivers]
@@ -70,6 +75,10 @@ def intersection_sum(ctx: Context, table: pd.DataFrame, on: Sequence[str], value
     theirs = ctx.exchange(schema, "schema")[peer]
     _check_schema(theirs, schema, ctx, peer)
     check_kinds(kinds, theirs["kinds"], on, me=ctx.me, peer=peer)
+    noises = [] if budget is None or bound is None else [noise_for(budget.split(2), 1),
+                                                          noise_for(budget.split(2), bound)]
+    if noises:
+        _charge(ctx, ledger, noises)
     nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
     session = b"".join(nonces[p] for p in ctx.parties)
     code = oprf.Code(hashlib.sha256(b"accord-psi-sum-code|" + session).digest())
@@ -87,9 +96,8 @@ def intersection_sum(ctx: Context, table: pd.DataFrame, on: Sequence[str], value
         shares = shared_lookup.ask(ctx, placed, fps, code, theirs["n"])
     mine = np.array([shares.match.sum(dtype=_WORD), shares.value.sum(dtype=_WORD)], dtype=_WORD)
     noise = "none"
-    if budget is not None and bound is not None:
-        half = budget.split(2)
-        count_noise, sum_noise = noise_for(half, 1), noise_for(half, bound)
+    if noises:
+        count_noise, sum_noise = noises
         mine += np.concatenate([count_noise.sample(ctx.rng, 1), sum_noise.sample(ctx.rng, 1)]).astype(_WORD)
         noise = f"count: {count_noise.describe()}; sum: {sum_noise.describe()} (one draw per party each)"
     if peer in receivers:
@@ -118,6 +126,27 @@ def _totals(table: pd.DataFrame, keyset: KeySet, value: str | None, clamp: int |
     if clamp is not None:
         totals = np.clip(totals, 0, clamp)
     return totals.astype(_WORD)
+
+
+def _charge(ctx: Context, ledger: Ledger | None, noises: list[Noise]) -> None:
+    """Both parties check their ledgers and agree before either charges: no key is touched unless both may spend."""
+    peer = ctx.peers[0]
+    costs = [n.cost for n in noises]
+    refusal = ""
+    if ledger is not None:
+        try:
+            ledger.check(costs)
+        except PrivacyBudgetExceeded as exc:
+            refusal = str(exc)
+    verdict = ctx.exchange(refusal, "budget")[peer]
+    if refusal:
+        raise PrivacyBudgetExceeded(f"party {ctx.me!r}: {refusal}")
+    if not isinstance(verdict, str):
+        raise MalformedMessage(f"party {peer!r} sent a malformed budget verdict", party=peer, step=f"{ctx.path}/budget")
+    if verdict:
+        raise PrivacyBudgetExceeded(f"party {peer!r} refused the release: {verdict}")
+    if ledger is not None:
+        ledger.charge(costs, release=f"{ctx.session}/{ctx.path}", job=ctx.session)
 
 
 def _check_schema(theirs: object, mine: dict[str, object], ctx: Context, peer: str) -> None:

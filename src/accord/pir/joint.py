@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from accord.dp.budget import Budget
+from accord.dp.ledger import Ledger
 from accord.errors import ConfigurationError
 from accord.pir.debt import joint_debt as joint_debt_protocol
 from accord.pir.intersection_sum import intersection_sum as intersection_sum_protocol
@@ -21,12 +22,14 @@ from accord.runtime.cluster import PartyObject, PartyTable
 
 
 def intersection_sum(ids: PartyTable, values: PartyTable, on: str | Sequence[str], *, value: str,
-                     to: str | Sequence[str], dp: Budget | None = None, bound: int | None = None) -> PartyObject:
+                     to: str | Sequence[str], dp: Budget | None = None, bound: int | None = None,
+                     ledgers: Mapping[str, Ledger] | None = None) -> PartyObject:
     """``{"count", "sum", "noise"}`` at ``to``: shared distinct keys and the total of ``value`` over them.
 
     ``ids`` and ``values`` belong to two parties of one cluster; ``value`` is an integer column of
     ``values`` (several rows of a key add up). With ``dp=Budget(...)`` both releases get noise from each
-    party, and ``bound`` (required) clamps each key's total to ``[0, bound]``. Returns the first
+    party, and ``bound`` (required) clamps each key's total to ``[0, bound]``; each data owner's ledger in
+    ``ledgers`` is checked at both parties and then charged before any key is touched. Returns the first
     receiver's handle.
     """
     if not isinstance(ids, PartyObject) or not isinstance(values, PartyObject) or ids.cluster is not values.cluster:
@@ -39,9 +42,14 @@ def intersection_sum(ids: PartyTable, values: PartyTable, on: str | Sequence[str
     if not receivers or any(r not in (ids.owner, values.owner) for r in receivers):
         raise ConfigurationError(f"`to` must name {ids.owner!r} and/or {values.owner!r}, got {to!r}")
     keys = [on] if isinstance(on, str) else list(on)
+    unknown = set(ledgers or {}) - {ids.owner, values.owner}
+    if unknown:
+        raise ConfigurationError(f"ledgers given for parties {sorted(unknown)} that hold neither table")
     args = (keys, value, values.owner, receivers, dp, bound)
     learned = "the intersection size and the sum over it" + (" with DP noise" if dp is not None else "")
-    out = ids.cluster.run(intersection_sum_protocol, {ids.owner: (ids, *args), values.owner: (values, *args)},
+    mine = dict(ledgers or {})
+    out = ids.cluster.run(intersection_sum_protocol, {ids.owner: (ids, *args, mine.get(ids.owner)),
+                                                      values.owner: (values, *args, mine.get(values.owner))},
                           learned={p: learned if p in receivers else "both set sizes"
                                    for p in (ids.owner, values.owner)})
     return out[receivers[0]]
