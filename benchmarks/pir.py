@@ -9,12 +9,15 @@ listed); online time is measured at the bank from the start of ``accord.pir.quer
 sum: PSI-sum of ``--sum-n`` x ``--sum-n`` ids with 50 % overlap, the sum revealed to the ids party.
 debt: 1,000 applicants (``--quick``: 100) against ``--debt-accounts`` accounts at each of ``--lenders``.
 Peak memory is each process's maximum resident set size. Figures come from the machine this runs on.
+
+``--json`` writes, besides ``seconds``, ``bytes``, ``rounds`` and ``peak_rss_bytes`` (benchmarks/common.py):
+``pir_build_<n>`` (``bytes``: the table file; ``security``: the parameters' statement), ``pir_sync_<n>``,
+``pir_query1_<n>`` and ``pir_query1000_<n>`` (seconds at the bank; ``server_seconds``, ``bytes_sent``,
+``bytes_received``), ``psi_sum_<n>``, ``joint_debt_<lenders>x<accounts>`` (``applicants``).
 """
 
 from __future__ import annotations
 
-import argparse
-import resource
 import tempfile
 import time
 from typing import Any
@@ -23,11 +26,9 @@ import numpy as np
 import pandas as pd
 
 from accord.runtime import Context, protocol
-from benchmarks.common import human_bytes, run_processes, write_json
+from benchmarks.common import human_bytes, memory, options, party_memory, peak_rss_bytes, run_processes, write_json
 
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+SETTINGS = {"timeout": 7200}
 
 
 def _phones(start: int, stop: int) -> list[str]:
@@ -52,13 +53,15 @@ def pir_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         summary = accord.pir.build(cluster.party(me).put(table), on="phone", labels=["label"],
                                    state=state["telecom"]).get()
         out.update(build_seconds=time.perf_counter() - start, table_bytes=summary["bytes"],
-                   label_bytes=summary["label_bytes"], security=summary["security"], build_peak_mib=_peak_mib())
+                   label_bytes=summary["label_bytes"], security=summary["security"],
+                   build_peak_rss_bytes=peak_rss_bytes())
         del table
     cluster.run(_barrier, {p: () for p in cluster.names})  # the bank waits here while the telecom builds
     start = time.perf_counter()
     accord.pir.sync(cluster, server="telecom", client="bank", state=state)
     out["sync_seconds"] = time.perf_counter() - start
-    out["sync_bytes"] = cluster.report().runs[-1].costs[me].bytes_received
+    sync_costs = cluster.report().runs[-1].costs[me]
+    out["sync_bytes"], out["sync_rounds"] = sync_costs.bytes_received, sync_costs.rounds
     for count in (1, 1000):
         half = count // 2
         asked = _phones(n - half, n - half + count)  # ``half`` listed numbers, the rest not
@@ -72,7 +75,6 @@ def pir_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
                                 "bytes_received": costs.bytes_received, "rounds": costs.rounds}
         if me == "bank" and int(result.to_pandas()["matched"].sum()) != min(half, count):
             raise SystemExit(f"query of {count}: wrong number of matches")
-    out["peak_mib"] = _peak_mib()
     return out
 
 
@@ -94,7 +96,7 @@ def sum_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         expected = int((np.arange(n - n // 2, dtype=np.int64) % 10_000).sum())
         if out.get()["count"] != n - n // 2 or out.get()["sum"] != expected:
             raise SystemExit(f"PSI-sum wrong: {out.get()}")
-    return {"seconds": seconds, "bytes_sent": costs.bytes_sent, "rounds": costs.rounds, "peak_mib": _peak_mib()}
+    return {"seconds": seconds, "bytes_sent": costs.bytes_sent, "rounds": costs.rounds}
 
 
 def debt_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -119,64 +121,74 @@ def debt_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         if not np.array_equal(got, expected):
             raise SystemExit("joint debt totals wrong")
     return {"seconds": seconds, "bytes_sent": costs.bytes_sent, "bytes_received": costs.bytes_received,
-            "rounds": costs.rounds, "peak_mib": _peak_mib()}
+            "rounds": costs.rounds}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
+    parser = options(__doc__)
     parser.add_argument("--workload", choices=("pir", "sum", "debt", "all"), default="all")
     parser.add_argument("--pir-n", type=int, default=None, help="phone numbers in the table (default 1e6)")
     parser.add_argument("--sum-n", type=int, default=None, help="ids per party for PSI-sum (default 1e5)")
     parser.add_argument("--debt-accounts", type=int, default=None, help="accounts per lender (default 1e6)")
     parser.add_argument("--lenders", type=int, default=3, help="lenders in the joint-debt query (default 3)")
-    parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
     figures: dict[str, dict[str, Any]] = {}
-    settings = {"timeout": 7200}
     if args.workload in ("pir", "all"):
-        n = args.pir_n or (20_000 if args.quick else 1_000_000)
-        with tempfile.TemporaryDirectory(prefix="accord-pir-bench-") as tmp:
-            state = {"telecom": f"{tmp}/telecom", "bank": f"{tmp}/bank"}
-            r = run_processes("benchmarks.pir:pir_party", ["telecom", "bank"], {"n": n, "state": state},
-                              timeout=14_400, settings=settings)
-        t, b = r["telecom"], r["bank"]
-        print(f"PIR table of {n} keys, {t['label_bytes']}-byte labels: build {t['build_seconds']:.1f} s, "
-              f"{human_bytes(t['table_bytes'])}, peak {t['build_peak_mib']:.0f} MiB; sync {b['sync_seconds']:.2f} s")
-        for count in (1, 1000):
-            q = b[f"query{count}"]
-            print(f"  query of {count}: {q['seconds'] * 1000:.1f} ms at the bank, bank sent {q['bytes_sent']} B, "
-                  f"received {q['bytes_received']} B, {q['rounds']} rounds")
-        print(f"  peak memory: telecom {t['peak_mib']:.0f} MiB, bank {b['peak_mib']:.0f} MiB; {t['security']}")
-        figures[f"pir_{n}"] = {"build_seconds": t["build_seconds"], "table_bytes": t["table_bytes"],
-                               "build_peak_mib": t["build_peak_mib"], "sync_seconds": b["sync_seconds"],
-                               "sync_bytes": b["sync_bytes"], "query1": b["query1"], "query1000": b["query1000"],
-                               "server_query1": t["query1"], "server_query1000": t["query1000"],
-                               "peak_mib": {"telecom": t["peak_mib"], "bank": b["peak_mib"]}}
+        figures.update(_pir(args.pir_n or (20_000 if args.quick else 1_000_000)))
     if args.workload in ("sum", "all"):
-        n = args.sum_n or (2_000 if args.quick else 100_000)
-        r = run_processes("benchmarks.pir:sum_party", ["platform", "advertiser"], {"n": n}, settings=settings)
-        seconds = max(x["seconds"] for x in r.values())
-        print(f"PSI-sum {n} x {n} (50 % overlap): {seconds:.2f} s, sent " +
-              ", ".join(f"{p} {human_bytes(x['bytes_sent'])}" for p, x in r.items()) +
-              f"; peak {max(x['peak_mib'] for x in r.values()):.0f} MiB")
-        figures[f"psi_sum_{n}"] = {"seconds": seconds, "bytes": sum(x["bytes_sent"] for x in r.values()),
-                                   "rounds": max(x["rounds"] for x in r.values()),
-                                   "peak_mib": {p: x["peak_mib"] for p, x in r.items()}}
+        figures.update(_sum(args.sum_n or (2_000 if args.quick else 100_000)))
     if args.workload in ("debt", "all"):
-        accounts = args.debt_accounts or (20_000 if args.quick else 1_000_000)
-        applicants = 100 if args.quick else 1000
-        parties = ["bank", *(f"lender{k}" for k in range(1, args.lenders + 1))]
-        r = run_processes("benchmarks.pir:debt_party", parties, {"accounts": accounts, "applicants": applicants},
-                          settings=settings)
-        seconds = max(x["seconds"] for x in r.values())
-        print(f"joint debt, {applicants} applicants x {args.lenders} lenders x {accounts} accounts: {seconds:.2f} s, "
-              f"bank received {human_bytes(r['bank']['bytes_received'])}, each lender sent about "
-              f"{human_bytes(r['lender1']['bytes_sent'])}; peak {max(x['peak_mib'] for x in r.values()):.0f} MiB")
-        figures[f"joint_debt_{args.lenders}x{accounts}"] = {
-            "seconds": seconds, "bytes": sum(x["bytes_sent"] for x in r.values()),
-            "rounds": max(x["rounds"] for x in r.values()), "peak_mib": {p: x["peak_mib"] for p, x in r.items()}}
+        figures.update(_debt(args.debt_accounts or (20_000 if args.quick else 1_000_000), 100 if args.quick else 1000,
+                             args.lenders))
     write_json(args.json, figures)
+
+
+def _pir(n: int) -> dict[str, dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="accord-pir-bench-") as tmp:
+        state = {"telecom": f"{tmp}/telecom", "bank": f"{tmp}/bank"}
+        r = run_processes("benchmarks.pir:pir_party", ["telecom", "bank"], {"n": n, "state": state},
+                          timeout=14_400, settings=SETTINGS)
+    t, b = r["telecom"], r["bank"]
+    print(f"PIR table of {n} keys, {t['label_bytes']}-byte labels: build {t['build_seconds']:.1f} s, "
+          f"{human_bytes(t['table_bytes'])}, peak {t['build_peak_rss_bytes'] / 2**20:.0f} MiB; "
+          f"sync {b['sync_seconds']:.2f} s")
+    figures = {f"pir_build_{n}": {"seconds": t["build_seconds"], "bytes": t["table_bytes"], "rounds": 0,
+                                  "peak_rss_bytes": t["build_peak_rss_bytes"], "security": t["security"]},
+               f"pir_sync_{n}": {"seconds": b["sync_seconds"], "bytes": b["sync_bytes"], "rounds": b["sync_rounds"],
+                                 **party_memory(r)}}
+    for count in (1, 1000):
+        q, sq = b[f"query{count}"], t[f"query{count}"]
+        print(f"  query of {count}: {q['seconds'] * 1000:.1f} ms at the bank ({sq['seconds'] * 1000:.1f} ms at the "
+              f"telecom), bank sent {q['bytes_sent']} B, received {q['bytes_received']} B, {q['rounds']} rounds")
+        figures[f"pir_query{count}_{n}"] = {"seconds": q["seconds"], "server_seconds": sq["seconds"],
+                                            "bytes": q["bytes_sent"] + q["bytes_received"],
+                                            "bytes_sent": q["bytes_sent"], "bytes_received": q["bytes_received"],
+                                            "rounds": q["rounds"], **party_memory(r)}
+    print(f"  {memory({p: x['peak_rss_bytes'] for p, x in r.items()})}; {t['security']}")
+    return figures
+
+
+def _sum(n: int) -> dict[str, dict[str, Any]]:
+    r = run_processes("benchmarks.pir:sum_party", ["platform", "advertiser"], {"n": n}, settings=SETTINGS)
+    seconds = max(x["seconds"] for x in r.values())
+    print(f"PSI-sum {n} x {n} (50 % overlap): {seconds:.2f} s, sent " +
+          ", ".join(f"{p} {human_bytes(x['bytes_sent'])}" for p, x in r.items()) +
+          f"; {memory({p: x['peak_rss_bytes'] for p, x in r.items()})}")
+    return {f"psi_sum_{n}": {"seconds": seconds, "bytes": sum(x["bytes_sent"] for x in r.values()),
+                             "rounds": max(x["rounds"] for x in r.values()), **party_memory(r)}}
+
+
+def _debt(accounts: int, applicants: int, lenders: int) -> dict[str, dict[str, Any]]:
+    parties = ["bank", *(f"lender{k}" for k in range(1, lenders + 1))]
+    r = run_processes("benchmarks.pir:debt_party", parties, {"accounts": accounts, "applicants": applicants},
+                      settings=SETTINGS)
+    seconds = max(x["seconds"] for x in r.values())
+    print(f"joint debt, {applicants} applicants x {lenders} lenders x {accounts} accounts: {seconds:.2f} s, "
+          f"bank received {human_bytes(r['bank']['bytes_received'])}, each lender sent about "
+          f"{human_bytes(r['lender1']['bytes_sent'])}; {memory({p: x['peak_rss_bytes'] for p, x in r.items()})}")
+    return {f"joint_debt_{lenders}x{accounts}": {"seconds": seconds, "bytes": sum(x["bytes_sent"] for x in r.values()),
+                                                 "rounds": max(x["rounds"] for x in r.values()),
+                                                 "applicants": applicants, **party_memory(r)}}
 
 
 if __name__ == "__main__":

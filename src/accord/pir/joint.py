@@ -17,7 +17,7 @@ from accord.dp.budget import Budget
 from accord.dp.ledger import Ledger
 from accord.errors import ConfigurationError
 from accord.pir.debt import joint_debt as joint_debt_protocol
-from accord.pir.intersection_sum import intersection_sum as intersection_sum_protocol
+from accord.pir.psi_sum import intersection_sum as intersection_sum_protocol
 from accord.runtime.cluster import PartyObject, PartyTable
 
 
