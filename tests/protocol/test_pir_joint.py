@@ -38,6 +38,16 @@ def _measure(cluster, viewers, buys, **kw):
                                        value="cents", to="platform", **kw)
 
 
+def test_bins_go_through_the_mpc_in_chunks(monkeypatch):
+    monkeypatch.setattr(shared_lookup, "CHUNK_BINS", 37)  # a few hundred bins: several chunks and a ragged last one
+    viewers = [f"c{i}" for i in range(0, 400, 2)]
+    buys = pd.DataFrame({"id": [f"c{i}" for i in range(300)], "cents": np.arange(300) * 3 + 1})
+    with accord.Cluster.simulate(["platform", "advertiser"]) as cluster:
+        out = _measure(cluster, viewers, buys).get()
+    shared = buys[buys["id"].isin(set(viewers))]
+    assert (out["count"], out["sum"]) == (len(shared), int(shared["cents"].sum()))
+
+
 def test_the_non_receiver_gets_nothing_and_sees_no_result(monkeypatch):
     viewers = [f"c{i}" for i in range(200)]
     buys = pd.DataFrame({"id": [f"c{i}" for i in range(100, 400)], "cents": np.arange(300) + 7})

@@ -45,6 +45,7 @@ from accord.psi.kkrt import cuckoo, oprf
 from accord.runtime.context import Context
 
 _WORD = np.uint64
+CHUNK_BINS = 1 << 16
 _EXPAND_KEYS = [hashlib.sha256(b"accord-shared-lookup-expand|" + bytes((i,))).digest()[:16] for i in (1, 2)]
 
 
@@ -115,11 +116,22 @@ def hold(ctx: Context, fps: np.ndarray, values: np.ndarray, code: oprf.Code, see
 
 
 def _combine(ctx: Context, word: np.ndarray, carried: np.ndarray) -> Shares:
-    """Shares of ``[word0 ^ word1 == all ones]`` per bin, and of that bit times ``carried0 + carried1``."""
+    """Shares of ``[word0 ^ word1 == all ones]`` per bin, and of that bit times ``carried0 + carried1``.
+
+    Bins go through in chunks of :data:`CHUNK_BINS`, so memory stays flat however many bins there are
+    (the correlated randomness of a chunk takes about 10 KB per bin while it is in use).
+    """
     first, second = ctx.parties
     sub = ctx.sub("mpc")
     prov = OTProvider.setup(sub, Roles(first, second, ctx.me))
-    x = word.astype(_WORD)
+    match, value = np.empty(len(word), dtype=_WORD), np.empty(len(word), dtype=_WORD)
+    for start in range(0, len(word), CHUNK_BINS):
+        part = slice(start, start + CHUNK_BINS)
+        match[part], value[part] = _combine_chunk(sub, prov, word[part].astype(_WORD), carried[part].astype(_WORD))
+    return Shares(match=match, value=value)
+
+
+def _combine_chunk(ctx: Context, prov: OTProvider, x: np.ndarray, carried: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     width = 64
     with ctx.timed("zero-test"):
         while width > 1:  # AND the upper half of each word into its lower half: 6 levels, one round each
@@ -128,10 +140,10 @@ def _combine(ctx: Context, word: np.ndarray, carried: np.ndarray) -> Shares:
             low = (1 << half) - 1
             hi = (x >> _WORD(half)).astype(dtype)
             lo = (x & _WORD(low)).astype(dtype)
-            z = and_bits(sub, prov, x.shape, dtype, hi, lo)
+            z = and_bits(ctx, prov, x.shape, dtype, hi, lo)
             x = (z & dtype.type(low)).astype(_WORD)
             width = half
         # Both parties compute here (no dealer), so the protocols return arrays, not None.
-        bits = cast(np.ndarray, b2a(sub, prov, x.shape, x.astype(np.uint8)))
-        product = cast(np.ndarray, mul(sub, prov, x.shape, bits, carried.astype(_WORD)))
-    return Shares(match=bits, value=product)
+        bits = cast(np.ndarray, b2a(ctx, prov, x.shape, x.astype(np.uint8)))
+        product = cast(np.ndarray, mul(ctx, prov, x.shape, bits, carried))
+    return bits, product
