@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 import accord
 from accord.dp import Budget
 from accord.errors import ConfigurationError, InputError
-from accord.pir import debt, shared_lookup
+from accord.pir import debt, okvs, shared_lookup
 from tests.protocol.wiretap import arrays, tap
 
 IDS = st.lists(st.integers(0, 60).map(lambda i: f"c{i}"), min_size=1, max_size=40)
@@ -110,14 +112,14 @@ def test_the_asker_sees_totals_only_and_lenders_see_no_applicant(monkeypatch):
     books = {f"lender{k}": pd.DataFrame({"id": [f"c{i}" for i in range(50)], "owed": np.arange(50) * 10 + k})
              for k in (1, 2, 3)}
     asked = {}
-    real_ask = shared_lookup.ask
+    real_finish = shared_lookup.finish
 
-    def recording_ask(ctx, *args):
-        shares = real_ask(ctx, *args)
+    def recording_finish(ctx, *args):
+        shares = real_finish(ctx, *args)
         asked[ctx.peers[0]] = shares.value
         return shares
 
-    monkeypatch.setattr(debt.shared_lookup, "ask", recording_ask)
+    monkeypatch.setattr(debt.shared_lookup, "finish", recording_finish)
     at_bank = tap(monkeypatch, "bank")
     at_lender = tap(monkeypatch, "lender2")
     views = []
@@ -133,6 +135,22 @@ def test_the_asker_sees_totals_only_and_lenders_see_no_applicant(monkeypatch):
         assert not np.isin(alone, np.array([30 + int(lender[-1]), 70 + int(lender[-1]), 0])).all()
     shapes = [[(k.rsplit("/", 1)[1], getattr(m, "shape", type(m).__name__)) for k, m in v] for v in views]
     assert shapes[0] == shapes[1]
+
+
+def test_lenders_build_their_tables_at_once_so_none_waits_out_the_timeout(monkeypatch):
+    """Each lender's table takes 1.5 s to build and a silent peer is given 2.5 s: the third lender would wait
+    for two lookups (over 3 s) if the asker finished one lookup before starting the next."""
+    real_encode = okvs.encode
+
+    def slow_encode(*args, **kw):
+        time.sleep(1.5)
+        return real_encode(*args, **kw)
+
+    monkeypatch.setattr(shared_lookup.okvs, "encode", slow_encode)
+    books = {f"lender{k}": pd.DataFrame({"id": ["a", "b"], "owed": [k, 10 * k]}) for k in (1, 2, 3)}
+    with accord.Cluster.simulate(["bank", *books], timeout=2.5) as cluster:
+        got = _debt(cluster, ["b", "a", "z"], books).to_pandas()
+    assert list(got["total_debt"]) == [60, 6, 0]
 
 
 def test_joint_debt_needs_two_lenders_and_integer_amounts():

@@ -4,8 +4,10 @@ The asking lender A holds applicant ids; lenders L_1..L_N hold (account id, outs
 
 1. A places its distinct ids in a cuckoo table once, under a fingerprint key and seed it sends to every
    lender, so bin ``j`` holds the same applicant in every lookup;
-2. with each lender in turn, :mod:`accord.pir.shared_lookup` gives A and L_i additive shares (mod 2^64)
-   of ``amount_i(applicant in bin j)`` (0 when L_i has no such account), per bin;
+2. with every lender, :mod:`accord.pir.shared_lookup` gives A and L_i additive shares (mod 2^64) of
+   ``amount_i(applicant in bin j)`` (0 when L_i has no such account), per bin; A runs every lookup's OPRF
+   before it finishes any, so the lenders build their tables at the same time and no lender waits for the
+   others' lookups (its waits stay within the cluster's timeout however many lenders there are);
 3. the lenders mask their share vectors with pairwise zero-sum masks (each pair of lenders agrees a
    fresh PRG seed, added by one and subtracted by the other) and send them to A, which adds them to its
    own shares: per bin the total over all lenders, and nothing per lender.
@@ -92,10 +94,12 @@ def _ask(ctx: Context, lenders: list[str], table: pd.DataFrame, on: Sequence[str
             raise MalformedMessage(f"party {lender!r} sent a malformed joint-debt schema", party=lender,
                                    step=f"{ctx.path}/schema")
         check_kinds(kinds, reply["kinds"], on, me=ctx.me, peer=lender)
+    # Every lookup's OPRF first, then each lender's table: the lenders build their tables at the same time.
+    subs = {lender: ctx.sub(f"lookup-{lender}", parties=[ctx.me, lender]) for lender in lenders}
+    pending = {lender: shared_lookup.start(subs[lender], placed, fps, _code(nonce, replies[lender]["nonce"]))
+               for lender in lenders}
     for lender in lenders:
-        sub = ctx.sub(f"lookup-{lender}", parties=[ctx.me, lender])
-        shares = shared_lookup.ask(sub, placed, fps, _code(nonce, replies[lender]["nonce"]), replies[lender]["n"])
-        totals += shares.value
+        totals += shared_lookup.finish(subs[lender], pending[lender], replies[lender]["n"]).value
     for lender, masked in ctx.recv_all("masked", timeout=ctx.timeout).items():
         if not isinstance(masked, np.ndarray) or masked.dtype != _WORD or masked.shape != (placed.bins,):
             raise MalformedMessage(f"party {lender!r} sent malformed masked shares", party=lender,

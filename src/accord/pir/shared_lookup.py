@@ -70,8 +70,26 @@ def _expand(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return hashes, words[0][:, 1].copy(), words[1][:, 1].copy()
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The asker's side of one lookup between its OPRF and the holder's table: the expanded OPRF values."""
+
+    hashes: np.ndarray
+    mask: np.ndarray
+    vmask: np.ndarray
+
+
 def ask(ctx: Context, placed: cuckoo.CuckooTable, fps: np.ndarray, code: oprf.Code, holder_keys: int) -> Shares:
     """The asker's side, with its keys' fingerprints ``fps`` placed in ``placed`` (seed already shared)."""
+    return finish(ctx, start(ctx, placed, fps, code), holder_keys)
+
+
+def start(ctx: Context, placed: cuckoo.CuckooTable, fps: np.ndarray, code: oprf.Code) -> Pending:
+    """The asker's first half: KKRT's OPRF value of each bin. The holder then builds its table alone.
+
+    Joint debt starts the lookups with every lender before it finishes any, so the lenders build their
+    tables at the same time and none waits for the others' lookups.
+    """
     peer = ctx.peers[0]
     m = placed.bins
     ot = ExtensionReceiver.setup(ctx, peer, width=oprf.CODE_BITS)
@@ -80,7 +98,12 @@ def ask(ctx: Context, placed: cuckoo.CuckooTable, fps: np.ndarray, code: oprf.Co
     with ctx.timed("ot-extension"):
         t, _ = ot.extend_rows(ctx, rows)
     with ctx.timed("oprf"):
-        hashes, mask, vmask = _expand(oprf.prf(t, np.arange(m), 16))
+        return Pending(*_expand(oprf.prf(t, np.arange(m), 16)))
+
+
+def finish(ctx: Context, pending: Pending, holder_keys: int) -> Shares:
+    """The asker's second half: decode the holder's table at each bin's OPRF value, then the MPC."""
+    peer = ctx.peers[0]
     got = ctx.recv(peer, "table", timeout=ctx.timeout + holder_keys / 20_000)
     step = f"{ctx.path}/table"
     size = okvs.size_for(cuckoo.HASHES * holder_keys)
@@ -90,8 +113,8 @@ def ask(ctx: Context, placed: cuckoo.CuckooTable, fps: np.ndarray, code: oprf.Co
     if (not isinstance(seed, np.ndarray) or seed.dtype != _WORD or seed.shape != (3,)
             or not isinstance(table, np.ndarray) or table.dtype != _WORD or table.shape != (size, 2)):
         raise MalformedMessage(f"party {peer!r} sent a key-value table of the wrong shape", party=peer, step=step)
-    decoded = okvs.decode(table, hashes, seed)
-    return _combine(ctx, ~(decoded[:, 0] ^ mask), decoded[:, 1] ^ vmask)
+    decoded = okvs.decode(table, pending.hashes, seed)
+    return _combine(ctx, ~(decoded[:, 0] ^ pending.mask), decoded[:, 1] ^ pending.vmask)
 
 
 def hold(ctx: Context, fps: np.ndarray, values: np.ndarray, code: oprf.Code, seed: bytes, bins: int) -> Shares:
