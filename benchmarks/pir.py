@@ -12,8 +12,9 @@ Peak memory is each process's maximum resident set size. Figures come from the m
 
 ``--json`` writes, besides ``seconds``, ``bytes``, ``rounds`` and ``peak_rss_bytes`` (benchmarks/common.py):
 ``pir_build_<n>`` (``bytes``: the table file; ``security``: the parameters' statement), ``pir_sync_<n>``,
-``pir_query1_<n>`` and ``pir_query1000_<n>`` (seconds at the bank; ``server_seconds``, ``bytes_sent``,
-``bytes_received``), ``psi_sum_<n>``, ``joint_debt_<lenders>x<accounts>`` (``applicants``).
+``pir_query1_<n>`` and ``pir_query1000_<n>`` (seconds at the bank; ``server_seconds``: the telecom's
+time in the call, including its wait for the bank; ``bytes_sent``, ``bytes_received`` at the bank),
+``psi_sum_<n>``, ``joint_debt_<lenders>x<accounts>`` (``applicants``).
 """
 
 from __future__ import annotations
