@@ -78,6 +78,10 @@ class MalformedMessage(ProtocolAbort):
     """A peer's message failed a schema, length or range check."""
 
 
+class VerificationFailed(ProtocolAbort):
+    """A peer's proof, MAC or consistency check failed (e.g. a VOPRF proof under the wrong key)."""
+
+
 class PeerAborted(ProtocolAbort):
     """A peer failed on its side and told us; its error class and message are included."""
 

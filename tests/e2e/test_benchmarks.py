@@ -208,3 +208,17 @@ def test_node(tmp_path):
     assert console["sessions"] == 10 and console["errors"] == 0 and console["requests"] == 90
     assert console["bytes"] > 0 and console["rounds"] == 90
     assert all(0 < console[page]["p50_ms"] <= console[page]["max_ms"] for page in ("home", "job", "audit"))
+
+
+def test_pir(tmp_path):
+    figures = _run(tmp_path, "pir")
+    assert set(figures) == {"pir_build_20000", "pir_sync_20000", "pir_query1_20000", "pir_query1000_20000",
+                            "psi_sum_2000", "joint_debt_3x20000"}
+    build = figures["pir_build_20000"]
+    assert set(build) >= FIGURES | {"security"} and build["bytes"] >= 20_000 * (32 + 8) and build["seconds"] > 0
+    for name in ("pir_sync_20000", "pir_query1_20000", "pir_query1000_20000", "psi_sum_2000", "joint_debt_3x20000"):
+        _sane(figures[name], PARTIES)
+    assert figures["pir_sync_20000"]["bytes"] >= build["bytes"]
+    query = figures["pir_query1000_20000"]
+    assert query["rounds"] == 2 and query["bytes_sent"] >= 1000 * 32 and query["server_seconds"] > 0
+    assert set(figures["joint_debt_3x20000"]["peak_rss_bytes_per_party"]) == {"bank", "lender1", "lender2", "lender3"}

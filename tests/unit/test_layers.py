@@ -26,6 +26,7 @@ LAYERS = [
     ("correlations",),                # OT now, silent OT / VOLE next: shared by PSI and MPC
     ("mpc", "devices", "fl"),         # secure computation, the HE device, horizontal learning: protocols and APIs
     ("psi",),                         # PSI protocols (DP cardinality counts on the MPC layer's binary protocols)
+    ("pir",),                         # keyword PIR and joint lookups: built on PSI's key encoding and MPC
     ("ml",),
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API

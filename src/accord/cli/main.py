@@ -184,10 +184,11 @@ def _parser() -> argparse.ArgumentParser:
                                   "default: every model)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
-    from accord.cli import audit, dp, fl, node
+    from accord.cli import audit, dp, fl, node, pir
     from accord.cli.tee import register as register_tee
 
     dp.register(sub)
+    pir.register(sub)
     register_tee(sub)
     fl.register(sub)
     node.register(sub)

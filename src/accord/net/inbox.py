@@ -138,11 +138,12 @@ class Inbox:
                         del self._queues[slot]
                     self._held[frm] -= memoryview(payload).nbytes
                     return payload
-                reason = self._aborted.get((frm, session)) or self._aborted.get((frm, session.split("#")[0]))
-                if reason is not None:
+                aborted = self._abort_of(frm, session)
+                if aborted is not None:
+                    who, reason = aborted
                     raise PeerAborted(
-                        f"party {frm!r} aborted while {self.me!r} waited for step {key!r}: {reason}",
-                        party=frm, step=key,
+                        f"party {who!r} aborted while {self.me!r} waited for step {key!r}"
+                        f"{'' if who == frm else f' from {frm!r}'}: {reason}", party=who, step=key,
                     )
                 if frm in self._failed:
                     error = self._failed[frm]
@@ -164,6 +165,20 @@ class Inbox:
                         check()
                     finally:
                         self._cond.acquire()
+
+    def _abort_of(self, frm: str, session: str) -> tuple[str, str] | None:
+        """The abort that ends a wait on ``frm`` in ``session``: ``frm``'s own first, else any peer's.
+
+        A run is all or nothing, so an abort from any party ends every wait of the run. Without this, in a
+        run of three or more parties, a party waiting on a peer that itself stopped because a third party
+        aborted (and does not echo aborts back) would wait for the full receive timeout.
+        """
+        job = session.split("#")[0]
+        for sender in (frm, *(s for s, _ in self._aborted if s != frm)):
+            reason = self._aborted.get((sender, session)) or self._aborted.get((sender, job))
+            if reason is not None:
+                return sender, reason
+        return None
 
     def drop_session(self, session: str) -> None:
         """Forget buffered messages and aborts of a finished session, and refuse its stragglers."""

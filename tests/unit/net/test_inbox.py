@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accord.errors import PeerTimeout
+from accord.errors import PeerAborted, PeerTimeout
 from accord.net.inbox import Inbox
 
 
@@ -42,3 +42,15 @@ def test_dropping_a_session_frees_its_bytes_and_discards_its_stragglers():
     assert inbox.buffered("partner") == 100
     with pytest.raises(PeerTimeout):
         inbox.get("partner", "s#1", "a", timeout=0.1)
+
+
+def test_an_abort_from_any_party_ends_every_wait_of_the_run():
+    """In a run of three parties, a wait on the asker ends when a third party aborts (the asker, failed in turn,
+    does not echo the abort); other runs are not affected."""
+    inbox = Inbox("lender1")
+    inbox.put_abort("lender2", "job#4", "InputError: bad amounts")
+    with pytest.raises(PeerAborted, match="'lender2' aborted while 'lender1' waited for step 'k' from 'bank'") as info:
+        inbox.get("bank", "job#4", "k", timeout=5)
+    assert info.value.party == "lender2"
+    with pytest.raises(PeerTimeout):
+        inbox.get("bank", "job#5", "k", timeout=0.05)
