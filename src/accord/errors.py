@@ -48,6 +48,16 @@ class UnsupportedError(AccordError):
     exit_code = 2
 
 
+class QueryError(ConfigurationError):
+    """A query is malformed or does not fit the catalog (unknown or ambiguous column, type mismatch, ...)."""
+
+
+class PolicyViolation(AccordError):
+    """A query would reveal what a data owner's column policy forbids; the message names column, rule and clause."""
+
+    exit_code = 11
+
+
 class CryptoError(AccordError):
     """A cryptographic check failed (bad point encoding, decryption failure, overflow on decode)."""
 

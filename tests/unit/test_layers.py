@@ -27,7 +27,7 @@ LAYERS = [
     ("mpc", "devices", "fl"),         # secure computation, the HE device, horizontal learning: protocols and APIs
     ("psi",),                         # PSI protocols (DP cardinality counts on the MPC layer's binary protocols)
     ("pir",),                         # keyword PIR and joint lookups: built on PSI's key encoding and MPC
-    ("ml",),
+    ("ml", "sql"),                    # vertical learning; secure SQL (PSI joins, MPC aggregates, DuckDB)
     ("enclave",),                     # TEE brokers and the enclave runner (uses ml for the plaintext job)
     ("__init__",),                    # the package facade: `import accord` re-exports the driver API
     ("pipeline",),                    # job files are written against that public API

@@ -1,0 +1,104 @@
+"""The driver API: ``accord.sql.query`` and ``accord.sql.explain``.
+
+>>> import accord, pandas as pd
+>>> from accord.sql import Catalog
+>>> catalog = Catalog.from_dict({"tables": {
+...     "people": {"owner": "city", "columns": {"id": "int", "district": "str"},
+...                "ccl": {"id": {"*": "PLAINTEXT_AFTER_JOIN"}, "district": {"*": "PLAINTEXT_AFTER_GROUP_BY"}}},
+...     "tax": {"owner": "revenue", "columns": {"id": "int", "owed": "int"},
+...             "ccl": {"id": {"*": "PLAINTEXT_AFTER_JOIN"}, "owed": {"*": "PLAINTEXT_AFTER_AGGREGATE"}}}}})
+>>> people = pd.DataFrame({"id": [1, 2, 3, 4], "district": ["n", "n", "s", "s"]})
+>>> tax = pd.DataFrame({"id": [2, 3, 4, 9], "owed": [10, 20, 30, 40]})
+>>> with accord.Cluster.simulate(["city", "revenue"]) as cluster:
+...     city, revenue = cluster.parties("city", "revenue")
+...     out = accord.sql.query(cluster, "SELECT district, SUM(owed) AS owed FROM people JOIN tax "
+...                            "ON people.id = tax.id GROUP BY district ORDER BY district", catalog, to="city",
+...                            sources={"people": city.put(people), "tax": revenue.put(tax)})
+...     out.get().to_dict("list")
+{'district': ['n', 's'], 'owed': [10.0, 50.0]}
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from accord.errors import ConfigurationError, UnsupportedError
+from accord.mpc.session import MPC
+from accord.runtime.cluster import Cluster, PartyObject
+from accord.sql.catalog import Catalog
+from accord.sql.executor import execute
+from accord.sql.parser import parse
+from accord.sql.plan import Plan
+from accord.sql.planner import make_plan
+from accord.sql.probe import Probe
+
+
+def _catalog(catalog: Catalog | str | os.PathLike[str]) -> Catalog:
+    return catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
+
+
+def _computing(cluster: Cluster, parties: tuple[str, ...], receiver: str, spu: MPC | None) -> tuple[str, ...]:
+    if spu is not None:
+        return tuple(spu.participants)
+    if len(parties) == 2:
+        return parties
+    return tuple(dict.fromkeys([receiver, *parties]))[:3]
+
+
+def explain(sql: str, catalog: Catalog | str | os.PathLike[str], *, to: str,
+            computing: tuple[str, ...] | None = None) -> Plan:
+    """The plan of ``sql`` for receiver ``to`` (checked against every CCL), without running anything."""
+    cat = _catalog(catalog)
+    query = parse(sql, cat)
+    parties = query.data_parties
+    return make_plan(query, cat, to, computing or (parties if len(parties) == 2 else
+                                                    tuple(dict.fromkeys([to, *parties]))[:3]))
+
+
+def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str], *, to: str,
+          sources: Mapping[str, Any] | None = None, spu: MPC | None = None, psi_protocol: str = "kkrt",
+          dp: Any = None) -> PartyObject:
+    """Answer ``sql`` over the parties' tables; only party ``to`` receives the result (a pandas DataFrame).
+
+    ``catalog`` (a :class:`Catalog` or a YAML path) names the tables, owners, types and column policies;
+    the query is refused before any protocol starts if it is malformed, does not fit the catalog, or
+    would reveal what a policy forbids. ``sources`` maps table names to a CSV / Parquet / SQLite path or
+    a party-owned DataFrame (``party.put(df)``), overriding the catalog's ``source``; a process uses only
+    those of the parties it hosts. ``spu`` is the MPC session (default: the two data parties with
+    OT-generated correlations, or three data parties with replicated sharing). What each party learns is
+    added to the job report (``cluster.report()``).
+    """
+    if dp is not None:
+        raise UnsupportedError("per-cell differential privacy for SQL needs accord.dp, which this build does not "
+                               "have yet; the option is refused rather than ignored")
+    cat = _catalog(catalog)
+    parsed = parse(sql, cat)
+    if to not in cluster.names:
+        raise ConfigurationError(f"the receiver {to!r} is not a party of this cluster ({list(cluster.names)})")
+    computing = _computing(cluster, parsed.data_parties, to, spu)
+    plan = make_plan(parsed, cat, to, computing)
+    chosen = [src for src in (sources or {}) if src not in cat.tables]
+    if chosen:
+        raise ConfigurationError(f"sources name tables that are not in the catalog: {chosen}")
+    per_party: dict[str, dict[str, Any]] = {}
+    for _alias, table in parsed.tables.items():
+        source = (sources or {}).get(table.name, table.source)
+        if source is not None:
+            per_party.setdefault(table.owner, {})[table.name] = source
+    if spu is None:
+        spu = cluster.mpc(list(computing), mode="ot") if len(computing) == 2 else cluster.mpc(list(computing))
+    elif to not in spu.parties:
+        raise ConfigurationError(f"the receiver {to!r} must be a computing party of the MPC session {spu.parties}")
+    for line in plan.leakage:
+        cluster.report().notes.append(f"sql: {line}")
+    probe = Probe(cat)
+    try:
+        from_sql = ", ".join(f'"{t.name}" AS "{a}"' for a, t in parsed.tables.items())
+        key_types = [probe.type_of(k, from_sql) for k in parsed.group_by]
+    finally:
+        probe.close()
+    result = execute(cluster, plan, spu, per_party, psi_protocol=psi_protocol, key_types=key_types)
+    cluster.report().notes.append(f"sql: {to} received the answer of: {' '.join(sql.split())}")
+    return result

@@ -1,0 +1,272 @@
+"""Run a plan: local units, PSI joins, shares, the secure program, and the receiver's answer.
+
+Driver-level code: every process runs it, each hosted party does its own steps, and parties meet only
+inside protocols (PSI, MPC, :mod:`accord.sql.exchange`). Control flow depends only on values every
+participant holds (unit counts, join sizes, group counts), so all processes take the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accord.crypto.random import Rng
+from accord.errors import InputError
+from accord.mpc.session import MPC
+from accord.psi import align
+from accord.runtime.cluster import Cluster, PartyObject, PartyTable
+from accord.sql import exchange, local, messages
+from accord.sql.grouping import Segments
+from accord.sql.plan import Plan
+from accord.sql.result import answer, decode_value, empty_passes, empty_rows
+from accord.sql.rules import revealed
+from accord.sql.secure import Public, layout, output_columns, program
+
+
+def here(objects: Mapping[str, PartyObject]) -> Any:
+    """The value of whichever of ``objects`` this process hosts (they are equal wherever they are held)."""
+    for value in objects.values():
+        if value.is_local:
+            return value.get()
+    return None
+
+
+def execute(cluster: Cluster, plan: Plan, spu: MPC, sources: Mapping[str, Mapping[str, Any]], *,
+            psi_protocol: str = "kkrt", key_types: list[str]) -> PartyObject:
+    """The query's answer as a table at the receiver (a placeholder elsewhere)."""
+    everyone = list(dict.fromkeys([*plan.order, *spu.participants]))
+    tables = {p: _units(cluster, plan, p, sources.get(p, {})) for p in plan.order}
+    counts = {p: cluster.party(p).apply(len, tables[p]) if p in plan.order else cluster.party(p).put(0)
+              for p in everyone}
+    sizes = here(cluster.run(exchange.exchange_sizes, {p: (counts[p],) for p in everyone}))
+    rows = 0 if sizes is None or min(sizes[p] for p in plan.order) == 0 else -1
+    if rows:
+        rows, tables = _join(cluster, plan, tables, everyone, psi_protocol)
+    if not rows:
+        return cluster.party(plan.receiver).apply(lambda: answer(plan, empty_rows(plan) if empty_passes(plan) else [],
+                                                                 key_types))
+    return _secure(cluster, plan, spu, tables, rows, key_types)
+
+
+def _units(cluster: Cluster, plan: Plan, party: str, sources: Mapping[str, Any]) -> PartyTable:
+    names = list(sources)
+    values = [sources[n] for n in names]
+
+    def build(*resolved: Any) -> pd.DataFrame:
+        frame = local.units(plan, party, dict(zip(names, resolved)))
+        return frame.assign(__row=np.arange(len(frame), dtype=np.int64))
+
+    return cluster.party(party).apply(build, *values)
+
+
+def _join(cluster: Cluster, plan: Plan, tables: dict[str, PartyTable], everyone: list[str],
+          psi_protocol: str) -> tuple[int, dict[str, PartyTable]]:
+    component = [plan.order[0]]
+    rows = 0
+    for edge in plan.edges:
+        on = {edge.left: [plan.local[edge.left].key_name(c) for c in edge.classes],
+              edge.right: [plan.local[edge.right].key_name(c) for c in edge.classes]}
+        left, right = align(tables[edge.left], tables[edge.right], on=on, protocol=psi_protocol)
+        members = [p for p in component if p != edge.left]
+        lengths = {p: cluster.party(p).apply(len, tables[p]) if p in component else cluster.party(p).put(0)
+                   for p in everyone}
+        kept = cluster.party(edge.left).apply(lambda t: t["__row"].to_numpy(dtype=np.int64), left)
+        out = cluster.run(exchange.reindex, {p: (edge.left, members, lengths[p], kept if p == edge.left else None)
+                                             for p in everyone},
+                          learned={p: "which of its joined rows survive the next join" for p in members})
+        for p in members:
+            tables[p] = cluster.party(p).apply(_reorder, tables[p], out[p])
+        tables[edge.left] = cluster.party(edge.left).apply(_renumber, left)
+        tables[edge.right] = cluster.party(edge.right).apply(_renumber, right)
+        component.append(edge.right)
+        found = here(out)
+        rows = len(found) if isinstance(found, np.ndarray) else int(found or 0)
+        if rows == 0:
+            break
+    return rows, tables
+
+
+def _reorder(table: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    return _renumber(table.iloc[positions])
+
+
+def _renumber(table: pd.DataFrame) -> pd.DataFrame:
+    return table.reset_index(drop=True).assign(__row=np.arange(len(table), dtype=np.int64))
+
+
+def _codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Dense ids of the rows' value combinations (NULL is a value, as in GROUP BY)."""
+    if not columns:
+        return np.zeros(len(frame), dtype=np.int64)
+    keys = pd.MultiIndex.from_frame(frame[columns].astype(object).where(frame[columns].notna(), None))
+    return pd.factorize(keys)[0].astype(np.int64)
+
+
+def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable], rows: int,
+            key_types: list[str]) -> PartyObject:
+    computing = list(spu.participants)
+    group_cols = {p: [f"g{i}" for i in range(len(plan.local[p].groups))] for p in plan.order}
+    segments, onehot, groups = None, None, 1
+    if not plan.grouped:
+        segments = Segments(np.zeros(rows, dtype=np.int64), 1)
+    elif plan.grouping == "public":
+        ids = []
+        for owner in plan.group_owners:
+            codes = cluster.party(owner).apply(_codes, tables[owner], group_cols[owner])
+            out = cluster.run(exchange.share_partition, {p: (owner, rows, codes if p == owner else None)
+                                                         for p in dict.fromkeys([owner, *computing])},
+                              learned={p: f"the group partition by {owner}'s keys" for p in computing if p != owner})
+            ids.append(here({p: out[p] for p in computing if p in out}))
+        if ids[0] is not None:
+            segments = Segments.of(_codes(pd.DataFrame(np.stack(ids, axis=1)), list(range(len(ids)))))
+            groups = segments.count
+    else:
+        owner = plan.group_owners[0]
+        codes = cluster.party(owner).apply(_codes, tables[owner], group_cols[owner])
+        onehot = spu.share(cluster.party(owner).apply(lambda c: np.eye(int(c.max()) + 1, dtype=np.int64)[c], codes))
+        groups = onehot.shape[1]
+    classes = sorted({a.key_class for a in plan.aggregates if a.key_class is not None}
+                     | {c for _, c, _ in plan.thresholds})
+    class_codes = {cls: here({p: cluster.party(p).apply(_codes, tables[p], [f"k{cls}"]) for p in computing
+                              if p in plan.local and cls in plan.local[p].keys}) for cls in classes}
+    secrets = []
+    for party in plan.order:
+        ints, fixed = layout(plan, party)
+        for names, kind in ((ints, np.int64), (fixed, np.float64)):
+            if names:
+                matrix = cluster.party(party).apply(_matrix, plan, party, tables[party], names, kind)
+                secrets.append(spu.share(matrix))
+    if onehot is not None:
+        secrets.append(onehot)
+    owner_codes = codes if plan.grouping == "owner" and plan.grouped else None
+    pad_owners = [o for o in plan.group_owners if o != plan.receiver]
+    pads = {}
+    for owner in pad_owners:
+        pads[owner] = cluster.party(owner).apply(_pad, tables[owner], group_cols[owner], segments, owner_codes)
+        secrets.append(spu.share(cluster.party(owner).apply(lambda p: p[1].view(np.int64), pads[owner])))
+    if not any(p in cluster.hosted for p in spu.participants):
+        return PartyTable(cluster, plan.receiver)
+    pub = Public(plan, rows, groups, segments, class_codes, len(pad_owners))
+    guard, _keep, *rest = spu.run(program, pub, *secrets, name="sql")
+    _check_guard(spu, guard)
+    ints_out = spu.reveal(rest[0], to=plan.receiver)
+    fixed_out = spu.reveal(rest[1], to=plan.receiver) if len(rest) > 1 + len(pad_owners) else None
+    delivered = []
+    for owner, pad in zip(pad_owners, rest[len(rest) - len(pad_owners):]):
+        sent = cluster.run(exchange.send_keys, {p: (owner, plan.receiver, pad.shape,
+                                                    cluster.party(owner).apply(lambda x: x[0], pads[owner])
+                                                    if p == owner else None) for p in (owner, plan.receiver)})
+        delivered += [sent[plan.receiver], spu.reveal(pad, to=plan.receiver)]
+    mine = tables.get(plan.receiver)
+    ids = owner_codes if plan.grouping == "owner" and plan.group_owners[:1] == [plan.receiver] else None
+    return cluster.party(plan.receiver).apply(
+        lambda ints, fixed, table, own_ids, *keys: _assemble(plan, ints, fixed, list(keys), pad_owners, table,
+                                                            segments.ids if segments is not None else own_ids,
+                                                            key_types),
+        ints_out, fixed_out, mine, ids, *delivered)
+
+
+def _check_guard(spu: MPC, guard: Any) -> None:
+    opened = spu.reveal(guard, to=list(spu.parties))
+    value = here(opened) if isinstance(opened, dict) else (opened.get() if opened.is_local else None)
+    if value is not None and bool(np.asarray(value).ravel()[0]):
+        raise InputError("the aggregates could exceed the exact 61-bit range of the shares (too many joined rows "
+                         "for the declared max_abs bounds); nothing was revealed")
+
+
+def _matrix(plan: Plan, party: str, frame: pd.DataFrame, names: list[str], kind: type) -> np.ndarray:
+    lp = plan.local[party]
+    columns = []
+    derived = {d.name: d for d in lp.derived}
+    for name in names:
+        base = name.rstrip("?")
+        if base in derived:
+            values, valid = local.encode_derived(frame, derived[base])
+            columns.append(valid if name.endswith("?") else values)
+        else:
+            column = frame[name]
+            columns.append(column.to_numpy(dtype=np.float64, na_value=0.0) if kind is np.float64
+                           else column.fillna(0).to_numpy().astype(np.int64))
+    return np.stack(columns, axis=1).astype(kind)
+
+
+def _pad(frame: pd.DataFrame, columns: list[str], segments: Segments | None,
+         codes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Padded key texts per candidate group, and the pads (uint64), for the owner's keys."""
+    ids = segments.ids if segments is not None else codes
+    count = int(ids.max()) + 1
+    first = np.zeros(count, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids))[::-1]
+    texts = [_key_bytes(frame.iloc[int(r)][columns].tolist()) for r in first]
+    width = 1 + max(messages.width_for([t]) for t in texts)
+    plain = messages.pack_texts(texts, width)
+    pad = Rng().uint64(plain.shape)
+    return plain + pad, pad
+
+
+def _key_bytes(values: list[Any]) -> bytes:
+    return b"\x00".join(b"\x02" if _null(v) else b"\x03" + local.key_text(v).encode() for v in values)
+
+
+def _null(value: Any) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
+
+
+def _assemble(plan: Plan, ints: np.ndarray, fixed: np.ndarray | None, delivered: list[np.ndarray],
+              owners: list[str], table: pd.DataFrame | None, ids: np.ndarray | None,
+              key_types: list[str]) -> pd.DataFrame:
+    keep = ints[:, 0].astype(bool)
+    keys: dict[int, list[Any]] = {}
+    for i, key in enumerate(plan.query.group_by):
+        owner = next(p for p in plan.order if key in plan.local[p].groups)
+        position = plan.local[owner].groups.index(key)
+        if owner == plan.receiver:
+            first = np.zeros(len(keep), dtype=np.int64)
+            first[ids[::-1]] = np.arange(len(ids))[::-1]
+            keys[i] = [table.iloc[int(r)][f"g{position}"] for r in first]
+        else:
+            j = owners.index(owner)
+            plain = delivered[2 * j] - delivered[2 * j + 1].view(np.uint64)
+            keys[i] = [_split_key(messages.unpack_text(row), position) if keep[g] else None
+                       for g, row in enumerate(plain)]
+    opened = revealed(plan.query)
+    rows = []
+    for g in np.flatnonzero(keep):
+        row: dict[str, Any] = {f"k{i}": None if _null(v[g]) else local.key_text(v[g]) for i, v in keys.items()}
+        ci, cf = 1, 0
+        for agg in plan.aggregates:
+            if agg.node.sql() not in opened:
+                continue
+            parts = {}
+            for component in output_columns(agg):
+                if component == "value" and agg.func in ("sum", "avg", "min", "max") and agg.enc is not None \
+                        and agg.enc.kind == "fixed":
+                    parts[component], cf = fixed[g, cf], cf + 1
+                else:
+                    parts[component], ci = ints[g, ci], ci + 1
+            row.update(_agg_text(agg, parts))
+        rows.append(row)
+    return answer(plan, rows, key_types)
+
+
+def _split_key(text: bytes | None, position: int) -> Any:
+    if text is None:
+        return None
+    part = text.split(b"\x00")[position]
+    return None if part == b"\x02" else part[1:].decode()
+
+
+def _agg_text(agg: Any, parts: dict[str, Any]) -> dict[str, Any]:
+    scale = None if agg.enc is not None and agg.enc.kind == "fixed" else (agg.enc.scale if agg.enc else 0)
+    name = f"a{agg.index}"
+    if agg.func in ("count", "count_star", "count_distinct"):
+        return {name: str(int(parts["value"]))}
+    if agg.func == "avg":
+        return {name: decode_value(parts["value"], "DOUBLE", scale), f"{name}_n": str(int(parts["count"]))}
+    if not parts["valid"]:
+        return {name: None}
+    sql_type = "DATE" if agg.enc is not None and agg.enc.kind == "date" else agg.sql_type
+    return {name: decode_value(parts["value"], sql_type, scale)}
