@@ -201,10 +201,10 @@ def _pad(frame: pd.DataFrame, columns: list[str], segments: Segments | None,
     first = np.zeros(count, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids))[::-1]
     texts = [_key_bytes(frame.iloc[int(r)][columns].tolist()) for r in first]
-    width = 1 + max(messages.width_for([t]) for t in texts)
+    width = messages.width_for(texts)
     plain = messages.pack_texts(texts, width)
-    pad = Rng().uint64(plain.shape)
-    return plain + pad, pad
+    pad = Rng().uint64(plain.shape) % np.uint64(messages.PAD_MODULUS)
+    return (plain + pad) % np.uint64(messages.PAD_MODULUS), pad
 
 
 def _key_bytes(values: list[Any]) -> bytes:
@@ -229,7 +229,7 @@ def _assemble(plan: Plan, ints: np.ndarray, fixed: np.ndarray | None, delivered:
             keys[i] = [table.iloc[int(r)][f"g{position}"] for r in first]
         else:
             j = owners.index(owner)
-            plain = delivered[2 * j] - delivered[2 * j + 1].view(np.uint64)
+            plain = (delivered[2 * j] - delivered[2 * j + 1].view(np.uint64)) % np.uint64(messages.PAD_MODULUS)
             keys[i] = [_split_key(messages.unpack_text(row), position) if keep[g] else None
                        for g, row in enumerate(plain)]
     opened = revealed(plan.query)

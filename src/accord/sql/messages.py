@@ -56,27 +56,33 @@ def codes(value: Any, peer: str, rows: int) -> np.ndarray:
 
 def masked_keys(value: Any, peer: str, shape: tuple[int, int]) -> np.ndarray:
     """Padded group-key texts: a ``uint64`` matrix of the agreed shape."""
-    if not isinstance(value, np.ndarray) or value.dtype != np.uint64 or value.shape != shape:
-        raise _bad(peer, Step.KEYS, f"padded group keys that are not a uint64 array of shape {shape}")
+    if (not isinstance(value, np.ndarray) or value.dtype != np.uint64 or value.shape != shape
+            or (value.size and int(value.max()) >= PAD_MODULUS)):
+        raise _bad(peer, Step.KEYS, f"padded group keys that are not a uint64 array of shape {shape} below 2^32")
     return value
 
 
+CHUNK = 4                 # bytes per padded element: one-time pads work modulo 2^32
+PAD_MODULUS = 1 << (8 * CHUNK)
+
+
 def pack_texts(texts: list[bytes | None], width: int) -> np.ndarray:
-    """Texts as rows of 7-byte chunks (an int below 2^56 each), with a leading 1 for present and 0 for NULL."""
+    """Texts as rows of 4-byte chunks (an int below 2^32 each), with a leading 1 for present and 0 for NULL."""
     out = np.zeros((len(texts), width), dtype=np.uint64)
     for i, text in enumerate(texts):
         data = b"" if text is None else b"\x01" + text
-        for j in range(0, len(data), 7):
-            out[i, j // 7] = int.from_bytes(data[j:j + 7], "big") << (8 * (7 - len(data[j:j + 7])))
+        for j in range(0, len(data), CHUNK):
+            piece = data[j:j + CHUNK]
+            out[i, j // CHUNK] = int.from_bytes(piece, "big") << (8 * (CHUNK - len(piece)))
     return out
 
 
 def unpack_text(row: np.ndarray) -> bytes | None:
     """The inverse of :func:`pack_texts` for one row."""
-    data = b"".join(int(v).to_bytes(7, "big") for v in row).rstrip(b"\x00")
+    data = b"".join(int(v).to_bytes(CHUNK, "big") for v in row).rstrip(b"\x00")
     return None if not data else data[1:]
 
 
 def width_for(texts: list[bytes | None]) -> int:
     """Chunks needed for the longest text (plus its marker byte)."""
-    return max(1, max(((len(t) + 1 + 6) // 7 for t in texts if t is not None), default=1))
+    return max(1, max(((len(t) + CHUNK) // CHUNK for t in texts if t is not None), default=1))

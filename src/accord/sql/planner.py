@@ -189,6 +189,9 @@ def _aggregate(query: Query, index: int, node: exp.Expression, splitter: Splitte
         splitter.local[owner].partials.append(partial)
         return Aggregate(index, node, func, sql_type, partial=partial, owner=owner, enc=enc, bound=partial.bound)
     expr, enc, bound = splitter.split_value(arg)
+    if (func in ("min", "max") and enc.kind == "hash") or (func in ("sum", "avg") and enc.kind not in ("int", "fixed")):
+        raise UnsupportedError(f"{node.sql()}: {func.upper()} of a {enc.sql_type} value is not supported "
+                               "(clause SELECT)")
     return Aggregate(index, node, func, sql_type, expr=expr, enc=enc, bound=bound)
 
 

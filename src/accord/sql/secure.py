@@ -80,6 +80,7 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     guard = total > limit
     reduce = _Reducer(pub, onehot)
     ints, fixed, extremes = _Parts(), _Parts(), []
+    grouped: dict[tuple[int, str], Shared] = {}
     ints.sums.append(weight)
     ints.names.append((-1, "count"))
     for agg in plan.aggregates:
@@ -87,8 +88,7 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
         if agg.func == "count_star":
             continue
         if agg.func == "count_distinct":
-            ints.sums.append(reduce.distinct(weight > 0, agg.key_class))
-            ints.names.append((agg.index, "distinct"))
+            grouped[(agg.index, "distinct")] = reduce.distinct(weight > 0, agg.key_class)
             continue
         if agg.partial is not None:
             value = cols[agg.owner][f"{agg.partial.name}_v"] if agg.func != "count" else None
@@ -107,7 +107,7 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
             part = fixed if value.kind == "fixed" else ints
             part.sums.append(value * w if agg.partial is not None else value * weight)
             part.names.append((agg.index, "v"))
-    per_group = reduce.sums(ints) | reduce.sums(fixed)
+    per_group = reduce.sums(ints) | reduce.sums(fixed) | grouped
     for index, value, present, largest in extremes:
         per_group[(index, "v")] = reduce.extreme(value, present, largest)
     for cls_index, (_, cls, _minimum) in enumerate(plan.thresholds):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
+from accord.errors import QueryError
 from accord.sql.parser import Query
 from accord.sql.plan import Derived, LocalPlan
 from accord.sql.probe import Encoding, Probe, encoding_of
@@ -39,6 +40,7 @@ class Splitter:
         owners = self.query.parties(node)
         if len(owners) == 1:
             return self._derive(next(iter(owners)), node)
+        _check_range(self.query, node)
         new = node.copy()
         if owners:
             for child in list(new.iter_expressions()):
@@ -89,3 +91,15 @@ def _is_condition(child: exp.Expression, parent: exp.Expression) -> bool:
     if isinstance(parent, exp.If):
         return child is parent.this
     return False
+
+
+def _check_range(query: Query, node: exp.Expression) -> None:
+    """Refuse cross-party arithmetic whose declared bounds could leave the exact range of the shares."""
+    if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+        columns = [query.column(col) for col in node.find_all(exp.Column)]
+        scale = max((c.type.scale for c in columns), default=0)
+        # Fixed-point products hold 2 * frac fractional bits before truncation: |a * b| must stay below 2^26.
+        limit = 2.0 ** 26 if any(c.type.kind == "float" for c in columns) else 2.0 ** 40
+        if bound_of(query, node) * 10.0 ** (2 * scale) >= limit:
+            raise QueryError(f"{node.sql()} may reach {bound_of(query, node):.3g} with the catalog's max_abs bounds, "
+                             "beyond what the shares compute exactly; declare smaller max_abs for its columns")
