@@ -9,6 +9,7 @@ Runs inside :meth:`accord.mpc.MPC.run`, on :class:`~accord.mpc.tensor.Shared` ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,9 +21,9 @@ BIG_INT = 2 ** 62 - 1        # above every value a minimum may see (|values| < 2
 BIG_FIXED = float(2 ** 42)   # the same for fixed point (values below 2^40)
 
 
-def local(x: Shared, fn, shape: tuple[int, ...]) -> Shared:
+def local(x: Shared, fn: Callable[[np.ndarray], np.ndarray], shape: tuple[int, ...], kind: str | None = None) -> Shared:
     """A public linear map applied to every party's share (no messages)."""
-    return Shared(x.m, x.m.engine.local(fn, x.raw), shape, x.kind)
+    return Shared(x.m, x.m.engine.local(fn, x.raw), shape, kind or x.kind)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class Segments:
         """Per-group sums along axis 0 (any trailing shape)."""
         order, starts = self.order, self.starts
         shape = (self.count, *x.shape[1:])
-        return local(x, lambda r: np.add.reduceat(r[order], starts, axis=0) if len(order) else r[:0], shape)
+        kind = "int" if x.kind == "bool" else x.kind   # a sum of bits counts them
+        return local(x, lambda r: np.add.reduceat(r[order], starts, axis=0) if len(order) else r[:0], shape, kind)
 
     def extreme(self, x: Shared, largest: bool) -> Shared:
         """Per-group maximum (``largest``) or minimum of a 1-D array, by a tournament inside each group."""
