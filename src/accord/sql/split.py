@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlglot.expressions as exp
 
-from accord.errors import QueryError
+from accord.errors import QueryError, UnsupportedError
 from accord.sql.parser import Query
 from accord.sql.plan import Derived, LocalPlan
 from accord.sql.probe import Encoding, Probe, encoding_of
@@ -95,6 +95,13 @@ def _is_condition(child: exp.Expression, parent: exp.Expression) -> bool:
 
 def _check_range(query: Query, node: exp.Expression) -> None:
     """Refuse cross-party arithmetic whose declared bounds could leave the exact range of the shares."""
+    if isinstance(node, exp.Div):
+        divisor = node.expression.unnest() if isinstance(node.expression, exp.Paren) else node.expression
+        if not isinstance(divisor, exp.Literal) or divisor.is_string:
+            raise UnsupportedError(f"{node.sql()}: across parties, divide by a number only (compute other "
+                                   "divisions from one party's columns or after aggregation)")
+        if float(divisor.this) == 0:
+            raise QueryError(f"{node.sql()}: division by zero")
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
         columns = [query.column(col) for col in node.find_all(exp.Column)]
         scale = max((c.type.scale for c in columns), default=0)
