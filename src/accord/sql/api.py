@@ -24,14 +24,17 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from accord.errors import ConfigurationError, UnsupportedError
+from accord.dp.budget import Budget
+from accord.dp.ledger import Ledger
+from accord.errors import ConfigurationError
 from accord.mpc.session import MPC
 from accord.runtime.cluster import Cluster, PartyObject
 from accord.sql.catalog import Catalog
-from accord.sql.executor import execute
+from accord.sql.executor import DPAnswer, execute
 from accord.sql.parser import parse
 from accord.sql.plan import Plan
 from accord.sql.planner import make_plan
+from accord.sql.privacy import cell_budget, cells, charge_ledgers, check_ledgers
 from accord.sql.probe import Probe
 
 
@@ -47,6 +50,16 @@ def _computing(cluster: Cluster, parties: tuple[str, ...], receiver: str, spu: M
     return tuple(dict.fromkeys([receiver, *parties]))[:3]
 
 
+def _charge(cluster: Cluster, parties: tuple[str, ...], noised: DPAnswer, ledgers: dict[str, Ledger]) -> None:
+    release = f"sql:{os.urandom(8).hex()}"
+    sensitivities = [c.sensitivity for c in noised.cells]
+    out = cluster.run(charge_ledgers, {p: (ledgers.get(p), noised.budget, sensitivities, release) for p in parties})
+    for party, spent in out.items():
+        if spent.is_local and spent.get() is not None:
+            ledger = ledgers[party]
+            cluster.record_privacy(party, ledger.dataset, f"sql {release}", spent.get(), ledger.cap.epsilon)
+
+
 def explain(sql: str, catalog: Catalog | str | os.PathLike[str], *, to: str,
             computing: tuple[str, ...] | None = None) -> Plan:
     """The plan of ``sql`` for receiver ``to`` (checked against every CCL), without running anything."""
@@ -59,7 +72,7 @@ def explain(sql: str, catalog: Catalog | str | os.PathLike[str], *, to: str,
 
 def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str], *, to: str,
           sources: Mapping[str, Any] | None = None, spu: MPC | None = None, psi_protocol: str = "kkrt",
-          dp: Any = None) -> PartyObject:
+          dp: Budget | None = None, ledgers: Mapping[str, Ledger] | None = None) -> PartyObject:
     """Answer ``sql`` over the parties' tables; only party ``to`` receives the result (a pandas DataFrame).
 
     ``catalog`` (a :class:`Catalog` or a YAML path) names the tables, owners, types and column policies;
@@ -69,10 +82,12 @@ def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str],
     those of the parties it hosts. ``spu`` is the MPC session (default: the two data parties with
     OT-generated correlations, or three data parties with replicated sharing). What each party learns is
     added to the job report (``cluster.report()``).
+
+    ``dp=Budget(ε, δ)`` noises every output cell under the shares and charges each data owner's ledger
+    in ``ledgers`` (those this process hosts) first; see :mod:`accord.sql.privacy` for what qualifies.
     """
-    if dp is not None:
-        raise UnsupportedError("per-cell differential privacy for SQL needs accord.dp, which this build does not "
-                               "have yet; the option is refused rather than ignored")
+    if dp is not None and not isinstance(dp, Budget):
+        raise TypeError(f"dp= takes an accord.dp.Budget, got {type(dp).__name__}")
     cat = _catalog(catalog)
     parsed = parse(sql, cat)
     if to not in cluster.names:
@@ -91,6 +106,15 @@ def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str],
         spu = cluster.mpc(list(computing), mode="ot") if len(computing) == 2 else cluster.mpc(list(computing))
     elif to not in spu.parties:
         raise ConfigurationError(f"the receiver {to!r} must be a computing party of the MPC session {spu.parties}")
+    noised = None
+    if dp is not None:
+        chosen_cells = cells(plan)
+        check_ledgers(ledgers or {}, parsed.data_parties)
+        noised = DPAnswer(chosen_cells, cell_budget(dp, len(chosen_cells)))
+        plan.leakage[-1] = (f"{to} learns each opened aggregate plus one independent noise draw per computing party "
+                            f"(ε={dp.epsilon:g}, δ={dp.delta:g} for the whole answer, split over "
+                            f"{len(chosen_cells)} cells); no party sees an exact aggregate")
+        _charge(cluster, parsed.data_parties, noised, dict(ledgers or {}))
     for line in plan.leakage:
         cluster.report().notes.append(f"sql: {line}")
     probe = Probe(cat)
@@ -99,6 +123,6 @@ def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str],
         key_types = [probe.type_of(k, from_sql) for k in parsed.group_by]
     finally:
         probe.close()
-    result = execute(cluster, plan, spu, per_party, psi_protocol=psi_protocol, key_types=key_types)
+    result = execute(cluster, plan, spu, per_party, psi_protocol=psi_protocol, key_types=key_types, dp=noised)
     cluster.report().notes.append(f"sql: {to} received the answer of: {' '.join(sql.split())}")
     return result

@@ -8,12 +8,14 @@ participant holds (unit counts, join sizes, group counts), so all processes take
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from accord.crypto.random import Rng
+from accord.dp.budget import Budget
 from accord.errors import InputError
 from accord.mpc.session import MPC
 from accord.psi import align
@@ -21,6 +23,7 @@ from accord.runtime.cluster import Cluster, PartyObject, PartyTable
 from accord.sql import exchange, local, messages
 from accord.sql.grouping import Segments
 from accord.sql.plan import Plan
+from accord.sql.privacy import Cell
 from accord.sql.result import answer, decode_value, empty_passes, empty_rows
 from accord.sql.rules import revealed
 from accord.sql.secure import Public, layout, output_columns, program
@@ -35,28 +38,71 @@ def here(objects: Mapping[str, PartyObject]) -> Any:
 
 
 def execute(cluster: Cluster, plan: Plan, spu: MPC, sources: Mapping[str, Mapping[str, Any]], *,
-            psi_protocol: str = "kkrt", key_types: list[str]) -> PartyObject:
+            psi_protocol: str = "kkrt", key_types: list[str], dp: DPAnswer | None = None) -> PartyObject:
     """The query's answer as a table at the receiver (a placeholder elsewhere)."""
     everyone = list(dict.fromkeys([*plan.order, *spu.participants]))
-    tables = {p: _units(cluster, plan, p, sources.get(p, {})) for p in plan.order}
+    tables = {p: _units(cluster, plan, p, sources.get(p, {}), dp is not None) for p in plan.order}
     counts = {p: cluster.party(p).apply(len, tables[p]) if p in plan.order else cluster.party(p).put(0)
               for p in everyone}
     sizes = here(cluster.run(exchange.exchange_sizes, {p: (counts[p],) for p in everyone}))
     rows = 0 if sizes is None or min(sizes[p] for p in plan.order) == 0 else -1
     if rows:
         rows, tables = _join(cluster, plan, tables, everyone, psi_protocol)
+    if dp is not None:
+        return _dp_answer(cluster, plan, spu, tables, rows, key_types, dp)
     if not rows:
         return cluster.party(plan.receiver).apply(lambda: answer(plan, empty_rows(plan) if empty_passes(plan) else [],
                                                                  key_types))
     return _secure(cluster, plan, spu, tables, rows, key_types)
 
 
-def _units(cluster: Cluster, plan: Plan, party: str, sources: Mapping[str, Any]) -> PartyTable:
+@dataclass(frozen=True)
+class DPAnswer:
+    """A DP answer's cells (aggregate index, component, sensitivity) and each cell's budget."""
+
+    cells: list[Cell]
+    budget: Budget
+
+
+def _dp_answer(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable], rows: int,
+               key_types: list[str], dp: DPAnswer) -> PartyObject:
+    """Noised cells: exact values exist only as shares, each computing party adds a draw before opening."""
+    if not any(p in cluster.hosted for p in spu.participants) and not rows:
+        return PartyTable(cluster, plan.receiver)
+    if rows:
+        secrets = _shared_inputs(cluster, plan, spu, tables)
+        if not any(p in cluster.hosted for p in spu.participants):
+            return PartyTable(cluster, plan.receiver)
+        pub = Public(plan, rows, 1, Segments(np.zeros(rows, dtype=np.int64), 1),
+                     _class_codes(cluster, plan, list(spu.participants), tables),
+                     cells=[(c.index, c.component) for c in dp.cells])
+        guard, _, *values = spu.run(program, pub, *secrets, name="sql")
+        _check_guard(spu, guard)
+    else:   # nothing joined: the exact cells are zeros, still noised before anyone sees them
+        zeros = spu.share(cluster.party(spu.parties[0]).put(np.zeros((len(dp.cells), 1), dtype=np.int64)))
+        values = [spu.run(lambda z, i=i: z[i], zeros, name="sql") for i in range(len(dp.cells))]
+    opened = [spu.reveal(v, to=plan.receiver, dp=dp.budget, sensitivity=c.sensitivity)
+              for v, c in zip(values, dp.cells)]
+
+    def assemble(*cells: np.ndarray) -> pd.DataFrame:
+        row: dict[str, Any] = {}
+        for cell, value in zip(dp.cells, cells):
+            agg = plan.aggregates[cell.index]
+            scale = agg.enc.scale if agg.enc is not None else 0
+            name = f"a{agg.index}" + ("_n" if cell.component == "count" else "")
+            row[name] = decode_value(int(np.asarray(value).ravel()[0]), "BIGINT", 0 if cell.component == "count"
+                                     or agg.func not in ("sum", "avg") else scale)
+        return answer(plan, [row], key_types)
+
+    return cluster.party(plan.receiver).apply(assemble, *opened)
+
+
+def _units(cluster: Cluster, plan: Plan, party: str, sources: Mapping[str, Any], unique_keys: bool) -> PartyTable:
     names = list(sources)
     values = [sources[n] for n in names]
 
     def build(*resolved: Any) -> pd.DataFrame:
-        frame = local.units(plan, party, dict(zip(names, resolved)))
+        frame = local.units(plan, party, dict(zip(names, resolved)), unique_keys=unique_keys)
         return frame.assign(__row=np.arange(len(frame), dtype=np.int64))
 
     return cluster.party(party).apply(build, *values)
@@ -128,17 +174,8 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
         codes = cluster.party(owner).apply(_codes, tables[owner], group_cols[owner])
         onehot = spu.share(cluster.party(owner).apply(lambda c: np.eye(int(c.max()) + 1, dtype=np.int64)[c], codes))
         groups = onehot.shape[1]
-    classes = sorted({a.key_class for a in plan.aggregates if a.key_class is not None}
-                     | {c for _, c, _ in plan.thresholds})
-    class_codes = {cls: here({p: cluster.party(p).apply(_codes, tables[p], [f"k{cls}"]) for p in computing
-                              if p in plan.local and cls in plan.local[p].keys}) for cls in classes}
-    secrets = []
-    for party in plan.order:
-        ints, fixed = layout(plan, party)
-        for names, kind in ((ints, np.int64), (fixed, np.float64)):
-            if names:
-                matrix = cluster.party(party).apply(_matrix, plan, party, tables[party], names, kind)
-                secrets.append(spu.share(matrix))
+    class_codes = _class_codes(cluster, plan, computing, tables)
+    secrets = _shared_inputs(cluster, plan, spu, tables)
     if onehot is not None:
         secrets.append(onehot)
     owner_codes = codes if plan.grouping == "owner" and plan.grouped else None
@@ -167,6 +204,26 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
                                                             segments.ids if segments is not None else own_ids,
                                                             key_types),
         ints_out, fixed_out, mine, ids, *delivered)
+
+
+def _class_codes(cluster: Cluster, plan: Plan, computing: list[str],
+                 tables: dict[str, PartyTable]) -> dict[int, np.ndarray]:
+    """Each needed key class's partition of the joined rows, from a computing party's own key column."""
+    classes = sorted({a.key_class for a in plan.aggregates if a.key_class is not None}
+                     | {c for _, c, _ in plan.thresholds})
+    return {cls: here({p: cluster.party(p).apply(_codes, tables[p], [f"k{cls}"]) for p in computing
+                       if p in plan.local and cls in plan.local[p].keys}) for cls in classes}
+
+
+def _shared_inputs(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable]) -> list[Any]:
+    secrets = []
+    for party in plan.order:
+        ints, fixed = layout(plan, party)
+        for names, kind in ((ints, np.int64), (fixed, np.float64)):
+            if names:
+                matrix = cluster.party(party).apply(_matrix, plan, party, tables[party], names, kind)
+                secrets.append(spu.share(matrix))
+    return secrets
 
 
 def _check_guard(spu: MPC, guard: Any) -> None:

@@ -27,8 +27,11 @@ from accord.sql.probe import Encoding
 Source = str | os.PathLike[str] | pd.DataFrame
 
 
-def units(plan: Plan, party: str, sources: dict[str, Source]) -> pd.DataFrame:
-    """This party's units: one row per distinct key, group and unit-column combination (see :mod:`accord.sql.plan`)."""
+def units(plan: Plan, party: str, sources: dict[str, Source], *, unique_keys: bool = False) -> pd.DataFrame:
+    """This party's units: one row per distinct key, group and unit-column combination (see :mod:`accord.sql.plan`).
+
+    ``unique_keys`` (DP answers) first checks that the party's rows hold each join key at most once.
+    """
     conn = duckdb.connect(":memory:")
     try:
         names = {t.name: t for alias, t in plan.query.tables.items() if t.owner == party}
@@ -38,6 +41,8 @@ def units(plan: Plan, party: str, sources: dict[str, Source]) -> pd.DataFrame:
                                  field=name)
             _load(conn, table, sources[name], party)
         conn.execute("SET enable_external_access = false")
+        if unique_keys:
+            _check_unique(conn, plan, party)
         sql = unit_sql(plan, party)
         try:
             frame = conn.execute(sql).df()
@@ -116,6 +121,18 @@ def unit_sql(plan: Plan, party: str) -> str:
     where += [f"({p.sql(dialect='duckdb')})" for p in lp.pushed]
     return (f"SELECT {', '.join(items)} FROM {tables}" + (f" WHERE {' AND '.join(where)}" if where else "")
             + f" GROUP BY {group_by}")
+
+
+def _check_unique(conn: duckdb.DuckDBPyConnection, plan: Plan, party: str) -> None:
+    lp = plan.local[party]
+    keys = ", ".join(col.sql(dialect="duckdb") for col in lp.keys.values())
+    tables = ", ".join(f'"{plan.query.tables[a].name}" AS "{a}"' for a in lp.aliases)
+    joins = " AND ".join(f"{a.sql(dialect='duckdb')} = {b.sql(dialect='duckdb')}" for a, b in lp.local_joins)
+    most = conn.execute(f"SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM {tables}"
+                        + (f" WHERE {joins}" if joins else "") + f" GROUP BY {keys})").fetchone()[0]
+    if most is not None and most > 1:
+        raise InputError(f"a DP answer needs at most one row per join key ({keys}), so that one row moves each "
+                         f"cell by a known amount; a key here has {most} rows", party=party, field=keys)
 
 
 def _encode(node: exp.Expression, enc: Encoding, flag: str = "") -> str:

@@ -47,6 +47,7 @@ class Public:
     segments: Segments | None                 # public partition (None: the owner's one-hot is shared)
     classes: dict[int, np.ndarray] = field(default_factory=dict)   # key class -> codes per joined row
     pads: int = 0                             # number of shared pad matrices (group-key delivery)
+    cells: list[tuple[int, str]] | None = None   # DP answers: one opened array per (aggregate, component)
 
 
 @dataclass
@@ -113,6 +114,9 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     for cls_index, (_, cls, _minimum) in enumerate(plan.thresholds):
         per_group[(-2 - cls_index, "distinct")] = reduce.distinct(weight > 0, cls)
     keep = _keep(plan, per_group, reduce.groups)
+    if pub.cells is not None:
+        by_index = {a.index: a for a in plan.aggregates}
+        return [guard, keep, *(_component(by_index[i], per_group, c) for i, c in pub.cells)]
     outputs = _outputs(plan, per_group, keep)
     return [guard, keep, *outputs, *(p * keep.reshape((keep.shape[0], 1)) for p in pads)]
 

@@ -52,10 +52,3 @@ def test_plain_sums_of_wide_products_are_refused_before_running():
               "ccl": {"id": {"*": "PLAINTEXT"}, "y": {"*": "PLAINTEXT"}}}}})
     with pytest.raises(QueryError, match="declare smaller max_abs"):
         accord.sql.explain("SELECT SUM(a.x * b.y) FROM a JOIN b ON a.id = b.id", wide, to="pa")
-
-
-def test_dp_option_is_refused_until_accord_dp_exists():
-    import accord
-
-    with accord.Cluster.simulate(["pa", "pb"]) as cluster, pytest.raises(UnsupportedError, match="refused rather"):
-        accord.sql.query(cluster, f"SELECT COUNT(*) {JOIN}", catalog(), to="pa", dp=object())
