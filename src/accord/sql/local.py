@@ -68,9 +68,9 @@ def _load(conn: duckdb.DuckDBPyConnection, table: Table, source: Source, party: 
                     frame = pd.read_sql_query(f'SELECT * FROM "{inner or table.name}"', lite)
                 conn.register(raw, frame.rename(columns=str.lower))
             elif file.lower().endswith((".parquet", ".pq")):
-                conn.execute(f"CREATE VIEW {raw} AS SELECT * FROM read_parquet(?)", [file])
+                conn.read_parquet(file).create_view(raw)
             else:
-                conn.execute(f"CREATE VIEW {raw} AS SELECT * FROM read_csv(?, header=true, all_varchar=true)", [file])
+                conn.read_csv(file, header=True, all_varchar=True).create_view(raw)
         present = {str(r[0]).lower() for r in conn.execute(f"DESCRIBE {raw}").fetchall()}
     except (duckdb.Error, OSError, sqlite3.Error, pd.errors.DatabaseError) as exc:
         raise InputError(f"cannot read the source of table {table.name!r}: {str(exc).splitlines()[0]}",
