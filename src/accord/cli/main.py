@@ -185,10 +185,12 @@ def _parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=_run if name == "run" else _score)
 
     from accord.cli import audit, dp, fl, node, pir
+    from accord.cli.sql import register as register_sql
     from accord.cli.tee import register as register_tee
 
     dp.register(sub)
     pir.register(sub)
+    register_sql(sub)
     register_tee(sub)
     fl.register(sub)
     node.register(sub)
