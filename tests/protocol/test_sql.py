@@ -119,3 +119,14 @@ def test_values_beyond_declared_bounds_are_refused_locally(cluster, sessions):
     data["b"].loc[0, "y"] = 1000
     with pytest.raises(InputError, match="max_abs"):
         _run(cluster, sessions, "SELECT SUM(b.y) FROM a JOIN b ON a.id = b.id", data, catalog())
+
+
+def test_tpch_like_tables_two_per_party_match_duckdb():
+    """Each party joins two of its own tables locally (customer + nation, orders + lineitem): decimals, dates."""
+    from benchmarks.sql import QUERIES, _same, floor, generate, secure
+
+    data = generate(3000)
+    for sql in QUERIES.values():
+        _, want = floor(data, sql)
+        _, _, got = secure(data, sql)
+        assert _same(got, want), sql

@@ -88,7 +88,7 @@ def _load(conn: duckdb.DuckDBPyConnection, table: Table, source: Source, party: 
         nulls, biggest = conn.execute(
             f'SELECT COUNT(*) FILTER (WHERE "{column.name}" IS NULL), '
             + (f'MAX(ABS(CAST("{column.name}" AS DOUBLE)))' if column.type.numeric else "0")
-            + f' FROM "{table.name}"').fetchone()
+            + f' FROM "{table.name}"').fetchall()[0]
         if nulls and not column.nullable:
             raise InputError(f"column {table.name}.{column.name} is declared NOT NULL but holds {nulls} NULLs",
                              party=party, field=column.name)
@@ -129,7 +129,7 @@ def _check_unique(conn: duckdb.DuckDBPyConnection, plan: Plan, party: str) -> No
     tables = ", ".join(f'"{plan.query.tables[a].name}" AS "{a}"' for a in lp.aliases)
     joins = " AND ".join(f"{a.sql(dialect='duckdb')} = {b.sql(dialect='duckdb')}" for a, b in lp.local_joins)
     most = conn.execute(f"SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM {tables}"
-                        + (f" WHERE {joins}" if joins else "") + f" GROUP BY {keys})").fetchone()[0]
+                        + (f" WHERE {joins}" if joins else "") + f" GROUP BY {keys})").fetchall()[0][0]
     if most is not None and most > 1:
         raise InputError(f"a DP answer needs at most one row per join key ({keys}), so that one row moves each "
                          f"cell by a known amount; a key here has {most} rows", party=party, field=keys)

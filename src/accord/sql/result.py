@@ -116,6 +116,6 @@ def empty_passes(plan: Plan) -> bool:
         having = plan.having.transform(
             lambda n: exp.column(f"a{n.name.rstrip('sn')}") if isinstance(n, exp.Column) else n)
         return bool(conn.execute(f"SELECT ({having.sql(dialect='duckdb')}) IS TRUE FROM (SELECT {', '.join(values)})")
-                    .fetchone()[0])
+                    .fetchall()[0][0])
     finally:
         conn.close()
