@@ -90,7 +90,7 @@ def lift(verdict: Verdict, after: Level) -> Verdict:
     return PLAIN if verdict.level in (Level.PLAINTEXT, after) else verdict
 
 
-def derive(node: exp.Expression, grant: Callable[[exp.Column], Level]) -> Verdict:
+def derive(node: exp.Expr, grant: Callable[[exp.Column], Level]) -> Verdict:
     """The level of an expression for one party, given each column's grant to that party."""
     if isinstance(node, exp.Column):
         return Verdict(grant(node), node.sql())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -143,7 +143,7 @@ def _renumber(table: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True).assign(__row=np.arange(len(table), dtype=np.int64))
 
 
-def _codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def _codes(frame: pd.DataFrame, columns: list[Any]) -> np.ndarray:
     """Dense ids of the rows' value combinations (NULL is a value, as in GROUP BY)."""
     if not columns:
         return np.zeros(len(frame), dtype=np.int64)
@@ -198,12 +198,12 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
                                                     if p == owner else None) for p in (owner, plan.receiver)})
         delivered += [sent[plan.receiver], spu.reveal(pad, to=plan.receiver)]
     mine = tables.get(plan.receiver)
-    ids = owner_codes if plan.grouping == "owner" and plan.group_owners[:1] == [plan.receiver] else None
+    own_ids = owner_codes if plan.grouping == "owner" and plan.group_owners[:1] == [plan.receiver] else None
     return cluster.party(plan.receiver).apply(
         lambda ints, fixed, table, own_ids, *keys: _assemble(plan, ints, fixed, list(keys), pad_owners, table,
                                                             segments.ids if segments is not None else own_ids,
                                                             key_types),
-        ints_out, fixed_out, mine, ids, *delivered)
+        ints_out, fixed_out, mine, own_ids, *delivered)
 
 
 def _class_codes(cluster: Cluster, plan: Plan, computing: list[str],
@@ -253,11 +253,11 @@ def _matrix(plan: Plan, party: str, frame: pd.DataFrame, names: list[str], kind:
 def _pad(frame: pd.DataFrame, columns: list[str], segments: Segments | None,
          codes: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Padded key texts per candidate group, and the pads (uint64), for the owner's keys."""
-    ids = segments.ids if segments is not None else codes
+    ids: np.ndarray = segments.ids if segments is not None else cast(np.ndarray, codes)
     count = int(ids.max()) + 1
     first = np.zeros(count, dtype=np.int64)
     first[ids[::-1]] = np.arange(len(ids))[::-1]
-    texts = [_key_bytes(frame.iloc[int(r)][columns].tolist()) for r in first]
+    texts: list[bytes | None] = [_key_bytes(frame.iloc[int(r)][columns].tolist()) for r in first]
     width = messages.width_for(texts)
     plain = messages.pack_texts(texts, width)
     pad = Rng().uint64(plain.shape) % np.uint64(messages.PAD_MODULUS)
@@ -272,8 +272,8 @@ def _null(value: Any) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
 
 
-def _assemble(plan: Plan, ints: np.ndarray, fixed: np.ndarray | None, delivered: list[np.ndarray],
-              owners: list[str], table: pd.DataFrame | None, ids: np.ndarray | None,
+def _assemble(plan: Plan, ints: np.ndarray, fixed: Any, delivered: list[np.ndarray],
+              owners: list[str], table: Any, ids: Any,
               key_types: list[str]) -> pd.DataFrame:
     keep = ints[:, 0].astype(bool)
     keys: dict[int, list[Any]] = {}

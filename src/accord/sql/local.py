@@ -135,7 +135,7 @@ def _check_unique(conn: duckdb.DuckDBPyConnection, plan: Plan, party: str) -> No
                          f"cell by a known amount; a key here has {most} rows", party=party, field=keys)
 
 
-def _encode(node: exp.Expression, enc: Encoding, flag: str = "") -> str:
+def _encode(node: exp.Expr, enc: Encoding, flag: str = "") -> str:
     """SQL turning a value into its ring encoding (NULL stays NULL)."""
     sql = node.sql(dialect="duckdb")
     if flag:   # an aggregate: the FILTER goes right after the call

@@ -42,13 +42,13 @@ class Query:
     sql: str
     tables: dict[str, Table]
     joins: list[tuple[exp.Column, exp.Column]]
-    where: list[exp.Expression]
-    group_by: list[exp.Expression]
-    select: list[exp.Expression]
-    having: exp.Expression | None
+    where: list[exp.Expr]
+    group_by: list[exp.Expr]
+    select: list[exp.Expr]
+    having: exp.Expr | None
     order: list[exp.Ordered]
     limit: int | None
-    aggregates: list[exp.Expression] = field(default_factory=list)
+    aggregates: list[exp.Expr] = field(default_factory=list)
 
     def owner(self, column: exp.Column) -> str:
         """The party holding a bound column."""
@@ -58,7 +58,7 @@ class Query:
         """The catalog entry of a bound column."""
         return self.tables[column.table].columns[column.name]
 
-    def parties(self, node: exp.Expression) -> set[str]:
+    def parties(self, node: exp.Expr) -> set[str]:
         """The owners of the columns an expression reads."""
         return {self.owner(c) for c in node.find_all(exp.Column)}
 
@@ -111,13 +111,13 @@ def parse(sql: str, catalog: Catalog) -> Query:
     return query
 
 
-def _from(tree: exp.Select, catalog: Catalog) -> tuple[dict[str, Table], list[exp.Expression]]:
+def _from(tree: exp.Select, catalog: Catalog) -> tuple[dict[str, Table], list[exp.Expr]]:
     source = tree.args.get("from_") or tree.args.get("from")
     if source is None:
         raise QueryError("the query has no FROM clause")
     items = [(source.this, None)] + [(j.this, j) for j in tree.args.get("joins") or []]
     tables: dict[str, Table] = {}
-    conditions: list[exp.Expression] = []
+    conditions: list[exp.Expr] = []
     for item, join in items:
         if join is not None:
             side, kind = (join.args.get("side") or ""), (join.args.get("kind") or "")
@@ -139,7 +139,7 @@ def _from(tree: exp.Select, catalog: Catalog) -> tuple[dict[str, Table], list[ex
     return tables, conditions
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     node = node.unnest() if isinstance(node, exp.Paren) else node
     if isinstance(node, exp.And):
         return _conjuncts(node.this) + _conjuncts(node.expression)
@@ -152,8 +152,8 @@ class _Binder:
     def __init__(self, tables: dict[str, Table]) -> None:
         self.tables = tables
 
-    def bind(self, node: exp.Expression, clause: str, names: list[str] | None = None,
-             select: list[exp.Expression] | None = None) -> exp.Expression:
+    def bind(self, node: exp.Expr, clause: str, names: list[str] | None = None,
+             select: list[exp.Expr] | None = None) -> exp.Expr:
         node = node.copy()
         for sub in list(node.walk()):
             if not isinstance(sub, (*_SCALAR, *_LOCAL_FUNCTIONS, *AGGREGATES, exp.Alias, exp.Ordered)):
@@ -163,7 +163,7 @@ class _Binder:
         return node.transform(lambda n: self._column(n, clause, names, select) if isinstance(n, exp.Column) else n)
 
     def _column(self, node: exp.Column, clause: str, names: list[str] | None,
-                select: list[exp.Expression] | None) -> exp.Expression:
+                select: list[exp.Expr] | None) -> exp.Expr:
         name = node.name.lower()
         if node.table:
             alias = node.table.lower()
@@ -194,8 +194,8 @@ def _number(text: str) -> bool:
     return True
 
 
-def _positional(binder: _Binder, node: exp.Expression, select: list[exp.Expression], names: list[str],
-                clause: str) -> exp.Expression:
+def _positional(binder: _Binder, node: exp.Expr, select: list[exp.Expr], names: list[str],
+                clause: str) -> exp.Expr:
     """GROUP BY / ORDER BY items: an output position (``2``) or an output name stands for that output."""
     if isinstance(node, exp.Literal) and not node.is_string:
         position = int(float(node.this))
@@ -226,9 +226,10 @@ def _check(query: Query, names: list[str]) -> None:
     for clause, nodes in (("WHERE", query.where), ("GROUP BY", query.group_by),
                           ("JOIN ... ON", [e for pair in query.joins for e in pair])):
         for node in nodes:
-            if node.find(*AGGREGATES):
-                raise QueryError(f"aggregate {node.find(*AGGREGATES).sql()} is not allowed (clause {clause})")
-    seen: dict[str, exp.Expression] = {}
+            found = node.find(*AGGREGATES)
+            if found is not None:
+                raise QueryError(f"aggregate {found.sql()} is not allowed (clause {clause})")
+    seen: dict[str, exp.Expr] = {}
     for node in [*query.select, *([query.having] if query.having else []), *(o.this for o in query.order)]:
         for agg in node.find_all(*AGGREGATES):
             if any(isinstance(inner, AGGREGATES) for inner in agg.walk() if inner is not agg):
@@ -253,7 +254,7 @@ def _check(query: Query, names: list[str]) -> None:
         _grouped(query.having, keys, "HAVING")
 
 
-def _grouped(node: exp.Expression, keys: set[str], clause: str) -> None:
+def _grouped(node: exp.Expr, keys: set[str], clause: str) -> None:
     if node.sql() in keys or isinstance(node, AGGREGATES):
         return
     if isinstance(node, exp.Column):

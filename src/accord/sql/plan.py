@@ -24,7 +24,7 @@ class Derived:
     """A unit column its owner computes: a key, a group key, or a value other parties' expressions read."""
 
     name: str
-    expr: exp.Expression
+    expr: exp.Expr
     enc: Encoding
     nullable: bool = True
     bound: float = 0.0       # largest magnitude of the value (in the type's units), checked by the owner
@@ -36,7 +36,7 @@ class Partial:
 
     name: str
     func: str                # "sum", "min", "max" or "count"
-    expr: exp.Expression
+    expr: exp.Expr
     enc: Encoding
     bound: float = 0.0
 
@@ -48,10 +48,10 @@ class LocalPlan:
     party: str
     aliases: list[str]
     local_joins: list[tuple[exp.Column, exp.Column]]
-    pushed: list[exp.Expression]          # filters applied to rows (their outcome reaches the join partners)
-    folded: list[exp.Expression]          # filters folded into counts and partials (never revealed)
+    pushed: list[exp.Expr]          # filters applied to rows (their outcome reaches the join partners)
+    folded: list[exp.Expr]          # filters folded into counts and partials (never revealed)
     keys: dict[int, exp.Column]           # key class -> this party's key column
-    groups: list[exp.Expression]          # GROUP BY keys this party owns
+    groups: list[exp.Expr]          # GROUP BY keys this party owns
     derived: list[Derived] = field(default_factory=list)
     partials: list[Partial] = field(default_factory=list)
 
@@ -79,12 +79,12 @@ class Aggregate:
     """
 
     index: int
-    node: exp.Expression
+    node: exp.Expr
     func: str
     sql_type: str
     partial: Partial | None = None
     owner: str | None = None
-    expr: exp.Expression | None = None
+    expr: exp.Expr | None = None
     enc: Encoding | None = None
     key_class: int | None = None
     bound: float = 0.0
@@ -100,9 +100,9 @@ class Plan:
     order: list[str]                      # data parties in join order
     local: dict[str, LocalPlan]
     edges: list[Edge]
-    cross_where: list[exp.Expression]     # predicates over several parties' unit columns
+    cross_where: list[exp.Expr]     # predicates over several parties' unit columns
     aggregates: list[Aggregate]
-    having: exp.Expression | None         # over aggregates, written as @agg.<index>
+    having: exp.Expr | None         # over aggregates, written as @agg.<index>
     grouping: str                         # "public" (partition revealed to computing parties) or "owner"
     group_owners: list[str]
     thresholds: list[tuple[str, int, int]]   # (table, key class, minimum distinct entities)

@@ -51,7 +51,7 @@ def make_plan(query: Query, catalog: Catalog, receiver: str, computing: Sequence
                 grants = [derive(conjunct, _grant(query, q)) for q in others]
                 (local[owner].pushed if all(g.plaintext for g in grants) else local[owner].folded).append(conjunct)
         cross = [splitter.split(c) for c in query.where if len(query.parties(c)) != 1]
-        grouping, owners = _grouping(query, computing)
+        grouping, group_owners = _grouping(query, computing)
         for key in query.group_by:
             local[next(iter(query.parties(key)))].groups.append(key)
         aggregates = [_aggregate(query, i, node, splitter, classes, computing, outputs)
@@ -61,7 +61,8 @@ def make_plan(query: Query, catalog: Catalog, receiver: str, computing: Sequence
     finally:
         probe.close()
     having = _having(query)
-    plan = Plan(query, receiver, tuple(computing), order, local, edges, cross, aggregates, having, grouping, owners,
+    plan = Plan(query, receiver, tuple(computing), order, local, edges, cross, aggregates, having, grouping,
+                group_owners,
                 thresholds, [n for n, _ in outputs], [t for _, t in outputs], frac)
     plan.leakage = leakage(plan)
     return plan
@@ -163,9 +164,9 @@ def _grouping(query: Query, computing: Sequence[str]) -> tuple[str, list[str]]:
     return "owner", owners
 
 
-def _aggregate(query: Query, index: int, node: exp.Expression, splitter: Splitter, classes: dict[str, int],
+def _aggregate(query: Query, index: int, node: exp.Expr, splitter: Splitter, classes: dict[str, int],
                computing: Sequence[str], outputs: list[tuple[str, str]]) -> Aggregate:
-    func = _FUNCS[type(node)]
+    func = _FUNCS[type(node)]  # type: ignore[index]
     sql_type = splitter.probe.type_of(node, _from_sql(query))
     arg = node.this
     if func == "count" and isinstance(arg, exp.Star):
@@ -218,13 +219,13 @@ def _thresholds(query: Query, classes: dict[str, int], computing: Sequence[str])
     return out
 
 
-def _having(query: Query) -> exp.Expression | None:
+def _having(query: Query) -> exp.Expr | None:
     """HAVING over aggregate placeholders ``@agg.<i>``; ``AVG(x) <op> c`` becomes ``SUM <op> c * COUNT``."""
     if query.having is None:
         return None
     index = {a.sql(): i for i, a in enumerate(query.aggregates)}
 
-    def swap(node: exp.Expression) -> exp.Expression:
+    def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
             left, right = node.this, node.expression
             for avg, other, flip in ((left, right, False), (right, left, True)):

@@ -70,7 +70,7 @@ class Probe:
             raise QueryError(f"DuckDB refuses the query: {str(exc).splitlines()[0]}") from None
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    def type_of(self, node: exp.Expression, from_sql: str) -> str:
+    def type_of(self, node: exp.Expr, from_sql: str) -> str:
         """The DuckDB type of an expression over the query's tables (``from_sql`` is its FROM clause)."""
         return self.describe(f"SELECT {node.sql(dialect='duckdb')} FROM {from_sql}")[0][1]
 

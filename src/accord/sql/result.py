@@ -71,11 +71,11 @@ def _order_item(plan: Plan, item: exp.Ordered) -> str:
     return text if nulls is None else text + (" NULLS FIRST" if nulls else " NULLS LAST")
 
 
-def _rewrite(plan: Plan, node: exp.Expression) -> exp.Expression:
+def _rewrite(plan: Plan, node: exp.Expr) -> exp.Expr:
     keys = {k.sql(): i for i, k in enumerate(plan.query.group_by)}
     index = {a.node.sql(): a for a in plan.aggregates}
 
-    def swap(n: exp.Expression) -> exp.Expression:
+    def swap(n: exp.Expr) -> exp.Expr:
         if n.sql() in keys:
             return exp.column(f"k{keys[n.sql()]}")
         if isinstance(n, AGGREGATES):
@@ -113,7 +113,7 @@ def empty_passes(plan: Plan) -> bool:
         for agg in plan.query.aggregates:
             zero = isinstance(agg, exp.Count)
             values.append(f"{'0' if zero else 'NULL'} AS a{plan.query.aggregates.index(agg)}")
-        having = plan.having.transform(
+        having = plan.having.transform(  # type: ignore[union-attr]
             lambda n: exp.column(f"a{n.name.rstrip('sn')}") if isinstance(n, exp.Column) else n)
         return bool(conn.execute(f"SELECT ({having.sql(dialect='duckdb')}) IS TRUE FROM (SELECT {', '.join(values)})")
                     .fetchall()[0][0])

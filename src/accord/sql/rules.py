@@ -33,9 +33,10 @@ def _refuse(verdict: Verdict, party: str, clause: str, rule: str) -> PolicyViola
 
 def check_usage(query: Query, parties: Sequence[str]) -> None:
     """Every column the query reads has some grant (at least ENCRYPTED_ONLY) for the receiver and computing parties."""
-    clauses = [("SELECT", query.select), ("WHERE", query.where), ("GROUP BY", query.group_by),
-               ("JOIN", [c for pair in query.joins for c in pair]), ("HAVING", [query.having] if query.having else []),
-               ("ORDER BY", [o.this for o in query.order])]
+    clauses: list[tuple[str, list[exp.Expr]]] = [
+        ("SELECT", query.select), ("WHERE", query.where), ("GROUP BY", query.group_by),
+        ("JOIN", [c for pair in query.joins for c in pair]), ("HAVING", [query.having] if query.having else []),
+        ("ORDER BY", [o.this for o in query.order])]
     for clause, nodes in clauses:
         for node in nodes:
             for column in node.find_all(exp.Column):
@@ -61,7 +62,7 @@ def join_checks(query: Query, edges: list[Edge], order: list[str], local: dict[s
                                   "that learns which rows match")
 
 
-def where_check(query: Query, conjunct: exp.Expression, receiver: str) -> None:
+def where_check(query: Query, conjunct: exp.Expr, receiver: str) -> None:
     """A filter shapes the revealed aggregates: its outcome may reach the receiver compared or aggregated only."""
     verdict = derive(conjunct, grant_of(query, receiver))
     if verdict.level not in (Level.PLAINTEXT, Level.PLAINTEXT_AFTER_AGGREGATE):
@@ -98,7 +99,7 @@ def output_checks(query: Query, receiver: str) -> None:
                           "PLAINTEXT_AFTER_AGGREGATE columns)")
 
 
-def _post(node: exp.Expression, grant: Callable[[exp.Column], Level], keys: set[str]) -> Verdict:
+def _post(node: exp.Expr, grant: Callable[[exp.Column], Level], keys: set[str]) -> Verdict:
     """Derivation over an expression of group keys and aggregates (HAVING)."""
     if node.sql() in keys:
         return lift(derive(node, grant), Level.PLAINTEXT_AFTER_GROUP_BY)

@@ -12,12 +12,15 @@ withheld group opens to zeros. A guard bit says whether any sum could have left 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+import sqlglot.expressions as exp
 
 from accord.mpc.tensor import Shared, concatenate
 from accord.sql.grouping import Segments, masked, onehot_extreme, onehot_sum
 from accord.sql.plan import RING_LIMIT, Plan
+from accord.sql.probe import Encoding
 from accord.sql.rules import revealed
 from accord.sql.values import Evaluator, Num, Tri, rescale, to_tri
 
@@ -25,7 +28,8 @@ from accord.sql.values import Evaluator, Num, Tri, rescale, to_tri
 def layout(plan: Plan, party: str) -> tuple[list[str], list[str]]:
     """Names of a party's shared unit columns: integer-encoded ones, then fixed-point ones."""
     lp = plan.local[party]
-    ints, fixed = ["cnt"], []
+    ints: list[str] = ["cnt"]
+    fixed: list[str] = []
     for d in lp.derived:
         (fixed if d.enc.kind == "fixed" else ints).append(d.name)
         if d.nullable:
@@ -60,18 +64,17 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     """The secure part of a plan; returns ``[guard, keep, ints, fixed, *pads]`` (see the module docstring)."""
     plan = pub.plan
     it = iter(shared)
-    cols: dict[str, dict[str, Shared]] = {}
+    cols: dict[str, dict[str, Any]] = {}
     for party in plan.order:
-        ints, fixed = layout(plan, party)
         cols[party] = {}
-        for names in (ints, fixed):
+        for names in layout(plan, party):
             if names:
                 matrix = next(it)
                 cols[party].update({n: matrix[:, j] for j, n in enumerate(names)})
     onehot = next(it) if pub.segments is None and plan.grouped else None
     pads = [next(it) for _ in range(pub.pads)]
     evaluator = Evaluator(lambda table, name: _unit(plan, cols, table, name))
-    mask = None
+    mask: Any = None
     for predicate in plan.cross_where:
         bit = evaluator.predicate(predicate).t
         mask = bit if mask is None else mask * bit
@@ -81,10 +84,12 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     guard = total > limit
     reduce = _Reducer(pub, onehot)
     ints, fixed, extremes = _Parts(), _Parts(), []
-    grouped: dict[tuple[int, str], Shared] = {}
+    grouped: dict[tuple[int, str], Any] = {}
     ints.sums.append(weight)
     ints.names.append((-1, "count"))
     for agg in plan.aggregates:
+        owner = str(agg.owner)
+        value: Any = None
         w = weight if agg.owner is None else _product([mask, *(cols[p]["cnt"] for p in plan.order if p != agg.owner)])
         if agg.func == "count_star":
             continue
@@ -92,10 +97,11 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
             grouped[(agg.index, "distinct")] = reduce.distinct(weight > 0, agg.key_class)
             continue
         if agg.partial is not None:
-            value = cols[agg.owner][f"{agg.partial.name}_v"] if agg.func != "count" else None
-            count = w * cols[agg.owner][f"{agg.partial.name}_n"]
+            value = cols[owner][f"{agg.partial.name}_v"] if agg.func != "count" else None
+            count = w * cols[owner][f"{agg.partial.name}_n"]
         else:
-            arg = rescale(evaluator.numeric(agg.expr), None if agg.enc.kind == "fixed" else agg.enc.scale)
+            enc = cast(Encoding, agg.enc)
+            arg = rescale(evaluator.numeric(cast(exp.Expr, agg.expr)), None if enc.kind == "fixed" else enc.scale)
             value = arg.x if isinstance(arg.x, Shared) else weight * 0 + arg.x
             count = w if arg.valid is None else w * arg.valid
             if agg.func in ("sum", "avg") and not isinstance(arg.valid, (type(None), int)):
@@ -128,7 +134,7 @@ def _ring_bound(plan: Plan, agg) -> float:
     return agg.bound * (2.0 ** plan.frac if enc.scale is None or enc.kind == "fixed" else 10.0 ** enc.scale)
 
 
-def _product(items: list[Shared | None]) -> Shared:
+def _product(items: list[Any]) -> Any:
     present = [x for x in items if x is not None]
     out = present[0]
     for x in present[1:]:
@@ -136,7 +142,7 @@ def _product(items: list[Shared | None]) -> Shared:
     return out
 
 
-def _unit(plan: Plan, cols: dict[str, dict[str, Shared]], table: str, name: str) -> Num | Tri:
+def _unit(plan: Plan, cols: dict[str, dict[str, Any]], table: str, name: str) -> Num | Tri:
     party = table[1:]
     derived = next(d for d in plan.local[party].derived if d.name == name)
     valid = cols[party].get(f"{name}?")
@@ -152,25 +158,26 @@ class _Reducer:
 
     def __init__(self, pub: Public, onehot: Shared | None) -> None:
         self.pub = pub
+        self.segments = cast(Segments, pub.segments)   # set whenever no one-hot is shared
         self.onehot = onehot
         self.groups = pub.groups
 
-    def sums(self, parts: _Parts) -> dict[tuple[int, str], Shared]:
+    def sums(self, parts: _Parts) -> dict[tuple[int, str], Any]:
         if not parts.sums:
             return {}
         stacked = concatenate([s.reshape((s.shape[0], 1)) for s in parts.sums], axis=1)
-        out = self.pub.segments.sum(stacked) if self.onehot is None else onehot_sum(self.onehot, stacked)
+        out = self.segments.sum(stacked) if self.onehot is None else onehot_sum(self.onehot, stacked)
         return {name: out[:, j] for j, name in enumerate(parts.names)}
 
     def extreme(self, value: Shared, present: Shared, largest: bool) -> Shared:
         if self.onehot is None:
-            return self.pub.segments.extreme(masked(value, present, largest), largest)
+            return self.segments.extreme(masked(value, present, largest), largest)
         return onehot_extreme(self.onehot, value, present, largest)
 
     def distinct(self, present: Shared, cls: int | None) -> Shared:
         codes = self.pub.classes[int(cls or 0)]
         if self.onehot is None:
-            gid = self.pub.segments.ids
+            gid = self.segments.ids
             pairs = Segments.of(gid * (int(codes.max()) + 1) + codes)
             first = np.zeros(pairs.count, dtype=np.int64)
             first[pairs.ids[::-1]] = gid[::-1]
@@ -181,7 +188,7 @@ class _Reducer:
         return per_key.sum(axis=0)
 
 
-def _keep(plan: Plan, per_group: dict[tuple[int, str], Shared], groups: int) -> Shared:
+def _keep(plan: Plan, per_group: dict[tuple[int, str], Any], groups: int) -> Shared:
     bits = []
     if plan.grouped:
         bits.append(per_group[(-1, "count")] > 0)
@@ -196,23 +203,24 @@ def _keep(plan: Plan, per_group: dict[tuple[int, str], Shared], groups: int) -> 
     return _product(bits)
 
 
-def _aggregate_value(plan: Plan, per_group: dict[tuple[int, str], Shared], name: str) -> Num:
+def _aggregate_value(plan: Plan, per_group: dict[tuple[int, str], Any], name: str) -> Num:
     agg = plan.aggregates[int(name.rstrip("sn"))]
-    count = per_group[(-1, "count")] if agg.func == "count_star" else per_group.get((agg.index, "n"))
+    count: Any = per_group[(-1, "count")] if agg.func == "count_star" else per_group.get((agg.index, "n"))
     if agg.func in ("count_star", "count"):
         return Num(count, None, 0)
     if agg.func == "count_distinct":
         return Num(per_group[(agg.index, "distinct")], None, 0)
     value = per_group[(agg.index, "v")]
-    scale = None if value.kind == "fixed" else agg.enc.scale
+    scale = None if value.kind == "fixed" else cast(Encoding, agg.enc).scale
     if name.endswith("n"):
         return Num(count, None, 0)
     return Num(value, count > 0, scale)
 
 
-def _outputs(plan: Plan, per_group: dict[tuple[int, str], Shared], keep: Shared) -> list[Shared]:
+def _outputs(plan: Plan, per_group: dict[tuple[int, str], Any], keep: Shared) -> list[Shared]:
     opened = revealed(plan.query)
-    ints, fixed = [], []
+    ints: list[Shared] = []
+    fixed: list[Shared] = []
     for agg in plan.aggregates:
         if agg.node.sql() not in opened:
             continue
@@ -232,7 +240,7 @@ def output_columns(agg) -> list[str]:
             "avg": ["value", "count"], "min": ["value", "valid"], "max": ["value", "valid"]}[agg.func]
 
 
-def _component(agg, per_group: dict[tuple[int, str], Shared], component: str) -> Shared:
+def _component(agg, per_group: dict[tuple[int, str], Any], component: str) -> Shared:
     if agg.func == "count_star":
         return per_group[(-1, "count")]
     if agg.func == "count_distinct":

@@ -35,7 +35,7 @@ class Splitter:
         self.from_sql = from_sql
         self._seen: dict[tuple[str, str], str] = {}
 
-    def split(self, node: exp.Expression) -> exp.Expression:
+    def split(self, node: exp.Expr) -> exp.Expr:
         """``node`` with each maximal single-party subtree replaced by a unit column."""
         owners = self.query.parties(node)
         if len(owners) == 1:
@@ -47,12 +47,12 @@ class Splitter:
                 child.replace(self.split(child))
         return new
 
-    def split_value(self, node: exp.Expression) -> tuple[exp.Expression, Encoding, float]:
+    def split_value(self, node: exp.Expr) -> tuple[exp.Expr, Encoding, float]:
         """A cross-party value: the split tree, its encoding and its magnitude bound."""
         enc = encoding_of(self.probe.type_of(node, self.from_sql), node.sql())
         return self.split(node), enc, bound_of(self.query, node)
 
-    def _derive(self, party: str, node: exp.Expression) -> exp.Column:
+    def _derive(self, party: str, node: exp.Expr) -> exp.Column:
         key = (party, node.sql())
         if key not in self._seen:
             plan = self.local[party]
@@ -64,7 +64,7 @@ class Splitter:
         return unit_column(party, self._seen[key])
 
 
-def bound_of(query: Query, node: exp.Expression) -> float:
+def bound_of(query: Query, node: exp.Expr) -> float:
     """An upper bound on ``|node|`` over rows whose columns respect their declared ``max_abs``."""
     if isinstance(node, exp.Column):
         return query.column(node).max_abs
@@ -87,13 +87,13 @@ def bound_of(query: Query, node: exp.Expression) -> float:
     return UNBOUNDED
 
 
-def _is_condition(child: exp.Expression, parent: exp.Expression) -> bool:
+def _is_condition(child: exp.Expr, parent: exp.Expr) -> bool:
     if isinstance(parent, exp.If):
         return child is parent.this
     return False
 
 
-def _check_range(query: Query, node: exp.Expression) -> None:
+def _check_range(query: Query, node: exp.Expr) -> None:
     """Refuse cross-party arithmetic whose declared bounds could leave the exact range of the shares."""
     if isinstance(node, exp.Div):
         divisor = node.expression.unnest() if isinstance(node.expression, exp.Paren) else node.expression

@@ -75,13 +75,13 @@ class Evaluator:
     def __init__(self, column: Callable[[str, str], Num | Tri]) -> None:
         self.column = column
 
-    def predicate(self, node: exp.Expression) -> Tri:
+    def predicate(self, node: exp.Expr) -> Tri:
         out = self.eval(node)
         if isinstance(out, Num):
             raise QueryError(f"{node.sql()} is not a condition")
         return out
 
-    def eval(self, node: exp.Expression) -> Num | Tri:
+    def eval(self, node: exp.Expr) -> Num | Tri:
         if isinstance(node, exp.Paren):
             return self.eval(node.this)
         if isinstance(node, exp.Column):
@@ -115,13 +115,13 @@ class Evaluator:
                 out = _or(out, self.predicate(test))
             return out
         if isinstance(node, exp.And):
-            a, b = self.predicate(node.this), self.predicate(node.expression)
-            return Tri(a.t * b.t, a.f + b.f - a.f * b.f)
+            left, right = self.predicate(node.this), self.predicate(node.expression)
+            return Tri(left.t * right.t, left.f + right.f - left.f * right.f)
         if isinstance(node, exp.Or):
             return _or(self.predicate(node.this), self.predicate(node.expression))
         if isinstance(node, exp.Not):
-            a = self.predicate(node.this)
-            return Tri(a.f, a.t)
+            negated = self.predicate(node.this)
+            return Tri(negated.f, negated.t)
         if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
             inner = self.eval(node.this)
             valid = inner.valid if isinstance(inner, Num) else inner.t + inner.f
@@ -130,13 +130,13 @@ class Evaluator:
             return self._choose(node)
         raise UnsupportedError(f"{node.sql()} cannot be evaluated across parties (operator {node.key})")
 
-    def numeric(self, node: exp.Expression) -> Num:
+    def numeric(self, node: exp.Expr) -> Num:
         out = self.eval(node)
         if isinstance(out, Tri) or out.kind != "num":
             raise QueryError(f"{node.sql()} is not a number")
         return out
 
-    def _arith(self, node: exp.Expression) -> Num:
+    def _arith(self, node: exp.Expr) -> Num:
         a, b = self.numeric(node.this), self.numeric(node.expression)
         valid = _and(a.valid, b.valid)
         if isinstance(node, exp.Mul):
@@ -156,7 +156,7 @@ class Evaluator:
         a = self.numeric(node.this)
         return Num(_fixed(a) * (1.0 / float(divisor.this)), a.valid, None)
 
-    def _compare(self, op: type, a: Num | Tri, b: Num | Tri, node: exp.Expression) -> Tri:
+    def _compare(self, op: type, a: Num | Tri, b: Num | Tri, node: exp.Expr) -> Tri:
         if isinstance(a, Tri) or isinstance(b, Tri) or a.kind != b.kind:
             raise QueryError(f"{node.sql()}: cannot compare these values across parties")
         if a.kind == "hash" and op not in (exp.EQ, exp.NEQ):
@@ -166,14 +166,14 @@ class Evaluator:
         d = a.x - b.x
         if not isinstance(d, Shared):
             raise QueryError(f"{node.sql()} compares constants only")
-        bit = {exp.LT: lambda: d < 0, exp.GT: lambda: -d < 0, exp.LTE: lambda: 1 - (-d < 0),
-               exp.GTE: lambda: 1 - (d < 0), exp.EQ: lambda: d == 0, exp.NEQ: lambda: 1 - (d == 0)}[op]()
+        bit: Array = {exp.LT: lambda: d < 0, exp.GT: lambda: -d < 0, exp.LTE: lambda: 1 - (-d < 0),
+               exp.GTE: lambda: 1 - (d < 0), exp.EQ: lambda: d == 0, exp.NEQ: lambda: 1 - (d == 0)}[op]()  # type: ignore[index]
         return to_tri(bit, valid)
 
-    def _choose(self, node: exp.Expression) -> Num:
+    def _choose(self, node: exp.Expr) -> Num:
         if isinstance(node, exp.Coalesce):
             items = [node.this, *node.expressions]
-            branches = [(None, self.numeric(e)) for e in items[:-1]]
+            branches: list[tuple[Tri | None, Num]] = [(None, self.numeric(e)) for e in items[:-1]]
             result = self.numeric(items[-1])
         else:
             ifs = [node] if isinstance(node, exp.If) else node.args.get("ifs") or []
