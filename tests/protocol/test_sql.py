@@ -130,3 +130,17 @@ def test_tpch_like_tables_two_per_party_match_duckdb():
         _, want = floor(data, sql)
         _, _, got = secure(data, sql)
         assert _same(got, want), sql
+
+
+def test_partition_reaches_other_parties_only_when_granted(monkeypatch, cluster, sessions):
+    """Wiretap: without PLAINTEXT_AFTER_GROUP_BY the other computing parties never receive group ids."""
+    from tests.protocol.wiretap import tap
+
+    data = tables(21)
+    sql = "SELECT a.g, COUNT(*), SUM(b.y) FROM a JOIN b ON a.id = b.id JOIN c ON c.id = a.id GROUP BY a.g"
+    for strict, expected in ((True, False), (False, True)):
+        received = tap(monkeypatch, "pc")
+        got = _run(cluster, sessions, sql, data, catalog(strict=strict), three=True)
+        assert same(got, oracle(data, sql), False)
+        assert any("sql.groups" in key for key, _ in received) is expected
+        monkeypatch.undo()
