@@ -14,12 +14,18 @@ from accord.sql import Catalog
 PARTIES = ("pa", "pb", "pc")
 
 
-def catalog(strict: bool = False, min_entities: int | None = None) -> Catalog:
-    """``a`` at pa, ``b`` at pb, ``c`` at pc; ``strict`` grants only the weakest constraint each use needs."""
+def catalog(strict: bool = False, min_entities: int | None = None, keys_to: str = "pa") -> Catalog:
+    """``a`` at pa, ``b`` at pb, ``c`` at pc; ``strict`` grants only the weakest constraint each use needs.
+
+    Strict group keys (``a.g``, ``b.h``) are ``PLAINTEXT_AFTER_GROUP_BY`` for ``keys_to`` only (pa or pc).
+    """
     join = "PLAINTEXT_AFTER_JOIN" if strict else "PLAINTEXT"
     value = "PLAINTEXT_AFTER_AGGREGATE" if strict else "PLAINTEXT"
-    key_a = {"pb": "ENCRYPTED_ONLY", "pc": "ENCRYPTED_ONLY"} if strict else {"*": "PLAINTEXT"}
-    key_b = {"pa": "PLAINTEXT_AFTER_GROUP_BY", "pc": "ENCRYPTED_ONLY"} if strict else {"*": "PLAINTEXT"}
+    hidden = {p: "ENCRYPTED_ONLY" for p in PARTIES}
+    key_a = {**hidden, keys_to: "PLAINTEXT_AFTER_GROUP_BY"} if strict else {"*": "PLAINTEXT"}
+    key_b = {**hidden, keys_to: "PLAINTEXT_AFTER_GROUP_BY"} if strict else {"*": "PLAINTEXT"}
+    key_a.pop("pa", None)
+    key_b.pop("pb", None)
     tables: dict[str, Any] = {
         "a": {"owner": "pa", "columns": {"id": "int", "g": "str", "x": {"type": "int", "max_abs": 100},
                                          "d": "decimal(6,2)"},

@@ -21,7 +21,7 @@ from accord.mpc.session import MPC
 from accord.psi import align
 from accord.runtime.cluster import Cluster, PartyObject, PartyTable
 from accord.sql import exchange, local, messages
-from accord.sql.grouping import Segments
+from accord.sql.grouping import Segments, combined_index
 from accord.sql.plan import Plan
 from accord.sql.privacy import Cell
 from accord.sql.result import answer, decode_value, empty_passes, empty_rows
@@ -155,7 +155,9 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
             key_types: list[str]) -> PartyObject:
     computing = list(spu.participants)
     group_cols = {p: [f"g{i}" for i in range(len(plan.local[p].groups))] for p in plan.order}
-    segments, onehot, groups = None, None, 1
+    segments, onehots, groups = None, [], 1
+    codes_of: dict[str, PartyObject] = {}
+    sizes: list[int] = []
     if not plan.grouped:
         segments = Segments(np.zeros(rows, dtype=np.int64), 1)
     elif plan.grouping == "public":
@@ -169,20 +171,20 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
         if ids[0] is not None:
             segments = Segments.of(_codes(pd.DataFrame(np.stack(ids, axis=1)), list(range(len(ids)))))
             groups = segments.count
-    else:
-        owner = plan.group_owners[0]
-        codes = cluster.party(owner).apply(_codes, tables[owner], group_cols[owner])
-        onehot = spu.share(cluster.party(owner).apply(lambda c: np.eye(int(c.max()) + 1, dtype=np.int64)[c], codes))
-        groups = onehot.shape[1]
+    else:   # candidate groups: every combination of the owners' own groups, each owner's partition shared
+        for owner in plan.group_owners:
+            codes_of[owner] = cluster.party(owner).apply(_codes, tables[owner], group_cols[owner])
+            onehots.append(spu.share(cluster.party(owner).apply(
+                lambda c: np.eye(int(c.max()) + 1, dtype=np.int64)[c], codes_of[owner])))
+        sizes = [m.shape[1] for m in onehots]
+        groups = int(np.prod(sizes))
     class_codes = _class_codes(cluster, plan, computing, tables)
-    secrets = _shared_inputs(cluster, plan, spu, tables)
-    if onehot is not None:
-        secrets.append(onehot)
-    owner_codes = codes if plan.grouping == "owner" and plan.grouped else None
+    secrets = _shared_inputs(cluster, plan, spu, tables) + onehots
     pad_owners = [o for o in plan.group_owners if o != plan.receiver]
     pads = {}
     for owner in pad_owners:
-        pads[owner] = cluster.party(owner).apply(_pad, tables[owner], group_cols[owner], segments, owner_codes)
+        pads[owner] = cluster.party(owner).apply(_pad, tables[owner], group_cols[owner], segments,
+                                                 codes_of.get(owner))
         secrets.append(spu.share(cluster.party(owner).apply(lambda p: p[1].view(np.int64), pads[owner])))
     if not any(p in cluster.hosted for p in spu.participants):
         return PartyTable(cluster, plan.receiver)
@@ -192,17 +194,19 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
     ints_out = spu.reveal(rest[0], to=plan.receiver)
     fixed_out = spu.reveal(rest[1], to=plan.receiver) if len(rest) > 1 + len(pad_owners) else None
     delivered = []
+    spread = {o: combined_index(sizes, k) for k, o in enumerate(plan.group_owners)} if onehots else None
     for owner, pad in zip(pad_owners, rest[len(rest) - len(pad_owners):]):
-        sent = cluster.run(exchange.send_keys, {p: (owner, plan.receiver, pad.shape,
+        shape = (sizes[plan.group_owners.index(owner)], pad.shape[1]) if onehots else pad.shape
+        sent = cluster.run(exchange.send_keys, {p: (owner, plan.receiver, shape,
                                                     cluster.party(owner).apply(lambda x: x[0], pads[owner])
                                                     if p == owner else None) for p in (owner, plan.receiver)})
         delivered += [sent[plan.receiver], spu.reveal(pad, to=plan.receiver)]
     mine = tables.get(plan.receiver)
-    own_ids = owner_codes if plan.grouping == "owner" and plan.group_owners[:1] == [plan.receiver] else None
+    own_ids = codes_of.get(plan.receiver)
     return cluster.party(plan.receiver).apply(
         lambda ints, fixed, table, own_ids, *keys: _assemble(plan, ints, fixed, list(keys), pad_owners, table,
                                                             segments.ids if segments is not None else own_ids,
-                                                            key_types),
+                                                            key_types, spread),
         ints_out, fixed_out, mine, own_ids, *delivered)
 
 
@@ -274,19 +278,27 @@ def _null(value: Any) -> bool:
 
 def _assemble(plan: Plan, ints: np.ndarray, fixed: Any, delivered: list[np.ndarray],
               owners: list[str], table: Any, ids: Any,
-              key_types: list[str]) -> pd.DataFrame:
+              key_types: list[str], spread: dict[str, np.ndarray] | None) -> pd.DataFrame:
+    """The receiver's rows: kept groups' keys (its own, or unpadded) and opened aggregates, then its SELECT.
+
+    ``spread`` maps each group-key owner to its group of each candidate group (owners' partitions kept
+    secret); without it, candidate groups are the public partition's.
+    """
     keep = ints[:, 0].astype(bool)
     keys: dict[int, list[Any]] = {}
     for i, key in enumerate(plan.query.group_by):
         owner = next(p for p in plan.order if key in plan.local[p].groups)
         position = plan.local[owner].groups.index(key)
+        index = spread[owner] if spread is not None else np.arange(len(keep))
         if owner == plan.receiver:
-            first = np.zeros(len(keep), dtype=np.int64)
+            first = np.zeros(int(ids.max()) + 1, dtype=np.int64)
             first[ids[::-1]] = np.arange(len(ids))[::-1]
-            keys[i] = [table.iloc[int(r)][f"g{position}"] for r in first]
+            texts = [table.iloc[int(r)][f"g{position}"] for r in first]
+            keys[i] = [texts[c] for c in index]
         else:
             j = owners.index(owner)
-            plain = (delivered[2 * j] - delivered[2 * j + 1].view(np.uint64)) % np.uint64(messages.PAD_MODULUS)
+            padded = delivered[2 * j][index] if spread is not None else delivered[2 * j]
+            plain = (padded - delivered[2 * j + 1].view(np.uint64)) % np.uint64(messages.PAD_MODULUS)
             keys[i] = [_split_key(messages.unpack_text(row), position) if keep[g] else None
                        for g, row in enumerate(plain)]
     opened = revealed(plan.query)

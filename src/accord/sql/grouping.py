@@ -3,7 +3,8 @@
 A *public* partition (group ids every computing party holds) reduces locally: sums are segment sums of
 each party's shares, minima and maxima a tournament inside each segment (one batched comparison per
 level, ``ceil(log2(largest group))`` levels). An *owner's* partition arrives as a secret one-hot matrix
-``M`` (rows by groups): sums are ``M.T @ X``, minima and maxima a tournament over ``M``-masked columns.
+``M`` (rows by groups; with keys of several owners, the row-wise product of their one-hots over every
+combination of their groups): sums are ``M.T @ X``, minima and maxima a tournament over ``M``-masked columns.
 Runs inside :meth:`accord.mpc.MPC.run`, on :class:`~accord.mpc.tensor.Shared` arrays.
 """
 
@@ -77,6 +78,24 @@ class Segments:
             cur = merged[np.argsort(position, kind="stable")]
             seg = seg[heads]
         return cur
+
+
+def combined_index(sizes: list[int], k: int) -> np.ndarray:
+    """Owner ``k``'s group of each combined group, when groups are the owners' combinations in row-major order."""
+    return np.indices(sizes).reshape(len(sizes), -1)[k] if sizes else np.zeros(1, dtype=np.int64)
+
+
+def onehot_product(ms: list[Shared]) -> Shared:
+    """The one-hot of the owners' key combinations: a row's 1 sits at the combination of its owners' groups.
+
+    Column ``g`` is the product of each owner's column ``combined_index(sizes, k)[g]``: one secret product
+    per row and combination (``rows * prod(sizes)``), so no party learns any owner's partition.
+    """
+    sizes = [m.shape[1] for m in ms]
+    out = ms[0][:, combined_index(sizes, 0)]
+    for k, m in enumerate(ms[1:], start=1):
+        out = out * m[:, combined_index(sizes, k)]
+    return out
 
 
 def onehot_sum(m: Shared, x: Shared) -> Shared:

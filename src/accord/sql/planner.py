@@ -155,13 +155,7 @@ def _grouping(query: Query, computing: Sequence[str]) -> tuple[str, list[str]]:
         owners += [p for p in found if p not in owners]
     public = all(lift(derive(key, _grant(query, c)), Level.PLAINTEXT_AFTER_GROUP_BY).plaintext
                  for key in query.group_by for c in computing)
-    if public or not owners:
-        return "public", owners
-    if len(owners) > 1:
-        raise UnsupportedError(f"GROUP BY keys of parties {owners}, which the computing parties may not see "
-                               "grouped (no PLAINTEXT_AFTER_GROUP_BY grant): grouping obliviously across "
-                               "owners is not supported (clause GROUP BY)")
-    return "owner", owners
+    return ("public" if public or not owners else "owner"), owners
 
 
 def _aggregate(query: Query, index: int, node: exp.Expr, splitter: Splitter, classes: dict[str, int],

@@ -129,8 +129,9 @@ def leakage(plan: Plan) -> list[str]:
         out.append(f"the computing parties ({', '.join(plan.computing)}) learn the partition of the joined rows by "
                    f"{', '.join(k.sql() for k in q.group_by)} (group ids, not values)")
     elif plan.grouped:
-        out.append(f"the computing parties learn the number of distinct {', '.join(k.sql() for k in q.group_by)} "
-                   f"among the joined rows (only {plan.group_owners[0]} knows which row is in which group)")
+        out.append(f"the computing parties learn, per group-key owner ({', '.join(plan.group_owners)}), the number "
+                   f"of distinct values of its keys among {', '.join(k.sql() for k in q.group_by)} in the joined "
+                   "rows (only each owner knows which row is in which of its groups)")
     out.append("the computing parties learn one bit: whether the sums could leave the exact 61-bit range")
     thresholds = "; groups below the minimum number of distinct entities are suppressed" if plan.thresholds else ""
     having = "; groups failing HAVING are withheld" if q.having is not None else ""

@@ -18,7 +18,7 @@ import numpy as np
 import sqlglot.expressions as exp
 
 from accord.mpc.tensor import Shared, concatenate
-from accord.sql.grouping import Segments, masked, onehot_extreme, onehot_sum
+from accord.sql.grouping import Segments, combined_index, masked, onehot_extreme, onehot_product, onehot_sum
 from accord.sql.plan import RING_LIMIT, Plan
 from accord.sql.probe import Encoding
 from accord.sql.rules import revealed
@@ -48,7 +48,7 @@ class Public:
     plan: Plan
     rows: int
     groups: int
-    segments: Segments | None                 # public partition (None: the owner's one-hot is shared)
+    segments: Segments | None                 # public partition (None: the owners' one-hots are shared)
     classes: dict[int, np.ndarray] = field(default_factory=dict)   # key class -> codes per joined row
     pads: int = 0                             # number of shared pad matrices (group-key delivery)
     cells: list[tuple[int, str]] | None = None   # DP answers: one opened array per (aggregate, component)
@@ -71,8 +71,13 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
             if names:
                 matrix = next(it)
                 cols[party].update({n: matrix[:, j] for j, n in enumerate(names)})
-    onehot = next(it) if pub.segments is None and plan.grouped else None
+    onehots = [next(it) for _ in plan.group_owners] if pub.segments is None and plan.grouped else []
+    onehot = onehot_product(onehots) if onehots else None
     pads = [next(it) for _ in range(pub.pads)]
+    if onehots:   # each owner's padded keys, spread over the combinations of all owners' groups
+        sizes = [m.shape[1] for m in onehots]
+        owners = [o for o in plan.group_owners if o != plan.receiver]
+        pads = [p[combined_index(sizes, plan.group_owners.index(o))] for p, o in zip(pads, owners)]
     evaluator = Evaluator(lambda table, name: _unit(plan, cols, table, name))
     mask: Any = None
     for predicate in plan.cross_where:
