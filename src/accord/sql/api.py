@@ -85,6 +85,13 @@ def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str],
 
     ``dp=Budget(ε, δ)`` noises every output cell under the shares and charges each data owner's ledger
     in ``ledgers`` (those this process hosts) first; see :mod:`accord.sql.privacy` for what qualifies.
+
+    Threat model: semi-honest parties, with the MPC engine's trust assumption (two parties with
+    OT-made correlations, three with an honest majority, or a trusted dealer) and PSI's. Leakage:
+    stated per plan (:attr:`Plan.leakage <accord.sql.plan.Plan>`, ``explain(...).describe()``): unit
+    counts and join sizes, each PSI pair's matching units, the group partition (when granted) or each
+    key owner's group count, one overflow-guard bit; the receiver learns which candidate groups are
+    suppressed and the output groups' keys and aggregates (AVG as SUM and COUNT).
     """
     if dp is not None and not isinstance(dp, Budget):
         raise TypeError(f"dp= takes an accord.dp.Budget, got {type(dp).__name__}")
