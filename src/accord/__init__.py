@@ -32,5 +32,5 @@ __getattr__, __dir__ = exports(__name__, {
     # Subpackages below this facade (docs/architecture.md) are attributes too: `accord.he.Paillier`.
     **{f"accord.{sub}": [sub] for sub in ("correlations", "crypto", "data", "devices", "dp", "enclave", "errors", "fl",
                                            "governance", "he", "math", "ml", "mpc", "net", "pir", "psi", "runtime",
-                                           "tee")},
+                                           "sql", "tee")},
 })

@@ -59,7 +59,8 @@ _ARENAS = textwrap.dedent("""
 _REPORT = """
 import json, sys
 from accord.runtime import allocator
-heavy = sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "pyarrow", "gmpy2", "nacl", "grpc"})
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"pandas", "pyarrow", "gmpy2", "nacl", "grpc", "duckdb",
+                                                              "sqlglot"})
 print(json.dumps({"heavy": heavy, "tuned": allocator.is_tuned(),
                   "new_arenas": new_threads_take_new_arenas() if GLIBC else None}))
 """
