@@ -9,13 +9,15 @@ Three queries: a join count, a join with GROUP BY and SUM, a filtered AVG. Each 
 ``accord.sql.query`` (simulation: both parties in this process; two-party MPC with OT-made
 correlations, KKRT PSI) and through DuckDB over the pooled tables (the floor); the figures are the
 ratio of seconds, and of bytes sent to what pooling would move (the seller's tables as Parquet).
+
+Workloads ``<query>@<rows>`` (``--quick``: 10,000 line items) with ``seconds``, ``bytes`` (all parties
+sent), ``rounds`` (the busiest party's), ``peak_rss_bytes`` (this process: both parties), and
+``duckdb_seconds``, ``pooled_bytes``, ``ratio``, ``bytes_ratio``, ``matches_duckdb``.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import time
 from typing import Any
 
@@ -26,6 +28,7 @@ import pandas as pd
 import accord
 import accord.sql
 from accord.sql import Catalog
+from benchmarks.common import memory, options, peak_rss_bytes, write_json
 
 NATIONS = ["ALGERIA", "ARGENTINA", "BRAZIL", "CANADA", "EGYPT", "ETHIOPIA", "FRANCE", "GERMANY", "INDIA", "INDONESIA",
            "IRAN", "IRAQ", "JAPAN", "JORDAN", "KENYA", "MOROCCO", "MOZAMBIQUE", "PERU", "CHINA", "ROMANIA",
@@ -124,8 +127,8 @@ def pooled_bytes(data: dict[str, pd.DataFrame]) -> int:
     return total
 
 
-def secure(data: dict[str, pd.DataFrame], sql: str) -> tuple[float, int, Any]:
-    """The same query through accord.sql: seconds, bytes all parties sent, and the answer."""
+def secure(data: dict[str, pd.DataFrame], sql: str) -> tuple[float, int, int, Any]:
+    """The same query through accord.sql: seconds, bytes all parties sent, the busiest party's rounds, the answer."""
     with accord.Cluster.simulate(["shop", "seller"], job="bench-sql", timeout=600) as cluster:
         shop, seller = cluster.parties("shop", "seller")
         sources = {n: (shop if SCHEMA[n][0] == "shop" else seller).put(f) for n, f in data.items()}
@@ -133,8 +136,10 @@ def secure(data: dict[str, pd.DataFrame], sql: str) -> tuple[float, int, Any]:
         start = time.perf_counter()
         out = accord.sql.query(cluster, sql, catalog(), to="shop", sources=sources, spu=spu).get()
         seconds = time.perf_counter() - start
-        sent = sum(c.bytes_sent for run in cluster.report().runs for c in run.costs.values())
-    return seconds, sent, out.values.tolist()
+        runs = cluster.report().runs
+        sent = sum(c.bytes_sent for run in runs for c in run.costs.values())
+        rounds = max(sum(run.costs[p].rounds for run in runs if p in run.costs) for p in ("shop", "seller"))
+    return seconds, sent, rounds, out.values.tolist()
 
 
 def _same(got: list[list[Any]], want: list[tuple[Any, ...]]) -> bool:
@@ -145,10 +150,8 @@ def _same(got: list[list[Any]], want: list[tuple[Any, ...]]) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = options(__doc__ or "")
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000], help="line items")
-    parser.add_argument("--quick", action="store_true", help="10,000 line items only")
-    parser.add_argument("--json", default=None, help="write figures here")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
     for rows in [10_000] if args.quick else args.rows:
@@ -156,18 +159,18 @@ def main() -> None:
         pooled = pooled_bytes(data)
         for name, sql in QUERIES.items():
             base, want = floor(data, sql)
-            seconds, sent, got = secure(data, sql)
+            seconds, sent, rounds, got = secure(data, sql)
             key = f"{name}@{rows}"
             match = _same(got, want)
-            figures[key] = {"seconds": round(seconds, 3), "bytes": sent, "duckdb_seconds": round(base, 4),
+            figures[key] = {"seconds": round(seconds, 3), "bytes": sent, "rounds": rounds,
+                            "peak_rss_bytes": peak_rss_bytes(), "duckdb_seconds": round(base, 4),
                             "pooled_bytes": pooled, "ratio": round(seconds / base, 1),
                             "bytes_ratio": round(sent / pooled, 1), "matches_duckdb": match}
             print(f"{key:>26}: accord {seconds:7.2f} s, {sent / 2**20:8.1f} MiB   DuckDB {base * 1000:8.1f} ms, "
                   f"pooling {pooled / 2**20:6.1f} MiB   ratio {seconds / base:8.1f}x, bytes {sent / pooled:5.1f}x   "
                   f"{'same answer' if match else 'DIFFERENT ANSWER'}", flush=True)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(figures, fh, indent=2)
+    print(memory({"both parties": peak_rss_bytes()}))
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

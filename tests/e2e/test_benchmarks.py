@@ -222,3 +222,11 @@ def test_pir(tmp_path):
     query = figures["pir_query1000_20000"]
     assert query["rounds"] == 2 and query["bytes_sent"] >= 1000 * 32 and query["server_seconds"] > 0
     assert set(figures["joint_debt_3x20000"]["peak_rss_bytes_per_party"]) == {"bank", "lender1", "lender2", "lender3"}
+
+
+def test_sql(tmp_path):
+    figures = _run(tmp_path, "sql")
+    assert set(figures) == {f"{q}@10000" for q in ("join-count", "join-groupby-sum", "filtered-avg")}
+    for entry in figures.values():
+        _sane(entry, FIGURES | {"duckdb_seconds", "pooled_bytes", "ratio", "bytes_ratio", "matches_duckdb"})
+        assert entry["matches_duckdb"] is True and entry["bytes"] > 0 and entry["pooled_bytes"] > 0
