@@ -26,11 +26,12 @@ import pandas as pd
 
 from accord.dp.budget import Budget
 from accord.dp.ledger import Ledger
-from accord.dp.mechanisms import Noise, noise_for
-from accord.errors import ConfigurationError, InputError, MalformedMessage, PrivacyBudgetExceeded
+from accord.dp.mechanisms import noise_for
+from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.pir import shared_lookup
 from accord.psi.join import KeySet, check_kinds, encode_keys, group_keys
 from accord.psi.kkrt import cuckoo, oprf
+from accord.runtime.charging import charge_together
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -78,7 +79,7 @@ def intersection_sum(ctx: Context, table: pd.DataFrame, on: Sequence[str], value
     noises = [] if budget is None or bound is None else [noise_for(budget.split(2), 1),
                                                           noise_for(budget.split(2), bound)]
     if noises:
-        _charge(ctx, ledger, noises)
+        charge_together(ctx, ledger, [n.cost for n in noises], f"{ctx.session}/{ctx.path}")
     nonces = {ctx.me: schema["nonce"], peer: theirs["nonce"]}
     session = b"".join(nonces[p] for p in ctx.parties)
     code = oprf.Code(hashlib.sha256(b"accord-psi-sum-code|" + session).digest())
@@ -128,25 +129,6 @@ def _totals(table: pd.DataFrame, keyset: KeySet, value: str | None, clamp: int |
     return totals.astype(_WORD)
 
 
-def _charge(ctx: Context, ledger: Ledger | None, noises: list[Noise]) -> None:
-    """Both parties check their ledgers and agree before either charges: no key is touched unless both may spend."""
-    peer = ctx.peers[0]
-    costs = [n.cost for n in noises]
-    refusal = ""
-    if ledger is not None:
-        try:
-            ledger.check(costs)
-        except PrivacyBudgetExceeded as exc:
-            refusal = str(exc)
-    verdict = ctx.exchange(refusal, "budget")[peer]
-    if refusal:
-        raise PrivacyBudgetExceeded(f"party {ctx.me!r}: {refusal}")
-    if not isinstance(verdict, str):
-        raise MalformedMessage(f"party {peer!r} sent a malformed budget verdict", party=peer, step=f"{ctx.path}/budget")
-    if verdict:
-        raise PrivacyBudgetExceeded(f"party {peer!r} refused the release: {verdict}")
-    if ledger is not None:
-        ledger.charge(costs, release=f"{ctx.session}/{ctx.path}", job=ctx.session)
 
 
 def _check_schema(theirs: object, mine: dict[str, object], ctx: Context, peer: str) -> None:

@@ -39,7 +39,7 @@ from accord.errors import MalformedMessage
 from accord.mpc.preprocessing.base import Roles
 from accord.mpc.preprocessing.ot_provider import OTProvider
 from accord.mpc.protocols.arithmetic import mul
-from accord.mpc.protocols.binary import and_bits, b2a
+from accord.mpc.protocols.binary import all_ones, b2a
 from accord.pir import okvs
 from accord.psi.kkrt import cuckoo, oprf
 from accord.runtime.context import Context
@@ -155,18 +155,9 @@ def _combine(ctx: Context, word: np.ndarray, carried: np.ndarray) -> Shares:
 
 
 def _combine_chunk(ctx: Context, prov: OTProvider, x: np.ndarray, carried: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    width = 64
     with ctx.timed("zero-test"):
-        while width > 1:  # AND the upper half of each word into its lower half: 6 levels, one round each
-            half = width // 2
-            dtype = np.dtype({32: np.uint32, 16: np.uint16}.get(half, np.uint8))
-            low = (1 << half) - 1
-            hi = (x >> _WORD(half)).astype(dtype)
-            lo = (x & _WORD(low)).astype(dtype)
-            z = and_bits(ctx, prov, x.shape, dtype, hi, lo)
-            x = (z & dtype.type(low)).astype(_WORD)
-            width = half
         # Both parties compute here (no dealer), so the protocols return arrays, not None.
-        bits = cast(np.ndarray, b2a(ctx, prov, x.shape, x.astype(np.uint8)))
+        ones = cast(np.ndarray, all_ones(ctx, prov, x.shape, x))
+        bits = cast(np.ndarray, b2a(ctx, prov, x.shape, ones))
         product = cast(np.ndarray, mul(ctx, prov, x.shape, bits, carried))
     return bits, product

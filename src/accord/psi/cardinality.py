@@ -46,13 +46,14 @@ import pandas as pd
 from accord.correlations.ot import ExtensionReceiver, ExtensionSender
 from accord.dp.budget import Budget
 from accord.dp.ledger import Ledger
-from accord.dp.mechanisms import Noise, noise_for
-from accord.errors import ConfigurationError, MalformedMessage, PrivacyBudgetExceeded
+from accord.dp.mechanisms import noise_for
+from accord.errors import ConfigurationError, MalformedMessage
 from accord.mpc.preprocessing.base import Roles
 from accord.mpc.preprocessing.ot_provider import OTProvider
-from accord.mpc.protocols.binary import and_bits, b2a
+from accord.mpc.protocols.binary import all_ones, b2a
 from accord.psi._delivery import check_call, open_psi
 from accord.psi.kkrt import cuckoo, oprf
+from accord.runtime.charging import charge_together
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 
@@ -89,7 +90,7 @@ def dp_cardinality(ctx: Context, table: pd.DataFrame, on: Sequence[str], receive
         raise ConfigurationError(f"party {ctx.me!r} releases the count with ε={budget.epsilon:g}, δ={budget.delta:g} "
                                  f"but party {peer!r} with ε={theirs['epsilon']:g}, δ={theirs['delta']:g}")
     noise = noise_for(budget, 1)
-    spent = _charge(ctx, ledger, noise, dataset)
+    spent = charge_together(ctx, ledger, noise.cost, f"{ctx.session}/{ctx.path}")
 
     receiver = min(ctx.parties, key=lambda p: sizes[p])  # the cuckoo side: fewer keys, fewer bins
     session = opened.session
@@ -113,27 +114,6 @@ def dp_cardinality(ctx: Context, table: pd.DataFrame, on: Sequence[str], receive
                                    step=f"{ctx.path}/open")
         result["count"] = int((share + got).view(np.int64)[0])
     return result
-
-
-def _charge(ctx: Context, ledger: Ledger | None, noise: Noise, dataset: str) -> float | None:
-    """Both parties check their ledgers, agree, then charge: no computation starts unless both may spend."""
-    peer = ctx.peers[0]
-    refusal = ""
-    if ledger is not None:
-        try:
-            ledger.check(noise.cost)
-        except PrivacyBudgetExceeded as exc:
-            refusal = str(exc)
-    verdict = ctx.exchange(refusal, "budget")[peer]
-    if refusal:
-        raise PrivacyBudgetExceeded(f"party {ctx.me!r}: {refusal}")
-    if not isinstance(verdict, str):
-        raise MalformedMessage(f"party {peer!r} sent a malformed budget verdict", party=peer, step=f"{ctx.path}/budget")
-    if verdict:
-        raise PrivacyBudgetExceeded(f"party {peer!r} refused the release: {verdict}")
-    if ledger is None:
-        return None
-    return ledger.charge(noise.cost, release=f"{ctx.session}/{ctx.path}", job=ctx.session).spent_after
 
 
 def max_load(balls: int, bins: int, stat_bits: int = cuckoo.STAT_BITS) -> int:
@@ -250,18 +230,8 @@ def _zero_count(ctx: Context, word: np.ndarray) -> np.ndarray:
     first, second = ctx.parties
     sub = ctx.sub("mpc")
     prov = OTProvider.setup(sub, Roles(first, second, ctx.me))
-    x = word.astype(_WORD)
-    width = 64
     with ctx.timed("zero-test"):
-        while width > 1:  # AND the upper half of each word into its lower half: 6 levels, one round each
-            half = width // 2
-            dtype = np.dtype({32: np.uint32, 16: np.uint16}.get(half, np.uint8))
-            low = (1 << half) - 1
-            hi = (x >> _WORD(half)).astype(dtype)
-            lo = (x & _WORD(low)).astype(dtype)
-            z = and_bits(sub, prov, x.shape, dtype, hi, lo)
-            x = (z & dtype.type(low)).astype(_WORD)
-            width = half
-        # Both parties hold shares here (b2a returns None only at a dealer, and this protocol has none).
-        bits = cast(np.ndarray, b2a(sub, prov, x.shape, x.astype(np.uint8)))
+        # Both parties hold shares here (the protocols return None only at a dealer, and this one has none).
+        ones = cast(np.ndarray, all_ones(sub, prov, word.shape, word.astype(_WORD)))
+        bits = cast(np.ndarray, b2a(sub, prov, word.shape, ones))
     return np.array([bits.sum(dtype=_WORD)], dtype=_WORD)

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from accord.dp.budget import Budget
 from accord.dp.ledger import Ledger
 from accord.dp.mechanisms import noise_for
-from accord.errors import ConfigurationError, MalformedMessage, PrivacyBudgetExceeded, UnsupportedError
+from accord.errors import ConfigurationError, UnsupportedError
+from accord.runtime.charging import charge_together
 from accord.runtime.context import Context
 from accord.runtime.report import protocol
 from accord.sql.plan import Plan
@@ -70,25 +71,7 @@ def cell_budget(budget: Budget, count: int) -> Budget:
 def charge_ledgers(ctx: Context, ledger: Ledger | None, budget: Budget, sensitivities: list[int],
                    release: str) -> float | None:
     """Every data party checks its ledger, all agree, then each charges: no data is read unless all may spend."""
-    costs = [noise_for(budget, s).cost for s in sensitivities]
-    refusal = ""
-    if ledger is not None:
-        try:
-            ledger.check(costs)
-        except PrivacyBudgetExceeded as exc:
-            refusal = str(exc)
-    verdicts = ctx.exchange(refusal, "budget")
-    if refusal:
-        raise PrivacyBudgetExceeded(f"party {ctx.me!r}: {refusal}")
-    for peer, verdict in verdicts.items():
-        if not isinstance(verdict, str):
-            raise MalformedMessage(f"party {peer!r} sent a malformed budget verdict", party=peer,
-                                   step=f"{ctx.path}/budget")
-        if verdict:
-            raise PrivacyBudgetExceeded(f"party {peer!r} refused the release: {verdict}")
-    if ledger is None:
-        return None
-    return ledger.charge(costs, release=release, job=ctx.session).spent_after
+    return charge_together(ctx, ledger, [noise_for(budget, s).cost for s in sensitivities], release)
 
 
 def check_ledgers(ledgers: Mapping[str, Ledger], parties: tuple[str, ...]) -> None:

@@ -76,14 +76,14 @@ class Evaluator:
         self.column = column
 
     def predicate(self, node: exp.Expr) -> Tri:
-        out = self.eval(node)
+        out = self.evaluate(node)
         if isinstance(out, Num):
             raise QueryError(f"{node.sql()} is not a condition")
         return out
 
-    def eval(self, node: exp.Expr) -> Num | Tri:
+    def evaluate(self, node: exp.Expr) -> Num | Tri:
         if isinstance(node, exp.Paren):
-            return self.eval(node.this)
+            return self.evaluate(node.this)
         if isinstance(node, exp.Column):
             return self.column(node.table, node.name)
         if isinstance(node, exp.Literal):
@@ -103,11 +103,11 @@ class Evaluator:
         if isinstance(node, exp.Div):
             return self._divide(node)
         if isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)):
-            return self._compare(type(node), self.eval(node.this), self.eval(node.expression), node)
+            return self._compare(type(node), self.evaluate(node.this), self.evaluate(node.expression), node)
         if isinstance(node, exp.Between):
             low = exp.GTE(this=node.this, expression=node.args["low"])
             high = exp.LTE(this=node.this, expression=node.args["high"])
-            return self.eval(exp.And(this=low, expression=high))
+            return self.evaluate(exp.And(this=low, expression=high))
         if isinstance(node, exp.In):
             tests = [exp.EQ(this=node.this, expression=e) for e in node.expressions]
             out = self.predicate(tests[0])
@@ -123,7 +123,7 @@ class Evaluator:
             negated = self.predicate(node.this)
             return Tri(negated.f, negated.t)
         if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
-            inner = self.eval(node.this)
+            inner = self.evaluate(node.this)
             valid = inner.valid if isinstance(inner, Num) else inner.t + inner.f
             return Tri(0, 1) if valid is None else Tri(1 - valid, valid)
         if isinstance(node, (exp.Case, exp.If, exp.Coalesce)):
@@ -131,7 +131,7 @@ class Evaluator:
         raise UnsupportedError(f"{node.sql()} cannot be evaluated across parties (operator {node.key})")
 
     def numeric(self, node: exp.Expr) -> Num:
-        out = self.eval(node)
+        out = self.evaluate(node)
         if isinstance(out, Tri) or out.kind != "num":
             raise QueryError(f"{node.sql()} is not a number")
         return out

@@ -101,6 +101,27 @@ def cross_and(ctx: Context, prov: CorrelationProvider, shape: Shape, dtype: np.d
 _WORD = {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}
 
 
+def all_ones(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None) -> np.ndarray | None:
+    """XOR shares (uint8) of whether every bit of the XOR-shared 64-bit word ``x`` is 1 (6 rounds).
+
+    Each level ANDs the upper half of every word into its lower half, so the words shrink from 64 to
+    32, ..., 1 bits; ``all_ones(~(a ^ b))`` is the equality test of two XOR-shared words.
+    """
+    width = 64
+    while width > 1:
+        half = width // 2
+        dtype = np.dtype(_WORD.get(half, np.uint8))
+        low = (1 << half) - 1
+        hi = lo = None
+        if x is not None:
+            hi = (x >> np.uint64(half)).astype(dtype)
+            lo = (x & np.uint64(low)).astype(dtype)
+        z = and_bits(ctx, prov, shape, dtype, hi, lo)
+        x = None if z is None else (z & dtype.type(low)).astype(_U64)
+        width = half
+    return None if x is None else x.astype(np.uint8)
+
+
 def carries(ctx: Context, prov: CorrelationProvider, shape: Shape, x: np.ndarray | None,
             positions: Sequence[int]) -> np.ndarray | None:
     """XOR shares (uint8 0/1) of the carry into each of ``positions`` when adding ``x0 + x1``.
