@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import threading
@@ -107,6 +108,12 @@ class WorkerPool:
                     self.size - 1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
                     initargs=(os.getpid(),))
                 _LIVE.add(self)
+                # A process started by multiprocessing joins its children at exit before
+                # concurrent.futures stops its executors, so idle workers would keep it waiting forever;
+                # finalizers of non-negative priority run before that join, highest first (before the
+                # call queue's own finalizer at 10 stops the thread that would deliver the stop signal).
+                multiprocessing.util.Finalize(self, self._executor.shutdown, kwargs={"cancel_futures": True},
+                                              exitpriority=100)
             return self._executor
 
     def parts(self, items: int, cost_us: float) -> int:

@@ -105,3 +105,24 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     if not exited:
         os.kill(worker, signal.SIGKILL)
     assert exited
+
+
+def test_a_multiprocessing_child_with_a_live_pool_exits(tmp_path):
+    # multiprocessing joins a child's children at its exit before concurrent.futures stops executors:
+    # without the pool's finalizer the idle workers kept such a child (a benchmark, a job runner) alive.
+    script = ("import multiprocessing, sys\n"
+              "from accord.he.workers import WorkerPool\n"
+              "KEEP = []\n"
+              "def child():\n"
+              "    KEEP.append(WorkerPool(2))\n"
+              "    KEEP[0].run(lambda: None, abs, [(-1,)])\n"
+              "if __name__ == '__main__':\n"
+              "    p = multiprocessing.get_context('spawn').Process(target=child)\n"
+              "    p.start(); p.join(30)\n"
+              "    alive = p.is_alive()\n"
+              "    if alive:\n"
+              "        p.kill()\n"
+              "    sys.exit(3 if alive else p.exitcode)\n")
+    (tmp_path / "child.py").write_text(script)   # spawn re-imports the main module from its file
+    done = subprocess.run([sys.executable, str(tmp_path / "child.py")], capture_output=True, timeout=90)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
