@@ -14,7 +14,9 @@ Peak memory is each process's maximum resident set size. Figures come from the m
 ``pir_build_<n>`` (``bytes``: the table file; ``security``: the parameters' statement), ``pir_sync_<n>``,
 ``pir_query1_<n>`` and ``pir_query1000_<n>`` (seconds at the bank; ``server_seconds``: the telecom's
 time in the call, including its wait for the bank; ``bytes_sent``, ``bytes_received`` at the bank),
-``psi_sum_<n>``, ``joint_debt_<lenders>x<accounts>`` (``applicants``).
+``psi_sum_<n>``, ``joint_debt_<lenders>x<accounts>`` (``applicants``), and, when ``openmined.psi`` is
+installed, ``peer_openmined_query<count>_<n>`` (OpenMined PSI's server setup and one online exchange in
+one process: ``setup_seconds``, ``setup_bytes``, ``bytes`` of request and response).
 """
 
 from __future__ import annotations
@@ -166,6 +168,45 @@ def _pir(n: int) -> dict[str, dict[str, Any]]:
                                             "bytes_sent": q["bytes_sent"], "bytes_received": q["bytes_received"],
                                             "rounds": q["rounds"], **party_memory(r)}
     print(f"  {memory({p: x['peak_rss_bytes'] for p, x in r.items()})}; {t['security']}")
+    figures.update(_openmined(n))
+    return figures
+
+
+def _openmined(n: int) -> dict[str, dict[str, Any]]:
+    """OpenMined PSI beside accord's PIR when ``openmined.psi`` is installed (``pip install openmined.psi``).
+
+    Its server/client protocol is the nearest installable peer: ECDH over P-256 with the server's
+    encrypted set compressed offline (a Golomb-compressed set, false-positive rate 1e-9 per query set),
+    membership only (no labels), one process with no network, so its online time has no round trip.
+    """
+    try:
+        import private_set_intersection.python as omp
+    except ImportError:
+        print("  OpenMined PSI: not installed (pip install openmined.psi), skipped")
+        return {}
+    listed = _phones(0, n)
+    figures: dict[str, dict[str, Any]] = {}
+    for count in (1, 1000):
+        half = count // 2
+        asked = _phones(n - half, n - half + count)
+        server, client = omp.server.CreateWithNewKey(True), omp.client.CreateWithNewKey(True)
+        start = time.perf_counter()
+        setup = server.CreateSetupMessage(1e-9, count, listed, omp.DataStructure.GCS)  # depends on the query count
+        setup_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        request = client.CreateRequest(asked)
+        response = server.ProcessRequest(request)
+        matched = client.GetIntersection(setup, response)
+        seconds = time.perf_counter() - start
+        if len(matched) != min(half, count):
+            raise SystemExit(f"OpenMined PSI, query of {count}: wrong number of matches")
+        sizes = [len(m.SerializeToString()) for m in (setup, request, response)]
+        print(f"  OpenMined PSI {omp.__version__} (P-256, GCS, no labels, one process), query of {count}: setup "
+              f"{setup_seconds:.1f} s, {human_bytes(sizes[0])}; online {seconds * 1000:.1f} ms, "
+              f"request {sizes[1]} B, response {sizes[2]} B")
+        figures[f"peer_openmined_query{count}_{n}"] = {
+            "seconds": seconds, "setup_seconds": setup_seconds, "setup_bytes": sizes[0],
+            "bytes": sizes[1] + sizes[2], "rounds": 1, "peak_rss_bytes": peak_rss_bytes(), "version": omp.__version__}
     return figures
 
 
