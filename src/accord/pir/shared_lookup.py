@@ -17,12 +17,13 @@ collisions, hopeless at thousands of keys per bin), and extended to carry a valu
    one of H's keys, random words otherwise (A holds one OPRF value per bin and can decode nothing else);
 4. ``t_j XOR r_j`` is an XOR sharing of a word that is zero exactly on a match: a tree of 6 ANDs (GF(2)
    Beaver triples from IKNP OT) and a daBit conversion give additive shares of the match bit ``b_j``;
-   ``(w_j, -s_j)`` share ``v`` or garbage, and one Beaver product gives shares of ``b_j * v``.
+   ``(w_j, -s_j)`` share ``v`` or garbage, and a multiplexer on the XOR-shared ``b_j`` (two correlated
+   OTs, CrypTFlow2's) gives shares of ``b_j * v``.
 
 Neither party sees a match bit or a value: every message is an OT message, a table of masked words or
 an opened Beaver mask. Cost for ``n`` holder keys and ``m`` asker keys: KKRT's OPRF on about ``1.3 m``
-bins, ``3 n`` PRF evaluations at H, an OKVS of ``59 n`` bytes, 86 bits of AND triples, a daBit and an
-arithmetic triple per bin. About 16 rounds.
+bins, ``3 n`` PRF evaluations at H, an OKVS of ``59 n`` bytes, 86 bits of AND triples, a daBit and two
+correlated OTs per bin. About 16 rounds.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from accord.correlations.ot import ExtensionReceiver, ExtensionSender
 from accord.errors import MalformedMessage
 from accord.mpc.preprocessing.base import Roles
 from accord.mpc.preprocessing.ot_provider import OTProvider
-from accord.mpc.protocols.arithmetic import mul
 from accord.mpc.protocols.binary import all_ones, b2a
 from accord.pir import okvs
 from accord.psi.kkrt import cuckoo, oprf
@@ -159,5 +159,7 @@ def _combine_chunk(ctx: Context, prov: OTProvider, x: np.ndarray, carried: np.nd
         # Both parties compute here (no dealer), so the protocols return arrays, not None.
         ones = cast(np.ndarray, all_ones(ctx, prov, x.shape, x))
         bits = cast(np.ndarray, b2a(ctx, prov, x.shape, ones))
-        product = cast(np.ndarray, mul(ctx, prov, x.shape, bits, carried))
+        # The match bit is still XOR-shared here: a multiplexer (2 OTs per bin) instead of a Beaver
+        # product of its additive shares (a triple: 128 Gilboa OTs per bin).
+        product = prov.bit_products(ctx.sub("select"), ones, carried)
     return bits, product
