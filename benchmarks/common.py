@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from accord.runtime import allocator
+from accord.runtime import Context, allocator, protocol
 from accord.runtime.launcher import peak_rss_bytes, run_parties
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +57,16 @@ def run_processes(target: str, parties: list[str], args: dict[str, Any], timeout
         raise SystemExit("\n".join(f"party {p} failed with exit code {r.returncode}: {r.result or ''}\n"
                                    f"{r.stderr[-3000:]}" for p, r in failed.items()))
     return {p: {**r.result, "peak_rss_bytes": r.peak_rss_bytes} for p, r in runs.items()}
+
+
+@protocol("bench.barrier", threat_model="none: a timing barrier", leakage="nothing")
+def _barrier(ctx: Context) -> None:
+    ctx.exchange(None, "ready", timeout=14_400)
+
+
+def barrier(cluster: Any) -> None:
+    """Wait until every party reaches this point (so that a timer starts together at all parties)."""
+    cluster.run(_barrier, {p: () for p in cluster.names})
 
 
 def write_json(path: str | None, figures: dict[str, dict[str, Any]]) -> None:

@@ -28,19 +28,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accord.runtime import Context, protocol
-from benchmarks.common import human_bytes, memory, options, party_memory, peak_rss_bytes, run_processes, write_json
+from benchmarks.common import (
+    barrier,
+    human_bytes,
+    memory,
+    options,
+    party_memory,
+    peak_rss_bytes,
+    run_processes,
+    write_json,
+)
 
 SETTINGS = {"timeout": 7200}
 
 
 def _phones(start: int, stop: int) -> list[str]:
     return [f"1{i:010d}" for i in range(start, stop)]
-
-
-@protocol("bench.barrier", threat_model="none: a timing barrier", leakage="nothing")
-def _barrier(ctx: Context) -> None:
-    ctx.exchange(None, "ready", timeout=14_400)
 
 
 def pir_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +62,7 @@ def pir_party(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
                    label_bytes=summary["label_bytes"], security=summary["security"],
                    build_peak_rss_bytes=peak_rss_bytes())
         del table
-    cluster.run(_barrier, {p: () for p in cluster.names})  # the bank waits here while the telecom builds
+    barrier(cluster)  # the bank waits here while the telecom builds
     start = time.perf_counter()
     accord.pir.sync(cluster, server="telecom", client="bank", state=state)
     out["sync_seconds"] = time.perf_counter() - start
