@@ -55,7 +55,7 @@ class QueryError(ConfigurationError):
 class PolicyViolation(AccordError):
     """A query would reveal what a data owner's column policy forbids; the message names column, rule and clause."""
 
-    exit_code = 11
+    exit_code = 12
 
 
 class CryptoError(AccordError):

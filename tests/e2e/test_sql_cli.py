@@ -43,7 +43,7 @@ def test_cli_answers_explains_and_refuses(tmp_path):
     refused = _accord("sql", "SELECT SUM(t.arrears) FROM residents r JOIN taxpayers t ON r.person_id = t.person_id "
                       "JOIN customers c ON c.person_id = r.person_id",
                       "--catalog", str(catalog), "--to", "bank", "--explain", cwd=tmp_path)
-    assert refused.returncode == 11 and "t.arrears is ENCRYPTED_ONLY for party 'bank'" in refused.stderr
+    assert refused.returncode == 12 and "t.arrears is ENCRYPTED_ONLY for party 'bank'" in refused.stderr
 
 
 def test_cli_one_process_per_party_over_mtls(tmp_path):
