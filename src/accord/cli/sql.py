@@ -24,7 +24,8 @@ def register(sub: Any) -> None:
     cmd.add_argument("--catalog", type=Path, required=True, help="catalog file: tables, owners, types, CCLs")
     cmd.add_argument("--to", required=True, help="the party that receives the answer")
     cmd.add_argument("--source", action="append", default=[], metavar="TABLE=PATH",
-                     help="where a table's rows are (CSV, Parquet, SQLite path[#table]); overrides the catalog")
+                     help="where a table's rows are (CSV, Parquet, SQLite path[#table], "
+                     "postgresql://...[#table or #SELECT ...]); overrides the catalog")
     cmd.add_argument("--output", type=Path, default=None, help="the receiver writes the answer here (.csv/.parquet)")
     cmd.add_argument("--explain", action="store_true", help="print the plan and its leakage; run nothing")
     cmd.add_argument("--cluster", type=Path, default=None, help="production: cluster file; omit to simulate")

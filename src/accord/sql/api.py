@@ -77,11 +77,12 @@ def query(cluster: Cluster, sql: str, catalog: Catalog | str | os.PathLike[str],
 
     ``catalog`` (a :class:`Catalog` or a YAML path) names the tables, owners, types and column policies;
     the query is refused before any protocol starts if it is malformed, does not fit the catalog, or
-    would reveal what a policy forbids. ``sources`` maps table names to a CSV / Parquet / SQLite path or
-    a party-owned DataFrame (``party.put(df)``), overriding the catalog's ``source``; a process uses only
-    those of the parties it hosts. ``spu`` is the MPC session (default: the two data parties with
-    OT-generated correlations, or three data parties with replicated sharing). What each party learns is
-    added to the job report (``cluster.report()``).
+    would reveal what a policy forbids. ``sources`` maps table names to a CSV / Parquet / SQLite path, a
+    PostgreSQL URL (``postgresql://...#table`` or ``#SELECT ...``) or a party-owned DataFrame
+    (``party.put(df)``), overriding the catalog's ``source``; a process uses only those of the parties it
+    hosts. ``spu`` is the MPC session (default: the two data parties with OT-generated correlations, or
+    three data parties with replicated sharing). What each party learns is added to the job report
+    (``cluster.report()``).
 
     ``dp=Budget(ε, δ)`` noises every output cell under the shares and charges each data owner's ledger
     in ``ledgers`` (those this process hosts) first; see :mod:`accord.sql.privacy` for what qualifies.

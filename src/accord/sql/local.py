@@ -1,10 +1,11 @@
 """Each party's local work in DuckDB: read its sources, check them, and reduce its rows to units.
 
-Sources are CSV or Parquet files, SQLite databases (``path.db`` or ``path.db#table``) or pandas
-DataFrames; every column is cast to the catalog's type, NOT NULL columns and ``max_abs`` bounds are
-checked, and an :class:`~accord.errors.InputError` names the party, table and column of any problem
-before anything crosses the party boundary. Once loaded, the connection loses external access: the
-unit query is generated from the user's SQL, so it must not reach the owner's file system.
+Sources are CSV or Parquet files, SQLite databases (``path.db`` or ``path.db#table``), PostgreSQL
+tables or queries (:mod:`accord.sql.postgres`) or pandas DataFrames; every column is cast to the
+catalog's type, NOT NULL columns and ``max_abs`` bounds are checked, and an
+:class:`~accord.errors.InputError` names the party, table and column of any problem before anything
+crosses the party boundary. Once loaded, the connection loses external access: the unit query is
+generated from the user's SQL, so it must not reach the owner's file system.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pandas as pd
 import sqlglot.expressions as exp
 
 from accord.errors import InputError
+from accord.sql import postgres
 from accord.sql.catalog import Table
 from accord.sql.plan import Derived, Plan
 from accord.sql.probe import Encoding
@@ -55,6 +57,15 @@ def units(plan: Plan, party: str, sources: dict[str, Source], *, unique_keys: bo
 
 
 def _load(conn: duckdb.DuckDBPyConnection, table: Table, source: Source, party: str) -> None:
+    if isinstance(source, str) and postgres.is_postgres(source):
+        postgres.load(conn, table, source, party)
+    else:
+        _load_local(conn, table, source, party)
+    _check_column_values(conn, table, party)
+
+
+def _load_local(conn: duckdb.DuckDBPyConnection, table: Table, source: Source, party: str) -> None:
+    """A file or DataFrame source through a view of its raw columns, cast into the catalog's types."""
     casts = ", ".join(f'CAST("{c.name}" AS {c.type.duckdb}) AS "{c.name}"' for c in table.columns.values())
     raw = f"__raw_{table.name}"
     try:
@@ -84,6 +95,10 @@ def _load(conn: duckdb.DuckDBPyConnection, table: Table, source: Source, party: 
     except duckdb.Error as exc:
         raise InputError(f"table {table.name!r} does not match the catalog's types: {str(exc).splitlines()[0]}",
                          party=party, field=table.name) from None
+
+
+def _check_column_values(conn: duckdb.DuckDBPyConnection, table: Table, party: str) -> None:
+    """NOT NULL columns hold no NULL and numeric columns stay within their declared ``max_abs``."""
     for column in table.columns.values():
         nulls, biggest = conn.execute(
             f'SELECT COUNT(*) FILTER (WHERE "{column.name}" IS NULL), '

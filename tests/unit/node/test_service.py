@@ -17,6 +17,7 @@ from accord.node import peers, schema
 from accord.node.service import DecisionConflict
 from accord.node.store import Store
 from tests.node_setup import job_text
+from tests.postgres import postgres_url
 from tests.unit.node.conftest import make_node
 
 
@@ -128,16 +129,6 @@ def test_damaged_databases_stop_the_node_with_a_clear_error(tmp_path, nodes):
     store.close()
     with pytest.raises(ConfigurationError, match="newer than this accord knows"):
         Store(f"sqlite:///{newer}", partner.signer)
-
-
-def postgres_url() -> str:
-    """The test database's URL: skipped without one locally, a failure in CI (`.ci/run` starts a server)."""
-    url = os.environ.get("ACCORD_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("ACCORD_TEST_POSTGRES_URL is unset in CI: .ci/run must source .ci/postgres")
-        pytest.skip("PostgreSQL is tested when ACCORD_TEST_POSTGRES_URL names a database (.ci/run sets it)")
-    return url
 
 
 def test_postgresql_node_migrates_decides_and_keeps_the_chain_linear_under_concurrent_writes(tmp_path, cluster,
