@@ -16,6 +16,8 @@ QUERIES = [
     "SELECT b.h, COUNT(DISTINCT a.id), AVG(a.x + b.y) FROM a JOIN b ON a.id = b.id JOIN c ON c.id = a.id "
     "GROUP BY b.h HAVING COUNT(*) > 1",
     "SELECT a.g, b.h, COUNT(*), MIN(c.z) FROM a JOIN b ON a.id = b.id JOIN c ON c.id = a.id GROUP BY a.g, b.h",
+    "SELECT a.g, COUNT(DISTINCT b.y), COUNT(DISTINCT c.z) FROM a JOIN b ON a.id = b.id JOIN c ON c.id = a.id "
+    "WHERE a.x + b.y > 2 GROUP BY a.g",
 ]
 
 

@@ -54,5 +54,7 @@ def test_grouped_or_duplicated_answers_are_refused():
         with pytest.raises(UnsupportedError, match="without GROUP BY"):
             _query(cluster, _data(), sql="SELECT a.g, COUNT(*) FROM a JOIN b ON a.id = b.id GROUP BY a.g",
                    dp=Budget(1.0))
+        with pytest.raises(UnsupportedError, match=r"COUNT\(DISTINCT b.y\): a DP answer counts distinct join keys"):
+            _query(cluster, _data(), sql="SELECT COUNT(DISTINCT b.y) FROM a JOIN b ON a.id = b.id", dp=Budget(1.0))
         with pytest.raises(InputError, match="at most one row per join key"):
             _query(cluster, _data(unique=False), dp=Budget(1.0))

@@ -28,6 +28,8 @@ from accord.sql.result import answer, decode_value, empty_passes, empty_rows
 from accord.sql.rules import revealed
 from accord.sql.secure import Public, layout, output_columns, program
 
+MAX_ONEHOT = 2 ** 26   # cells of an owner's one-hot of distinct values (rows x values), 512 MiB per share
+
 
 def here(objects: Mapping[str, PartyObject]) -> Any:
     """The value of whichever of ``objects`` this process hosts (they are equal wherever they are held)."""
@@ -186,6 +188,11 @@ def _secure(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable
         pads[owner] = cluster.party(owner).apply(_pad, tables[owner], group_cols[owner], segments,
                                                  codes_of.get(owner))
         secrets.append(spu.share(cluster.party(owner).apply(lambda p: p[1].view(np.int64), pads[owner])))
+    for agg in plan.aggregates:
+        if agg.counted is not None:
+            owner = str(agg.owner)
+            secrets.append(spu.share(cluster.party(owner).apply(_value_onehot, tables[owner], agg.counted, owner,
+                                                                agg.node.sql())))
     if not any(p in cluster.hosted for p in spu.participants):
         return PartyTable(cluster, plan.receiver)
     pub = Public(plan, rows, groups, segments, class_codes, len(pad_owners))
@@ -217,6 +224,19 @@ def _class_codes(cluster: Cluster, plan: Plan, computing: list[str],
                      | {c for _, c, _ in plan.thresholds})
     return {cls: here({p: cluster.party(p).apply(_codes, tables[p], [f"k{cls}"]) for p in computing
                        if p in plan.local and cls in plan.local[p].keys}) for cls in classes}
+
+
+def _value_onehot(frame: pd.DataFrame, column: str, party: str, what: str) -> np.ndarray:
+    """Joined rows by distinct non-NULL value of the owner's column (NULL rows all zero; at least one column)."""
+    codes = pd.factorize(frame[column])[0]
+    width = max(1, int(codes.max(initial=-1)) + 1)
+    if len(codes) * width > MAX_ONEHOT:
+        raise InputError(f"{what}: {width} distinct values over {len(codes)} joined rows exceed the "
+                         f"{MAX_ONEHOT} cells of the shared one-hot that counts them", party=party, field=what)
+    out = np.zeros((len(codes), width), dtype=np.int64)
+    rows = np.flatnonzero(codes >= 0)
+    out[rows, codes[rows]] = 1
+    return out
 
 
 def _shared_inputs(cluster: Cluster, plan: Plan, spu: MPC, tables: dict[str, PartyTable]) -> list[Any]:

@@ -119,6 +119,7 @@ def unit_sql(plan: Plan, party: str) -> str:
     items = [f"{col.sql(dialect='duckdb')} AS {lp.key_name(cls)}" for cls, col in sorted(lp.keys.items())]
     items += [f"{g.sql(dialect='duckdb')} AS g{i}" for i, g in enumerate(lp.groups)]
     items += [f"{_encode(d.expr, d.enc)} AS {d.name}" for d in lp.derived]
+    items += [f"CAST({c.sql(dialect='duckdb')} AS VARCHAR) AS c{i}" for i, c in enumerate(lp.counted)]
     group_by = ", ".join(str(i + 1) for i in range(len(items)))
     folded = " AND ".join(f"({f.sql(dialect='duckdb')})" for f in lp.folded)
     flag = f" FILTER (WHERE {folded})" if lp.folded else ""

@@ -54,6 +54,7 @@ class LocalPlan:
     groups: list[exp.Expr]          # GROUP BY keys this party owns
     derived: list[Derived] = field(default_factory=list)
     partials: list[Partial] = field(default_factory=list)
+    counted: list[exp.Column] = field(default_factory=list)   # columns counted distinct: unit columns c0, c1, ...
 
     def key_name(self, cls: int) -> str:
         """The unit column of key class ``cls``."""
@@ -75,7 +76,9 @@ class Aggregate:
 
     ``func`` is count_star, count, sum, avg, min, max or count_distinct. A ``partial`` aggregate reads one
     party's per-unit partials; a ``row`` aggregate evaluates ``expr`` (over unit columns of several
-    parties, written as ``@party.column``) on each joined row.
+    parties, written as ``@party.column``) on each joined row. COUNT DISTINCT counts a join key's
+    ``key_class`` (its partition of the joined rows is public), or ``owner``'s unit column ``counted``
+    through a one-hot that only the owner knows.
     """
 
     index: int
@@ -88,6 +91,7 @@ class Aggregate:
     enc: Encoding | None = None
     key_class: int | None = None
     bound: float = 0.0
+    counted: str | None = None
 
 
 @dataclass

@@ -167,11 +167,19 @@ def _aggregate(query: Query, index: int, node: exp.Expr, splitter: Splitter, cla
         return Aggregate(index, node, "count_star", sql_type)
     if isinstance(arg, exp.Distinct):
         inner = arg.expressions
-        if len(inner) != 1 or not isinstance(inner[0], exp.Column) or inner[0].sql() not in classes:
-            raise UnsupportedError(f"{node.sql()}: COUNT(DISTINCT ...) takes one join key column (clause SELECT)")
-        cls = classes[inner[0].sql()]
-        _known_to_all(query, cls, classes, computing, node.sql())
-        return Aggregate(index, node, "count_distinct", sql_type, key_class=cls)
+        if len(inner) != 1 or not isinstance(inner[0], exp.Column):
+            raise UnsupportedError(f"{node.sql()}: COUNT(DISTINCT ...) takes one column, not an expression or "
+                                   "several columns (clause SELECT)")
+        column = inner[0]
+        if column.sql() in classes and not _missing(query, classes[column.sql()], classes, computing):
+            return Aggregate(index, node, "count_distinct", sql_type, key_class=classes[column.sql()])
+        owner = query.owner(column)
+        counted = [c.sql() for c in splitter.local[owner].counted]
+        if column.sql() not in counted:
+            splitter.local[owner].counted.append(column)
+            counted.append(column.sql())
+        return Aggregate(index, node, "count_distinct", sql_type, owner=owner,
+                         counted=f"c{counted.index(column.sql())}")
     owners = query.parties(arg)
     if len(owners) == 1:
         owner = next(iter(owners))
@@ -190,9 +198,14 @@ def _aggregate(query: Query, index: int, node: exp.Expr, splitter: Splitter, cla
     return Aggregate(index, node, func, sql_type, expr=expr, enc=enc, bound=bound)
 
 
-def _known_to_all(query: Query, cls: int, classes: dict[str, int], computing: Sequence[str], what: str) -> None:
+def _missing(query: Query, cls: int, classes: dict[str, int], computing: Sequence[str]) -> list[str]:
+    """The computing parties that hold no column of key class ``cls``."""
     holders = {query.owner(c) for pair in query.joins for c in pair if classes[c.sql()] == cls}
-    missing = [c for c in computing if c not in holders]
+    return [c for c in computing if c not in holders]
+
+
+def _known_to_all(query: Query, cls: int, classes: dict[str, int], computing: Sequence[str], what: str) -> None:
+    missing = _missing(query, cls, classes, computing)
     if missing:
         raise UnsupportedError(f"{what}: counting distinct values needs a join key that every computing party holds; "
                                f"{missing} do not (clause SELECT)")

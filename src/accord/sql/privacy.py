@@ -49,6 +49,8 @@ def cells(plan: Plan) -> list[Cell]:
     for agg in plan.aggregates:
         if agg.node.sql() not in opened:
             continue
+        if agg.counted is not None:
+            raise UnsupportedError(f"{agg.node.sql()}: a DP answer counts distinct join keys only (clause SELECT)")
         if agg.func in ("count_star", "count", "count_distinct"):
             out.append(Cell(agg.index, "value", 1))
             continue

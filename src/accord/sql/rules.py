@@ -132,6 +132,13 @@ def leakage(plan: Plan) -> list[str]:
         out.append(f"the computing parties learn, per group-key owner ({', '.join(plan.group_owners)}), the number "
                    f"of distinct values of its keys among {', '.join(k.sql() for k in q.group_by)} in the joined "
                    "rows (only each owner knows which row is in which of its groups)")
+    for agg in plan.aggregates:
+        if agg.counted is not None:
+            column = agg.node.this.expressions[0].sql()
+            out.append(f"for {agg.node.sql()}, the computing parties learn the number of distinct non-NULL values "
+                       f"of {column} among {agg.owner}'s joined rows, after the pushed-down filters and before the "
+                       f"secret ones (at least 1: the width of its shared one-hot); {agg.owner} learns nothing "
+                       "beyond its own column")
     out.append("the computing parties learn one bit: whether the sums could leave the exact 61-bit range")
     thresholds = "; groups below the minimum number of distinct entities are suppressed" if plan.thresholds else ""
     having = "; groups failing HAVING are withheld" if q.having is not None else ""

@@ -74,6 +74,7 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     onehots = [next(it) for _ in plan.group_owners] if pub.segments is None and plan.grouped else []
     onehot = onehot_product(onehots) if onehots else None
     pads = [next(it) for _ in range(pub.pads)]
+    values = {a.index: next(it) for a in plan.aggregates if a.counted is not None}   # owners' value one-hots
     if onehots:   # each owner's padded keys, spread over the combinations of all owners' groups
         sizes = [m.shape[1] for m in onehots]
         owners = [o for o in plan.group_owners if o != plan.receiver]
@@ -95,12 +96,14 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     for agg in plan.aggregates:
         owner = str(agg.owner)
         value: Any = None
-        w = weight if agg.owner is None else _product([mask, *(cols[p]["cnt"] for p in plan.order if p != agg.owner)])
         if agg.func == "count_star":
             continue
         if agg.func == "count_distinct":
-            grouped[(agg.index, "distinct")] = reduce.distinct(weight > 0, agg.key_class)
+            present = weight > 0
+            grouped[(agg.index, "distinct")] = reduce.distinct(present, agg.key_class) if agg.counted is None \
+                else reduce.distinct_values(present, values[agg.index])
             continue
+        w = weight if agg.owner is None else _product([mask, *(cols[p]["cnt"] for p in plan.order if p != agg.owner)])
         if agg.partial is not None:
             value = cols[owner][f"{agg.partial.name}_v"] if agg.func != "count" else None
             count = w * cols[owner][f"{agg.partial.name}_n"]
@@ -191,6 +194,20 @@ class _Reducer:
         chosen = self.onehot * present.reshape((present.shape[0], 1))
         per_key = Segments.of(codes).sum(chosen) > 0
         return per_key.sum(axis=0)
+
+
+    def distinct_values(self, present: Shared, values: Shared) -> Shared:
+        """Per group, how many columns of the owner's value one-hot (rows x values) hold a present row.
+
+        Each (group, value) cell sums its present rows; the cell is counted when the sum is positive,
+        that is the OR of the rows' survival bits. Nobody but the owner knows which row holds which value.
+        """
+        column = present.reshape((present.shape[0], 1))
+        if self.onehot is None:
+            per_cell = self.segments.sum(values * column)
+        else:
+            per_cell = (self.onehot * column).T @ values
+        return (per_cell > 0).sum(axis=1)
 
 
 def _keep(plan: Plan, per_group: dict[tuple[int, str], Any], groups: int) -> Shared:
