@@ -32,13 +32,18 @@ class Derived:
 
 @dataclass
 class Partial:
-    """A per-unit partial aggregate of one party's expression: ``<name>_v`` (value) and ``<name>_n`` (non-nulls)."""
+    """A per-unit partial aggregate of one party's expression: ``<name>_v`` (value) and ``<name>_n`` (non-nulls).
+
+    When ``expr`` cannot be NULL its non-null count is the unit's row count ``cnt``, so ``<name>_n`` is
+    not shared and the aggregate's count is the joined row's weight.
+    """
 
     name: str
     func: str                # "sum", "min", "max" or "count"
     expr: exp.Expr
     enc: Encoding
     bound: float = 0.0
+    nullable: bool = True
 
 
 @dataclass

@@ -20,7 +20,7 @@ from accord.sql.parser import AGGREGATES, Query
 from accord.sql.plan import Aggregate, Edge, LocalPlan, Partial, Plan
 from accord.sql.probe import Probe, encoding_of
 from accord.sql.rules import check_usage, join_checks, leakage, output_checks, where_check
-from accord.sql.split import Splitter, bound_of
+from accord.sql.split import Splitter, bound_of, never_null
 
 _FUNCS = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max"}
 
@@ -188,7 +188,8 @@ def _aggregate(query: Query, index: int, node: exp.Expr, splitter: Splitter, cla
             raise QueryError(f"{node.sql()}: cannot sum a {enc.sql_type} value (clause SELECT)")
         if func in ("min", "max") and enc.kind == "hash":
             raise UnsupportedError(f"{node.sql()}: MIN / MAX of text is not supported (clause SELECT)")
-        partial = Partial(f"p{index}", {"avg": "sum"}.get(func, func), arg, enc, bound_of(query, arg))
+        partial = Partial(f"p{index}", {"avg": "sum"}.get(func, func), arg, enc, bound_of(query, arg),
+                          not never_null(query, arg))
         splitter.local[owner].partials.append(partial)
         return Aggregate(index, node, func, sql_type, partial=partial, owner=owner, enc=enc, bound=partial.bound)
     expr, enc, bound = splitter.split_value(arg)

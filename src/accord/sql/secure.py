@@ -37,7 +37,8 @@ def layout(plan: Plan, party: str) -> tuple[list[str], list[str]]:
     for p in lp.partials:
         if p.func != "count":
             (fixed if p.enc.kind == "fixed" else ints).append(f"{p.name}_v")
-        ints.append(f"{p.name}_n")
+        if p.nullable:
+            ints.append(f"{p.name}_n")
     return ints, fixed
 
 
@@ -91,6 +92,7 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     reduce = _Reducer(pub, onehot)
     ints, fixed, extremes = _Parts(), _Parts(), []
     grouped: dict[tuple[int, str], Any] = {}
+    present: Any = None   # weight > 0, compared once for every COUNT DISTINCT
     ints.sums.append(weight)
     ints.names.append((-1, "count"))
     for agg in plan.aggregates:
@@ -99,14 +101,14 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
         if agg.func == "count_star":
             continue
         if agg.func == "count_distinct":
-            present = weight > 0
+            present = weight > 0 if present is None else present
             grouped[(agg.index, "distinct")] = reduce.distinct(present, agg.key_class) if agg.counted is None \
                 else reduce.distinct_values(present, values[agg.index])
             continue
         w = weight if agg.owner is None else _product([mask, *(cols[p]["cnt"] for p in plan.order if p != agg.owner)])
         if agg.partial is not None:
             value = cols[owner][f"{agg.partial.name}_v"] if agg.func != "count" else None
-            count = w * cols[owner][f"{agg.partial.name}_n"]
+            count = w * cols[owner][f"{agg.partial.name}_n"] if agg.partial.nullable else weight
         else:
             enc = cast(Encoding, agg.enc)
             arg = rescale(evaluator.numeric(cast(exp.Expr, agg.expr)), None if enc.kind == "fixed" else enc.scale)
@@ -126,7 +128,8 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     for index, value, present, largest in extremes:
         per_group[(index, "v")] = reduce.extreme(value, present, largest)
     for cls_index, (_, cls, _minimum) in enumerate(plan.thresholds):
-        per_group[(-2 - cls_index, "distinct")] = reduce.distinct(weight > 0, cls)
+        present = weight > 0 if present is None else present
+        per_group[(-2 - cls_index, "distinct")] = reduce.distinct(present, cls)
     keep = _keep(plan, per_group, reduce.groups)
     if pub.cells is not None:
         by_index = {a.index: a for a in plan.aggregates}

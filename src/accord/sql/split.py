@@ -87,6 +87,17 @@ def bound_of(query: Query, node: exp.Expr) -> float:
     return UNBOUNDED
 
 
+def never_null(query: Query, node: exp.Expr) -> bool:
+    """Whether ``node`` is arithmetic over NOT NULL columns and constants (so SQL never makes it NULL)."""
+    if isinstance(node, exp.Column):
+        return not query.column(node).nullable
+    if isinstance(node, exp.Literal):
+        return True
+    if isinstance(node, (exp.Paren, exp.Neg, exp.Add, exp.Sub, exp.Mul)):
+        return all(never_null(query, child) for child in node.iter_expressions())
+    return False
+
+
 def _is_condition(child: exp.Expr, parent: exp.Expr) -> bool:
     if isinstance(parent, exp.If):
         return child is parent.this
