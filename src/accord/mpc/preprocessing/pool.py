@@ -17,11 +17,12 @@ Make = Callable[[int], tuple[np.ndarray, ...]]
 
 
 class Pool:
-    """Stocks of correlations per kind, refilled with up to ``max_ots`` OTs' worth beyond each request.
+    """Stocks of correlations per kind; a refill makes the request and stock for later ones, ``max_ots`` OTs in all.
 
-    A refill adds what was asked for plus seven times as much again (the next operations of the same
-    shape), capped at ``max_ots`` OTs, so a large one-off request makes little extra and a stream of
-    small ones (a training loop) needs a round trip only every eighth time.
+    A refill adds what was asked for plus up to seven times as much again (the next operations of the
+    same shape) while the whole refill stays within ``max_ots`` OTs: a stream of small requests (a
+    training loop) needs a round trip only every eighth time, and a request of ``max_ots`` OTs or more
+    makes nothing extra, which a one-off program (a SQL query) would only throw away.
     """
 
     def __init__(self, max_ots: int = 1 << 20) -> None:
@@ -33,7 +34,8 @@ class Pool:
         stock = self._stock.pop(key, ())
         have = len(stock[0]) if stock else 0
         if have < count:
-            fresh = make(count - have + min(7 * count, self.max_ots // max(1, ots_per_item)))
+            extra = min(7 * count, max(0, self.max_ots // max(1, ots_per_item) - count))
+            fresh = make(count - have + extra)
             stock = tuple(np.concatenate([s, f]) for s, f in zip(stock, fresh)) if stock else fresh
         if len(stock[0]) > count:
             self._stock[key] = tuple(s[count:] for s in stock)
