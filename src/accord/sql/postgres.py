@@ -26,6 +26,7 @@ BATCH_ROWS = 65_536
 CONNECT_TIMEOUT = 10
 _SCHEMES = re.compile(r"^postgres(?:ql)?(?:\+psycopg\d?)?://", re.IGNORECASE)
 _QUERY = re.compile(r"^\s*(?:select|with|values|table)\b", re.IGNORECASE)
+_AS_TEXT = ("numeric", "date")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 
 
@@ -39,6 +40,7 @@ def load(conn: duckdb.DuckDBPyConnection, table: Table, source: str, party: str)
     try:
         import psycopg
         from psycopg import sql as pgsql
+        from psycopg.types.string import TextLoader
     except ImportError:
         raise UnsupportedError("PostgreSQL sources need psycopg: pip install 'accord[postgres]'") from None
     url, _, inner = source.partition("#")
@@ -58,6 +60,8 @@ def load(conn: duckdb.DuckDBPyConnection, table: Table, source: str, party: str)
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as pg:
             pg.read_only = True
+            for name in _AS_TEXT:   # exact text, cast by DuckDB: no Decimal or date object per value
+                pg.adapters.register_loader(name, TextLoader)
             with pg.cursor(name="accord_sql_source") as cursor:
                 cursor.itersize = BATCH_ROWS
                 cursor.execute(statement)
