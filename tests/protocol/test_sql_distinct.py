@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -92,3 +93,16 @@ def test_other_parties_see_shares_and_the_one_hots_width_only(monkeypatch, clust
     words = [a.view(np.int64).ravel() for key, msg in received if key.startswith("mpc.") for a in leaves(msg)
              if isinstance(a, np.ndarray) and a.dtype in (np.uint64, np.int64) and a.size > 8]
     assert np.mean(np.abs(np.concatenate(words)) < 2 ** 40) < 0.01        # uniform-looking ring elements
+
+
+def test_minimum_entities_beside_min_and_count_distinct(cluster, sessions):
+    """The threshold counts every surviving entity, also those whose MIN argument is NULL."""
+    data = {"a": pd.DataFrame({"id": range(9), "g": ["u"] * 5 + ["v"] * 4,
+                               "x": pd.array([1, None, None, 4, 5, 6, 7, 8, None], dtype="Int64"),
+                               "d": ["1.00"] * 9}),
+            "b": pd.DataFrame({"id": range(9), "h": ["p"] * 9, "y": pd.array([1, 1, 2, 3, 5, 8, 8, 9, 9])}),
+            "c": pd.DataFrame({"id": [0], "z": [0]})}
+    sql = "SELECT a.g, MIN(a.x), COUNT(DISTINCT b.y) FROM a JOIN b ON a.id = b.id GROUP BY a.g"
+    got = _run(cluster, sessions, sql, data, catalog(min_entities=4), "ot")
+    want = oracle(data, sql.replace("GROUP BY a.g", "GROUP BY a.g HAVING COUNT(DISTINCT b.id) >= 4"))
+    assert len(want) == 2 and same(got, want, False), f"got:\n{got}\nwant:\n{want}"

@@ -92,7 +92,7 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     reduce = _Reducer(pub, onehot)
     ints, fixed, extremes = _Parts(), _Parts(), []
     grouped: dict[tuple[int, str], Any] = {}
-    present: Any = None   # weight > 0, compared once for every COUNT DISTINCT
+    alive: Any = None   # weight > 0: compared once, for every COUNT DISTINCT and minimum-entities rule
     ints.sums.append(weight)
     ints.names.append((-1, "count"))
     for agg in plan.aggregates:
@@ -101,9 +101,9 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
         if agg.func == "count_star":
             continue
         if agg.func == "count_distinct":
-            present = weight > 0 if present is None else present
-            grouped[(agg.index, "distinct")] = reduce.distinct(present, agg.key_class) if agg.counted is None \
-                else reduce.distinct_values(present, values[agg.index])
+            alive = weight > 0 if alive is None else alive
+            grouped[(agg.index, "distinct")] = reduce.distinct(alive, agg.key_class) if agg.counted is None \
+                else reduce.distinct_values(alive, values[agg.index])
             continue
         w = weight if agg.owner is None else _product([mask, *(cols[p]["cnt"] for p in plan.order if p != agg.owner)])
         if agg.partial is not None:
@@ -128,8 +128,8 @@ def program(pub: Public, *shared: Shared) -> list[Shared]:
     for index, value, present, largest in extremes:
         per_group[(index, "v")] = reduce.extreme(value, present, largest)
     for cls_index, (_, cls, _minimum) in enumerate(plan.thresholds):
-        present = weight > 0 if present is None else present
-        per_group[(-2 - cls_index, "distinct")] = reduce.distinct(present, cls)
+        alive = weight > 0 if alive is None else alive
+        per_group[(-2 - cls_index, "distinct")] = reduce.distinct(alive, cls)
     keep = _keep(plan, per_group, reduce.groups)
     if pub.cells is not None:
         by_index = {a.index: a for a in plan.aggregates}
@@ -197,7 +197,6 @@ class _Reducer:
         chosen = self.onehot * present.reshape((present.shape[0], 1))
         per_key = Segments.of(codes).sum(chosen) > 0
         return per_key.sum(axis=0)
-
 
     def distinct_values(self, present: Shared, values: Shared) -> Shared:
         """Per group, how many columns of the owner's value one-hot (rows x values) hold a present row.
