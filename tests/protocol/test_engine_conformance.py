@@ -124,3 +124,26 @@ def test_parties_other_than_a_learn_nothing_from_reveal_to_a(run):
     for party, (_, opened) in run.items():
         if party != "a":
             assert all(value is None for value in opened.values())
+
+
+@protocol("test.owned-batches", threat_model="test only", leakage="test only: every product is revealed to a")
+def _owned_batches(ctx, x, batches):
+    """One owned product per fresh matrix, as scoring batch by batch does; the spare slots kept after."""
+    engine = setup_engine(ctx, "ot", ["a", "b"], None)
+    w = engine.share(ctx.sub("w"), "b", _ring(Y[:3, :1]) if ctx.me == "b" else None, (3, 1))
+    opened = []
+    for i in range(batches):
+        own = engine.own(ctx.sub(f"own{i}"), "a", None if x is None else _ring(x + i), SHAPE, 42)
+        raw = engine.owned_matmul(ctx.sub(f"p{i}"), [OwnedProduct("a", own, w, 4, 3, 1)])[0]
+        opened.append(engine.reveal(ctx.sub(f"r{i}"), raw, (4, 1), ["a"]))
+    return opened, len(engine.provider._spare)
+
+
+def test_owned_products_on_many_matrices_keep_bounded_state():
+    """Scoring in batches owns a fresh matrix per batch; the OT provider must not keep every one's hashes."""
+    cluster = accord.Cluster.simulate(["a", "b"])
+    out = cluster.run(_owned_batches, {"a": (X, 40), "b": (None, 40)})
+    opened, kept = out["a"].get()
+    for i, product in enumerate(opened):
+        assert np.array_equal(_ring(product), _ring(X + i) @ _ring(Y[:3, :1]))
+    assert kept <= 16 and out["b"].get()[1] <= 16

@@ -96,6 +96,9 @@ def _words(bits: np.ndarray, dtype: np.dtype, shape: Shape) -> np.ndarray:
     return packed.view(dtype.newbyteorder("<")).astype(dtype).reshape(shape)
 
 
+MAX_SPARE = 16  # spare hash halves kept for the most recent matrices (by uid: the same at both parties)
+
+
 class OTProvider:
     """Correlations from OT between the two computing parties (see the module docstring)."""
 
@@ -270,7 +273,10 @@ class OTProvider:
         ``index`` numbers the products of one call (both parties use the same numbers, in any order),
         so every product hashes the OTs under its own tweak.
         """
-        return product(ctx, self.roles, state, owner, shared, self.products + index, self._spare)
+        out = product(ctx, self.roles, state, owner, shared, self.products + index, self._spare)
+        for uid in sorted(self._spare)[:-MAX_SPARE]:  # matrices long replaced (scoring batch by batch)
+            del self._spare[uid]
+        return out
 
     def next_products(self, count: int) -> None:
         """Close a call of ``count`` products: later ones take fresh tweaks."""
