@@ -64,6 +64,17 @@ def test_psi_scale(tmp_path):
     assert figures["psi_scale_bucketed_20000"]["workers"] == 1
     assert figures["psi_scale_bucketed_20000"]["disk_bytes"] > 20_000 * 8  # the spill held every id
 
+def test_score_scale(tmp_path):
+    figures = _run(tmp_path, "score_scale")
+    assert set(figures) == {"score_scale_batched_20000", "score_scale_unbatched_20000"}
+    for entry in figures.values():
+        _sane(entry, PARTIES | {"rows_per_second", "scored", "batch_rows"})
+        assert entry["scored"] == 18_000
+        assert entry["rows_per_second"] == pytest.approx(18_000 / entry["seconds"])
+    assert figures["score_scale_batched_20000"]["batch_rows"] == 5_000
+    assert figures["score_scale_unbatched_20000"]["batch_rows"] == 0
+
+
 def test_correlations(tmp_path):
     figures = _run(tmp_path, "correlations")
     kinds = ("silent-vole", "silent-vole-iknp", "silent-cot", "iknp-cot")

@@ -182,6 +182,12 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--model", action="append", default=None,
                              help="score with this model of the job only, e.g. secureboost (repeat for several; "
                                   "default: every model)")
+            cmd.add_argument("--memory", type=_size, default=None,
+                             help="score in batches within this much memory per party, e.g. 4G (bucketed PSI, "
+                                  "then batch by batch; every party must pass it; see docs/operations.md)")
+            cmd.add_argument("--batch-rows", type=int, default=None,
+                             help="with --memory: rows per scoring batch instead of the size the bound sets "
+                                  "(the parties use the smaller of theirs)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
     from accord.cli import audit, dp, fl, node, pir
@@ -354,8 +360,11 @@ def _job_cluster(args: argparse.Namespace, spec: JobSpec) -> Cluster:
         except OSError as exc:
             raise ConfigurationError(f"cannot read approval {args.approval}: {exc.strerror}") from None
         gate = ApprovalGate(approval, spec.sha256, args.command)
+    agree = {"command": args.command, "job_file": spec.digest}
+    if getattr(args, "memory", None) is not None:  # batched scoring runs other protocols: both or neither
+        agree["scoring"] = "batched"
     return accord.Cluster.connect(args.cluster, me=args.me, job=spec.name, key=args.key, timeout=args.timeout,
-                                  agree={"command": args.command, "job_file": spec.digest}, approvals=gate)
+                                  agree=agree, approvals=gate)
 
 
 def _progress(args: argparse.Namespace) -> ProgressBar | ProgressFile:
@@ -381,15 +390,27 @@ def _run(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from accord.pipeline import score_job
 
+    if args.batch_rows is not None and args.memory is None:
+        raise ConfigurationError("--batch-rows needs --memory (batched scoring)")
     spec = _job(args, "score")
     with _job_cluster(args, spec) as cluster:
         cluster.progress = _progress(args)
-        rows = score_job(cluster, spec, args.model)
+        rows = score_job(cluster, spec, args.model, memory=args.memory, batch=args.batch_rows)
         if rows is not None:
             print(f"{spec.label_party}: scored {rows} rows with {', '.join(args.model or [k for k, _ in spec.models])}"
                   f"; scores in {spec.score[spec.label_party].output}")
         _finish(cluster, args)
     return 0
+
+
+def _size(text: str) -> int:
+    """A size in bytes, with an optional K, M or G suffix (powers of 1024): ``4G``, ``512M``."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units else (text, 1)
+    try:
+        return int(float(number) * unit)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4G, 512M or bytes)") from None
 
 
 def _finish(cluster: Cluster, args: argparse.Namespace) -> None:

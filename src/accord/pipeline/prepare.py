@@ -175,3 +175,20 @@ def chosen_models(spec: JobSpec, names: list[str] | None) -> list[tuple[str, dic
     if unknown:
         raise ConfigurationError(f"job {spec.name!r} has no model {', '.join(map(repr, unknown))}; it trains {kinds}")
     return [(k, p) for k, p in spec.models if k in names]
+
+
+def mpc_engine(cluster: Cluster, spec: JobSpec, settings: dict[str, Any] | None) -> Any:
+    """The MPC session of a job: two parties with OT (default) or with the dealer the job names."""
+    settings = dict(settings or {"mode": "ot"})
+    unknown = set(settings) - {"mode", "dealer"}
+    if unknown:
+        raise ConfigurationError(f"job file {spec.source}: unknown mpc settings {sorted(unknown)}")
+    if settings.get("mode") == "insecure-self-dealer":  # one party would learn the other's inputs: tests only
+        raise ConfigurationError(f"job file {spec.source}: mpc mode 'insecure-self-dealer' is INSECURE and "
+                                 "for tests only; job files may use mode: ot or dealer: <third party>")
+    return cluster.mpc(list(spec.parties), dealer=settings.get("dealer"), mode=settings.get("mode"))
+
+
+def scores_file(spec: JobSpec, party: str) -> Path:
+    """Where the label holder's scores go (localised job files always name it; the default is for the type)."""
+    return spec.score[party].output or spec.parties[party].output / "scores.csv"

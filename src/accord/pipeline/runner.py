@@ -27,6 +27,7 @@ from accord.pipeline import prepare, privacy
 from accord.pipeline.checks import scoring_problems, training_problems
 from accord.pipeline.job import JobSpec
 from accord.pipeline.outputs import Outputs, check_output_file
+from accord.pipeline.streaming import score_streamed
 from accord.runtime.cluster import Cluster, PartyObject
 
 
@@ -120,28 +121,21 @@ def _fit(kind: str, params: dict[str, Any], spec: JobSpec, label: PartyObject, t
     if kind == "secureboost":
         return accord.ml.SecureBoost(label=label, positive=positive, **{"key_bits": spec.key_bits, **params}).fit(train)
     options = dict(params)
-    engine = _engine(label.cluster, spec, options.pop("mpc", None))
+    engine = prepare.mpc_engine(label.cluster, spec, options.pop("mpc", None))
     return accord.ml.LogisticRegression(label=label, engine=engine, positive=positive, **options).fit(train)
 
 
-def _engine(cluster: Cluster, spec: JobSpec, settings: dict[str, Any] | None) -> Any:
-    """The MPC session of a job: two parties with OT (default) or with the dealer the job names."""
-    settings = dict(settings or {"mode": "ot"})
-    unknown = set(settings) - {"mode", "dealer"}
-    if unknown:
-        raise ConfigurationError(f"job file {spec.source}: unknown mpc settings {sorted(unknown)}")
-    if settings.get("mode") == "insecure-self-dealer":  # one party would learn the other's inputs: tests only
-        raise ConfigurationError(f"job file {spec.source}: mpc mode 'insecure-self-dealer' is INSECURE and "
-                                 "for tests only; job files may use mode: ot or dealer: <third party>")
-    return cluster.mpc(list(spec.parties), dealer=settings.get("dealer"), mode=settings.get("mode"))
-
-
-def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = None) -> int | None:
+def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = None, *,
+              memory: int | None = None, batch: int | None = None) -> int | None:
     """Score the job's ``score`` inputs with every saved model (or those named in ``models``).
 
     The label holder gets one column per model, ``score_<kind>``, beside the key columns; it returns
-    the number of rows scored (``None`` where the label holder is not hosted).
+    the number of rows scored (``None`` where the label holder is not hosted). With ``memory`` (bytes),
+    the rows are read, aligned (bucketed PSI) and scored in batches within that bound at each party
+    (:mod:`accord.pipeline.streaming`), ``batch`` rows at a time if given.
     """
+    if memory is not None:
+        return score_streamed(cluster, spec, models, memory, batch=batch)
     chosen: list[tuple[str, dict[str, Any]]] = []
     needed: dict[str, list[str]] = {}
     directories: dict[str, dict[str, Path]] = {}
@@ -160,7 +154,7 @@ def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = No
         df = prepare.read_checked(spec.score[name].input, spec.parties[name],
                                   lambda df, p: scoring_problems(df, p, needed[name]))
         if name == party:
-            check_output_file(_scores_file(spec, name), name)
+            check_output_file(prepare.scores_file(spec, name), name)
         return df
 
     tables = prepare.start(cluster, spec, local)
@@ -173,18 +167,13 @@ def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = No
         if kind == "secureboost":
             model = accord.ml.SecureBoost.load(cluster, directory, party, list(spec.parties))
         else:
-            engine = _engine(cluster, spec, dict(params).get("mpc"))
+            engine = prepare.mpc_engine(cluster, spec, dict(params).get("mpc"))
             model = accord.ml.LogisticRegression.load(engine, directory, party)
         scores[f"score_{kind}"] = model.predict([features[n] for n in spec.parties])
     if not aligned[party].is_local:
         return None
     keys = aligned[party].get()[spec.parties[party].key]
-    target = _scores_file(spec, party)
+    target = prepare.scores_file(spec, party)
     write_table(keys.assign(**{column: s.get() for column, s in scores.items()}), target, party=party)
     cluster.record_output(party, str(target))
     return len(keys)
-
-
-def _scores_file(spec: JobSpec, party: str) -> Path:
-    """Where the label holder's scores go (localised job files always name it; the default is for the type)."""
-    return spec.score[party].output or spec.parties[party].output / "scores.csv"
