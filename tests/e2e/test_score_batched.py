@@ -101,3 +101,12 @@ def test_cli_batched_score(trained, tmp_path):
     assert "scored 89 rows" in out, err
     got = pd.read_csv(copy / "out/bank/scores.csv", dtype={"id": str}).sort_values("id", ignore_index=True)
     _same_scores(got, reference)
+
+
+def test_a_killed_runs_staging_files_are_removed_by_the_next_run(trained):
+    job, _ = trained
+    stale = job.parent / "state" / "score" / "credit-test" / "bank" / "input.parquet"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"left by a killed run")
+    assert _batched(job, job.parent / "after-kill.csv", 50) == 89
+    assert not stale.exists()

@@ -62,7 +62,7 @@ def score_streamed(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None
     label = spec.label_party
     chosen = prepare.chosen_models(spec, list(models or []))
     directories = {n: {kind: p.output / "models" / kind for kind, _ in chosen} for n, p in spec.parties.items()}
-    root = state_dir(spec.state_dir) / "score" / f"{spec.name}-{cluster.session}"
+    root = state_dir(spec.state_dir) / "score" / spec.name  # one run of a job at a time per state directory
     work = {n: root / n for n in spec.parties if cluster.party(n).is_local}
     needed: dict[str, list[str]] = {}
 
@@ -75,7 +75,8 @@ def score_streamed(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None
         needed[name] = list(dict.fromkeys(c for cs in columns for c in cs))
         if name == label:
             check_output_file(prepare.scores_file(spec, name), name)
-        work[name].mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(work[name], ignore_errors=True)  # what a killed run left
+        work[name].mkdir(parents=True)
         return stage(spec.score[name].input, spec.parties[name], needed[name], work[name] / "input.parquet", rows)
 
     try:
