@@ -7,7 +7,7 @@ score each batch through the split models, the label holder appending the batch'
 temporary file that is renamed into place only when every batch is scored.
 
 What this reveals beyond unbatched scoring: the bucketed PSI's leakage (each party's number of
-distinct keys per bucket, under a bucket key neither chose; see :mod:`accord.psi.bucket.protocol}`),
+distinct keys per bucket, under a bucket key neither chose; see :mod:`accord.psi.bucket.protocol`),
 and each party's proposed batch size (from its memory bound). Batches cut the aligned rows, which
 both parties already hold in the same order, at public positions, so the per-batch predictions
 reveal together what one prediction of all rows reveals. The scores come in bucket order (keys in
@@ -101,8 +101,9 @@ def batch_rows(memory: int) -> int:
 def stage(source: Path, party: PartySpec, needed: list[str], target: Path, rows: int) -> Path:
     """Check ``party``'s rows batch by batch and keep its key and ``needed`` columns in ``target`` (Parquet).
 
-    CSV cells are read as text, as :func:`accord.data.tables.read_table` reads them; every problem
-    is reported at once, before any protocol, as :class:`InputProblems`.
+    CSV cells are read as text, as :func:`accord.data.tables.read_table` reads them. Problems are
+    raised before any protocol as :class:`InputProblems`: missing columns before reading a row, a
+    batch's key problems at that batch, the feature columns' problems over all batches at the end.
     """
     columns = list(dict.fromkeys([*party.key, *needed]))
     found = _columns(source, party.name)
@@ -111,18 +112,16 @@ def stage(source: Path, party: PartySpec, needed: list[str], target: Path, rows:
     if problems:
         raise InputProblems(problems, party=party.name, source=str(source))
     tally = _Features(needed, party.categorical)
-    schema = None
+    seen = 0
     with pq.ParquetWriter(target, _schema(source, columns)) as writer:
         for frame in _read(source, columns, rows, party.name):
             problems = key_problems(frame, party.key, party.name)
             if problems:
                 raise InputProblems(problems, party=party.name, source=str(source))
             tally.add(frame)
-            table = pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
-            writer.write_table(table)
-            schema = table.schema
-    problems = tally.problems() if schema is not None else [Problem("", "the table has no rows",
-                                                                    "the table has no rows")]
+            writer.write_table(pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False))
+            seen += len(frame)
+    problems = tally.problems() if seen else [Problem("", "the table has no rows", "the table has no rows")]
     if problems:
         raise InputProblems(problems, party=party.name, source=str(source))
     return target
