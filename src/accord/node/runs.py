@@ -11,6 +11,7 @@ them interrupted when it starts again and ends any leftover process of theirs.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import secrets
@@ -96,7 +97,7 @@ class Runner:
     def _finish(self, run_id: str, name: str, digest: str, code: int | None, status: str | None = None) -> None:
         workdir = self.node.config.state / "runs" / run_id
         report = _read_json(workdir / "report.json")
-        metrics = next((_read_json(p) for p in sorted((workdir / "out").rglob("metrics.json"))), None)
+        metrics = next((_read_json(p) for p in _glob(workdir / "out", "metrics.json")), None)
         status = status or ("succeeded" if code == 0 else "failed")
         error = None if status == "succeeded" else _last_error(workdir / "log.txt", code)
         learned = sorted({(e["protocol"], e["party"], e["learned"]) for e in (report or {}).get("learned", [])})
@@ -149,7 +150,16 @@ class Runner:
 
     def plots(self, run_id: str) -> list[Path]:
         """The plot images a run wrote into this party's outputs."""
-        return sorted((self.node.config.state / "runs" / run_id / "out").rglob("*.png"))
+        return _glob(self.node.config.state / "runs" / run_id / "out", "*.png")
+
+
+def _glob(root: Path, pattern: str) -> list[Path]:
+    """Files under ``root`` matching ``pattern``, sorted; a directory that vanishes meanwhile is skipped.
+
+    A killed run's runner removes its staging directories while the node may be listing the outputs
+    (``Path.rglob`` raises on such a directory; ``os.walk`` ignores it).
+    """
+    return sorted(Path(top) / name for top, _, names in os.walk(root) for name in fnmatch.filter(names, pattern))
 
 
 def _read_json(path: Path) -> Any:
