@@ -445,7 +445,7 @@ class Cluster:
             return fn(ctx, *_resolve(args))
         except BaseException as exc:
             if not isinstance(exc, PeerAborted):  # tell peers, so they stop waiting (a PeerAborted came from them)
-                self._links[party].abort(session, f"{type(exc).__name__}: {exc}")
+                self._links[party].abort(session, abort_reason(exc))
             raise
         finally:
             accounting.total.counters.seconds = time.perf_counter() - start
@@ -491,7 +491,7 @@ class Cluster:
         for link in self._links.values():
             try:
                 if error is not None and not isinstance(error, _SECONDARY_ERRORS):
-                    link.abort(self.session, f"{type(error).__name__}: {error}")
+                    link.abort(self.session, abort_reason(error))
                 if error is not None:  # a failed job's pending messages matter little: do not wait on a gone peer
                     link.flush(timeout=2.0)
                 else:
@@ -529,3 +529,10 @@ def _root_cause(errors: Mapping[str, BaseException]) -> BaseException:
         if not isinstance(exc, _SECONDARY_ERRORS):
             return exc
     return next(iter(errors.values()))
+
+
+def abort_reason(exc: BaseException) -> str:
+    """What peers are told when this party stops: the error's ``public()`` text where it has one (an input
+    check's error keeps its details, such as the table's other columns, for the party's own operator)."""
+    public = getattr(exc, "public", None)
+    return f"{type(exc).__name__}: {public() if callable(public) else exc}"

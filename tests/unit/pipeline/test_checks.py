@@ -9,7 +9,7 @@ import pytest
 
 import accord
 from accord.errors import ConfigurationError, InputError, MalformedMessage
-from accord.pipeline.checks import InputProblems, check_job, scoring_problems, training_problems
+from accord.pipeline.checks import InputProblems, Problem, check_job, scoring_problems, training_problems
 from accord.pipeline.job import PartySpec
 from accord.runtime import Context, protocol
 from tests.protocol.wiretap import tap
@@ -95,3 +95,23 @@ def test_a_malformed_check_is_refused_naming_the_peer():
     with accord.Cluster.simulate(["bank", "partner"]) as cluster:
         with pytest.raises(MalformedMessage, match="party 'partner' sent a malformed job check"):
             cluster.run(bad_check, {"bank": (), "partner": ()})
+
+
+def test_a_failed_input_check_tells_every_peer_only_its_public_summary():
+    """With three parties a peer may learn of the failure from the abort rather than the check round:
+    the abort too carries only the summary (not the failing table's other columns)."""
+    import accord
+    from accord.pipeline.prepare import agree
+
+    def local(name):
+        if name == "lender2":
+            raise InputProblems([Problem("owed", "amount column 'owed' not found; the table has ['secret_col']",
+                                         "amount column 'owed' not found")], party=name, source="lender2.csv")
+        return None
+
+    with pytest.raises(InputProblems):
+        with accord.Cluster.simulate(["bank", "lender1", "lender2"]) as cluster:
+            agree(cluster, ["bank", "lender1", "lender2"], "digest", local)
+    hub = cluster._links["bank"]._hub
+    told = [reason for inbox in hub.inboxes.values() for reason in inbox._aborted.values()]
+    assert told and all("amount column 'owed' not found" in r and "secret_col" not in r for r in told)
