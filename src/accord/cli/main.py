@@ -31,6 +31,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 if TYPE_CHECKING:   # the commands import these lazily, so that `accord --help` starts fast
     from accord.pipeline import JobSpec
+    from accord.pipeline.workloads import WorkloadSpec
     from accord.runtime import Cluster, PartyObject, PartyTable
 
 
@@ -327,24 +328,27 @@ def _psi_start(args: argparse.Namespace, me: str, peer: str, on: list[str], to: 
     return table
 
 
-def _job(args: argparse.Namespace, command: str) -> JobSpec:
+def _job(args: argparse.Namespace, command: str) -> JobSpec | WorkloadSpec:
     """The job file with this party's own settings (flags and environment; not part of the job digest)."""
     from accord.pipeline.job import LocalSettings, load_job
+    from accord.runtime.config import load_cluster_config
 
     if args.cluster is None and args.me is not None:
         raise ConfigurationError("--me needs --cluster (without a cluster file every party is simulated here)")
     if args.cluster is not None and args.me is None:
         raise ConfigurationError("--cluster needs --me: the name of the party this process is")
     out_dir = args.out_dir or (Path(os.environ[OUT_DIR_ENV]) if os.environ.get(OUT_DIR_ENV) else None)
+    names = tuple(load_cluster_config(args.cluster).parties) if args.cluster is not None else None
     if command == "run":
-        local = LocalSettings(out_dir=out_dir, input=args.input, output=args.output, state_dir=args.state_dir)
+        local = LocalSettings(out_dir=out_dir, input=args.input, output=args.output, state_dir=args.state_dir,
+                              cluster=names)
     else:
         local = LocalSettings(out_dir=out_dir, score_input=args.input, output=args.output, scores=args.scores,
-                              state_dir=args.state_dir)
+                              state_dir=args.state_dir, cluster=names)
     return load_job(args.job, me=args.me, local=local)
 
 
-def _job_cluster(args: argparse.Namespace, spec: JobSpec) -> Cluster:
+def _job_cluster(args: argparse.Namespace, spec: JobSpec | WorkloadSpec) -> Cluster:
     import accord
 
     if args.cluster is None:
@@ -372,9 +376,17 @@ def _progress(args: argparse.Namespace) -> ProgressBar | ProgressFile:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from accord.pipeline import train_job
+    from accord.pipeline import JobSpec, run_workload, train_job
 
     spec = _job(args, "run")
+    if not isinstance(spec, JobSpec):  # a lookup job: PIR, PSI-sum or joint debt
+        with _job_cluster(args, spec) as cluster:
+            cluster.progress = _progress(args)
+            result = run_workload(cluster, spec)
+            if result:
+                print(f"{spec.kind}: {json.dumps(result)}")
+            _finish(cluster, args)
+        return 0
     with _job_cluster(args, spec) as cluster:
         cluster.progress = _progress(args)
         summary = train_job(cluster, spec)
@@ -388,11 +400,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from accord.pipeline import score_job
+    from accord.pipeline import JobSpec, score_job
 
     if args.batch_rows is not None and args.memory is None:
         raise ConfigurationError("--batch-rows needs --memory (batched scoring)")
     spec = _job(args, "score")
+    if not isinstance(spec, JobSpec):
+        raise ConfigurationError(f"job file {args.job} is a {spec.kind} job: it has nothing to score")
     with _job_cluster(args, spec) as cluster:
         cluster.progress = _progress(args)
         rows = score_job(cluster, spec, args.model, memory=args.memory, batch=args.batch_rows)

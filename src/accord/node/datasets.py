@@ -25,6 +25,7 @@ from accord.node import schema
 from accord.node.policy import Policy, parse_policy
 from accord.pipeline.job import PartySpec
 from accord.pipeline.privacy import dataset_name
+from accord.pipeline.workloads import WorkParty
 
 KINDS = ("csv", "parquet", "sql")
 
@@ -121,7 +122,7 @@ def _dataset(row: Any) -> Dataset:
                    float(row["registered_at"]))
 
 
-def dataset_of(party: PartySpec) -> str:
+def dataset_of(party: PartySpec | WorkParty) -> str:
     """The dataset a job's party part names: ``dataset`` if given, else its input file's stem (the name its
     DP ledger has, :func:`accord.pipeline.privacy.dataset_name`)."""
     return party.dataset or dataset_name(party.input)

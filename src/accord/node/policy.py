@@ -10,13 +10,17 @@
       AGE:       {use: aggregate, min_group: 50}       # may also be released in groups of >= 50 rows
       PAY_0:     {use: dp, epsilon: 1.0}    # may also be released with DP noise, charged to the ledger
       SEX:       {use: never}
+      risk:      {use: reveal, with: [bank]}           # may be revealed row by row (a PIR label on a match)
 
 Rules, from least to most permissive for model inputs: ``never``; ``key`` (only as a join key);
 ``train`` (label or feature of a model: the value stays secret, and only what the model's protocol
 declares leaks, which the approval page shows; ``models`` restricts which models); ``aggregate``
 and ``dp`` (as ``train``, and also released as aggregates over at least ``min_group`` rows, or with
 differential-privacy noise within ``epsilon`` per job, charged to the dataset's budget ledger).
-``with`` lists the parties a column may be used with (default: any). No step of today's job files
+``reveal`` is the most permissive: the column may be revealed row by row to the job's receivers
+(a PIR label on a match, a joint-debt total, which may be one lender's amount alone, or a PSI-sum total
+without DP, whose intersection may be a single key). ``with`` lists the parties a column may be used
+with (default: any). No step of today's job files
 releases group aggregates, so ``aggregate`` columns are used like ``train`` ones until one does.
 """
 
@@ -30,16 +34,18 @@ from accord.errors import ConfigurationError
 from accord.pipeline.job import MODEL_KINDS
 from accord.pipeline.plan import ColumnUse
 
-RULES = ("never", "key", "train", "aggregate", "dp")
+RULES = ("never", "key", "train", "aggregate", "dp", "reveal")
 DESCRIPTIONS = {
     "never": "never used",
     "key": "join key only",
     "train": "feature for training (never revealed)",
     "aggregate": "revealed only aggregated above a minimum group size",
     "dp": "revealed only with DP noise within a budget",
+    "reveal": "may be revealed row by row to the job's receivers",
 }
-_ALLOWED = {"key": {"key"}, "label": {"train", "aggregate", "dp"}, "train": {"train", "aggregate", "dp"},
-            "dp": {"dp"}}
+_ALLOWED = {"key": {"key", "reveal"}, "label": {"train", "aggregate", "dp", "reveal"},
+            "train": {"train", "aggregate", "dp", "reveal"}, "dp": {"dp", "reveal"}, "aggregate": {"reveal"},
+            "reveal": {"reveal"}}
 
 
 @dataclass(frozen=True)
@@ -184,4 +190,6 @@ def check_uses(policy: Policy, dataset: str, schema: Sequence[str], uses: Sequen
 
 def _as(use: str) -> str:
     return {"key": "a PSI join key (its matches are revealed)", "label": "the label of the models",
-            "train": "a model feature", "dp": "a DP-noised release"}[use]
+            "train": "a model feature", "dp": "a DP-noised release",
+            "aggregate": "a sum over a PSI intersection released without DP noise (the intersection may be one key)",
+            "reveal": "a value revealed row by row"}[use]

@@ -27,6 +27,7 @@ from accord.node.policy import Violation, check_uses
 from accord.node.store import Store
 from accord.pipeline.job import JobSpec, LocalSettings, load_job
 from accord.pipeline.plan import dp_epsilon, plan_job
+from accord.pipeline.workloads import WorkloadSpec
 
 
 class DecisionConflict(ConfigurationError):
@@ -59,7 +60,7 @@ class Node:
         self.store = Store(config.database, self.signer)
 
     # ---------------------------------------------------------------------------- proposals
-    def spec(self, text: str, workdir: Path | None = None) -> JobSpec:
+    def spec(self, text: str, workdir: Path | None = None) -> JobSpec | WorkloadSpec:
         """The job file ``text`` parsed for this party (errors name the field)."""
         with tempfile.TemporaryDirectory(prefix="accord-node-") as tmp:
             path = Path(workdir or tmp) / "job.yaml"
@@ -67,7 +68,7 @@ class Node:
             path.write_text(text)
             return load_job(path, local=LocalSettings(out_dir=path.parent))
 
-    def check(self, conn: Connection, spec: JobSpec) -> tuple[dict[str, Any], list[Violation]]:
+    def check(self, conn: Connection, spec: JobSpec | WorkloadSpec) -> tuple[dict[str, Any], list[Violation]]:
         """The job's plan and every use of this party's columns that its policies forbid."""
         if self.party not in spec.participants:
             raise ConfigurationError(f"job {spec.name!r} does not name party {self.party!r}; it names "
@@ -108,7 +109,7 @@ class Node:
             job = self._job(conn, digest)
             return self._recheck(conn, self.spec(job.text))[0] if job is not None else None
 
-    def _recheck(self, conn: Connection, spec: JobSpec) -> tuple[Job, list[Violation]]:
+    def _recheck(self, conn: Connection, spec: JobSpec | WorkloadSpec) -> tuple[Job, list[Violation]]:
         """Check a stored job against the policies in force now, and store the result."""
         plan, violations = self.check(conn, spec)
         conn.execute(update(schema.jobs).where(schema.jobs.c.digest == spec.sha256).values(

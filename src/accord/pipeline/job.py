@@ -45,6 +45,7 @@ import yaml
 from accord.dp.ledger import check_dataset
 from accord.errors import ConfigurationError
 from accord.pipeline.privacy import DPJob, parse_dp
+from accord.pipeline.workloads import WorkloadSpec, localise, parse_workload
 
 MODEL_KINDS = ("secureboost", "logistic_regression")
 
@@ -90,6 +91,8 @@ class LocalSettings:
         This party's rows to score and scores file, replacing ``score.<me>.input/output``.
     state_dir:
         This party's state directory (its privacy-budget ledgers), default ``$ACCORD_STATE_DIR``.
+    cluster:
+        The party names of this party's cluster file: a job naming another party is refused.
     """
 
     out_dir: Path | None = None
@@ -98,6 +101,7 @@ class LocalSettings:
     score_input: Path | None = None
     scores: Path | None = None
     state_dir: Path | None = None
+    cluster: tuple[str, ...] | None = None
 
     def overrides(self) -> list[str]:
         """The names of the per-party paths set here."""
@@ -143,7 +147,7 @@ class JobSpec:
 
 
 def load_job(path: str | os.PathLike[str], *, me: str | None = None,
-             local: LocalSettings | None = None) -> JobSpec:
+             local: LocalSettings | None = None) -> JobSpec | WorkloadSpec:
     """Read and validate a job file; errors name the field and what was expected.
 
     ``me`` is the party this process runs (``None``: every party, in simulation); ``local`` holds its
@@ -161,6 +165,9 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
     where = f"job file {source}"
     if not isinstance(raw, dict):
         raise ConfigurationError(f"{where} must be a map")
+    if raw.get("kind", "model") != "model":  # a lookup job (accord.pipeline.workloads)
+        return _workload(raw, text, source, me, local)
+    raw = {k: v for k, v in raw.items() if k != "kind"}
     unknown = set(raw) - {"job", "parties", "psi", "split", "models", "evaluate", "score", "security", "dp"}
     if unknown:
         raise ConfigurationError(f"{where}: unknown fields {sorted(unknown)}")
@@ -201,7 +208,19 @@ def load_job(path: str | os.PathLike[str], *, me: str | None = None,
         digest=hashlib.sha256(text.encode()).hexdigest()[:16], source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest(),
     )
+    missing = [p for p in spec.participants if local.cluster is not None and p not in local.cluster]
+    if missing:
+        raise ConfigurationError(f"{where}: parties {missing} are not in the cluster file (it lists "
+                                 f"{list(local.cluster or ())})")
     return _localise(spec, me, local, base, where)
+
+
+def _workload(raw: dict[str, Any], text: str, source: Path, me: str | None, local: LocalSettings) -> WorkloadSpec:
+    if local.score_input is not None or local.scores is not None:
+        raise ConfigurationError(f"job file {source} is a {raw.get('kind')} job: it has nothing to score")
+    base = Path(local.out_dir) if local.out_dir is not None else source.parent
+    spec = parse_workload(raw, text, source, base, cluster=local.cluster)
+    return localise(spec, me, input=local.input, output=local.output, state_dir=local.state_dir, root=base)
 
 
 def _label_names(evaluate: Any, where: str) -> tuple[str, str] | None:

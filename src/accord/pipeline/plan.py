@@ -6,7 +6,9 @@ protocols' own ``@protocol`` declarations, so the plan says what the job report 
 
 Each column use names the party, the column, how the step uses it (``key``: PSI join key, whose
 matches the receivers learn; ``train``: model input that stays secret except for the model's declared
-leakage; ``label``: the label holder's target) and the step (``psi``, ``models.secureboost``, ...).
+leakage; ``label``: the label holder's target; ``dp``: released with DP noise; ``aggregate``: summed
+over a PSI intersection and released; ``reveal``: released row by row, as a PIR label) and the step
+(``psi``, ``models.secureboost``, ...).
 """
 
 from __future__ import annotations
@@ -20,13 +22,17 @@ from accord.mpc.session import LEAKAGE as MPC_LEAKAGE
 from accord.mpc.setup import engine_spec
 from accord.pipeline.checks import check_job
 from accord.pipeline.job import JobSpec
+from accord.pipeline.workloads import WorkloadSpec
+from accord.pir.debt import joint_debt
+from accord.pir.protocol import pir_query, pir_sync
+from accord.pir.psi_sum import intersection_sum
 from accord.psi.api import choose_protocol
 from accord.psi.ecdh import ecdh_psi
 from accord.psi.kkrt.protocol import kkrt_psi
 from accord.psi.rr22.protocol import rr22_psi
 from accord.runtime.report import ProtocolSpec, spec_of
 
-USES = ("key", "label", "train", "dp")
+USES = ("key", "label", "train", "dp", "aggregate", "reveal")
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,11 @@ class JobPlan:
                 "unknown": list(self.unknown)}
 
 
-def plan_job(spec: JobSpec, columns: Mapping[str, Sequence[str]] | None = None) -> JobPlan:
+def plan_job(spec: JobSpec | WorkloadSpec, columns: Mapping[str, Sequence[str]] | None = None) -> JobPlan:
     """The plan of ``spec``; ``columns[party]`` lists a party's table columns, needed for a party whose
     ``features`` the job leaves implicit (every column but key and label)."""
+    if isinstance(spec, WorkloadSpec):
+        return workload_plan(spec)
     columns = columns or {}
     features: dict[str, list[str]] = {}
     unknown: list[str] = []
@@ -105,8 +113,44 @@ def plan_job(spec: JobSpec, columns: Mapping[str, Sequence[str]] | None = None) 
     return JobPlan(tuple(steps), tuple(unknown))
 
 
-def dp_epsilon(spec: JobSpec, party: str) -> dict[str, float]:
+def workload_plan(spec: WorkloadSpec) -> JobPlan:
+    """The plan of a lookup job: which columns each party gives, and what is revealed to whom.
+
+    Key columns are ``key`` uses (their matches are revealed to the receivers). A PIR label or a
+    per-applicant debt total is revealed row by row (``reveal``; a total may be one lender's amount
+    alone); a PSI-sum total is ``dp`` with a ``dp:`` section, else ``aggregate`` over an intersection
+    whose size no policy can check before the run.
+    """
+    check = Step("check", "every party checks its input and the job file's digest; all start or none does",
+                 (spec_of(check_job),))
+    keys = tuple(ColumnUse(n, c, "key", spec.kind) for n, p in spec.parties.items() for c in p.key)
+    lead, to = spec.parties[spec.lead], ", ".join(spec.receivers)
+    if spec.kind == "pir_lookup":
+        labels = tuple(ColumnUse(lead.name, c, "reveal", spec.kind) for c in lead.labels)
+        steps = [Step("pir.sync", f"{to} downloads {lead.name}'s encoded table (once per build)", (spec_of(pir_sync),)),
+                 Step(spec.kind, f"{to} looks its keys up; for each key it learns whether {lead.name} lists it and "
+                      f"its labels ({', '.join(lead.labels) or 'none'}); {lead.name} learns the number of keys asked",
+                      (spec_of(pir_query),), keys + labels)]
+    elif spec.kind == "psi_sum":
+        use = "dp" if spec.dp is not None else "aggregate"
+        noise = f" with DP noise (ε={spec.dp.budget.epsilon:g})" if spec.dp is not None else ""
+        steps = [Step(spec.kind, f"{to} learn{'s' * (len(spec.receivers) == 1)} the number of shared keys and the "
+                      f"sum of {lead.name}'s {lead.column} over them{noise}", (spec_of(intersection_sum),),
+                      (*keys, ColumnUse(lead.name, str(lead.column), use, spec.kind)))]
+    else:
+        amounts = tuple(ColumnUse(n, str(spec.parties[n].column), "reveal", spec.kind) for n in spec.others)
+        steps = [Step(spec.kind, f"{lead.name} learns each applicant's total over all lenders; each lender learns "
+                      "the number of applicants asked",
+                      (spec_of(joint_debt),), keys + amounts)]
+    return JobPlan((check, *steps))
+
+
+def dp_epsilon(spec: JobSpec | WorkloadSpec, party: str) -> dict[str, float]:
     """The ε each of ``party``'s columns is charged in the job's DP summaries (a mean and a median each)."""
+    if isinstance(spec, WorkloadSpec):  # PSI-sum: the whole budget, on the values party's column
+        if spec.dp is None or party != spec.lead:
+            return {}
+        return {str(spec.parties[party].column): spec.dp.budget.epsilon}
     if spec.dp is None:
         return {}
     share = spec.dp.share(party).epsilon

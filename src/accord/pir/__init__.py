@@ -17,10 +17,10 @@ from accord._lazy import exports
 
 if TYPE_CHECKING:
     from accord.pir.api import build, query, sync
-    from accord.pir.joint import intersection_sum, joint_debt
+    from accord.pir.joint import intersection_sum, intersection_sums, joint_debt
 
-__all__ = ["build", "intersection_sum", "joint_debt", "query", "sync"]
+__all__ = ["build", "intersection_sum", "intersection_sums", "joint_debt", "query", "sync"]
 __getattr__, __dir__ = exports(__name__, {
     "accord.pir.api": ["build", "query", "sync"],
-    "accord.pir.joint": ["intersection_sum", "joint_debt"],
+    "accord.pir.joint": ["intersection_sum", "intersection_sums", "joint_debt"],
 })

@@ -30,8 +30,16 @@ def intersection_sum(ids: PartyTable, values: PartyTable, on: str | Sequence[str
     ``values`` (several rows of a key add up). With ``dp=Budget(...)`` both releases get noise from each
     party, and ``bound`` (required) clamps each key's total to ``[0, bound]``; each data owner's ledger in
     ``ledgers`` is checked at both parties and then charged before any key is touched. Returns the first
-    receiver's handle.
+    receiver's handle (:func:`intersection_sums` returns every receiver's).
     """
+    receivers = [to] if isinstance(to, str) else list(to)
+    return intersection_sums(ids, values, on, value=value, to=to, dp=dp, bound=bound, ledgers=ledgers)[receivers[0]]
+
+
+def intersection_sums(ids: PartyTable, values: PartyTable, on: str | Sequence[str], *, value: str,
+                      to: str | Sequence[str], dp: Budget | None = None, bound: int | None = None,
+                      ledgers: Mapping[str, Ledger] | None = None) -> dict[str, PartyObject]:
+    """As :func:`intersection_sum`, with each receiver's handle."""
     if not isinstance(ids, PartyObject) or not isinstance(values, PartyObject) or ids.cluster is not values.cluster:
         raise ConfigurationError("intersection_sum takes two party-owned tables of one cluster")
     if ids.owner == values.owner:
@@ -52,7 +60,7 @@ def intersection_sum(ids: PartyTable, values: PartyTable, on: str | Sequence[str
                                                       values.owner: (values, *args, mine.get(values.owner))},
                           learned={p: learned if p in receivers else "both set sizes"
                                    for p in (ids.owner, values.owner)})
-    return out[receivers[0]]
+    return {r: out[r] for r in receivers}
 
 
 def joint_debt(applicants: PartyTable, accounts: Sequence[PartyTable], on: str | Sequence[str], *,
