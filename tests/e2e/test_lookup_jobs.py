@@ -4,9 +4,12 @@ over mTLS, checked against plaintext joins of the same synthetic data."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -172,3 +175,38 @@ def test_a_table_built_with_other_labels_than_the_job_declares_is_refused(tmp_pa
     assert results["telecom"][2] == 3 and "returns the labels ['risk', 'since']" in results["telecom"][1]
     assert results["bank"][2] == 5 and "other labels than the job declares" in results["bank"][1]
     assert not (tmp_path / "out").exists() or not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+
+
+def test_sigterm_mid_psi_sum_stops_both_parties_and_leaves_no_output(tmp_path):
+    from examples.make_pir_data import generate
+
+    from tests.e2e.test_signals import live_group, wait_until
+
+    generate(tmp_path / "data", 40_000, 100)  # 20,000 viewers x 10,000 purchases: seconds of protocol
+    spec = {**yaml.safe_load((EXAMPLES / "conversions.yaml").read_text()), "dp": None}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({k: v for k, v in spec.items() if v is not None}))
+    cluster = write_cluster(tmp_path, ["platform", "advertiser"], timeout=60, connect_timeout=5)
+    procs = {p: subprocess.Popen([sys.executable, "-m", "accord", "run", "job.yaml", "--cluster", str(cluster),
+                                  "--me", p], cwd=tmp_path, stdout=(tmp_path / f"{p}.out").open("w"),
+                                 stderr=(tmp_path / f"{p}.err").open("w"), env={"PYTHONPATH": str(ROOT), "PATH": ""},
+                                 start_new_session=True)
+             for p in ("platform", "advertiser")}
+    victim, peer = procs["platform"], procs["advertiser"]
+    try:
+        staged = wait_until(lambda: victim.poll() is not None or bool(list((tmp_path / "out").glob(".platform.*"))),
+                            timeout=120)
+        assert staged and victim.poll() is None, (tmp_path / "platform.err").read_text()
+        time.sleep(1.0)  # past the start-up agreement, into the protocol
+        victim.send_signal(signal.SIGTERM)
+        victim.wait(timeout=20)
+        peer.wait(timeout=30)
+        leftovers = {p: wait_until(lambda pid=proc.pid: not live_group(pid), timeout=5) for p, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            for pid, _ in live_group(proc.pid):
+                os.kill(pid, signal.SIGKILL)
+    victim_err, peer_err = ((tmp_path / f"{p}.err").read_text() for p in ("platform", "advertiser"))
+    assert victim.returncode == 128 + signal.SIGTERM, victim_err
+    assert peer.returncode == 5 and "'platform'" in peer_err, peer_err
+    assert leftovers == {"platform": True, "advertiser": True}
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file() or p.name.startswith(".")]
