@@ -122,6 +122,8 @@ def parse_workload(raw: dict[str, Any], text: str, source: Path, base: Path,
         party = _party(kind, str(name), entry, lead, source.parent, base, problems)
         if party is not None:
             parties[str(name)] = party
+    problems += [f"parties.{n}.output: missing ({n} receives the result)" for n in receivers
+                 if n in parties and parties[n].output is None and "output" not in entries[n]]
     widths = {len(p.key) for p in parties.values()}
     if len(widths) > 1:
         problems.append(f"parties.*.key: every party names the same number of key columns, got "
@@ -275,9 +277,6 @@ def localise(spec: WorkloadSpec, me: str | None, *, input: Path | None, output: 
                                      "no input")
         out = output.resolve() if output is not None else (_within(own.output, root, name)
                                                            if own.output is not None else None)
-        if name in spec.receivers and out is None:
-            raise ConfigurationError(f"job file {spec.source}: parties.{name}.output: {name!r} receives the result "
-                                     "and needs an output directory")
         parties[name] = replace(own, input=input.resolve() if input is not None else own.input, output=out)
     return replace(spec, parties=parties, state_dir=state_dir.resolve() if state_dir is not None else None)
 

@@ -71,3 +71,6 @@ def test_a_receiver_needs_an_output_and_a_pir_server_takes_no_input(tmp_path):
                         "l2": {"input": "2.csv", "key": "id", "amount": "a"}}}
     with pytest.raises(ConfigurationError, match=r"parties\.bank\.output: missing"):
         load(tmp_path, debt)
+    both = {**SUM, "to": ["platform", "advertiser"]}
+    with pytest.raises(ConfigurationError, match=r"parties\.advertiser\.output: missing \(advertiser receives"):
+        load(tmp_path, both, me="platform")
