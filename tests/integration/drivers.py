@@ -77,5 +77,6 @@ def bucketed_driver(cluster: accord.Cluster, me: str, args: dict[str, Any]) -> d
     outputs = {p: args["outputs"][p] if p == me else None for p in (first, second)}
     print("BUCKETS-START", flush=True)
     summary = accord.psi.join_files(cluster, inputs, outputs, args["on"], run=args["run"], buckets=args["buckets"],
-                                    state_dir=args["state_dirs"][me], workers=args.get("workers", 1))
+                                    state_dir=args["state_dirs"][me], workers=args.get("workers", 1),
+                                    ray_address=args.get("ray_address"))
     return dict(summary[me].get())

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 import accord
 from accord.errors import InputError, MalformedMessage, PeerAborted
+from accord.psi.bucket import pool, solve
 from accord.psi.bucket import protocol as bucket_protocol
-from accord.psi.bucket import solve
+from accord.runtime.context import Counters
 from tests.protocol.wiretap import leaves, tap
 
 PARTIES = ["bank", "partner"]
@@ -141,7 +142,7 @@ def test_what_each_party_receives(cluster, tmp_path, monkeypatch, party, other):
     handshake = [s for s in steps if "bucket" not in s]
     assert handshake == ["hello", "reveal", "ready"]
     hello = dict(received[0][1])
-    assert set(hello) == {"mode", "protocol", "receivers", "buckets", "commit", "resume", "done", "workers"}
+    assert set(hello) == {"mode", "protocol", "receivers", "buckets", "commit", "resume", "done", "workers", "remote"}
     assert len(hello["commit"]) == 32 and hello["resume"] == b"" and len(hello["done"]) == 0
     assert len(received[1][1]) == 16
     ready = received[2][1]
@@ -178,3 +179,33 @@ def test_buckets_on_a_pool_of_worker_processes_relayed_through_the_gateway(clust
     assert _pairs(out["bank"], out["partner"]) == _pairs(expected[a.columns], expected[b.columns])
     costs = cluster.report().to_dict()["protocols"]["psi.bucketed"]["costs"]
     assert costs["bank"]["bytes_sent"] > 1000 * 10  # the workers' traffic is counted at their party
+
+
+def _fails_at_the_bank(job: pool.BucketJob) -> Counters:
+    """A worker of the bank that dies in bucket 1's first attempt (``try0``) and, for run "always", in every one."""
+    if job.me == "bank" and job.bucket == 1 and ("/try0" in job.path or "/psi/always/" in str(job.rows_file)):
+        raise OSError("worker lost")
+    return pool.run_job(job)
+
+
+def test_a_bucket_failed_at_one_party_runs_again_at_both(cluster, tmp_path, monkeypatch):
+    # Prepare: the bank's worker fails bucket 1 once; the partner's worker waits on it until cancelled.
+    monkeypatch.setattr(pool, "run_job", _fails_at_the_bank)
+    a = pd.DataFrame({"id": [f"k{i % 700}" for i in range(1000)], "x": np.arange(1000)})
+    b = pd.DataFrame({"id": [f"k{i}" for i in range(300, 1300)], "y": np.arange(1000)})
+    # Execute
+    summary, out = _join(cluster, tmp_path, a, b, "id", run="retry", buckets=4, workers=2)
+    # Assert: one re-run at both parties, and the join as pandas has it (nothing lost or duplicated).
+    assert summary["bank"].get()["retried"] == summary["partner"].get()["retried"] == 1
+    expected = a.merge(b, on="id")
+    assert _pairs(out["bank"], out["partner"]) == _pairs(expected[a.columns], expected[b.columns])
+
+
+def test_a_bucket_failing_every_attempt_fails_the_job_naming_it(cluster, tmp_path, monkeypatch):
+    # Prepare
+    monkeypatch.setattr(pool, "run_job", _fails_at_the_bank)
+    a = pd.DataFrame({"id": [f"k{i}" for i in range(400)], "x": np.arange(400)})
+    # Execute / Assert: after the first attempt and 1 retry, both parties stop, naming bucket 1.
+    with pytest.raises(pool.BucketFailed, match=r"bucket\(s\) \[1\] failed in all 2 attempts"):
+        _join(cluster, tmp_path, a, a, "id", run="always", buckets=3, workers=2, retries=1)
+    assert not list(tmp_path.glob("always-*"))

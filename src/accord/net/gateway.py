@@ -6,9 +6,10 @@ use the same hook), the workers get neither the party's private key nor ports of
 main process runs a :class:`Gateway` that relays each worker's sends and receives through the party's
 link, and a worker talks to it through a :class:`GatewayLink`, which is a :class:`~accord.net.base.Link`
 like any other. Pieces of work run under distinct message paths of the job's session (a bucket's
-sub-protocol path), so the one link multiplexes them; a worker that fails fails its party's job, whose
-abort reaches the peer as for any protocol error. See docs/operations.md for why a gateway rather than
-per-worker endpoints.
+sub-protocol path), so the one link multiplexes them. When a piece of work is abandoned (its worker
+died here or at the peer), :meth:`Gateway.cancel` fails the receives under its path at once, so the
+worker waiting on it stops and the work can run again under a fresh path. See docs/operations.md for
+why a gateway rather than per-worker endpoints.
 
 Wire format between a worker and the gateway (TCP, inside the party; loopback by default): each
 frame is an 8-byte length and a codec-encoded header map, followed by ``size`` raw payload bytes when
@@ -22,6 +23,7 @@ import hmac
 import socket
 import struct
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,9 +43,16 @@ from accord.net.base import Link
 _LEN = struct.Struct("<Q")
 _HEADER_LIMITS = codec.Limits(max_bytes=1 << 16, max_items=64)
 TOKEN_BYTES = 32
+POLL_SECONDS = 0.2  # how often a relayed receive looks whether its path was cancelled
+
+
+class WorkCancelled(TransportError):
+    """A relayed receive of work that its party abandoned (the work runs again under a fresh path)."""
+
+
 # Errors a relayed receive may raise, re-raised by class in the worker (anything else: TransportError).
 _ERRORS: dict[str, type[ProtocolAbort] | type[TransportError]] = {cls.__name__: cls for cls in (
-    PeerAborted, PeerTimeout, PeerUnavailable, TransportError, MalformedMessage, MessageRefused)}
+    PeerAborted, PeerTimeout, PeerUnavailable, TransportError, MalformedMessage, MessageRefused, WorkCancelled)}
 
 
 def _read_exact(sock: socket.socket, n: int) -> bytearray:
@@ -96,6 +105,7 @@ class Gateway:
         self.address = (host, self._server.getsockname()[1])
         self._closed = False
         self._connections: list[socket.socket] = []
+        self._cancelled: set[str] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="accord-gateway", daemon=True)
         self._thread.start()
@@ -136,13 +146,15 @@ class Gateway:
             size = header.get("size")
             if not isinstance(size, int) or not 0 <= size <= self._link.limits.max_bytes:
                 raise ConnectionError("bad message size")
-            self._link.send(peer, session, key, [memoryview(_read_exact(conn, size))])
+            body = memoryview(_read_exact(conn, size))
+            if not self._is_cancelled(key):
+                self._link.send(peer, session, key, [body])
         elif op == "recv":
             timeout = header.get("timeout")
             if not isinstance(timeout, float):
                 raise ConnectionError("bad timeout")
             try:
-                payload = self._link.recv(peer, session, key, timeout)
+                payload = self._recv(peer, session, key, timeout)
             except AccordError as exc:
                 _write_header(conn, {"ok": False, "error": type(exc).__name__, "message": str(exc)})
                 return
@@ -152,6 +164,28 @@ class Gateway:
             self._link.abort(session, key)
         else:
             raise ConnectionError(f"unknown gateway operation {op!r}")
+
+    def _recv(self, peer: str, session: str, key: str, timeout: float) -> memoryview | bytearray:
+        """The link's receive, in slices, failing with :class:`WorkCancelled` once ``key``'s path is cancelled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._is_cancelled(key):
+                raise WorkCancelled(f"the work at {key!r} was cancelled (to be run again)", party=peer, step=key)
+            remaining = deadline - time.monotonic()
+            try:
+                return self._link.recv(peer, session, key, max(0.0, min(POLL_SECONDS, remaining)))
+            except PeerTimeout:
+                if remaining <= POLL_SECONDS:
+                    raise
+
+    def _is_cancelled(self, key: str) -> bool:
+        with self._lock:
+            return any(key.startswith(prefix) for prefix in self._cancelled)
+
+    def cancel(self, path: str) -> None:
+        """Fail every relayed receive under message path ``path`` (now and later), and drop its sends."""
+        with self._lock:
+            self._cancelled.add(path.rstrip("/") + "/")
 
     def close(self) -> None:
         """Stop accepting and drop every worker connection (their pending receives fail)."""

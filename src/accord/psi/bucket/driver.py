@@ -20,7 +20,8 @@ def join_files(cluster: Cluster, inputs: Mapping[str, Source | PartyObject | Non
                outputs: Mapping[str, str | Path | None], on: Keys, *, run: str, mode: str = "join",
                to: str | tuple[str, ...] = ("*",), protocol: str = AUTO, memory: int = 4 << 30,
                buckets: int | None = None, state_dir: str | Path | None = None,
-               threads: int | None = None, workers: int = 1) -> dict[str, PartyObject]:
+               threads: int | None = None, workers: int = 1, ray_address: str | None = None, retries: int = 2,
+               gateway_host: str = "127.0.0.1") -> dict[str, PartyObject]:
     """Join two parties' tables bucket by bucket, writing each receiver's result to its output file.
 
     ``inputs`` maps each of the two parties to its table: a Parquet or CSV path (read in batches),
@@ -32,8 +33,11 @@ def join_files(cluster: Cluster, inputs: Mapping[str, Source | PartyObject | Non
     parties: a run of the same call killed mid-way resumes from the buckets both parties completed.
     ``memory`` bounds a party's bucket PSIs (bytes, default 4 GiB) and sets the bucket count unless
     ``buckets`` is given. ``workers`` runs that many buckets at once in worker processes of each
-    party (relayed through the party's own link; both parties use the smaller number). Returns each
-    party's summary (rows written, buckets, resumed and run, peak disk, workers).
+    party (relayed through the party's own link; both parties use the smaller number); ``ray_address``
+    runs them as tasks on the party's Ray cluster instead (``"local"``: start one here; ``accord[ray]``),
+    with the gateway on ``gateway_host`` for workers on other machines. A bucket whose worker fails at
+    either party runs again at both, up to ``retries`` times. Returns each party's summary (rows
+    written, buckets, resumed, run and retried, peak disk, workers).
 
     Bucketing reveals each party's number of distinct keys per bucket (see
     :mod:`accord.psi.bucket.protocol`); the job report lists it.
@@ -51,7 +55,8 @@ def join_files(cluster: Cluster, inputs: Mapping[str, Source | PartyObject | Non
     ordered = [p for p in cluster.names if p in parties]
     receivers = ordered if mode == "join" else _receivers(to, ordered)
     settings = BucketSettings(run=run, mode=mode, protocol=chosen, memory=memory, buckets=buckets,
-                              state_dir=state_dir, threads=threads, workers=workers)
+                              state_dir=state_dir, threads=threads, workers=workers,
+                              ray_address=ray_address, retries=retries, gateway_host=gateway_host)
     learned = (f"its rows of the {'inner join' if mode == 'join' else 'semi-join'}; per bucket, both parties' "
                "numbers of distinct keys")
     args: dict[str, tuple[Any, ...]] = {

@@ -14,6 +14,7 @@ NONCE_BYTES = 16
 DIGEST_BYTES = 32
 MAX_BUCKETS = 4096
 MAX_WORKERS = 256
+MAX_RETRIES = 16
 
 
 class Tag(str, Enum):
@@ -22,6 +23,7 @@ class Tag(str, Enum):
     HELLO = "hello"    # the call, a bucket-count proposal, a commitment to a nonce, any stored run
     REVEAL = "reveal"  # the committed nonce (only when a fresh bucket key is drawn)
     READY = "ready"    # which buckets hold rows at this party, once spilled
+    ROUND = "round"    # after each round of buckets on workers: the ones completed here (``round<n>``)
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,12 @@ class Hello:
     resume: bytes         # digest of the stored run this party could resume, or b""
     done: np.ndarray      # int64 buckets this party completed in that stored run
     workers: int          # buckets this party can run at once (both run the smaller number)
+    remote: bool = False  # this party runs buckets on workers (pool or Ray) even with one: so do both
 
     def to_wire(self) -> dict[str, Any]:
         return {"mode": self.mode, "protocol": self.protocol, "receivers": self.receivers, "buckets": self.buckets,
-                "commit": self.commit, "resume": self.resume, "done": self.done, "workers": self.workers}
+                "commit": self.commit, "resume": self.resume, "done": self.done, "workers": self.workers,
+                "remote": self.remote}
 
     @classmethod
     def from_wire(cls, value: object, peer: str, step: str) -> Hello:
@@ -70,7 +74,10 @@ class Hello:
         workers = value.get("workers")
         if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS:
             raise bad(f"the worker count must be an integer in [1, {MAX_WORKERS}]")
-        return cls(value["mode"], value["protocol"], receivers, buckets, commit, resume, done, workers)
+        remote = value.get("remote")
+        if not isinstance(remote, bool):
+            raise bad("remote must be a boolean")
+        return cls(value["mode"], value["protocol"], receivers, buckets, commit, resume, done, workers, remote)
 
 
 def check_nonce(value: object, peer: str, step: str) -> bytes:
@@ -87,3 +94,12 @@ def check_ready(value: object, buckets: int, peer: str, step: str) -> np.ndarray
         raise MalformedMessage(f"party {peer!r} sent a malformed list of non-empty buckets (expected {buckets} "
                                "zeros and ones)", party=peer, step=step)
     return value.astype(bool)
+
+
+def check_round(value: object, buckets: set[int], peer: str, step: str) -> set[int]:
+    """The buckets the peer completed in a round on its workers: distinct int64 numbers among ``buckets``."""
+    if (not isinstance(value, np.ndarray) or value.dtype != np.int64 or value.ndim != 1
+            or len(np.unique(value)) != len(value) or not set(value.tolist()) <= buckets):
+        raise MalformedMessage(f"party {peer!r} sent a malformed list of completed buckets (distinct buckets of "
+                               "this round expected)", party=peer, step=step)
+    return set(value.tolist())

@@ -43,8 +43,8 @@ from accord.dp.ledger import state_dir
 from accord.errors import ConfigurationError, InputError, MalformedMessage
 from accord.psi._delivery import check_call
 from accord.psi.bucket import spill
-from accord.psi.bucket.messages import MAX_BUCKETS, MAX_WORKERS, Hello, Tag, check_nonce, check_ready
-from accord.psi.bucket.pool import solve_in_pool
+from accord.psi.bucket.messages import MAX_BUCKETS, MAX_RETRIES, MAX_WORKERS, Hello, Tag, check_nonce, check_ready
+from accord.psi.bucket.pool import solve_remote
 from accord.psi.bucket.solve import PROTOCOLS, BucketCall, solve_bucket
 from accord.psi.bucket.state import Manifest, RunState
 from accord.psi.ecdh import LEAKAGE as ECDH_LEAKAGE
@@ -95,6 +95,14 @@ class BucketSettings:
     workers:
         Buckets run at once, each in a worker process of this party (:mod:`accord.psi.bucket.pool`);
         both parties run the smaller of their two numbers, and ``memory`` is shared among them.
+    ray_address:
+        Run the buckets as tasks on this party's Ray cluster at this address (``"local"``: start one on
+        this machine) instead of a local process pool, even with one worker.
+    retries:
+        Times a bucket whose worker failed (here or at the peer) runs again within the job.
+    gateway_host:
+        Address the party's gateway listens on for its workers: loopback, or the party's internal
+        address when Ray runs workers on other machines.
     """
 
     run: str
@@ -106,6 +114,9 @@ class BucketSettings:
     threads: int | None = None
     batch_rows: int = 1 << 20
     workers: int = 1
+    ray_address: str | None = None
+    retries: int = 2
+    gateway_host: str = "127.0.0.1"
 
 
 @protocol("psi.bucketed", threat_model=THREAT_MODEL, leakage=LEAKAGE)
@@ -138,37 +149,42 @@ def bucketed_psi(ctx: Context, source: spill.Source, on: Sequence[str], receiver
     theirs = check_ready(ctx.exchange(mine.astype(np.uint8), Tag.READY.value,
                                       timeout=ctx.timeout + SPILL_SECONDS * manifest.buckets)[peer],
                          manifest.buckets, peer, step)
-    tally = _Tally(ctx, state, manifest.buckets, len(done))
-    _run_buckets(ctx, state, [b for b in range(manifest.buckets) if b not in done], mine & theirs, on, receivers,
-                 settings, workers, tally)
+    tally = _Tally(ctx, state, manifest.buckets, done)
+    retried = _run_buckets(ctx, state, [b for b in range(manifest.buckets) if b not in done], mine & theirs, on,
+                           receivers, settings, workers, tally)
     written = _write_output(state, manifest.buckets, out_path) if out_path is not None else 0
     state.clear()
     return {"rows": written, "buckets": manifest.buckets, "resumed": resumed,
-            "ran": manifest.buckets - resumed, "disk_bytes": tally.disk, "workers": workers}
+            "ran": manifest.buckets - resumed, "retried": retried, "disk_bytes": tally.disk,
+            "workers": max(workers, 1)}
 
 
 def _run_buckets(ctx: Context, state: RunState, pending: list[int], both: np.ndarray, on: Sequence[str],
-                 receivers: list[str], settings: BucketSettings, workers: int, tally: _Tally) -> None:
-    """Run the pending buckets: here, one at a time, or on ``workers`` worker processes."""
+                 receivers: list[str], settings: BucketSettings, workers: int, tally: _Tally) -> int:
+    """Run the pending buckets here one at a time (``workers=0``) or on ``workers`` workers; returns re-runs."""
     call = BucketCall(tuple(on), tuple(receivers), settings.mode, settings.protocol, settings.threads)
-    remote = []
+    remote = {}
     for b in pending:
         files = spill.bucket_path(state.spill, b), spill.bucket_path(state.out, b)
         if not both[b]:  # one side holds no rows here: the result is empty, with no message
             solve_bucket(None, *files, call)
-            tally.completed()
-        elif workers == 1:
+            tally.completed(b, True)
+        elif not workers:
             solve_bucket(ctx.sub(f"bucket{b}"), *files, call)
-            tally.completed()
+            tally.completed(b, True)
         else:
-            remote.append((ctx.sub(f"bucket{b}"), *files))
-    if remote:
-        solve_in_pool(ctx, remote, workers, call, tally.completed)
+            remote[b] = files
+    if not remote:
+        return 0
+    return solve_remote(ctx, remote, workers, call, tally.completed, ray_address=settings.ray_address,
+                        retries=settings.retries, gateway_host=settings.gateway_host)
 
 
 def _proposal(source: spill.Source, settings: BucketSettings) -> int:
     if not 1 <= settings.workers <= MAX_WORKERS:
         raise ConfigurationError(f"workers must be in [1, {MAX_WORKERS}], got {settings.workers}")
+    if not 0 <= settings.retries <= MAX_RETRIES:
+        raise ConfigurationError(f"retries must be in [0, {MAX_RETRIES}], got {settings.retries}")
     if settings.buckets is not None:
         if not 1 <= settings.buckets <= MAX_BUCKETS:
             raise ConfigurationError(f"buckets must be in [1, {MAX_BUCKETS}], got {settings.buckets}")
@@ -187,7 +203,8 @@ def _agree(ctx: Context, state: RunState, call: dict[str, Any], settings: Bucket
     nonce = ctx.rng.bytes(16)
     hello = Hello(settings.mode, settings.protocol, call["receivers"], proposal, _commit(nonce),
                   stored.digest if stored else b"",
-                  np.asarray(state.done(stored.buckets) if stored else [], dtype=np.int64), settings.workers)
+                  np.asarray(state.done(stored.buckets) if stored else [], dtype=np.int64), settings.workers,
+                  settings.ray_address is not None)
     step = f"{ctx.path}/{Tag.HELLO.value}"
     theirs = Hello.from_wire(ctx.exchange(hello.to_wire(), Tag.HELLO.value)[peer], peer, step)
     if (theirs.mode, theirs.protocol, theirs.receivers) != (hello.mode, hello.protocol, hello.receivers):
@@ -198,7 +215,7 @@ def _agree(ctx: Context, state: RunState, call: dict[str, Any], settings: Bucket
     if stored is not None and theirs.resume == stored.digest:
         done = set(state.done(stored.buckets)) & set(theirs.done.tolist())
         state.drop_results(set(range(stored.buckets)) - done)
-        return stored, done, min(settings.workers, theirs.workers)
+        return stored, done, _workers(settings, hello, theirs)
     step = f"{ctx.path}/{Tag.REVEAL.value}"
     their_nonce = check_nonce(ctx.exchange(nonce, Tag.REVEAL.value)[peer], peer, step)
     if _commit(their_nonce) != theirs.commit:
@@ -208,7 +225,13 @@ def _agree(ctx: Context, state: RunState, call: dict[str, Any], settings: Bucket
     key = hashlib.sha256(b"accord-bucket-key|" + b"".join(nonces[p] for p in ctx.parties)).digest()[:16]
     manifest = Manifest(key.hex(), max(proposal, theirs.buckets), call)
     state.start(manifest)
-    return manifest, set(), min(settings.workers, theirs.workers)
+    return manifest, set(), _workers(settings, hello, theirs)
+
+
+def _workers(settings: BucketSettings, hello: Hello, theirs: Hello) -> int:
+    """Buckets both run at once: the smaller offer; 0 when both run them in their own process."""
+    workers = min(settings.workers, theirs.workers)
+    return workers if workers > 1 or hello.remote or theirs.remote else 0
 
 
 def _commit(nonce: bytes) -> bytes:
@@ -218,14 +241,18 @@ def _commit(nonce: bytes) -> bytes:
 class _Tally:
     """Progress and peak disk use, updated as each bucket completes (from any worker)."""
 
-    def __init__(self, ctx: Context, state: RunState, buckets: int, done: int) -> None:
-        self.ctx, self.state, self.buckets, self.done = ctx, state, buckets, done
+    def __init__(self, ctx: Context, state: RunState, buckets: int, done: set[int]) -> None:
+        self.ctx, self.state, self.buckets, self.done = ctx, state, buckets, set(done)
         self.disk = state.disk_bytes()
 
-    def completed(self) -> None:
-        self.done += 1
+    def completed(self, bucket: int, ok: bool) -> None:
+        """Bucket ``bucket`` completed here (``ok``), or must run again."""
+        if ok:
+            self.done.add(bucket)
+        else:
+            self.done.discard(bucket)
         self.disk = max(self.disk, self.state.disk_bytes())
-        self.ctx.progress("buckets", self.done, self.buckets)
+        self.ctx.progress("buckets", len(self.done), self.buckets)
 
 
 def _check_output(output: str | Path | None, me: str) -> Path:
