@@ -4,6 +4,7 @@
     python -m benchmarks.psi_scale --quick          # 20,000 ids per party in 4 buckets, a smoke run
     python -m benchmarks.psi_scale --n 10000000 --skip-unbucketed   # only the bucketed run
     python -m benchmarks.psi_scale --n 1000000 --workers 2          # 2 buckets at once per party
+    python -m benchmarks.psi_scale --n 1000000 --workers 2 --backend ray --skip-unbucketed  # on Ray
 
 Each party holds ``n`` distinct string ids (half shared) in a Parquet file with one payload column,
 written beforehand in chunks by this process. Two runs, each in fresh party processes over loopback
@@ -13,7 +14,11 @@ write Parquet). Time is measured inside each party from its first read to its la
 is the slower party's. ``--json`` writes ``{"psi_scale_<run>_<n>": {"seconds", "seconds_per_million",
 "bytes", "rounds", "peak_rss_bytes", "peak_rss_bytes_per_party", "disk_bytes", "buckets", "intersection"}}``
 (``disk_bytes``: the largest party's peak state on disk; 0 for the unbucketed run; ``buckets`` 1 there),
-and ``"workers"`` (buckets run at once per party) for the bucketed run.
+and ``"workers"`` (buckets run at once per party), ``"backend"`` and ``"seconds_per_bucket"`` (wall time
+times workers over buckets: one worker's time per bucket) for the bucketed run. ``--backend ray`` runs
+the buckets as Ray tasks on a local Ray instance per party (``ray_address="local"``, ``accord[ray]``;
+its run is named ``bucketed_ray``); ``pool`` on each party's process pool (or in its own process
+with one worker). Peak RSS is the party processes' own, not their workers'.
 """
 
 from __future__ import annotations
@@ -53,7 +58,8 @@ def party_main(cluster: Any, me: str, args: dict[str, Any]) -> dict[str, Any]:
         outputs = {p: args["outputs"][p] if p == me else None for p in PARTIES}
         summary = accord.psi.join_files(cluster, inputs, outputs, "id", run="bench", protocol=args["protocol"],
                                         memory=args["memory"], buckets=args["buckets"],
-                                        state_dir=args["state_dirs"][me], workers=args["workers"])[me].get()
+                                        state_dir=args["state_dirs"][me], workers=args["workers"],
+                                        ray_address="local" if args["backend"] == "ray" else None)[me].get()
         rows, disk, buckets = summary["rows"], summary["disk_bytes"], summary["buckets"]
     else:
         tables = {p: cluster.party(p).put(pd.read_parquet(args["inputs"][p])) if p == me
@@ -75,6 +81,8 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=None, help="bucket count (default: from --memory-mib)")
     parser.add_argument("--protocol", choices=("rr22", "kkrt", "ecdh"), default="rr22", help="PSI (default rr22)")
     parser.add_argument("--workers", type=int, default=1, help="buckets run at once per party (default 1)")
+    parser.add_argument("--backend", choices=("pool", "ray"), default="pool",
+                        help="where buckets run: the party's process pool, or a local Ray instance per party")
     parser.add_argument("--skip-unbucketed", action="store_true", help="only the bucketed run")
     args = parser.parse_args()
     n = args.n or (20_000 if args.quick else 10_000_000)
@@ -87,7 +95,8 @@ def main() -> None:
         write_ids(inputs["partner"], n // 2, n)
         for run in ("bucketed",) if args.skip_unbucketed else ("bucketed", "unbucketed"):
             results = run_processes("benchmarks.psi_scale:party_main", PARTIES, {
-                "run": run, "protocol": args.protocol, "workers": args.workers, "memory": args.memory_mib << 20,
+                "run": run, "protocol": args.protocol, "workers": args.workers, "backend": args.backend,
+                "memory": args.memory_mib << 20,
                 "buckets": buckets,
                 "inputs": {p: str(v) for p, v in inputs.items()},
                 "outputs": {p: str(root / f"{p}-{run}.parquet") for p in PARTIES},
@@ -97,15 +106,19 @@ def main() -> None:
                     raise SystemExit(f"{run}: {party} got {r['rows']} rows, expected {n - n // 2}")
             seconds = max(r["seconds"] for r in results.values())
             disk = max(r["disk_bytes"] for r in results.values())
-            print(f"{run:>10}: {args.protocol.upper()} {n} x {n} in {results['bank']['buckets']} bucket(s): "
-                  f"{seconds:.1f} s ({seconds / n * 1e6:.2f} s per 10^6 keys), disk {human_bytes(disk)}; "
+            name = f"{run}_ray" if run == "bucketed" and args.backend == "ray" else run
+            per_bucket = seconds * args.workers / results["bank"]["buckets"]
+            print(f"{name:>10}: {args.protocol.upper()} {n} x {n} in {results['bank']['buckets']} bucket(s): "
+                  f"{seconds:.1f} s ({seconds / n * 1e6:.2f} s per 10^6 keys, {per_bucket:.1f} s per bucket), "
+                  f"disk {human_bytes(disk)}; "
                   + memory({p: r["peak_rss_bytes"] for p, r in results.items()}))
-            figures[f"psi_scale_{run}_{n}"] = {
+            figures[f"psi_scale_{name}_{n}"] = {
                 "seconds": seconds, "seconds_per_million": seconds / n * 1e6,
                 "bytes": sum(r["bytes_sent"] for r in results.values()),
                 "rounds": max(r["rounds"] for r in results.values()), **party_memory(results),
                 "disk_bytes": disk, "buckets": results["bank"]["buckets"], "intersection": n - n // 2,
-                **({"workers": args.workers} if run == "bucketed" else {})}
+                **({"workers": args.workers, "backend": args.backend, "seconds_per_bucket": per_bucket}
+                   if run == "bucketed" else {})}
     write_json(args.json, figures)
 
 

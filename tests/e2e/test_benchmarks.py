@@ -62,6 +62,9 @@ def test_psi_scale(tmp_path):
         assert entry["seconds_per_million"] == pytest.approx(entry["seconds"] * 50)
     assert figures["psi_scale_bucketed_20000"]["buckets"] == 4
     assert figures["psi_scale_bucketed_20000"]["workers"] == 1
+    assert figures["psi_scale_bucketed_20000"]["backend"] == "pool"
+    assert figures["psi_scale_bucketed_20000"]["seconds_per_bucket"] == pytest.approx(
+        figures["psi_scale_bucketed_20000"]["seconds"] / 4)
     assert figures["psi_scale_bucketed_20000"]["disk_bytes"] > 20_000 * 8  # the spill held every id
 
 def test_score_scale(tmp_path):

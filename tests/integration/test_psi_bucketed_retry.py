@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -101,3 +102,9 @@ def test_a_worker_killed_mid_bucket_is_retried_and_nothing_is_lost_or_duplicated
     pd.testing.assert_frame_equal(got, expected.sort_values(["id", "x", "y"]).reset_index(drop=True),
                                   check_dtype=False)
     assert not (tmp_path / "state-bank" / "psi" / args["run"]).exists()
+
+
+def test_ray_is_imported_only_by_a_job_that_runs_on_it():
+    code = ("import sys, accord.psi, accord.psi.bucket.pool, accord.psi.bucket.protocol; "
+            "sys.exit('ray' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

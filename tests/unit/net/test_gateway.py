@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from accord.errors import PeerTimeout, TransportError
 from accord.net import codec
-from accord.net.gateway import Gateway, GatewayLink
+from accord.net.gateway import Gateway, GatewayLink, WorkCancelled
 from accord.net.memory import MemoryHub, MemoryLink
 
 
@@ -36,3 +39,39 @@ def test_a_process_without_the_token_is_refused():
         with pytest.raises(TransportError, match="lost its party's gateway"):
             stranger.recv("partner", "job#1", "b0/x", 1.0)
         stranger.close()
+
+
+def test_cancelling_a_path_fails_its_pending_receive_at_once_and_drops_its_sends():
+    # Prepare: a worker waits (30 s timeout) on a bucket the party abandons.
+    hub = MemoryHub(["bank", "partner"])
+    bank, partner = MemoryLink(hub, "bank"), MemoryLink(hub, "partner")
+    token = bytes(range(32))
+    with Gateway(bank, token) as gateway:
+        worker = GatewayLink("bank", ["partner"], gateway.address, token)
+        errors: list[BaseException] = []
+
+        def wait() -> None:
+            try:
+                worker.recv("partner", "job#1", "psi/bucket3/try0/x", 30.0)
+            except BaseException as exc:
+                errors.append(exc)
+
+        waiting = threading.Thread(target=wait)
+        waiting.start()
+        time.sleep(0.3)
+        start = time.monotonic()
+        # Execute
+        gateway.cancel("psi/bucket3/try0")
+        waiting.join(10)
+        stopped = time.monotonic() - start
+        late = GatewayLink("bank", ["partner"], gateway.address, token)
+        late.send("partner", "job#1", "psi/bucket3/try0/y", codec.encode_parts(1))
+        late.send("partner", "job#1", "psi/bucket3/try1/y", codec.encode_parts(2))
+        fresh = codec.decode(bytes(partner.recv("bank", "job#1", "psi/bucket3/try1/y", 5.0)))
+        with pytest.raises(PeerTimeout):
+            partner.recv("bank", "job#1", "psi/bucket3/try0/y", 0.3)
+        worker.close()
+        late.close()
+    # Assert: the wait ended within a poll or two, as WorkCancelled; the fresh attempt's path is untouched.
+    assert len(errors) == 1 and isinstance(errors[0], WorkCancelled) and stopped < 5
+    assert fresh == 2
