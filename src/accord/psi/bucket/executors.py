@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -85,6 +87,7 @@ class RayExecutor:
         self.workers = workers
         self._ray = ray
         self._started = not ray.is_initialized()
+        self._temp: str | None = None
         if self._started:
             options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
             if address == LOCAL:
@@ -92,7 +95,10 @@ class RayExecutor:
                 # every interface and names the node by its network address). Read by the processes
                 # ray.init starts, so it goes in this process's environment.
                 os.environ.setdefault(RAY_SINGLE_NODE, "0")
-                options.update(num_cpus=workers, object_store_memory=RAY_OBJECT_STORE)
+                # A temporary directory of its own: two instances starting at once under Ray's shared
+                # /tmp/ray (two parties on one machine) can fail to start.
+                self._temp = tempfile.mkdtemp(prefix="accord-ray-")
+                options.update(num_cpus=workers, object_store_memory=RAY_OBJECT_STORE, _temp_dir=self._temp)
             else:
                 options["address"] = address
             ray.init(**options)
@@ -126,3 +132,5 @@ class RayExecutor:
         self._inflight = []
         if self._started:
             self._ray.shutdown()
+        if self._temp is not None:
+            shutil.rmtree(self._temp, ignore_errors=True)

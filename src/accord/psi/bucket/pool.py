@@ -18,6 +18,7 @@ error naming the buckets.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -81,27 +82,27 @@ def solve_remote(ctx: Context, buckets: dict[int, tuple[Path, Path]], workers: i
     pending receive fails at once), and the error is raised once the workers have stopped.
     """
     token = ctx.rng.bytes(TOKEN_BYTES)
-    gateway = Gateway(ctx.link, token, gateway_host)
-    pool = executor(workers, ray_address)
-    try:
+    with contextlib.ExitStack() as stack:  # on the way out: the gateway closes first, then the workers stop
+        pool = executor(workers, ray_address)
+        stack.callback(pool.close)
+        gateway = Gateway(ctx.link, token, gateway_host)
+        stack.callback(gateway.close)
         pending, reruns = sorted(buckets), 0
         for attempt in range(retries + 1):
             jobs = {b: BucketJob(ctx.me, ctx.parties, gateway.address, token, ctx.session,
                                  f"{ctx.path}/bucket{b}/try{attempt}", ctx.timeout, *buckets[b], call, b)
                     for b in pending}
-            failed = _round(ctx, gateway, pool, jobs, attempt, workers, done)
-            if not failed:
+            pending = _round(ctx, gateway, pool, jobs, attempt, workers, done)
+            if not pending:
                 return reruns
-            for b in failed:
+            for b in pending:
                 done(b, False)
-            _log.warning("party %s: bucket(s) %s failed (attempt %d of %d); running them again", ctx.me,
-                         failed, attempt + 1, retries + 1)
-            pending, reruns = failed, reruns + len(failed)
+            if attempt < retries:
+                _log.warning("party %s: bucket(s) %s failed (attempt %d of %d); running them again", ctx.me,
+                             pending, attempt + 1, retries + 1)
+                reruns += len(pending)
         raise BucketFailed(f"bucketed PSI: bucket(s) {pending} failed in all {retries + 1} attempts "
                            f"(at {ctx.me!r} or its peer; see the log for each cause)")
-    finally:
-        gateway.close()
-        pool.close()
 
 
 def _round(ctx: Context, gateway: Gateway, pool: Executor, jobs: dict[int, BucketJob], attempt: int,

@@ -14,7 +14,9 @@ Both parties:
    directory (:mod:`accord.psi.bucket.spill`), then tell each other which buckets hold rows;
 4. run the chosen PSI (:mod:`accord.psi.rr22`, :mod:`accord.psi.kkrt` or :mod:`accord.psi.ecdh`) on
    each bucket that both hold rows in, under a sub-session of its own, and store each bucket's result
-   atomically (a checkpoint); a bucket one side holds no rows in has an empty result;
+   atomically (a checkpoint); a bucket one side holds no rows in has an empty result. On workers (a
+   process pool or Ray, :mod:`accord.psi.bucket.pool`) the buckets run in rounds: after each, both
+   parties say which buckets they completed, and the ones either lost run again at both;
 5. write the output from the bucket results in bucket order, under a temporary name renamed at the
    end, and delete the run's state.
 
@@ -23,7 +25,8 @@ bucket key writes: buckets in order; in join mode rows by canonical key bytes (t
 order of the per-bucket join), in semi mode in table order.
 
 Memory: one input batch while spilling, then one bucket and its PSI at a time. Disk: about the input's
-size (the spill) plus the output. Rounds: 2 (3 when drawing a fresh key) plus each bucket's PSI.
+size (the spill) plus the output. Rounds: 2 (3 when drawing a fresh key) plus each bucket's PSI, plus one
+per round of buckets on workers.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ BUCKET_LEAKAGE = (
     "both parties learn the number of buckets each party asked for (about its row count times "
     "1024 bytes over its memory bound), and, for every bucket, each party's number of distinct keys in it "
     "(so a histogram of each party's keys under a hash key neither party chose alone) and whether a resumable "
-    "run of the call is stored and which of its buckets were completed; within each bucket, what that "
+    "run of the call is stored and which of its buckets were completed; with buckets on workers, which buckets "
+    "each party completed in each round (so which ones a failed worker lost); within each bucket, what that "
     "bucket's PSI reveals"
 )
 LEAKAGE = f"{BUCKET_LEAKAGE}. Per bucket, e.g. for ECDH: {ECDH_LEAKAGE}"
