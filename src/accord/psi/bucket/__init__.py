@@ -3,7 +3,9 @@
 For tables too large for one PSI in memory (10^7 rows and more). The driver is
 :func:`accord.psi.join_files` (:mod:`accord.psi.bucket.driver`); the protocol, its rounds and what the
 bucketing reveals are in :mod:`accord.psi.bucket.protocol`; the on-disk state that lets a killed run
-resume from its completed buckets in :mod:`accord.psi.bucket.state`.
+resume from its completed buckets in :mod:`accord.psi.bucket.state`; buckets in parallel on a process pool
+or the party's Ray cluster, with a bucket a dead worker lost run again, in :mod:`accord.psi.bucket.pool`
+and :mod:`accord.psi.bucket.executors`.
 """
 
 from typing import TYPE_CHECKING
