@@ -195,8 +195,9 @@ def test_a_bucket_failed_at_one_party_runs_again_at_both(cluster, tmp_path, monk
     b = pd.DataFrame({"id": [f"k{i}" for i in range(300, 1300)], "y": np.arange(1000)})
     # Execute
     summary, out = _join(cluster, tmp_path, a, b, "id", run="retry", buckets=4, workers=2)
-    # Assert: one re-run at both parties, and the join as pandas has it (nothing lost or duplicated).
-    assert summary["bank"].get()["retried"] == summary["partner"].get()["retried"] == 1
+    # Assert: the same re-runs at both parties (bucket 1, and any not yet started when it failed), and the
+    # join as pandas has it (nothing lost or duplicated).
+    assert summary["bank"].get()["retried"] == summary["partner"].get()["retried"] >= 1
     expected = a.merge(b, on="id")
     assert _pairs(out["bank"], out["partner"]) == _pairs(expected[a.columns], expected[b.columns])
 

@@ -1,10 +1,11 @@
 """Where a party's bucket jobs run: a local process pool, or the party's Ray cluster (``accord[ray]``).
 
 Both executors do the same thing behind one small interface: run the jobs in the order given, at most
-``workers`` at a time, and report each job's outcome (its traffic counters, or the exception that
-ended it) as it ends. Scheduling across machines, worker start-up and placement are the engine's
-(``concurrent.futures`` or Ray), not accord's; retrying a failed bucket needs the peer's agreement, so
-it is done by the caller (:mod:`accord.psi.bucket.pool`), and both engines' own retries stay off.
+``workers`` at a time, and report each job's outcome (its traffic counters, or the exception that ended
+it) as it ends; once ``stop()`` is true they start no further job (those are not reported). Scheduling
+across machines, worker start-up and placement are the engine's (``concurrent.futures`` or Ray), not
+accord's; retrying a failed bucket needs the peer's agreement, so it is done by the caller
+(:mod:`accord.psi.bucket.pool`), and both engines' own retries stay off.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ RAY_SINGLE_NODE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 class Executor(Protocol):
     """Runs jobs of one function at most ``workers`` at a time, in order, yielding ``(job, outcome)``."""
 
-    def run(self, fn: Callable[[J], Any], jobs: Sequence[J]) -> Iterator[tuple[J, Any]]: ...
+    def run(self, fn: Callable[[J], Any], jobs: Sequence[J], stop: Callable[[], bool]) -> Iterator[tuple[J, Any]]:
+        ...
 
     def close(self) -> None: ...
 
@@ -52,7 +54,7 @@ class PoolExecutor:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def run(self, fn: Callable[[J], Any], jobs: Sequence[J]) -> Iterator[tuple[J, Any]]:
+    def run(self, fn: Callable[[J], Any], jobs: Sequence[J], stop: Callable[[], bool]) -> Iterator[tuple[J, Any]]:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
         futures: dict[Future[Any], J] = {self._pool.submit(fn, job): job for job in jobs}
@@ -60,10 +62,15 @@ class PoolExecutor:
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
+                if future.cancelled():
+                    continue
                 error = future.exception()
                 if isinstance(error, BrokenProcessPool):
                     self._pool = None  # already shut down by concurrent.futures; the next run starts another
                 yield futures[future], error if error is not None else future.result()
+                if stop():
+                    for waiting in pending:
+                        waiting.cancel()  # only those not started yet; running ones are waited for
 
     def close(self) -> None:
         if self._pool is not None:
@@ -104,15 +111,17 @@ class RayExecutor:
             ray.init(**options)
         self._inflight: list[Any] = []
 
-    def run(self, fn: Callable[[J], Any], jobs: Sequence[J]) -> Iterator[tuple[J, Any]]:
+    def run(self, fn: Callable[[J], Any], jobs: Sequence[J], stop: Callable[[], bool]) -> Iterator[tuple[J, Any]]:
         ray = self._ray
         task = ray.remote(num_cpus=1, max_retries=0)(fn)
         waiting = list(jobs)
         of: dict[Any, J] = {}
         while waiting or of:
-            while waiting and len(of) < self.workers:
+            while waiting and len(of) < self.workers and not stop():
                 job = waiting.pop(0)
                 of[task.remote(job)] = job
+            if not of:
+                break  # stopped
             self._inflight = list(of)
             (ref,), _ = ray.wait(list(of), num_returns=1)
             job = of.pop(ref)

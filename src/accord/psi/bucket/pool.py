@@ -7,13 +7,15 @@ sub-session path, so the gateway multiplexes any number of buckets over the link
 local process pool or the party's Ray cluster (:mod:`accord.psi.bucket.executors`), the same code path.
 
 Retry: the buckets run in rounds. After a round each party tells the other which of its buckets
-completed (one message each way); a bucket that failed at either party (its worker killed, its
-machine lost) runs again at both in the next round under a fresh path ``bucket<b>/try<n>``, so no
-message of the failed attempt can reach the new one. When the peer's list arrives first, the gateway
-cancels the receives of the buckets the peer failed, so the worker waiting on the dead peer stops at
-once. A bucket stored at one party but failed at the other is overwritten by its re-run; the output is
-written only from buckets completed at both. After ``retries`` rounds of retries the job fails with an
-error naming the buckets.
+completed (one message each way); a bucket that failed at either party (its worker killed, its machine
+lost) runs again at both in the next round under a fresh path ``bucket<b>/try<n>``, so no message of the
+failed attempt can reach the new one. Once a bucket fails, the party starts no further bucket in the
+round, so that its report (and the release of the peer's worker waiting on the lost bucket) comes as
+soon as its running buckets end; the buckets not started run next round. When the peer's list arrives
+first, the gateway cancels the receives of the buckets the peer failed, so the worker waiting on the
+dead peer stops at once. A bucket stored at one party but failed at the other is overwritten by its
+re-run; the output is written only from buckets completed at both. After ``retries`` rounds of retries
+the job fails with an error naming the buckets.
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ def _round(ctx: Context, gateway: Gateway, pool: Executor, jobs: dict[int, Bucke
     listener = threading.Thread(target=listen, name="accord-bucket-round", daemon=True)
     listener.start()
     ok: set[int] = set()
-    for job, outcome in pool.run(run_job, list(jobs.values())):
+    lost: list[int] = []  # once one is lost here, start no further bucket: end the round, and tell the peer
+    for job, outcome in pool.run(run_job, list(jobs.values()), stop=lambda: bool(lost)):
         if isinstance(outcome, Counters):
             ctx.accounting.total.counters.add(outcome)
             ctx.accounting.tracker("bucket").counters.add(outcome)
@@ -138,6 +141,7 @@ def _round(ctx: Context, gateway: Gateway, pool: Executor, jobs: dict[int, Bucke
         else:
             _log.warning("party %s: bucket %d (attempt %d) failed: %s: %s", ctx.me, job.bucket, attempt + 1,
                          type(outcome).__name__, outcome)
+            lost.append(job.bucket)
     ctx.send(peer, np.asarray(sorted(ok), dtype=np.int64), tag)
     listener.join()
     if errors:
