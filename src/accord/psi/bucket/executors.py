@@ -87,6 +87,11 @@ class RayExecutor:
     """
 
     def __init__(self, workers: int, address: str) -> None:
+        if address == LOCAL:
+            # A one-machine instance on loopback only: Ray's single-node switch (else it listens on every
+            # interface and names the node by its network address). Ray reads it when imported, and the
+            # processes ray.init starts read it too, so it goes in this process's environment, first.
+            os.environ.setdefault(RAY_SINGLE_NODE, "0")
         try:
             import ray
         except ImportError:
@@ -98,10 +103,6 @@ class RayExecutor:
         if self._started:
             options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
             if address == LOCAL:
-                # A one-machine instance on loopback only: Ray's single-node switch (else it listens on
-                # every interface and names the node by its network address). Read by the processes
-                # ray.init starts, so it goes in this process's environment.
-                os.environ.setdefault(RAY_SINGLE_NODE, "0")
                 # A temporary directory of its own: two instances starting at once under Ray's shared
                 # /tmp/ray (two parties on one machine) can fail to start.
                 self._temp = tempfile.mkdtemp(prefix="accord-ray-")
