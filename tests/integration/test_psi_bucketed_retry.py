@@ -75,7 +75,8 @@ def test_a_worker_killed_mid_bucket_is_retried_and_nothing_is_lost_or_duplicated
             "ray_address": "local" if backend == "ray" else None,
             "state_dirs": {p: str(tmp_path / f"state-{p}") for p in PARTIES}}
     done = tmp_path / "state-bank" / "psi" / args["run"] / "bank" / "out"
-    cluster = write_cluster(tmp_path / "cluster", PARTIES, timeout=60, connect_timeout=3)
+    # connect_timeout 30: a party busy starting Ray on a loaded machine may answer pings late
+    cluster = write_cluster(tmp_path / "cluster", PARTIES, timeout=60, connect_timeout=30)
     # Execute: kill a worker of the bank while it runs a bucket: a Ray worker titled ray::run_job, or a pool
     # worker once the first bucket is done (the workers are then on the next ones).
     with start_parties(cluster, "tests.integration.drivers:bucketed_driver", PARTIES, args) as procs:
