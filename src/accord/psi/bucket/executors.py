@@ -92,6 +92,9 @@ class RayExecutor:
             # interface and names the node by its network address). Ray reads it when imported, and the
             # processes ray.init starts read it too, so it goes in this process's environment, first.
             os.environ.setdefault(RAY_SINGLE_NODE, "0")
+            # Ray waits 30 s for its GCS server to start, which a loaded machine can exceed (seen with two
+            # parties and a test suite on 2 cores): wait longer.
+            os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
         try:
             import ray
         except ImportError:
