@@ -182,7 +182,7 @@ def test_sigterm_mid_psi_sum_stops_both_parties_and_leaves_no_output(tmp_path):
 
     from tests.e2e.test_signals import live_group, wait_until
 
-    generate(tmp_path / "data", 400_000, 100)  # 200,000 viewers x 100,000 purchases: seconds of protocol even on an idle machine
+    generate(tmp_path / "data", 400_000, 100)  # 200,000 viewers x 100,000 purchases: seconds even on an idle machine
     spec = {**yaml.safe_load((EXAMPLES / "conversions.yaml").read_text()), "dp": None}
     (tmp_path / "job.yaml").write_text(yaml.safe_dump({k: v for k, v in spec.items() if v is not None}))
     cluster = write_cluster(tmp_path, ["platform", "advertiser"], timeout=60, connect_timeout=5)
