@@ -117,9 +117,15 @@ def _numeric(df: pd.DataFrame, party: PartySpec, columns: list[str] | None) -> p
         if c in party.categorical:
             out[c] = df[c].astype("category")
             continue
-        numbers = pd.to_numeric(df[c], errors="coerce")
-        out[c] = numbers if (numbers.notna() | df[c].isna()).all() else df[c]
+        numbers = as_numbers(df[c])
+        out[c] = numbers if numbers is not None else df[c]
     return pd.DataFrame(out)
+
+
+def as_numbers(values: pd.Series) -> pd.Series | None:
+    """The column as numbers if every present cell reads as one (CSV cells arrive as text), else None."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return numbers if bool((numbers.notna() | values.isna()).all()) else None
 
 
 def label_table(cluster: Cluster, spec: JobSpec, aligned: dict[str, PartyObject]) -> PartyObject:

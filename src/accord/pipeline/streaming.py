@@ -265,7 +265,7 @@ def _kinds(path: Path, columns: list[str], party: PartySpec) -> dict[str, str]:
     for batch in pq.ParquetFile(path).iter_batches(columns=columns):
         frame = batch.to_pandas()
         for c in columns:
-            numeric[c] &= bool((pd.to_numeric(frame[c], errors="coerce").notna() | frame[c].isna()).all())
+            numeric[c] &= prepare.as_numbers(frame[c]) is not None
     return {c: "category" if c in party.categorical else "number" if numeric[c] else "text" for c in columns}
 
 

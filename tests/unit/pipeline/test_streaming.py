@@ -66,3 +66,12 @@ def test_a_missing_model_column_is_found_before_reading_the_rows(tmp_path):
     _frame([("1", "2", "3")]).drop(columns="region").to_csv(tmp_path / "in.csv", index=False)
     with pytest.raises(InputProblems, match="column 'region', which the saved model uses, is missing"):
         stage(tmp_path / "in.csv", BANK, ["income", "region"], tmp_path / "staged.parquet", 10)
+
+
+def test_a_column_reads_as_numbers_only_when_every_present_cell_does():
+    from accord.pipeline.prepare import as_numbers
+
+    numbers = as_numbers(pd.Series(["1", "2.5", None, "-3"]))
+    assert numbers is not None and numbers.tolist()[:2] == [1.0, 2.5] and numbers.isna().tolist() == [False, False,
+                                                                                                      True, False]
+    assert as_numbers(pd.Series(["1", "two", "3"])) is None
