@@ -58,6 +58,11 @@ def _busy_worker(party_pid: int, backend: str) -> int | None:
     return next((p for p in _descendants(party_pid) if mark in _cmdline(p)), None)
 
 
+def _explain(runs: dict) -> str:
+    """Every party's result and the end of its log, for a failed assertion."""
+    return "\n".join(f"--- {p}: exit {r.returncode}, {r.result}\n{r.stderr[-4000:]}" for p, r in runs.items())
+
+
 def _tables(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Duplicate keys on both sides."""
     bank = pd.DataFrame({"id": [f"k{i}" for i in range(n)] + ["k5", "k5"], "x": range(n + 2)})
@@ -77,9 +82,6 @@ def _check_join(outputs: dict[str, Path], bank: pd.DataFrame, partner: pd.DataFr
 def test_buckets_run_on_a_local_ray_instance_per_party(tmp_path):
     # The one-machine Ray run: each party starts its own Ray instance of 2 workers.
     _ray_or_skip()
-    if not os.environ.get("ACCORD_TEST_RAY"):
-        pytest.skip("Ray runs are opt-in (ACCORD_TEST_RAY=1): passing alone, this run was killed by the launcher "
-                    "once in a full suite on 2026-12-04, cause not yet found")
     bank, partner = _tables(60_000)
     inputs = {"bank": tmp_path / "bank.parquet", "partner": tmp_path / "partner.parquet"}
     bank.to_parquet(inputs["bank"])
@@ -92,8 +94,8 @@ def test_buckets_run_on_a_local_ray_instance_per_party(tmp_path):
     with start_parties(cluster, "tests.integration.drivers:bucketed_driver", PARTIES, args) as procs:
         runs = procs.wait(timeout=240)
     for run in runs.values():
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert run.result["ran"] == 4, run.result
+        assert run.returncode == 0, _explain(runs)
+        assert run.result["ran"] == 4, _explain(runs)
     _check_join(outputs, bank, partner)
 
 
@@ -102,10 +104,6 @@ def test_a_worker_killed_mid_bucket_is_retried_and_nothing_is_lost_or_duplicated
     # Prepare: 6 buckets of about 25,000 keys each, 2 workers per party; duplicate keys on both sides.
     if backend == "ray":
         _ray_or_skip()
-        if not os.environ.get("ACCORD_TEST_RAY_KILL"):
-            pytest.skip("killing a Ray worker mid-bucket is flaky here (no busy worker seen within 120 s, or the "
-                        "peer aborting instead of retrying, in 3 of 6 runs on 2026-12-04): opt in with "
-                        "ACCORD_TEST_RAY_KILL=1")
     n = 150_000
     bank, partner = _tables(n)
     inputs = {"bank": tmp_path / "bank.parquet", "partner": tmp_path / "partner.parquet"}
@@ -128,13 +126,14 @@ def test_a_worker_killed_mid_bucket_is_retried_and_nothing_is_lost_or_duplicated
             if backend == "ray" or (done.is_dir() and any(done.glob("*.arrow"))):
                 victim = _busy_worker(procs.procs["bank"].pid, backend)
             time.sleep(0.02)
-        assert victim is not None, procs.output("bank")
+        assert victim is not None, procs.output("bank") + "\nprocesses: " + "; ".join(
+            f"{p} {_cmdline(p)[:80]}" for p in _descendants(procs.procs["bank"].pid))
         os.kill(victim, signal.SIGKILL)
         runs = procs.wait(timeout=240)
     # Assert: both completed with a retry, and the outputs are exactly pandas' inner join, row for row.
     for run in runs.values():
-        assert run.returncode == 0, run.stderr[-3000:]
-        assert run.result["retried"] >= 1 and run.result["ran"] == 6, run.result
+        assert run.returncode == 0, _explain(runs)
+        assert run.result["retried"] >= 1 and run.result["ran"] == 6, _explain(runs)
     _check_join(outputs, bank, partner)
     assert not (tmp_path / "state-bank" / "psi" / args["run"]).exists()
 

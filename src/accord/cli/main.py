@@ -189,6 +189,13 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--batch-rows", type=int, default=None,
                              help="with --memory: rows per scoring batch instead of the size the bound sets "
                                   "(the parties use the smaller of theirs)")
+            cmd.add_argument("--workers", type=int, default=1,
+                             help="with --memory: align with this many PSI buckets at once, in worker processes "
+                                  "(the parties use the smaller of theirs)")
+            cmd.add_argument("--ray-address", default=None,
+                             help="with --memory and --me: run the alignment's buckets on this party's Ray cluster "
+                                  "('auto', 'host:6379', 'ray://host:10001', or 'local' to start one here for the "
+                                  "job; needs accord[ray]; see docs/operations.md)")
         cmd.set_defaults(func=_run if name == "run" else _score)
 
     from accord.cli import audit, dp, fl, node, pir
@@ -402,14 +409,17 @@ def _run(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from accord.pipeline import JobSpec, score_job
 
-    if args.batch_rows is not None and args.memory is None:
-        raise ConfigurationError("--batch-rows needs --memory (batched scoring)")
+    for option, value in (("--batch-rows", args.batch_rows), ("--workers", args.workers != 1 or None),
+                          ("--ray-address", args.ray_address)):
+        if value is not None and args.memory is None:
+            raise ConfigurationError(f"{option} needs --memory (batched scoring)")
     spec = _job(args, "score")
     if not isinstance(spec, JobSpec):
         raise ConfigurationError(f"job file {args.job} is a {spec.kind} job: it has nothing to score")
     with _job_cluster(args, spec) as cluster:
         cluster.progress = _progress(args)
-        rows = score_job(cluster, spec, args.model, memory=args.memory, batch=args.batch_rows)
+        rows = score_job(cluster, spec, args.model, memory=args.memory, batch=args.batch_rows, workers=args.workers,
+                         ray_address=args.ray_address)
         if rows is not None:
             print(f"{spec.label_party}: scored {rows} rows with {', '.join(args.model or [k for k, _ in spec.models])}"
                   f"; scores in {spec.score[spec.label_party].output}")

@@ -126,16 +126,20 @@ def _fit(kind: str, params: dict[str, Any], spec: JobSpec, label: PartyObject, t
 
 
 def score_job(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None = None, *,
-              memory: int | None = None, batch: int | None = None) -> int | None:
+              memory: int | None = None, batch: int | None = None, workers: int = 1,
+              ray_address: str | None = None) -> int | None:
     """Score the job's ``score`` inputs with every saved model (or those named in ``models``).
 
     The label holder gets one column per model, ``score_<kind>``, beside the key columns; it returns
     the number of rows scored (``None`` where the label holder is not hosted). With ``memory`` (bytes),
     the rows are read, aligned (bucketed PSI) and scored in batches within that bound at each party
-    (:mod:`accord.pipeline.streaming`), ``batch`` rows at a time if given.
+    (:mod:`accord.pipeline.streaming`), ``batch`` rows at a time if given, the alignment's buckets on
+    ``workers`` local processes or on the party's Ray cluster at ``ray_address``.
     """
     if memory is not None:
-        return score_streamed(cluster, spec, models, memory, batch=batch)
+        return score_streamed(cluster, spec, models, memory, batch=batch, workers=workers, ray_address=ray_address)
+    if workers != 1 or ray_address is not None:
+        raise ConfigurationError("workers and ray_address apply to batched scoring only (memory=...)")
     chosen: list[tuple[str, dict[str, Any]]] = []
     needed: dict[str, list[str]] = {}
     directories: dict[str, dict[str, Path]] = {}

@@ -48,11 +48,14 @@ PLAN_LEAKAGE = "each data party's number of aligned rows (which the PSI already 
 
 
 def score_streamed(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None, memory: int, *,
-                   batch: int | None = None, buckets: int | None = None) -> int | None:
+                   batch: int | None = None, buckets: int | None = None, workers: int = 1,
+                   ray_address: str | None = None) -> int | None:
     """Score the job's ``score`` inputs like :func:`~accord.pipeline.runner.score_job`, within ``memory`` bytes.
 
     ``batch`` (rows) and ``buckets`` replace the batch size and the PSI's bucket count that ``memory``
-    sets. Returns the number of rows scored where the label holder is hosted (else ``None``).
+    sets; ``workers`` and ``ray_address`` run the PSI's buckets in parallel on a local process pool or
+    on the party's Ray cluster (:func:`accord.psi.join_files`). Returns the number of rows scored
+    where the label holder is hosted (else ``None``).
     """
     if memory < MIN_MEMORY:
         raise ConfigurationError(f"the memory bound must be at least {MIN_MEMORY >> 20} MiB, got {memory} bytes")
@@ -84,7 +87,8 @@ def score_streamed(cluster: Cluster, spec: JobSpec, models: Sequence[str] | None
         aligned = {n: work[n] / "aligned.parquet" for n in work}
         accord.psi.join_files(cluster, {n: staged.get(n) for n in spec.parties}, dict(aligned),
                               on={n: spec.parties[n].key for n in spec.parties}, run=root.name,
-                              protocol=spec.psi_protocol, memory=memory, buckets=buckets, state_dir=spec.state_dir)
+                              protocol=spec.psi_protocol, memory=memory, buckets=buckets, state_dir=spec.state_dir,
+                              workers=workers, ray_address=ray_address)
         return _score(cluster, spec, chosen, directories, aligned, needed, rows)
     finally:
         for directory in work.values():

@@ -47,6 +47,11 @@ def join_files(cluster: Cluster, inputs: Mapping[str, Source | PartyObject | Non
         raise ConfigurationError(f"join_files takes the inputs of two parties, got {parties}")
     if mode not in ("join", "semi"):
         raise ConfigurationError(f"mode must be 'join' or 'semi', got {mode!r}")
+    if ray_address is not None and len(set(parties) & set(cluster.hosted)) > 1:
+        raise ConfigurationError(
+            "ray_address runs each party's buckets on that party's own Ray cluster, so each party needs a process "
+            f"of its own, but this process hosts {sorted(set(parties) & set(cluster.hosted))} (a simulation): run "
+            "one process per party (`--me`, Cluster processes), or use workers= (a local process pool)")
     chosen = choose_protocol(mode, protocol, threads)
     if protocol == AUTO:
         _log.info("bucketed PSI protocol %s (chosen automatically; pass protocol=... to pin one)", chosen)

@@ -13,20 +13,19 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import shutil
-import tempfile
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
 from accord.errors import ConfigurationError
+from accord.psi.bucket.local_ray import AUTH_MODE, SINGLE_NODE, LocalRay
 
 _log = logging.getLogger("accord.psi")
 J = TypeVar("J")
 LOCAL = "local"  # ``ray_address="local"``: start a Ray instance on this machine for the job
-RAY_OBJECT_STORE = 256 << 20  # a local instance's object store (jobs pass file names, not data)
-RAY_SINGLE_NODE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+LOOPBACK = "127.0.0.1"
 
 
 class Executor(Protocol):
@@ -82,37 +81,42 @@ class RayExecutor:
     """Ray tasks on the party's cluster: one task per job, at most ``workers`` submitted at a time.
 
     Connects to the cluster at ``address`` (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``), or starts
-    a local instance of ``workers`` CPUs for ``"local"``; an already initialised Ray is used as it is.
+    a local instance of ``workers`` CPUs for ``"local"`` in a process of its own
+    (:mod:`accord.psi.bucket.local_ray`); an already initialised Ray is used as it is.
     Tasks have ``max_retries=0``: a task whose worker dies fails, and the bucket is retried with the peer.
     """
 
     def __init__(self, workers: int, address: str) -> None:
-        if address == LOCAL:
-            # A one-machine instance on loopback only: Ray's single-node switch (else it listens on every
-            # interface and names the node by its network address). Ray reads it when imported, and the
-            # processes ray.init starts read it too, so it goes in this process's environment, first.
-            os.environ.setdefault(RAY_SINGLE_NODE, "0")
-            # Ray waits 30 s for its GCS server to start, which a loaded machine can exceed (seen with two
-            # parties and a test suite on 2 cores): wait longer.
-            os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+        if address == LOCAL and "ray" not in sys.modules:
+            # Read by Ray when imported: loopback only (Ray's single-node switch; else the driver swaps
+            # 127.0.0.1 in the address for the machine's network address), and token authentication as the
+            # instance (a driver does not turn it on by itself).
+            os.environ.setdefault(SINGLE_NODE, "0")
+            os.environ.setdefault(AUTH_MODE, "token")
+        if address == LOCAL and os.environ.get(SINGLE_NODE) != "0":
+            raise ConfigurationError(f"ray_address='local' needs {SINGLE_NODE}=0 in the environment when Ray is "
+                                     "imported (this process imported Ray before)")
         try:
             import ray
         except ImportError:
             raise ConfigurationError("ray_address needs Ray: pip install 'accord[ray]'") from None
         self.workers = workers
         self._ray = ray
+        self._local: LocalRay | None = None
         self._started = not ray.is_initialized()
-        self._temp: str | None = None
         if self._started:
-            options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
             if address == LOCAL:
-                # A temporary directory of its own: two instances starting at once under Ray's shared
-                # /tmp/ray (two parties on one machine) can fail to start.
-                self._temp = tempfile.mkdtemp(prefix="accord-ray-")
-                options.update(num_cpus=workers, object_store_memory=RAY_OBJECT_STORE, _temp_dir=self._temp)
-            else:
-                options["address"] = address
-            ray.init(**options)
+                self._local = LocalRay(workers)
+                address = self._local.address
+            options: dict[str, Any] = {"address": address, "log_to_driver": False}
+            if self._local is not None:
+                options["_node_ip_address"] = LOOPBACK
+            try:
+                ray.init(**options)
+            except BaseException:
+                if self._local is not None:
+                    self._local.stop()
+                raise
         self._inflight: list[Any] = []
 
     def run(self, fn: Callable[[J], Any], jobs: Sequence[J], stop: Callable[[], bool]) -> Iterator[tuple[J, Any]]:
@@ -145,5 +149,5 @@ class RayExecutor:
         self._inflight = []
         if self._started:
             self._ray.shutdown()
-        if self._temp is not None:
-            shutil.rmtree(self._temp, ignore_errors=True)
+        if self._local is not None:
+            self._local.stop()
