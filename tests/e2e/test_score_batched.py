@@ -110,3 +110,30 @@ def test_a_killed_runs_staging_files_are_removed_by_the_next_run(trained):
     stale.write_bytes(b"left by a killed run")
     assert _batched(job, job.parent / "after-kill.csv", 50) == 89
     assert not stale.exists()
+
+
+def test_cli_batched_score_on_each_partys_ray_instance(trained, tmp_path):
+    # Two processes, each aligning on a Ray instance of its own with 2 workers (the buckets run as Ray tasks).
+    from tests.e2e.test_pipeline import run_parties
+    from tests.integration.test_psi_bucketed_retry import _ray_or_skip
+
+    _ray_or_skip()
+    job, reference = trained
+    copy = tmp_path / "job"
+    shutil.copytree(job.parent, copy)
+    options = ("--memory", "1G", "--batch-rows", "40", "--workers", "2", "--ray-address", "local",
+               "--state-dir", tmp_path / "state")
+    results = run_parties(copy, copy / "job.yaml", "score", extra={"bank": options, "partner": options})
+    assert [r[2] for r in results.values()] == [0, 0], "\n".join(f"{p}: {r[1][-3000:]}" for p, r in results.items())
+    assert "scored 89 rows" in results["bank"][0]
+    got = pd.read_csv(copy / "out/bank/scores.csv", dtype={"id": str}).sort_values("id", ignore_index=True)
+    _same_scores(got, reference)
+
+
+def test_cli_pool_and_ray_options_need_batched_scoring(trained, tmp_path):
+    from tests.e2e.test_pipeline import accord as run_accord
+
+    job, _ = trained
+    for option in (("--workers", "2"), ("--ray-address", "local")):
+        _out, err = run_accord("score", job, *option, cwd=tmp_path).communicate(timeout=120)
+        assert f"{option[0]} needs --memory" in err, err

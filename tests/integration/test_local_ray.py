@@ -26,6 +26,24 @@ print(ray.address, ray.temp, flush=True)
 time.sleep(600)
 """
 
+# A party whose local instance dies under a running task: the wait ends with an error, not Ray's own exit
+# of the whole process a minute later.
+LOST_PARTY = """
+import os, signal, threading, time
+from accord.errors import ConfigurationError
+from accord.psi.bucket.executors import RayExecutor
+def nap(seconds):
+    time.sleep(seconds)
+pool = RayExecutor(1, "local")
+threading.Timer(5, os.kill, (pool._local._proc.pid, signal.SIGKILL)).start()
+start = time.monotonic()
+try:
+    list(pool.run(nap, [120], stop=lambda: False))
+except ConfigurationError as exc:
+    print("STOPPED", round(time.monotonic() - start), exc, flush=True)
+pool.close()
+"""
+
 
 def _alive(pids: list[int]) -> list[int]:
     """The pids still running (zombies count as gone)."""
@@ -71,6 +89,13 @@ def test_the_instance_dies_with_a_killed_party():
         party.kill()
         party.wait()
     assert _wait_gone(tree, 60) == []
+
+
+def test_losing_the_instance_mid_task_ends_the_wait_with_an_error():
+    _ray_or_skip()
+    run = subprocess.run([sys.executable, "-c", LOST_PARTY], capture_output=True, text=True, timeout=120, check=False)
+    assert "STOPPED" in run.stdout and "local Ray instance stopped" in run.stdout, run.stderr[-3000:]
+    assert int(run.stdout.split()[1]) < 30, run.stdout  # seconds from start to the error
 
 
 def test_a_failed_start_names_the_cause_and_leaves_nothing(monkeypatch):

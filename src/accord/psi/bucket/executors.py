@@ -26,6 +26,7 @@ _log = logging.getLogger("accord.psi")
 J = TypeVar("J")
 LOCAL = "local"  # ``ray_address="local"``: start a Ray instance on this machine for the job
 LOOPBACK = "127.0.0.1"
+WAIT_SECONDS = 1.0  # how often a wait for Ray tasks looks whether a local instance is still up
 
 
 class Executor(Protocol):
@@ -131,7 +132,13 @@ class RayExecutor:
             if not of:
                 break  # stopped
             self._inflight = list(of)
-            (ref,), _ = ray.wait(list(of), num_returns=1)
+            ready: list[Any] = []
+            while not ready:
+                ready, _ = ray.wait(list(of), num_returns=1, timeout=WAIT_SECONDS)
+                if not ready and self._local is not None and not self._local.running():
+                    # else Ray's driver waits a minute for the lost GCS, then ends this whole process
+                    raise ConfigurationError(f"this job's local Ray instance stopped:\n{self._local.log_tail()}")
+            (ref,) = ready
             job = of.pop(ref)
             try:
                 outcome = ray.get(ref)

@@ -52,6 +52,8 @@ class LocalRay:
         _ensure_token()
         env = {**os.environ, AUTH_MODE: os.environ.get(AUTH_MODE, "token"), SINGLE_NODE: "0",
                "RAY_gcs_server_port_wait_time_s": str(int(timeout)), "RAY_USAGE_STATS_ENABLED": "0"}
+        if shutil.which("bash", path=env.get("PATH")) is None:  # Ray starts its workers through bash
+            env["PATH"] = os.pathsep.join(p for p in (env.get("PATH"), os.defpath) if p)
         command = [sys.executable, "-m", __name__, str(os.getpid()), "start", "--head", "--block", "--port=0",
                    "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--num-gpus=0",
                    f"--object-store-memory={OBJECT_STORE}", f"--temp-dir={self.temp}",
@@ -82,6 +84,10 @@ class LocalRay:
                     return address
             time.sleep(0.1)
         raise ConfigurationError(f"a local Ray instance did not start within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def running(self) -> bool:
+        """Whether the instance is still up (``ray start --block`` ends when any Ray process dies)."""
+        return self._proc.poll() is None
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of ``ray start``'s output (for an error message)."""
