@@ -64,10 +64,11 @@ def _wait_gone(pids: list[int], seconds: float) -> list[int]:
 
 def test_an_instance_on_loopback_stops_with_no_process_left():
     _ray_or_skip()
+    others = set(_descendants(os.getpid()))  # e.g. worker pools of earlier tests in this process
     ray = local_ray.LocalRay(1)
     try:
         assert ray.address.startswith("127.0.0.1:"), ray.address
-        tree = _descendants(os.getpid())
+        tree = [p for p in _descendants(os.getpid()) if p not in others]
         assert any(b"gcs_server" in Path(f"/proc/{p}/cmdline").read_bytes() for p in _alive(tree)), tree
     finally:
         ray.stop()
@@ -101,10 +102,11 @@ def test_losing_the_instance_mid_task_ends_the_wait_with_an_error():
 def test_a_failed_start_names_the_cause_and_leaves_nothing(monkeypatch):
     _ray_or_skip()
     monkeypatch.setattr(local_ray, "OBJECT_STORE", 1)  # far below Ray's minimum: `ray start` refuses
+    others = set(_alive(_descendants(os.getpid())))
     with pytest.raises(ConfigurationError, match="did not start") as failed:
         local_ray.LocalRay(1)
     assert "object_store_memory" in str(failed.value).lower() or "object store" in str(failed.value).lower()
-    assert _alive(_descendants(os.getpid())) == []
+    assert set(_alive(_descendants(os.getpid()))) <= others
 
 
 def test_the_token_file_is_made_once_and_private(tmp_path, monkeypatch):
