@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,10 +104,12 @@ def test_a_failed_start_names_the_cause_and_leaves_nothing(monkeypatch):
     _ray_or_skip()
     monkeypatch.setattr(local_ray, "OBJECT_STORE", 1)  # far below Ray's minimum: `ray start` refuses
     others = set(_alive(_descendants(os.getpid())))
+    temps = set(Path(tempfile.gettempdir()).glob("accord-ray-*"))
     with pytest.raises(ConfigurationError, match="did not start") as failed:
         local_ray.LocalRay(1)
     assert "object_store_memory" in str(failed.value).lower() or "object store" in str(failed.value).lower()
     assert set(_alive(_descendants(os.getpid()))) <= others
+    assert set(Path(tempfile.gettempdir()).glob("accord-ray-*")) <= temps  # its directory is removed
 
 
 def test_the_token_file_is_made_once_and_private(tmp_path, monkeypatch):
