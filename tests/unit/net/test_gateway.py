@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,14 +14,21 @@ from accord.net import codec
 from accord.net.gateway import Gateway, GatewayLink, WorkCancelled
 from accord.net.memory import MemoryHub, MemoryLink
 
+TOKEN = bytes(range(32))
+
+
+@contextlib.contextmanager
+def bank_gateway() -> Iterator[tuple[MemoryLink, Gateway]]:
+    """The partner's link and the bank's gateway over the bank's link (workers join with ``TOKEN``)."""
+    hub = MemoryHub(["bank", "partner"])
+    with Gateway(MemoryLink(hub, "bank"), TOKEN) as gateway:
+        yield MemoryLink(hub, "partner"), gateway
+
 
 def test_a_worker_talks_to_the_peer_through_its_partys_gateway():
     # Prepare
-    hub = MemoryHub(["bank", "partner"])
-    bank, partner = MemoryLink(hub, "bank"), MemoryLink(hub, "partner")
-    token = bytes(range(32))
-    with Gateway(bank, token) as gateway:
-        worker = GatewayLink("bank", ["partner"], gateway.address, token)
+    with bank_gateway() as (partner, gateway):
+        worker = GatewayLink("bank", ["partner"], gateway.address, TOKEN)
         # Execute: the worker sends, the peer answers, the worker receives.
         worker.send("partner", "job#1", "b3/x", codec.encode_parts({"v": b"hello"}))
         got = codec.decode(bytes(partner.recv("bank", "job#1", "b3/x", 5.0)))
@@ -33,8 +42,7 @@ def test_a_worker_talks_to_the_peer_through_its_partys_gateway():
 
 
 def test_a_process_without_the_token_is_refused():
-    hub = MemoryHub(["bank", "partner"])
-    with Gateway(MemoryLink(hub, "bank"), bytes(32)) as gateway:
+    with bank_gateway() as (_partner, gateway):
         stranger = GatewayLink("bank", ["partner"], gateway.address, b"\x01" * 32)
         with pytest.raises(TransportError, match="lost its party's gateway"):
             stranger.recv("partner", "job#1", "b0/x", 1.0)
@@ -43,11 +51,8 @@ def test_a_process_without_the_token_is_refused():
 
 def test_cancelling_a_path_fails_its_pending_receive_at_once_and_drops_its_sends():
     # Prepare: a worker waits (30 s timeout) on a bucket the party abandons.
-    hub = MemoryHub(["bank", "partner"])
-    bank, partner = MemoryLink(hub, "bank"), MemoryLink(hub, "partner")
-    token = bytes(range(32))
-    with Gateway(bank, token) as gateway:
-        worker = GatewayLink("bank", ["partner"], gateway.address, token)
+    with bank_gateway() as (partner, gateway):
+        worker = GatewayLink("bank", ["partner"], gateway.address, TOKEN)
         errors: list[BaseException] = []
 
         def wait() -> None:
@@ -64,7 +69,7 @@ def test_cancelling_a_path_fails_its_pending_receive_at_once_and_drops_its_sends
         gateway.cancel("psi/bucket3/try0")
         waiting.join(10)
         stopped = time.monotonic() - start
-        late = GatewayLink("bank", ["partner"], gateway.address, token)
+        late = GatewayLink("bank", ["partner"], gateway.address, TOKEN)
         late.send("partner", "job#1", "psi/bucket3/try0/y", codec.encode_parts(1))
         late.send("partner", "job#1", "psi/bucket3/try1/y", codec.encode_parts(2))
         fresh = codec.decode(bytes(partner.recv("bank", "job#1", "psi/bucket3/try1/y", 5.0)))

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol, TypeVar
 
 from accord.errors import ConfigurationError
-from accord.psi.bucket.local_ray import AUTH_MODE, SINGLE_NODE, LocalRay
+from accord.psi.bucket import local_ray
 
 _log = logging.getLogger("accord.psi")
 J = TypeVar("J")
 LOCAL = "local"  # ``ray_address="local"``: start a Ray instance on this machine for the job
-LOOPBACK = "127.0.0.1"
 WAIT_SECONDS = 1.0  # how often a wait for Ray tasks looks whether a local instance is still up
 
 
@@ -88,32 +85,22 @@ class RayExecutor:
     """
 
     def __init__(self, workers: int, address: str) -> None:
-        if address == LOCAL and "ray" not in sys.modules:
-            # Read by Ray when imported: loopback only (Ray's single-node switch; else the driver swaps
-            # 127.0.0.1 in the address for the machine's network address), and token authentication as the
-            # instance (a driver does not turn it on by itself).
-            os.environ.setdefault(SINGLE_NODE, "0")
-            os.environ.setdefault(AUTH_MODE, "token")
-        if address == LOCAL and os.environ.get(SINGLE_NODE) != "0":
-            raise ConfigurationError(f"ray_address='local' needs {SINGLE_NODE}=0 in the environment when Ray is "
-                                     "imported (this process imported Ray before)")
+        if address == LOCAL:
+            local_ray.prepare_driver()
         try:
             import ray
         except ImportError:
             raise ConfigurationError("ray_address needs Ray: pip install 'accord[ray]'") from None
         self.workers = workers
         self._ray = ray
-        self._local: LocalRay | None = None
+        self._local: local_ray.LocalRay | None = None
         self._started = not ray.is_initialized()
         if self._started:
             if address == LOCAL:
-                self._local = LocalRay(workers)
-                address = self._local.address
-            options: dict[str, Any] = {"address": address, "log_to_driver": False}
-            if self._local is not None:
-                options["_node_ip_address"] = LOOPBACK
+                self._local = local_ray.LocalRay(workers)
+            options: dict[str, Any] = self._local.driver_options() if self._local else {"address": address}
             try:
-                ray.init(**options)
+                ray.init(log_to_driver=False, **options)
             except BaseException:
                 if self._local is not None:
                     self._local.stop()

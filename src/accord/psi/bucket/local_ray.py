@@ -41,6 +41,22 @@ PR_SET_PDEATHSIG = 1
 # network address, even with --node-ip-address)
 SINGLE_NODE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 AUTH_MODE = "RAY_AUTH_MODE"  # "token": every client of the instance presents the token
+LOOPBACK = "127.0.0.1"
+
+
+def prepare_driver() -> None:
+    """Set what Ray reads when imported in a process that will connect to a local instance.
+
+    Loopback only (Ray's single-node switch; else the driver swaps 127.0.0.1 in the address for the
+    machine's network address), and token authentication as the instance (a driver does not turn it on
+    by itself). Refuses a process that imported Ray before without the switch.
+    """
+    if "ray" not in sys.modules:
+        os.environ.setdefault(SINGLE_NODE, "0")
+        os.environ.setdefault(AUTH_MODE, "token")
+    if os.environ.get(SINGLE_NODE) != "0":
+        raise ConfigurationError(f"ray_address='local' needs {SINGLE_NODE}=0 in the environment when Ray is "
+                                 "imported (this process imported Ray before)")
 
 
 class LocalRay:
@@ -55,12 +71,12 @@ class LocalRay:
         if shutil.which("bash", path=env.get("PATH")) is None:  # Ray starts its workers through bash
             env["PATH"] = os.pathsep.join(p for p in (env.get("PATH"), os.defpath) if p)
         command = [sys.executable, "-m", __name__, str(os.getpid()), "start", "--head", "--block", "--port=0",
-                   "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--num-gpus=0",
+                   f"--node-ip-address={LOOPBACK}", f"--num-cpus={cpus}", "--num-gpus=0",
                    f"--object-store-memory={OBJECT_STORE}", f"--temp-dir={self.temp}",
                    "--include-dashboard=false", "--disable-usage-stats", "--dashboard-agent-listen-port=0",
                    # Ray Client's server cannot be turned off, and its default port would be shared by the
                    # instances of two parties on one machine (gRPC binds with SO_REUSEPORT)
-                   f"--ray-client-server-port={_free_port()}"]
+                   f"--ray-client-server-port={_ephemeral_port()}"]
         with open(self._log, "wb") as log:
             self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,  # noqa: S603
                                           stderr=subprocess.STDOUT,
@@ -84,6 +100,10 @@ class LocalRay:
                     return address
             time.sleep(0.1)
         raise ConfigurationError(f"a local Ray instance did not start within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def driver_options(self) -> dict[str, str]:
+        """``ray.init`` options that connect this process to the instance (after :func:`prepare_driver`)."""
+        return {"address": self.address, "_node_ip_address": LOOPBACK}
 
     def running(self) -> bool:
         """Whether the instance is still up (``ray start --block`` ends when any Ray process dies)."""
@@ -112,9 +132,11 @@ class LocalRay:
         shutil.rmtree(self.temp, ignore_errors=True)
 
 
-def _free_port() -> int:
+def _ephemeral_port() -> int:
+    """A free port from the kernel's ephemeral range. Not :func:`accord.runtime.launcher.free_ports`: its
+    ports lie below that range, where Ray's worker ports (10002-19999) are, and Ray refuses the overlap."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
 
 
