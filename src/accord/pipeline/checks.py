@@ -76,12 +76,12 @@ def training_problems(df: pd.DataFrame, party: PartySpec) -> list[Problem]:
         problems += label_problems(df, party.label, party.name, party.positive)
         named.add(party.label)
     if party.features is not None:
-        problems += [Problem(c, f"feature column {c!r} not found{_columns(df)}", f"feature column {c!r} not found")
+        problems += [Problem(c, f"feature column {c!r} not found{columns_hint(df)}", f"feature column {c!r} not found")
                      for c in party.features if c not in df.columns]
     features = [c for c in (party.features or df.columns) if c not in named and c in df.columns]
     if not features:
         problems.append(Problem("", "the table has no feature columns besides the key and the label"))
-    problems += [Problem(c, f"column {c!r}, declared categorical, not found{_columns(df)}",
+    problems += [Problem(c, f"column {c!r}, declared categorical, not found{columns_hint(df)}",
                          f"declared categorical column {c!r} not found")
                  for c in party.categorical if c not in features]
     return problems + feature_problems(df, features, categorical=party.categorical)
@@ -103,7 +103,7 @@ def key_problems(df: pd.DataFrame, keys: Sequence[str], party: str) -> list[Prob
     problems = []
     for column in keys:
         if column not in df.columns:
-            problems.append(Problem(column, f"key column {column!r} not found{_columns(df)}",
+            problems.append(Problem(column, f"key column {column!r} not found{columns_hint(df)}",
                                     f"key column {column!r} not found"))
             continue
         try:
@@ -116,7 +116,8 @@ def key_problems(df: pd.DataFrame, keys: Sequence[str], party: str) -> list[Prob
 def label_problems(df: pd.DataFrame, label: str, party: str, positive: str | None = None) -> list[Problem]:
     """A label column that is missing, or not binary (0/1, or holding the declared positive class) with both classes."""
     if label not in df.columns:
-        return [Problem(label, f"label column {label!r} not found{_columns(df)}", f"label column {label!r} not found")]
+        return [Problem(label, f"label column {label!r} not found{columns_hint(df)}",
+                        f"label column {label!r} not found")]
     try:
         binary_labels(df[[label]], len(df), party, positive)
     except InputError as exc:
@@ -153,7 +154,8 @@ def feature_problems(df: pd.DataFrame, columns: Sequence[str], *, constant_ok: b
     return problems
 
 
-def _columns(df: pd.DataFrame) -> str:
+def columns_hint(df: pd.DataFrame) -> str:
+    """'; the table has [...]': the first 20 column names, for a message about a missing column."""
     names = list(map(str, df.columns))
     return f"; the table has {names[:20]}{' ...' if len(names) > 20 else ''}"
 

@@ -19,7 +19,7 @@ from accord.data.tables import read_table, write_table
 from accord.dp.ledger import Ledger, ledger_path
 from accord.errors import ConfigurationError
 from accord.ml._checks import write_json
-from accord.pipeline.checks import InputProblems, Problem, key_problems
+from accord.pipeline.checks import InputProblems, Problem, columns_hint, key_problems
 from accord.pipeline.outputs import Outputs
 from accord.pipeline.prepare import agree
 from accord.pipeline.privacy import dataset_name
@@ -87,8 +87,7 @@ def _read(spec: WorkloadSpec, party: WorkParty) -> pd.DataFrame:
     if party.column is not None:
         what = "value" if spec.kind == "psi_sum" else "amount"
         if party.column not in frame.columns:
-            problems.append(Problem(party.column, f"{what} column {party.column!r} not found; the table has "
-                                    f"{list(map(str, frame.columns))[:20]}",
+            problems.append(Problem(party.column, f"{what} column {party.column!r} not found{columns_hint(frame)}",
                                     f"{what} column {party.column!r} not found"))
         else:
             numbers = pd.to_numeric(frame[party.column], errors="coerce")
